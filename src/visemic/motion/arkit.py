@@ -1,0 +1,26 @@
+"""ARKit blendshape names in Apple's order (DESIGN.md §3), and the head channels that follow them."""
+
+from __future__ import annotations
+
+BLENDSHAPES: tuple[str, ...] = (
+    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft",
+    "eyeSquintLeft", "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight",
+    "eyeLookOutRight", "eyeLookUpRight", "eyeSquintRight", "eyeWideRight", "jawForward",
+    "jawLeft", "jawRight", "jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthLeft",
+    "mouthRight", "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
+    "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft", "mouthStretchRight",
+    "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthPressLeft",
+    "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
+    "mouthUpperUpRight", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft",
+    "browOuterUpRight", "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "noseSneerLeft",
+    "noseSneerRight", "tongueOut",
+)
+
+# Head rotation in degrees: yaw (left/right), pitch (nod), roll (tilt).
+HEAD: tuple[str, ...] = ("headYaw", "headPitch", "headRoll")
+
+CHANNELS: tuple[str, ...] = BLENDSHAPES + HEAD
+
+INDEX: dict[str, int] = {name: i for i, name in enumerate(CHANNELS)}
+
+assert len(BLENDSHAPES) == 52

@@ -1,0 +1,1 @@
+"""Outputs: exporters (JSON, CSV, Rhubarb formats) and renderers (video, plots)."""
