@@ -5,10 +5,24 @@
 >>> result.save("speech.json")          # or .csv, .tsv, .xml, .dat, .mp4 …
 """
 
-from visemic.api import Result, animate
+from typing import TYPE_CHECKING
+
 from visemic.types import Animation, Audio, Cue, Phone, Prosody, Timeline, Word
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from visemic.api import Result, animate
+
+
+def __getattr__(name: str):
+    # The API pulls in the whole pipeline; import it on first use so that light users
+    # (types, exporters, the Rhubarb shim's --help) start fast.
+    if name in ("animate", "Result"):
+        from visemic import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'visemic' has no attribute {name!r}")
 
 __all__ = [
     "Animation", "Audio", "Cue", "Phone", "Prosody", "Result", "Timeline", "Word",

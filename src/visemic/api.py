@@ -43,7 +43,7 @@ class Result:
 
 def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | None = None, *,
             sample_rate: int | None = None, language: str = "en", fps: float = 60.0,
-            progress: Progress | None = None) -> Result:
+            method: str = "words", progress: Progress | None = None) -> Result:
     """Speech → phonetic timeline → ARKit-52 curves + viseme tracks.
 
     ``source`` is a path to any audio file, an :class:`Audio`, or a NumPy array of samples (then
@@ -52,11 +52,13 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
     Raises :class:`visemic.errors.VisemicError` on bad input.
     """
     audio = audio_io.load(source, sample_rate=sample_rate)
-    tl = timeline_mod.analyse(audio, text=text, language=language, progress=progress)
+    tl = timeline_mod.analyse(audio, text=text, language=language, method=method,
+                              progress=progress)
     pros = prosody_mod.analyse(audio)
     anim = curves.animate(tl, pros, fps=fps, duration=audio.duration)
     anim.visemes = visemes.tracks(tl, duration=audio.duration)
-    settings = {"text": text, "language": language, "fps": fps}
+    settings = {"text": text, "language": language, "fps": fps,
+                "method": method if text is None else "align"}
     if progress:
         progress(1.0)
     return Result(audio=audio, timeline=tl, prosody=pros, animation=anim, settings=settings)

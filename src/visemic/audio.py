@@ -1,0 +1,145 @@
+"""Audio in: decode any format (PyAV's bundled ffmpeg), downmix and resample once to 16 kHz mono.
+
+Everything downstream works on 16 kHz float32 mono, the acoustic model's rate. Decoding is
+streamed frame by frame through ffmpeg's resampler, so only the 16 kHz result is ever held, and
+:func:`stream` yields it in chunks for files too long to hold at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import soxr
+
+from visemic.errors import VisemicError
+from visemic.types import Audio
+
+RATE = 16000
+# Shorter than any speech sound: such a "file" is a broken header, not a recording.
+MIN_SECONDS = 0.02
+
+
+def load(source: str | os.PathLike[str] | Audio | np.ndarray, sample_rate: int | None = None,
+         rate: int = RATE) -> Audio:
+    """Return ``source`` as mono float32 at ``rate`` Hz.
+
+    ``source`` may be a path to any audio (or video) file, an :class:`Audio`, or an array of
+    samples (``[n]`` or ``[n, channels]``; integers are scaled from their type's range) with its
+    ``sample_rate``.
+    """
+    if isinstance(source, Audio):
+        return from_array(source.samples, source.sample_rate, rate, path=source.path)
+    if isinstance(source, np.ndarray):
+        if not sample_rate:
+            raise VisemicError("sample_rate is required when passing an array of samples")
+        return from_array(source, sample_rate, rate)
+    path = Path(source)
+    chunks = list(stream(path, rate=rate))
+    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    if samples.size == 0:
+        raise VisemicError(f"{path}: no audio samples in the file")
+    if samples.size < MIN_SECONDS * rate:
+        raise VisemicError(f"{path}: only {samples.size / rate * 1000:.0f} ms of audio decodes;"
+                           " the file looks truncated")
+    return Audio(samples=samples, sample_rate=rate, path=str(path))
+
+
+def from_array(samples: np.ndarray, sample_rate: int, rate: int = RATE,
+               path: str | None = None) -> Audio:
+    """Downmix, scale to float32 and resample an array of samples."""
+    x = np.asarray(samples)
+    if x.ndim == 2:
+        # Accept both [n, channels] and [channels, n]: channels are the short axis.
+        x = x.mean(axis=0 if x.shape[0] < x.shape[1] else 1)
+    elif x.ndim != 1:
+        raise VisemicError(f"audio array must be 1-D or 2-D, got shape {x.shape}")
+    if np.issubdtype(x.dtype, np.integer):
+        info = np.iinfo(x.dtype)
+        x = (x.astype(np.float32) - (info.max + info.min + 1) / 2) / (info.max + 1 - info.min) * 2
+    x = x.astype(np.float32, copy=False)
+    if x.size == 0:
+        raise VisemicError("no audio samples")
+    if not np.all(np.isfinite(x)):
+        raise VisemicError("audio contains NaN or infinite samples")
+    if sample_rate <= 0:
+        raise VisemicError(f"invalid sample rate {sample_rate}")
+    if sample_rate != rate:
+        x = soxr.resample(x, sample_rate, rate).astype(np.float32, copy=False)
+    return Audio(samples=x, sample_rate=rate, path=path)
+
+
+def probe_duration(path: str | os.PathLike[str]) -> float | None:
+    """The container's declared duration in seconds, if it states one (cheap: no decoding)."""
+    try:
+        with av.open(str(path)) as container:
+            stream_ = container.streams.audio[0]
+            if stream_.duration is not None and stream_.time_base is not None:
+                return float(stream_.duration * stream_.time_base)
+            if container.duration is not None:
+                return container.duration / 1_000_000
+    except (av.FFmpegError, IndexError, OSError):
+        return None
+    return None
+
+
+def stream(path: str | os.PathLike[str], rate: int = RATE,
+           chunk_seconds: float = 10.0) -> Iterator[np.ndarray]:
+    """Decode ``path`` to mono float32 at ``rate``, yielding chunks of about ``chunk_seconds``.
+
+    Raises :class:`VisemicError` naming the file when it is missing, not audio, or broken before
+    any audio could be read. A file truncated mid-stream yields what decodes (as players do).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise VisemicError(f"{path}: no such file")
+    if path.is_dir():
+        raise VisemicError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise VisemicError(f"{path}: file is empty")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise VisemicError(f"{path}: not a readable audio file ({_reason(exc)})") from None
+    with container:
+        if not container.streams.audio:
+            raise VisemicError(f"{path}: contains no audio stream")
+        audio_stream = container.streams.audio[0]
+        # Keep the channels and average them ourselves: ffmpeg's mono downmix adds channels at
+        # -3 dB, which overshoots full scale when they are correlated.
+        resampler = av.AudioResampler(format="fltp", rate=rate)
+        target = int(chunk_seconds * rate)
+        pending: list[np.ndarray] = []
+        held = 0
+        got_any = False
+        try:
+            for frame in container.decode(audio_stream):
+                for out in resampler.resample(frame):
+                    pending.append(_mono(out))
+                    held += pending[-1].size
+                if held >= target:
+                    got_any = True
+                    yield np.concatenate(pending)
+                    pending, held = [], 0
+        except av.FFmpegError as exc:
+            if not got_any and held == 0:
+                raise VisemicError(f"{path}: cannot decode audio ({_reason(exc)})") from None
+            # Truncated or damaged tail: keep what decoded, like media players do.
+        for out in resampler.resample(None):
+            pending.append(_mono(out))
+        if pending:
+            yield np.concatenate(pending)
+
+
+def _mono(frame: av.AudioFrame) -> np.ndarray:
+    planes = frame.to_ndarray()
+    return planes.mean(axis=0, dtype=np.float32) if planes.shape[0] > 1 else planes[0]
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # PyAV prefixes "[Errno N] "; keep the human part.
+    return text.split("] ", 1)[-1].split(": '", 1)[0]

@@ -1,0 +1,150 @@
+"""Timeline + prosody → ARKit-52 curves (plus head angles) at any frame rate.
+
+Coarticulation follows the dominance idea of Cohen & Massaro: every phone pulls each channel
+toward its target with a strength that is full inside the phone and decays outside it, faster
+after the phone (carry-over) than before it for rounding (anticipation); the curve is the
+strength-weighted mean of all targets. On top of the blend, hard articulatory constraints: lips
+sealed through every /p b m/ (mouthClose = jawOpen, ARKit's convention), the lower lip tucked for
+/f v/, rest in long pauses; jaw opening scales with loudness; no channel moves more than a
+physiological amount per frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from visemic.motion import arkit, poses
+from visemic.motion.poses import MOUTH, Pose
+from visemic.types import Animation, Prosody, Timeline
+
+REST_GAP = 0.3       # pauses at least this long return the face to rest
+DECAY_POST = 0.045   # carry-over time constant (s)
+DECAY_PRE = 0.035    # anticipation time constant for everything but rounding (s)
+SEAL_LEAD = 0.015    # lips meet this long before a bilabial's acoustic onset (s)
+SEAL_RAMP = 0.03     # and open/close over this long (s)
+MAX_STEP_60 = 0.3    # largest per-frame change of any channel at 60 fps
+
+_COL = {name: i for i, name in enumerate(MOUTH)}
+_JAW_COLS = np.array([_COL[c] for c in poses.JAW])
+_ROUND_COLS = np.array([_COL[c] for c in poses.ROUNDING])
+
+
+def _segments(timeline: Timeline, duration: float) -> list[tuple[float, float, Pose, float]]:
+    """(start, end, pose, strength scale) for phones (diphthongs as two halves) and pauses."""
+    segs: list[tuple[float, float, Pose, float]] = []
+    t = 0.0
+    for p in sorted(timeline.phones, key=lambda p: p.start):
+        if p.start - t > 1e-6:
+            gap = p.start - t
+            segs.append((t, p.start, poses.REST, 1.6 if gap >= REST_GAP or t == 0 else 0.25))
+        a, b = max(p.start, t), p.end
+        if b <= a:
+            continue
+        first, last = poses.pose(p.symbol), poses.end_pose(p.symbol)
+        if first is last:
+            segs.append((a, b, first, 1.0))
+        else:
+            split = a + 0.6 * (b - a)
+            segs.append((a, split, first, 1.0))
+            segs.append((split, b, last, 0.9))
+        t = b
+    if duration - t > 1e-6:
+        segs.append((t, duration, poses.REST, 1.6))
+    return segs
+
+
+def _blend(segs: list[tuple[float, float, Pose, float]], times: np.ndarray) -> np.ndarray:
+    n, m = len(times), len(MOUTH)
+    num = np.zeros((n, m), np.float64)
+    den = np.full((n, m), 1e-6, np.float64)
+    fps = 1.0 / (times[1] - times[0]) if n > 1 else 60.0
+    reach = 0.4  # seconds beyond which a phone's pull is negligible
+    for start, end, pose, scale in segs:
+        i0 = max(0, int((start - reach) * fps))
+        i1 = min(n, int((end + reach) * fps) + 2)
+        if i1 <= i0:
+            continue
+        t = times[i0:i1, None]
+        target = np.zeros(m)
+        for name, v in pose.values.items():
+            target[_COL[name]] = v
+        strength = np.full(m, pose.lip_strength * scale)
+        strength[_JAW_COLS] = pose.jaw_strength * scale
+        lead = np.full(m, DECAY_PRE)
+        lead[_ROUND_COLS] = max(pose.round_lead, DECAY_PRE) if target[_ROUND_COLS].any() \
+            else DECAY_PRE
+        pre = np.clip(start - t, 0, None) / lead
+        post = np.clip(t - end, 0, None) / DECAY_POST
+        d = strength * np.exp(-(pre + post))
+        num[i0:i1] += d * target
+        den[i0:i1] += d
+    return num / den
+
+
+def _window(times: np.ndarray, start: float, end: float, ramp: float) -> np.ndarray:
+    """1 on [start, end], linear ramps of length ``ramp`` outside, 0 beyond."""
+    w = np.ones_like(times)
+    w = np.minimum(w, np.clip((times - (start - ramp)) / ramp, 0, 1))
+    w = np.minimum(w, np.clip(((end + ramp) - times) / ramp, 0, 1))
+    return w
+
+
+def _frames_from(prosody: Prosody, times: np.ndarray, values: np.ndarray) -> np.ndarray:
+    src_t = (np.arange(len(values)) + 0.5) / prosody.rate
+    return np.interp(times, src_t, values) if len(values) else np.zeros_like(times)
+
+
+def _limit_steps(x: np.ndarray, max_step: float) -> np.ndarray:
+    """Clamp each frame-to-frame change, forward then backward so both edges stay smooth."""
+    y = x.copy()
+    for i in range(1, len(y)):
+        y[i] = np.clip(y[i], y[i - 1] - max_step, y[i - 1] + max_step)
+    for i in range(len(y) - 2, -1, -1):
+        y[i] = np.clip(y[i], y[i + 1] - max_step, y[i + 1] + max_step)
+    return y
+
+
+def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
+            duration: float | None = None) -> Animation:
+    """Curves for every ARKit channel (Apple's order) and the head angles, ``fps`` frames/s.
+
+    The frame count is ``round(duration × fps)`` (at least 1); frame ``i`` shows time ``i/fps``.
+    """
+    if fps <= 0:
+        raise ValueError("fps must be positive")
+    if duration is None:
+        duration = prosody.duration
+    n = max(1, int(round(duration * fps)))
+    times = np.arange(n) / fps
+    mouth = _blend(_segments(timeline, duration), times)
+
+    # Loudness opens the jaw more on stressed, loud syllables and less in soft speech.
+    loud = _frames_from(prosody, times, prosody.loudness)
+    k = max(1, int(round(0.05 * fps)))
+    loud = np.convolve(loud, np.ones(k) / k, mode="same")
+    gain = 0.75 + 0.45 * loud
+    for name in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight"):
+        mouth[:, _COL[name]] *= gain
+
+    jaw = mouth[:, _COL["jawOpen"]]
+    close = mouth[:, _COL["mouthClose"]]
+    roll_lower = mouth[:, _COL["mouthRollLower"]]
+    for p in timeline.phones:
+        pose = poses.pose(p.symbol)
+        if pose.bilabial:
+            w = _window(times, p.start - SEAL_LEAD, p.end, SEAL_RAMP)
+            close[:] = (1 - w) * close + w * jaw
+        elif pose.labiodental:
+            w = _window(times, p.start - SEAL_LEAD, p.end, SEAL_RAMP)
+            roll_lower[:] = np.maximum(roll_lower, 0.5 * w)
+            close[:] = np.maximum(close, w * np.maximum(jaw - 0.06, 0))
+
+    out = np.zeros((n, len(arkit.CHANNELS)), np.float32)
+    max_step = MAX_STEP_60 * 60.0 / fps
+    for name, col in _COL.items():
+        curve = np.clip(mouth[:, col], 0.0, 1.0)
+        out[:, arkit.INDEX[name]] = _limit_steps(curve, max_step) if n > 1 else curve
+    # Lips apart by jawOpen − mouthClose: keep mouthClose ≤ jawOpen after limiting.
+    ji, ci = arkit.INDEX["jawOpen"], arkit.INDEX["mouthClose"]
+    out[:, ci] = np.minimum(out[:, ci], out[:, ji])
+    return Animation(fps=float(fps), channels=list(arkit.CHANNELS), values=out)

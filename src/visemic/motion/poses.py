@@ -1,0 +1,125 @@
+"""Articulatory target poses: what each phone does to the ARKit mouth channels.
+
+Poses are derived from the phone's features (:mod:`visemic.phonetics.ipa`), so every language's
+phones get one. Each pose also says how strongly the phone holds each channel against its
+neighbours (``strength``): vowels own the jaw, bilabials and labiodentals own the lips, most
+consonants leave the lips to the surrounding vowels (so the /s/ of "soup" is already rounded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from visemic.phonetics import ipa
+
+# The channels speech drives (ARKit names).
+MOUTH = (
+    "jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft", "mouthSmileRight",
+    "mouthStretchLeft", "mouthStretchRight", "mouthRollLower", "mouthRollUpper",
+    "mouthShrugLower", "mouthShrugUpper", "mouthPressLeft", "mouthPressRight",
+    "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+    "jawForward", "tongueOut",
+)
+JAW = ("jawOpen", "jawForward")
+ROUNDING = ("mouthFunnel", "mouthPucker")
+
+
+@dataclass(frozen=True)
+class Pose:
+    values: dict[str, float]
+    jaw_strength: float       # hold on the jaw against neighbours
+    lip_strength: float       # hold on the lips
+    round_lead: float         # seconds by which rounding anticipates the phone
+    bilabial: bool = False
+    labiodental: bool = False
+
+
+def _sym(channels: dict[str, float]) -> dict[str, float]:
+    """Expand "mouthSmile" → mouthSmileLeft/Right etc."""
+    out: dict[str, float] = {}
+    for k, v in channels.items():
+        if k in ("mouthSmile", "mouthStretch", "mouthPress", "mouthLowerDown", "mouthUpperUp"):
+            out[k + "Left"] = v
+            out[k + "Right"] = v
+        else:
+            out[k] = v
+    return out
+
+
+def _vowel(f: ipa.Features) -> dict[str, float]:
+    h, b = f.height, f.backness
+    v = {"jawOpen": 0.1 + 0.5 * h, "mouthLowerDown": 0.08 + 0.3 * h,
+         "mouthUpperUp": 0.04 + 0.12 * h}
+    if f.rounded:
+        v["mouthPucker"] = 0.25 + 0.55 * (1 - h)
+        v["mouthFunnel"] = 0.25 + 0.35 * h
+        v["jawOpen"] *= 0.8
+    else:
+        front = 1 - b
+        v["mouthStretch"] = 0.28 * front * (1 - 0.5 * h)
+        v["mouthSmile"] = 0.12 * front * (1 - h)
+    if f in (ipa.VOWELS["ɚ"], ipa.VOWELS["ɝ"]):
+        v.update(mouthFunnel=0.35, mouthPucker=0.2, jawOpen=0.2)
+    return v
+
+
+def _consonant(f: ipa.Features) -> dict[str, float]:
+    place, manner = f.place, f.manner
+    if place == "bilabial" and manner in ("stop", "nasal", "trill"):
+        press = 0.35 if manner == "stop" else 0.15
+        return {"jawOpen": 0.1, "mouthClose": 0.1, "mouthPress": press, "mouthRollLower": 0.1,
+                "mouthRollUpper": 0.08}
+    if place in ("labiodental", "bilabial"):
+        return {"jawOpen": 0.1, "mouthClose": 0.04, "mouthRollLower": 0.55,
+                "mouthUpperUp": 0.22, "mouthShrugUpper": 0.1}
+    if place == "dental":
+        return {"jawOpen": 0.14, "tongueOut": 0.25, "mouthUpperUp": 0.1}
+    if place in ("labial-velar", "labial-palatal"):
+        return {"jawOpen": 0.08, "mouthPucker": 0.75, "mouthFunnel": 0.25}
+    if place in ("postalveolar",) or (place == "palatal" and manner != "approximant"):
+        return {"jawOpen": 0.12, "mouthFunnel": 0.45, "mouthPucker": 0.2, "mouthUpperUp": 0.15,
+                "mouthLowerDown": 0.1}
+    if manner in ("approximant", "trill", "tap") and place in ("alveolar", "retroflex"):
+        return {"jawOpen": 0.15, "mouthFunnel": 0.3, "mouthPucker": 0.22}
+    if place == "palatal":
+        return {"jawOpen": 0.1, "mouthStretch": 0.25, "mouthSmile": 0.08}
+    if manner == "fricative" and place == "alveolar":
+        return {"jawOpen": 0.07, "mouthStretch": 0.2, "mouthUpperUp": 0.08,
+                "mouthLowerDown": 0.08}
+    if place in ("velar", "uvular"):
+        return {"jawOpen": 0.2, "mouthLowerDown": 0.1}
+    if place in ("glottal", "pharyngeal"):
+        return {"jawOpen": 0.22}
+    return {"jawOpen": 0.15, "mouthLowerDown": 0.08, "mouthUpperUp": 0.05}
+
+
+@lru_cache(maxsize=4096)
+def pose(symbol: str) -> Pose:
+    """The target pose of an IPA phone (a diphthong or affricate: its first part)."""
+    ph = ipa.parse(symbol)
+    f = ph.first
+    if f.vowel:
+        return Pose(_sym(_vowel(f)), jaw_strength=1.0, lip_strength=0.8,
+                    round_lead=0.12 if f.rounded else 0.04)
+    values = _sym(_consonant(f))
+    bil = f.place == "bilabial" and f.manner in ("stop", "nasal", "trill")
+    lab = f.place in ("labiodental", "bilabial") and not bil
+    lips_matter = bil or lab or f.place in ("labial-velar", "labial-palatal", "postalveolar")
+    jaw = 0.6 if (bil or lab) else (0.12 if f.place in ("glottal", "pharyngeal") else 0.3)
+    return Pose(values, jaw_strength=jaw, lip_strength=1.2 if lips_matter else 0.15,
+                round_lead=0.1 if f.place == "labial-velar" else 0.04,
+                bilabial=bil, labiodental=lab)
+
+
+@lru_cache(maxsize=4096)
+def end_pose(symbol: str) -> Pose:
+    """The pose a phone glides to (its last part); the same as :func:`pose` for monophthongs."""
+    ph = ipa.parse(symbol)
+    if len(ph.parts) == 1:
+        return pose(symbol)
+    letters = "".join(ch for ch in symbol if ch in ipa.LETTERS)
+    return pose(letters[-1]) if letters else pose(symbol)
+
+
+REST = Pose({}, jaw_strength=1.0, lip_strength=1.0, round_lead=0.0)

@@ -1,0 +1,115 @@
+"""Forced alignment of a transcript to speech with pocketsphinx's bundled en-us acoustic model.
+
+Two passes, as pocketsphinx does it: a word-level alignment (with optional silences between
+words), then a phone/state-level pass over that word sequence. Every word is aligned with the
+model phones of its :class:`~visemic.phonetics.lexicon.Pronunciation`, so dictionary words,
+espeak-ng pronunciations and other languages' phones (mapped to their nearest English phones)
+all go through the same path. Times come back on the model's 10 ms frame grid; see
+:mod:`visemic.phonetics.refine` for the sub-frame boundary correction.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pocketsphinx
+
+from visemic.phonetics.lexicon import Pronunciation
+from visemic.types import Audio, Phone, Timeline, Word
+
+FRAME = 0.01  # seconds per model frame
+
+_local = threading.local()
+
+
+def decoder() -> pocketsphinx.Decoder:
+    """A per-thread alignment decoder (pocketsphinx decoders are not thread-safe)."""
+    dec = getattr(_local, "decoder", None)
+    if dec is None:
+        dec = pocketsphinx.Decoder(lm=None, loglevel="FATAL", bestpath=False)
+        _local.decoder = dec
+        _local.known = set()
+    return dec
+
+
+def pcm16(audio: Audio) -> bytes:
+    return (np.clip(audio.samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def _key(dec: pocketsphinx.Decoder, pron: Pronunciation) -> str:
+    """The dictionary entry to align ``pron`` with: the word itself when the dictionary already
+    says it this way, else a private entry named after its phones."""
+    phones = " ".join(pron.model_flat)
+    if pron.from_dictionary and pron.word.isascii():
+        return pron.word
+    key = "_v_" + "_".join(pron.model_flat).lower()
+    if key not in _local.known:
+        dec.add_word(key, phones, True)
+        _local.known.add(key)
+    return key
+
+
+class AlignmentError(RuntimeError):
+    """The transcript could not be aligned to the audio at all."""
+
+
+def align(audio: Audio, prons: list[Pronunciation], language: str = "en",
+          offset: float = 0.0) -> Timeline:
+    """Align pronunciations (one per spoken word, in order) to ``audio`` (16 kHz).
+
+    Returns a timeline with IPA phones; times are shifted by ``offset``. Raises
+    :class:`AlignmentError` when no alignment path exists (speech far too short for the text).
+    """
+    if audio.sample_rate != 16000:
+        raise ValueError("alignment needs 16 kHz audio")
+    if not prons:
+        return Timeline(language=language, source="aligned")
+    dec = decoder()
+    keys = [_key(dec, p) for p in prons]
+    data = pcm16(audio)
+    try:
+        dec.set_align_text(" ".join(keys))
+        dec.start_utt()
+        dec.process_raw(data, full_utt=True)
+        dec.end_utt()
+        dec.set_alignment()
+        dec.start_utt()
+        dec.process_raw(data, full_utt=True)
+        dec.end_utt()
+        result = dec.get_alignment()
+    except RuntimeError as exc:
+        raise AlignmentError(str(exc)) from None
+    if result is None:
+        raise AlignmentError("no alignment path")
+    # Flat iteration only: iterating the Alignment object itself crashes pocketsphinx 5.1.1.
+    fillers = ("<sil>", "<s>", "</s>", "SIL", "+NSN+", "+SPN+")
+    entries = [(w.start, w.duration) for w in result.words() if w.name not in fillers]
+    all_phones = [(p.start, p.duration) for p in result.phones() if p.name not in fillers]
+    if len(entries) != len(prons) or len(all_phones) != sum(len(p.model_flat) for p in prons):
+        raise AlignmentError(f"aligned {len(entries)} words, expected {len(prons)}")
+
+    words: list[Word] = []
+    phones: list[Phone] = []
+    cursor = 0
+    for wi, ((w_start, w_dur), pron) in enumerate(zip(entries, prons, strict=True)):
+        n = len(pron.model_flat)
+        model_segs = [(s * FRAME, (s + d) * FRAME) for s, d in all_phones[cursor:cursor + n]]
+        cursor += n
+        words.append(Word(pron.word, w_start * FRAME + offset, (w_start + w_dur) * FRAME + offset))
+        # Regroup model phones into the word's IPA phones.
+        k = 0
+        pending_start: float | None = None
+        for sym, stress, group in zip(pron.ipa, pron.stress, pron.model, strict=True):
+            if not group:
+                # A phone the model cannot realise (a glottal stop): give it no time of its own;
+                # it starts where the next one does.
+                if pending_start is None and k < len(model_segs):
+                    pending_start = model_segs[k][0]
+                continue
+            start = model_segs[k][0] if pending_start is None else pending_start
+            end = model_segs[k + len(group) - 1][1]
+            k += len(group)
+            pending_start = None
+            phones.append(Phone(sym, start + offset, end + offset, wi, stress))
+    return Timeline(language=language, words=words, phones=phones, source="aligned")

@@ -1,0 +1,42 @@
+"""Audio (+ optional transcript) → phonetic timeline: the phonetics stage's entry point."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from visemic.errors import VisemicError
+from visemic.phonetics import align, lexicon, recognize, refine, text as text_mod
+from visemic.types import Audio, Timeline
+
+log = logging.getLogger(__name__)
+
+
+def pronunciations(words: list[str], language: str) -> list[lexicon.Pronunciation]:
+    if language.split("-")[0].lower() == "en":
+        return [lexicon.english(w) for w in words]
+    return [lexicon.from_g2p(w, language) for w in words]
+
+
+def analyse(audio: Audio, text: str | None = None, language: str = "en",
+            method: str = "words", progress: Callable[[float], None] | None = None) -> Timeline:
+    """The timeline of ``audio`` (16 kHz): aligned to ``text`` when given, else recognised."""
+    if text is not None and not text.strip():
+        raise VisemicError("the transcript is empty")
+    if text is None:
+        tl = recognize.recognise(audio, method=method)
+    else:
+        words = text_mod.normalize(text, language)
+        if not words:
+            raise VisemicError("the transcript has no words to align")
+        prons = pronunciations(words, language)
+        try:
+            tl = align.align(audio, prons, language)
+        except align.AlignmentError as exc:
+            # Speech that does not fit the text at all: animate what is heard rather than fail.
+            log.warning("transcript could not be aligned (%s); recognising instead", exc)
+            tl = recognize.recognise(audio, method=method)
+            tl.language = language
+    if progress:
+        progress(0.8)
+    return refine.refine(tl, audio)
