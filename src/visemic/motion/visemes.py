@@ -47,7 +47,7 @@ HOLD_PAUSE = 0.15
 # Shortest cue an animator wants to see (about one frame at 24 fps).
 MIN_CUE = 0.04
 # Closures and labiodentals start this much before the sound: lips move before the burst.
-ANTICIPATE = 0.02
+ANTICIPATE = 0.01
 DECISIVE = set("AGEFD")
 
 

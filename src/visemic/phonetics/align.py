@@ -15,10 +15,13 @@ import threading
 import numpy as np
 import pocketsphinx
 
+from visemic.phonetics import lexicon
 from visemic.phonetics.lexicon import Pronunciation
 from visemic.types import Audio, Phone, Timeline, Word
 
-FRAME = 0.01  # seconds per model frame
+# The model's native 10 ms frames (5 ms frames were measured: no better on tier-B boundaries).
+FRAME_RATE = 100
+FRAME = 1.0 / FRAME_RATE
 
 _local = threading.local()
 
@@ -27,7 +30,8 @@ def decoder() -> pocketsphinx.Decoder:
     """A per-thread alignment decoder (pocketsphinx decoders are not thread-safe)."""
     dec = getattr(_local, "decoder", None)
     if dec is None:
-        dec = pocketsphinx.Decoder(lm=None, loglevel="FATAL", bestpath=False)
+        dec = pocketsphinx.Decoder(lm=None, loglevel="FATAL", bestpath=False,
+                                   frate=FRAME_RATE)
         _local.decoder = dec
         _local.known = set()
     return dec
@@ -84,15 +88,20 @@ def align(audio: Audio, prons: list[Pronunciation], language: str = "en",
         raise AlignmentError("no alignment path")
     # Flat iteration only: iterating the Alignment object itself crashes pocketsphinx 5.1.1.
     fillers = ("<sil>", "<s>", "</s>", "SIL", "+NSN+", "+SPN+")
-    entries = [(w.start, w.duration) for w in result.words() if w.name not in fillers]
+    entries = [(w.name, w.start, w.duration) for w in result.words() if w.name not in fillers]
     all_phones = [(p.start, p.duration) for p in result.phones() if p.name not in fillers]
-    if len(entries) != len(prons) or len(all_phones) != sum(len(p.model_flat) for p in prons):
+    if len(entries) != len(prons):
         raise AlignmentError(f"aligned {len(entries)} words, expected {len(prons)}")
+    # The aligner may choose a dictionary alternate ("word(2)"): use the one it chose.
+    prons = [lexicon.english(name) if "(" in name and p.from_dictionary else p
+             for (name, _, _), p in zip(entries, prons, strict=True)]
+    if len(all_phones) != sum(len(p.model_flat) for p in prons):
+        raise AlignmentError("phone count does not match the pronunciations")
 
     words: list[Word] = []
     phones: list[Phone] = []
     cursor = 0
-    for wi, ((w_start, w_dur), pron) in enumerate(zip(entries, prons, strict=True)):
+    for wi, ((_, w_start, w_dur), pron) in enumerate(zip(entries, prons, strict=True)):
         n = len(pron.model_flat)
         model_segs = [(s * FRAME, (s + d) * FRAME) for s, d in all_phones[cursor:cursor + n]]
         cursor += n

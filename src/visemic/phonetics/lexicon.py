@@ -41,21 +41,22 @@ _lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _cmudict() -> dict[str, tuple[str, ...]]:
+    """Entries as the decoder names them: "word" and its alternates "word(2)", "word(3)" …"""
     entries: dict[str, tuple[str, ...]] = {}
     with open(dictionary_path(), encoding="utf-8") as f:
         for line in f:
             word, _, phones = line.partition(" ")
-            if "(" in word:  # alternates "word(2)": keep the first, the aligner's choice too
-                continue
             entries[word] = tuple(phones.split())
     return entries
 
 
 def english(word: str) -> Pronunciation:
-    """The pronunciation of an English ``word`` (lower case, apostrophes kept)."""
+    """The pronunciation of an English ``word`` (lower case, apostrophes kept); ``"word(2)"``
+    names the dictionary's second pronunciation, as the aligner reports it."""
     with _lock:
         arpa = _cmudict().get(word)
     if arpa:
+        word = word.split("(")[0]
         ipa = tuple(ARPABET_TO_IPA[p] for p in arpa)
         return Pronunciation(word, ipa, _default_stress(ipa), tuple((p,) for p in arpa), True)
     return from_g2p(word, "en-us")

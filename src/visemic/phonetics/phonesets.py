@@ -48,7 +48,7 @@ def to_ipa(label: str, phone_set: str) -> str:
     if kind.startswith("arpabet"):
         try:
             return arpabet_to_ipa(label)[0]
-        except KeyError:
+        except (KeyError, ValueError):
             # Tool-specific labels such as praatIO's "PT" cluster: read letter by letter.
             return "".join(arpabet_to_ipa(ch)[0] for ch in label if ch.isalpha())
     if "sampa" in kind:

@@ -20,6 +20,7 @@ from visemic.types import Audio, Phone, Timeline, Word
 
 METHODS = ("words", "phones")
 _local = threading.local()
+FRAME = 0.01  # recognition runs at the model's native 10 ms frames
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "SIL", "+NSN+", "+SPN+", "(NULL)"}
 
 
@@ -56,8 +57,8 @@ def recognise(audio: Audio, method: str = "words", offset: float = 0.0) -> Timel
             name = seg.word.upper()
             if name in _FILLERS or name not in ARPABET_TO_IPA:
                 continue
-            phones.append(Phone(ARPABET_TO_IPA[name], seg.start_frame * align.FRAME + offset,
-                                (seg.end_frame + 1) * align.FRAME + offset, -1, 0))
+            phones.append(Phone(ARPABET_TO_IPA[name], seg.start_frame * FRAME + offset,
+                                (seg.end_frame + 1) * FRAME + offset, -1, 0))
         return Timeline(language="en", phones=phones, source="recognised")
 
     words = [s.word for s in dec.seg() if s.word not in _FILLERS and not s.word.startswith("[")]
@@ -72,7 +73,7 @@ def recognise(audio: Audio, method: str = "words", offset: float = 0.0) -> Timel
     except align.AlignmentError:
         segs = [s for s in dec.seg() if s.word.split("(")[0] in words]
         tl = Timeline(language="en", words=[
-            Word(s.word.split("(")[0], s.start_frame * align.FRAME + offset,
-                 (s.end_frame + 1) * align.FRAME + offset) for s in segs])
+            Word(s.word.split("(")[0], s.start_frame * FRAME + offset,
+                 (s.end_frame + 1) * FRAME + offset) for s in segs])
     tl.source = "recognised"
     return tl
