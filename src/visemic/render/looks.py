@@ -40,7 +40,7 @@ LOOKS: dict[str, dict[str, Any]] = {
         "skin": "#d9b49c", "skin_shade": "#bd937a", "blush": "#d97a72",
         "hair": "#2b2b33", "hair_shine": "#4a4a58", "hair_style": "crop",
         "iris": "#6b5a4a", "lips": "#b0605c",
-        "shirt": "#3b3f4c", "shirt_shade": "#2c2f39",
+        "shirt": "#5b6478", "shirt_shade": "#474f60",
         "background": ("#3a4152", "#1f2430"),
     },
 }
