@@ -12,7 +12,10 @@ import numpy as np
 
 from visemic import audio as audio_io
 from visemic import prosody as prosody_mod
+from visemic.errors import VisemicError
 from visemic.motion import curves, visemes
+from visemic.phonetics import segmenter
+from visemic.phonetics import text as text_mod
 from visemic.phonetics import timeline as timeline_mod
 from visemic.types import Animation, Audio, Prosody, Timeline
 
@@ -41,24 +44,86 @@ class Result:
         return formats.save(self, path, format=format, **options)
 
 
+# Files longer than this are analysed in pause-delimited segments, never held whole.
+LONG_FILE = 180.0
+
+
 def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | None = None, *,
             sample_rate: int | None = None, language: str = "en", fps: float = 60.0,
-            method: str = "words", progress: Progress | None = None) -> Result:
+            method: str = "phones", progress: Progress | None = None) -> Result:
     """Speech → phonetic timeline → ARKit-52 curves + viseme tracks.
 
     ``source`` is a path to any audio file, an :class:`Audio`, or a NumPy array of samples (then
     ``sample_rate`` is required). With ``text`` the transcript is force-aligned to the speech;
-    without it the speech is recognised. ``progress`` is called with 0…1 as work advances.
-    Raises :class:`visemic.errors.VisemicError` on bad input.
+    without it the speech is recognised (``method``: "phones", phone-loop decoding, fast and
+    vocabulary-free; or "words", word recognition then alignment). ``progress`` is called with
+    0…1 as work advances. Raises :class:`visemic.errors.VisemicError` on bad input.
     """
+    if fps <= 0 or fps > 1000:
+        raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
+    settings = {"text": text, "language": language, "fps": fps,
+                "method": "align" if text is not None else method}
+    if isinstance(source, str | os.PathLike):
+        declared = audio_io.probe_duration(source)
+        if declared is not None and declared > LONG_FILE:
+            return _animate_long(Path(source), text, language, fps, method, progress, settings)
     audio = audio_io.load(source, sample_rate=sample_rate)
     tl = timeline_mod.analyse(audio, text=text, language=language, method=method,
                               progress=progress)
     pros = prosody_mod.analyse(audio)
+    return _finish(audio, tl, pros, fps, settings, progress)
+
+
+def _finish(audio: Audio, tl: Timeline, pros: Prosody, fps: float, settings: dict[str, Any],
+            progress: Progress | None) -> Result:
     anim = curves.animate(tl, pros, fps=fps, duration=audio.duration)
     anim.visemes = visemes.tracks(tl, duration=audio.duration)
-    settings = {"text": text, "language": language, "fps": fps,
-                "method": method if text is None else "align"}
     if progress:
         progress(1.0)
     return Result(audio=audio, timeline=tl, prosody=pros, animation=anim, settings=settings)
+
+
+def _animate_long(path: Path, text: str | None, language: str, fps: float, method: str,
+                  progress: Progress | None, settings: dict[str, Any]) -> Result:
+    """Analyse a long file segment by segment, holding at most a minute of audio at once."""
+    declared = audio_io.probe_duration(path) or 1.0
+    words = text_mod.normalize(text, language) if text is not None else None
+    if text is not None and not words:
+        raise VisemicError("the transcript has no words to align")
+    parts: list[Timeline] = []
+    pros_parts: list[Prosody] = []
+    word_cursor = 0
+    total = 0
+    for offset, seg in segmenter.segments(audio_io.stream(path)):
+        seg_audio = Audio(samples=seg, sample_rate=audio_io.RATE)
+        t0 = offset / audio_io.RATE
+        end = t0 + seg_audio.duration
+        if words is None:
+            tl = timeline_mod.analyse(seg_audio, language=language, method=method)
+        else:
+            # Hand each segment its share of the transcript by elapsed time (words are
+            # distributed over the file's length), then align the segment to its words.
+            share = round(len(words) * min(1.0, end / declared)) - word_cursor
+            if end >= declared - 0.5:
+                share = len(words) - word_cursor
+            seg_words = words[word_cursor:word_cursor + max(0, share)]
+            word_cursor += len(seg_words)
+            tl = timeline_mod.analyse_words(seg_audio, seg_words, language, method=method)
+        n_words = sum(len(p.words) for p in parts)
+        parts.append(tl.shifted(t0, n_words))
+        pros_parts.append(prosody_mod.analyse(seg_audio))
+        total = offset + len(seg)
+        if progress:
+            progress(min(0.95, end / declared))
+    if total == 0:
+        raise VisemicError(f"{path}: no audio samples in the file")
+    tl = Timeline(language=language, source=parts[0].source if parts else "recognised",
+                  words=[w for p in parts for w in p.words],
+                  phones=[ph for p in parts for ph in p.phones])
+    pros = Prosody(rate=pros_parts[0].rate,
+                   loudness=np.concatenate([p.loudness for p in pros_parts]),
+                   f0=np.concatenate([p.f0 for p in pros_parts]),
+                   voiced=np.concatenate([p.voiced for p in pros_parts]))
+    audio = Audio(samples=np.zeros(0, np.float32), sample_rate=audio_io.RATE, path=str(path),
+                  length=total)
+    return _finish(audio, tl, pros, fps, settings, progress)

@@ -13,15 +13,21 @@ import numpy as np
 
 @dataclass
 class Audio:
-    """Mono float32 samples in -1…1 at ``sample_rate`` Hz."""
+    """Mono float32 samples in -1…1 at ``sample_rate`` Hz.
+
+    For files too long to hold, ``samples`` may be empty and ``length`` gives the sample count;
+    the samples are then read again from ``path`` by whoever needs them (the video writer).
+    """
 
     samples: np.ndarray
     sample_rate: int
     path: str | None = None
+    length: int | None = None
 
     @property
     def duration(self) -> float:
-        return len(self.samples) / float(self.sample_rate)
+        n = self.length if self.length is not None else len(self.samples)
+        return n / float(self.sample_rate)
 
 
 @dataclass(frozen=True)

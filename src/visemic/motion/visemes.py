@@ -48,7 +48,7 @@ HOLD_PAUSE = 0.15
 MIN_CUE = 0.04
 # Closures and labiodentals start this much before the sound: lips move before the burst.
 ANTICIPATE = 0.01
-DECISIVE = set("AGEFD")
+DECISIVE = set("ACDEFG")  # shapes that must not be absorbed: each is some class's answer
 
 
 def _vowel_shape(f: ipa.Features) -> str:

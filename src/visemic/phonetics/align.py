@@ -26,12 +26,13 @@ FRAME = 1.0 / FRAME_RATE
 _local = threading.local()
 
 
-def decoder() -> pocketsphinx.Decoder:
+def decoder(fresh: bool = False) -> pocketsphinx.Decoder:
     """A per-thread alignment decoder (pocketsphinx decoders are not thread-safe)."""
     dec = getattr(_local, "decoder", None)
-    if dec is None:
+    if dec is None or fresh:
+        # Wide beams: with the default ones, hesitant or noisy speech finds no path at all.
         dec = pocketsphinx.Decoder(lm=None, loglevel="FATAL", bestpath=False,
-                                   frate=FRAME_RATE)
+                                   frate=FRAME_RATE, beam=1e-100, pbeam=1e-100, wbeam=1e-80)
         _local.decoder = dec
         _local.known = set()
     return dec
@@ -54,6 +55,19 @@ def _key(dec: pocketsphinx.Decoder, pron: Pronunciation) -> str:
     return key
 
 
+def _run(dec: pocketsphinx.Decoder, prons: list[Pronunciation], data: bytes):
+    keys = [_key(dec, p) for p in prons]
+    dec.set_align_text(" ".join(keys))
+    dec.start_utt()
+    dec.process_raw(data, full_utt=True)
+    dec.end_utt()
+    dec.set_alignment()
+    dec.start_utt()
+    dec.process_raw(data, full_utt=True)
+    dec.end_utt()
+    return dec.get_alignment()
+
+
 class AlignmentError(RuntimeError):
     """The transcript could not be aligned to the audio at all."""
 
@@ -69,21 +83,16 @@ def align(audio: Audio, prons: list[Pronunciation], language: str = "en",
         raise ValueError("alignment needs 16 kHz audio")
     if not prons:
         return Timeline(language=language, source="aligned")
-    dec = decoder()
-    keys = [_key(dec, p) for p in prons]
     data = pcm16(audio)
     try:
-        dec.set_align_text(" ".join(keys))
-        dec.start_utt()
-        dec.process_raw(data, full_utt=True)
-        dec.end_utt()
-        dec.set_alignment()
-        dec.start_utt()
-        dec.process_raw(data, full_utt=True)
-        dec.end_utt()
-        result = dec.get_alignment()
-    except RuntimeError as exc:
-        raise AlignmentError(str(exc)) from None
+        result = _run(decoder(), prons, data)
+    except RuntimeError:
+        # A reused decoder occasionally refuses the second pass ("Failed to set up sub-word
+        # alignment") where a fresh one succeeds: retry once with a fresh one.
+        try:
+            result = _run(decoder(fresh=True), prons, data)
+        except RuntimeError as exc:
+            raise AlignmentError(str(exc)) from None
     if result is None:
         raise AlignmentError("no alignment path")
     # Flat iteration only: iterating the Alignment object itself crashes pocketsphinx 5.1.1.

@@ -19,7 +19,7 @@ def pronunciations(words: list[str], language: str) -> list[lexicon.Pronunciatio
 
 
 def analyse(audio: Audio, text: str | None = None, language: str = "en",
-            method: str = "words", progress: Callable[[float], None] | None = None) -> Timeline:
+            method: str = "phones", progress: Callable[[float], None] | None = None) -> Timeline:
     """The timeline of ``audio`` (16 kHz): aligned to ``text`` when given, else recognised."""
     if text is not None and not text.strip():
         raise VisemicError("the transcript is empty")
@@ -29,14 +29,27 @@ def analyse(audio: Audio, text: str | None = None, language: str = "en",
         words = text_mod.normalize(text, language)
         if not words:
             raise VisemicError("the transcript has no words to align")
-        prons = pronunciations(words, language)
-        try:
-            tl = align.align(audio, prons, language)
-        except align.AlignmentError as exc:
-            # Speech that does not fit the text at all: animate what is heard rather than fail.
-            log.warning("transcript could not be aligned (%s); recognising instead", exc)
-            tl = recognize.recognise(audio, method=method)
-            tl.language = language
+        tl = _align_or_recognise(audio, words, language, method)
     if progress:
         progress(0.8)
     return refine.refine(tl, audio)
+
+
+def analyse_words(audio: Audio, words: list[str], language: str = "en",
+                  method: str = "phones") -> Timeline:
+    """Like :func:`analyse` with an already normalised word list (possibly empty)."""
+    if not words:
+        return refine.refine(recognize.recognise(audio, method=method), audio)
+    return refine.refine(_align_or_recognise(audio, words, language, method), audio)
+
+
+def _align_or_recognise(audio: Audio, words: list[str], language: str, method: str) -> Timeline:
+    prons = pronunciations(words, language)
+    try:
+        return align.align(audio, prons, language)
+    except align.AlignmentError as exc:
+        # Speech that does not fit the text at all: animate what is heard rather than fail.
+        log.warning("transcript could not be aligned (%s); recognising instead", exc)
+        tl = recognize.recognise(audio, method=method)
+        tl.language = language
+        return tl
