@@ -1,0 +1,630 @@
+"""espeak-ng through ctypes: grapheme-to-phoneme conversion and speech with exact phone timings.
+
+The library and its data come from the ``espeakng-loader`` wheel; nothing is downloaded.
+
+Both :func:`phonemize` and :func:`synthesize` run espeak-ng's synthesiser and read its own events:
+a WORD event names a stretch of the input text, PHONEME events (in IPA) follow with the sample
+at which each phoneme starts. Running the synthesiser for G2P as well costs ~0.2 ms per word
+(espeak renders ~1000× faster than real time) and gives two things ``espeak_TextToPhonemes``
+cannot: which input word each phoneme belongs to, and the same phones that :func:`synthesize`
+times.
+
+Phone conventions (see :func:`split_ipa`):
+
+- Affricates (``tʃ dʒ ts dz tɕ dʑ ʈʂ ɖʐ pf``) and diphthongs (``aɪ aʊ ɔɪ eɪ oʊ`` …, and any vowel
+  sequence espeak treats as one phoneme, e.g. Mandarin ``ɑu``, German ``ɔø``) are single phones.
+- Length marks and diacritics stay on their phone (``ɑː``, ``ɔ̃``, ``rʲ``, ``tʰ``); tie bars go.
+- A phoneme that espeak writes as vowel + consonant (English ``əl``, ``ɑːɹ``, ``ɪɹ``) is two
+  phones, sharing its time in proportion (vowel 2 : consonant 1).
+- **Tones are dropped.** espeak's phoneme events carry no tone at all, and its IPA text writes
+  tones as bare digits (with tone 3 printed as ``ɜ``), so they could not be kept consistently.
+- Stress (``ˈ`` 1, ``ˌ`` 2) goes on the syllable's vowel. Pauses are gaps, never phones.
+
+espeak-ng is global C state: every call takes the module lock, and the library is initialised
+once, lazily. All use of libespeak-ng in the process must go through this module.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ctypes
+import os
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+
+from visemic.errors import VisemicError
+from visemic.types import Audio, Phone, Timeline, Word
+
+SAMPLE_RATE = 22050  # what espeak-ng reports at initialisation; checked there
+
+# ---------------------------------------------------------------------------------------------
+# IPA segmentation
+
+VOWELS = frozenset("iyɨʉɯuɪʏʊeøɘɵɤoəɛœɜɞʌɔæɐaɶɑɒɚɝᵻᵿɩɷɿʅʮʯ")
+# Second elements that make a diphthong with the vowel before them in free IPA text; the close
+# vowels i u y only after a vowel that is not close itself (ai, au, ou, but not iu).
+_OFFGLIDES = frozenset("ɪʊəɐʏɚ")
+_CLOSE_GLIDES = frozenset("iuy")
+_CLOSE = frozenset("iyɨʉɯuɪʏʊ")
+AFFRICATES = frozenset({
+    "ts", "dz", "tʃ", "dʒ", "tɕ", "dʑ", "ʈʂ", "ɖʐ", "pf", "tɬ", "dɮ", "cç", "ɟʝ",
+})
+_LIGATURES = str.maketrans({"ʧ": "tʃ", "ʤ": "dʒ", "ʦ": "ts", "ʣ": "dz", "ʨ": "tɕ", "ʥ": "dʑ",
+                            "g": "ɡ"})
+_STOPS = frozenset("pbtdʈɖcɟkɡqɢ")
+_TIES = frozenset("\u0361\u035c")
+_NON_SYLLABIC = "\u032f"
+# Tone marks: digits (espeak), Chao tone letters, combining tone diacritics.
+_TONES = frozenset("0123456789˥˦˧˨˩\u0300\u0301\u0302\u0304\u030b\u030c\u030f\u1dc4\u1dc5"
+                   "\u1dc6\u1dc7\u1dc8\u1dc9") | frozenset(chr(c) for c in range(0xA700, 0xA720))
+# espeak's language-switch markers, e.g. "(en)" before an English word in Russian text.
+_LANG_SWITCH = re.compile(r"\([a-z]{2,3}(?:-[a-z0-9]+)*\)", re.IGNORECASE)
+
+
+def _base(ch: str) -> str:
+    # Precomposed letters (ä, ö) count as their base letter; ç stays a consonant anyway.
+    return unicodedata.normalize("NFD", ch)[0]
+
+
+def _is_vowel(ch: str) -> bool:
+    return _base(ch) in VOWELS
+
+
+def _attaches(ch: str) -> bool:
+    """Length marks, modifier letters (ʰ ʲ ʷ ᵝ) and combining diacritics join the phone before."""
+    if ch in "ˈˌ":
+        return False
+    return unicodedata.category(ch) in ("Lm", "Mn", "Me")
+
+
+class _Unit:
+    __slots__ = ("base", "extra", "vowel", "stress")
+
+    def __init__(self, ch: str, vowel: bool, stress: int) -> None:
+        self.base, self.extra, self.vowel, self.stress = ch, "", vowel, stress
+
+    @property
+    def symbol(self) -> str:
+        return self.base + self.extra
+
+
+def _parse(s: str, single: bool = False) -> tuple[list[_Unit], str, int]:
+    """Segment IPA text. ``single``: ``s`` is one espeak phoneme, so adjacent vowels always form
+    one phone and an ``h`` after a stop is aspiration (Mandarin ``tɕh``).
+
+    Returns the phones, any leading diacritics with no phone to attach to (espeak sends
+    palatalisation ``ʲ`` as a phoneme of its own), and a stress mark that found no vowel.
+    """
+    s = _LANG_SWITCH.sub(" ", s).translate(_LIGATURES)
+    units: list[_Unit] = []
+    orphan = ""
+    pending = 0
+    joinable = False  # the previous unit may absorb the next letter (no separator between)
+    tie = False
+    for i, ch in enumerate(s):
+        if ch == "ˈ":
+            pending, joinable = 1, False
+        elif ch == "ˌ":
+            pending, joinable = pending or 2, False
+        elif ch in _TIES:
+            tie = bool(units)
+        elif ch in _TONES:
+            continue
+        elif _attaches(ch):
+            if units:
+                units[-1].extra += ch
+            else:
+                orphan += ch
+        elif not (ch.isalpha() or ch in "ʔʕʡʢǀǁǂǃʘ"):
+            joinable, tie = False, False  # separators: space . | ‖ _ - ‿ and punctuation
+        else:
+            vowel = _is_vowel(ch)
+            prev = units[-1] if units else None
+            join = False
+            if prev is not None and tie:
+                join = True
+            elif prev is not None and joinable:
+                if vowel and prev.vowel:
+                    nxt = s[i + 1] if i + 1 < len(s) else ""
+                    join = (single or ch in _OFFGLIDES or nxt == _NON_SYLLABIC
+                            or (ch in _CLOSE_GLIDES and _base(prev.base[-1]) not in _CLOSE))
+                elif not vowel and not prev.vowel and not prev.extra:
+                    join = prev.base + ch in AFFRICATES
+                    if single and ch == "h" and prev.base[-1] in _STOPS | {"ʃ", "ɕ", "ʂ", "s"}:
+                        prev.extra += "ʰ"
+                        joinable = True
+                        continue
+            if join and prev is not None:
+                prev.base, prev.extra = prev.symbol + ch, ""
+                if vowel and not prev.vowel:  # a tie bar joined a vowel to a consonant
+                    prev.vowel = True
+                    prev.stress, pending = pending, 0
+            else:
+                stress = 0
+                if vowel:
+                    stress, pending = pending, 0
+                units.append(_Unit(ch, vowel, stress))
+            joinable, tie = True, False
+    return units, orphan, pending
+
+
+def split_ipa(s: str) -> list[tuple[str, int]]:
+    """Split IPA text into ``(phone, stress)`` pairs.
+
+    ``"ˈtʃɜːtʃ"`` → ``[("tʃ", 0), ("ɜː", 1), ("tʃ", 0)]``. Affricates and diphthongs are single
+    phones (tie bars join anything); diacritics and length marks stay on their phone; stress
+    marks set the stress of the next vowel; tones, separators (space . | _ - ‿) and espeak's
+    language-switch markers ``(en)`` are dropped. Two vowels make one diphthong when nothing
+    (no stress mark, no separator) stands between them and the second is an off-glide
+    (ɪ ʊ ə ɐ ʏ ɚ), non-syllabic (◌̯), or i u y after a vowel that is not close (``ai``, ``ou``).
+    """
+    units, _, _ = _parse(s)
+    return [(u.symbol, u.stress) for u in units]
+
+
+def _phone_weight(symbol: str) -> float:
+    """Typical relative duration, for spreading phones over a span: vowels outlast consonants."""
+    letters = [c for c in symbol if not _attaches(c)]
+    vowels = sum(_is_vowel(c) for c in letters)
+    if vowels:
+        return 2.0 + 0.5 * (vowels > 1) + 0.5 * ("ː" in symbol)
+    return 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The library
+
+
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p),
+                ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
+                ("text_position", ctypes.c_int), ("length", ctypes.c_int),
+                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", _EventId)]
+
+
+class _Voice(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("languages", ctypes.c_void_p),
+                ("identifier", ctypes.c_char_p), ("gender", ctypes.c_ubyte),
+                ("age", ctypes.c_ubyte), ("variant", ctypes.c_ubyte), ("xx1", ctypes.c_ubyte),
+                ("score", ctypes.c_int), ("spare", ctypes.c_void_p)]
+
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
+                             ctypes.POINTER(_Event))
+
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INIT_PHONEME_EVENTS, _INIT_PHONEME_IPA, _INIT_DONT_EXIT = 0x0001, 0x0002, 0x8000
+_CHARS_UTF8, _POS_CHARACTER, _RATE = 1, 1, 1
+_EV_WORD, _EV_END, _EV_PHONEME = 1, 5, 7
+_PHONEMES_IPA = 0x02  # espeak_TextToPhonemes phonememode
+DEFAULT_RATE = 175  # words per minute, espeak's default
+MIN_RATE, MAX_RATE = 80, 450
+
+# Where espeak's own preference is not what visemic users mean: bare "en" is American English
+# here (as for the CMU dictionary), not espeak's British default.
+_ALIASES = {"en": "gmw/en-US"}
+
+_lock = threading.Lock()
+_lib: ctypes.CDLL | None = None
+_data_path = ""
+_voices: dict[str, str] = {}  # language code → voice identifier
+_sink: tuple[list[bytes], list[tuple[int, int, int, int, str]]] | None = None
+
+
+@_CALLBACK
+def _on_synth(wav, count, events):  # type: ignore[no-untyped-def]
+    # Runs inside espeak_Synth on the calling thread, which holds _lock.
+    if _sink is None:
+        return 1
+    chunks, evs = _sink
+    if count > 0 and wav:
+        chunks.append(ctypes.string_at(wav, count * 2))
+    i = 0
+    while events[i].type != 0:
+        e = events[i]
+        name = ""
+        if e.type == _EV_PHONEME:
+            # id.string holds up to 8 bytes of UTF-8; a longer IPA name is cut mid-character.
+            name = bytes(e.id.string).decode("utf-8", "ignore")
+        evs.append((e.type, e.text_position, e.length, e.sample, name))
+        i += 1
+    return 0
+
+
+def _load() -> ctypes.CDLL:
+    """Load and initialise libespeak-ng once. Caller holds ``_lock``."""
+    global _lib, _data_path
+    if _lib is not None:
+        return _lib
+    try:
+        import espeakng_loader
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise VisemicError("espeak-ng is not available (pip install espeakng-loader)") from exc
+    lib = ctypes.CDLL(espeakng_loader.get_library_path())
+    _data_path = espeakng_loader.get_data_path()
+    lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+    lib.espeak_Initialize.restype = ctypes.c_int
+    lib.espeak_SetSynthCallback.argtypes = [_CALLBACK]
+    lib.espeak_SetSynthCallback.restype = None
+    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib.espeak_SetVoiceByName.restype = ctypes.c_int
+    lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.espeak_SetParameter.restype = ctypes.c_int
+    lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                                 ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+    lib.espeak_Synth.restype = ctypes.c_int
+    lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+    lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
+    rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, _data_path.encode(),
+                                 _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA | _INIT_DONT_EXIT)
+    if rate != SAMPLE_RATE:
+        raise VisemicError(f"espeak-ng failed to initialise (data at {_data_path})")
+    lib.espeak_SetSynthCallback(_on_synth)
+    _voices.update(_list_voices(lib))
+    _lib = lib
+    return lib
+
+
+def _list_voices(lib: ctypes.CDLL) -> dict[str, str]:
+    """Language code → identifier of the voice espeak prefers for it (lowest priority number)."""
+    best: dict[str, tuple[int, str]] = {}
+    table = lib.espeak_ListVoices(None)
+    i = 0
+    while table[i]:
+        voice = table[i].contents
+        ident = voice.identifier.decode()
+        p = voice.languages
+        # ``languages`` is a run of (priority byte, NUL-terminated code), ended by a 0 byte.
+        while p and (priority := ctypes.c_ubyte.from_address(p).value):
+            code = ctypes.string_at(p + 1).decode().lower()
+            if code not in best or priority < best[code][0]:
+                best[code] = (priority, ident)
+            p += 2 + len(code)
+        i += 1
+    return {code: ident for code, (_, ident) in best.items()}
+
+
+def _variants() -> list[str]:
+    try:
+        return sorted(os.listdir(os.path.join(_data_path, "voices", "!v")))
+    except OSError:
+        return []
+
+
+def languages() -> list[str]:
+    """Language codes espeak-ng can speak, e.g. ``["af", …, "en", "en-gb", "en-us", …]``."""
+    with _lock:
+        _load()
+        return sorted(_voices)
+
+
+def voices() -> list[str]:
+    """Voice variants usable as ``synthesize(voice=…)``, e.g. ``"f3"``, ``"m2"``, ``"klatt"``."""
+    with _lock:
+        _load()
+        return _variants()
+
+
+def _voice_name(language: str, voice: str | None) -> str:
+    """espeak voice name for a language code (+ variant). Caller holds ``_lock``."""
+    code = language.strip().lower().replace("_", "-")
+    ident = _ALIASES.get(code) or _voices.get(code)
+    if ident is None:
+        # Voice identifiers ("gmw/en-US") and their last part ("en-US") are accepted too.
+        for ident_ in _voices.values():
+            if code in (ident_.lower(), ident_.rsplit("/", 1)[-1].lower()):
+                ident = ident_
+                break
+    if ident is None:
+        raise VisemicError(f"unknown language {language!r} (see visemic languages)")
+    if voice:
+        if voice not in _variants():
+            raise VisemicError(f"unknown voice {voice!r} (see visemic voices)")
+        ident = f"{ident}+{voice}"
+    return ident
+
+
+def _run(text: str, language: str, voice: str | None = None, rate: int | None = None,
+         ) -> tuple[np.ndarray, list[tuple[int, int, int, int, str]]]:
+    """Synthesise ``text``: int16 samples and espeak's events (type, text position, length,
+    sample, phoneme name)."""
+    global _sink
+    if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
+        raise VisemicError(f"speaking rate {rate} is out of range ({MIN_RATE}–{MAX_RATE} wpm)")
+    data = text.encode("utf-8")
+    with _lock:
+        lib = _load()
+        name = _voice_name(language, voice)
+        if lib.espeak_SetVoiceByName(name.encode()) != 0:
+            raise VisemicError(f"espeak-ng could not load voice {name!r}")
+        lib.espeak_SetParameter(_RATE, rate or DEFAULT_RATE, 0)
+        chunks: list[bytes] = []
+        events: list[tuple[int, int, int, int, str]] = []
+        _sink = (chunks, events)
+        try:
+            err = lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8,
+                                   None, None)
+        finally:
+            _sink = None
+    if err != 0:
+        raise VisemicError(f"espeak-ng failed to synthesise the text (error {err})")
+    samples = np.frombuffer(b"".join(chunks), dtype=np.int16)
+    return samples, events
+
+
+# ---------------------------------------------------------------------------------------------
+# Words
+
+
+# Punctuation that separates words; the connectors among them (' ’ . , : / -) do not when they
+# stand between two letters or digits ("don't", "U.S.A", "5.99", "10:30", "well-known").
+_CONNECTORS = frozenset("'’.,:/-‐‑")
+# Scripts written without spaces: espeak's WORD events split them into words.
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]")
+
+
+def _is_separator(text: str, i: int) -> bool:
+    ch = text[i]
+    if ch.isspace():
+        return True
+    cat = unicodedata.category(ch)
+    if not cat.startswith("P") or ch in "%&@#*\\§¶†‡‰′″":
+        return False  # letters, digits, marks and spoken symbols ($ + = % & @ #) are word stuff
+    if ch in _CONNECTORS and 0 < i < len(text) - 1:
+        return not (text[i - 1].isalnum() and text[i + 1].isalnum())
+    return True
+
+
+def _tokens(text: str) -> list[tuple[int, int]]:
+    """Character spans of the orthographic words of ``text``."""
+    spans: list[tuple[int, int]] = []
+    start = -1
+    for i in range(len(text) + 1):
+        sep = i == len(text) or _is_separator(text, i)
+        if sep and start >= 0:
+            spans.append((start, i))
+            start = -1
+        elif not sep and start < 0:
+            start = i
+    return spans
+
+
+@dataclass(frozen=True)
+class G2PWord:
+    """One orthographic word and its phones (IPA), one stress value per phone."""
+
+    text: str
+    phones: tuple[str, ...]
+    stress: tuple[int, ...]
+
+
+@dataclass
+class _TimedPhone:
+    symbol: str
+    stress: int
+    start: int  # samples
+    end: int
+
+
+def _event_phones(samples: np.ndarray, events: list[tuple[int, int, int, int, str]],
+                  ) -> list[tuple[int, list[_TimedPhone]]]:
+    """Phones with sample times, grouped under the text position (0-based) of their WORD event.
+
+    A phone ends where the next phoneme event starts. Empty phoneme names are pauses (and, in
+    tone languages, zero-length tones): gaps, except where espeak's audio is not silent there
+    (Russian's epenthetic ``@-`` has no IPA name), which the phone before absorbs.
+    """
+    total = len(samples)
+    phon = [(min(max(e[3], 0), total), e[4]) for e in events if e[0] == _EV_PHONEME]
+    ends = [phon[k + 1][0] for k in range(len(phon) - 1)]
+    end_samples = [e[3] for e in events if e[0] == _EV_END]
+    ends.append(min(max(end_samples or [total]), total) if phon else total)
+    level = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if total else 0.0
+
+    groups: list[tuple[int, list[_TimedPhone]]] = []
+    pending = 0
+    last: _TimedPhone | None = None
+    k = 0
+    for ev in events:
+        if ev[0] == _EV_WORD:
+            groups.append((ev[1] - 1, []))
+            pending = 0
+            continue
+        if ev[0] != _EV_PHONEME:
+            continue
+        start, name = phon[k]
+        end = max(ends[k], start)
+        k += 1
+        if not name:
+            if last is not None and last.end == start and end > start:
+                seg = samples[start:end].astype(np.float64)
+                if np.sqrt(np.mean(seg * seg)) > 0.05 * level:
+                    last.end = end
+            continue
+        if not groups:
+            groups.append((0, []))
+        units, orphan, stray = _parse(name, single=True)
+        if orphan and last is not None:
+            last.symbol += orphan
+            last.end = max(last.end, end)
+        if not units:
+            pending = pending or stray
+            continue
+        weights = [_phone_weight(u.symbol) for u in units]
+        bounds = np.round(start + (end - start) * np.cumsum([0.0, *weights]) / sum(weights))
+        for j, u in enumerate(units):
+            stress = u.stress
+            if u.vowel and pending and not stress:
+                stress, pending = pending, 0
+            last = _TimedPhone(u.symbol, stress, int(bounds[j]), int(bounds[j + 1]))
+            groups[-1][1].append(last)
+        pending = pending or stray
+    _widen_instants([p for _, ps in groups for p in ps])
+    return groups
+
+
+def _widen_instants(phones: list[_TimedPhone]) -> None:
+    """Give espeak's zero-length phonemes (unreleased final stops in Cantonese, Turkish ``ɫ``)
+    a share of an adjacent phone, so that every phone is visible on the timeline."""
+    for i, p in enumerate(phones):
+        if p.end > p.start:
+            continue
+        for j in (i - 1, i + 1):
+            if not 0 <= j < len(phones):
+                continue
+            q = phones[j]
+            if q.end - q.start < 2 or (q.end != p.start if j < i else q.start != p.end):
+                continue
+            wq, wp = _phone_weight(q.symbol), _phone_weight(p.symbol)
+            span = q.end - q.start
+            cut = max(1, min(span - 1, round(span * wp / (wp + wq))))
+            if j < i:
+                q.end = p.start = q.end - cut
+            else:
+                q.start = p.end = q.start + cut
+            break
+
+
+def _spoken_words(text: str, groups: list[tuple[int, list[_TimedPhone]]], language: str,
+                  ) -> list[tuple[str, list[_TimedPhone]]]:
+    """Attach espeak's phone groups to the orthographic words of ``text``.
+
+    A word espeak folded into the one before ("out of" → one WORD event) gets its share of that
+    word's phones, in proportion to the phones each has on its own. Unspaced scripts (Chinese,
+    Japanese, Thai) are cut into words at espeak's WORD events.
+    """
+    spans = _tokens(text)
+    if not spans:
+        return []
+
+    def span_of(pos: int, spans: list[tuple[int, int]]) -> int:
+        """The word holding text position ``pos``. espeak points WORD events at a word's first
+        letter; a position between words comes from expanding the word before ("☺" → "smiling
+        face", "1,000")."""
+        j = bisect.bisect_right(spans, (pos, len(text) + 1)) - 1
+        return max(j, 0)
+
+    # Split unspaced spans at the WORD events that fall inside them.
+    cuts: dict[int, set[int]] = {}
+    for pos, _ in groups:
+        j = span_of(pos, spans)
+        a, b = spans[j]
+        if a < pos < b and _UNSPACED.search(text, a, b):
+            cuts.setdefault(j, set()).add(pos)
+    words: list[tuple[int, int]] = []
+    for j, (a, b) in enumerate(spans):
+        edges = [a, *sorted(cuts.get(j, ())), b]
+        words.extend((x, y) for x, y in zip(edges, edges[1:], strict=False) if y > x)
+
+    phones: list[list[_TimedPhone]] = [[] for _ in words]
+    has_event = [False] * len(words)
+    for pos, ps in groups:
+        j = span_of(pos, words)
+        has_event[j] = True
+        phones[j].extend(ps)
+
+    # Share a folded group among the eventless words that follow it.
+    j = 0
+    while j < len(words):
+        run = j + 1
+        while run < len(words) and not has_event[run]:
+            run += 1
+        if run > j + 1 and has_event[j] and len(phones[j]) > 1:
+            members = range(j, run)
+            counts = [max(1, len(_t2p(text[words[m][0]:words[m][1]], language)))
+                      for m in members]
+            pool = phones[j]
+            n = len(pool)
+            cum = np.cumsum([0, *counts]) / sum(counts)
+            cut = [int(round(n * c)) for c in cum]
+            for q in range(1, len(cut) - 1):  # each word keeps at least one phone, if there are
+                cut[q] = min(max(cut[q], cut[q - 1] + 1), n - (len(cut) - 1 - q))
+            for q, m in enumerate(members):
+                phones[m] = pool[cut[q]:cut[q + 1]]
+        j = run
+    return [(text[a:b], ps) for (a, b), ps in zip(words, phones, strict=True)]
+
+
+_t2p_ready = False
+
+
+def _t2p(word: str, language: str) -> list[tuple[str, int]]:
+    """espeak_TextToPhonemes for one word (only to weigh folded words against each other)."""
+    global _t2p_ready
+    with _lock:
+        lib = _load()
+        if not _t2p_ready:
+            lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
+                                                  ctypes.c_int]
+            lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+            _t2p_ready = True
+        lib.espeak_SetVoiceByName(_voice_name(language, None).encode())
+        buf = ctypes.c_char_p(word.encode("utf-8"))
+        out = []
+        for _ in range(100):  # one call per clause; a word has at most a few
+            if not buf.value:
+                break
+            res = lib.espeak_TextToPhonemes(ctypes.byref(buf), _CHARS_UTF8, _PHONEMES_IPA)
+            out.append((res or b"").decode("utf-8", "ignore"))
+    return split_ipa(" ".join(out))
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+
+
+def phonemize(text: str, language: str = "en-us") -> list[G2PWord]:
+    """The phones espeak-ng says for each orthographic word of ``text``.
+
+    Words are runs of letters, digits and spoken symbols between spaces and punctuation
+    (apostrophes, hyphens and dots inside a word keep it whole: "don't", "well-known", "5.99");
+    in Chinese, Japanese and Thai, espeak's own word segmentation. Numbers and symbols are
+    expanded ("123" → one word with the phones of "one hundred and twenty-three"). A word espeak
+    does not pronounce has no phones. Phones are IPA as described in the module notes.
+    """
+    if not text.strip():
+        return []
+    samples, events = _run(text, language)
+    words = _spoken_words(text, _event_phones(samples, events), language)
+    return [G2PWord(w, tuple(p.symbol for p in ps), tuple(p.stress for p in ps))
+            for w, ps in words]
+
+
+def synthesize(text: str, language: str = "en-us", voice: str | None = None,
+               rate: int | None = None) -> tuple[Audio, Timeline]:
+    """Speak ``text`` with espeak-ng: the audio (float32, 22050 Hz) and its exact timeline.
+
+    ``voice`` is an espeak variant (see :func:`voices`), ``rate`` words per minute (80–450,
+    default 175). Phone times come from espeak's phoneme events, to the sample; pauses are gaps
+    between phones. The phones are those :func:`phonemize` gives for the same text.
+    """
+    samples, events = _run(text, language, voice, rate)
+    audio = Audio(samples.astype(np.float32) / 32768.0, SAMPLE_RATE)
+    timeline = Timeline(language=language, source="synthesised")
+    if not text.strip():
+        return audio, timeline
+    sr = float(SAMPLE_RATE)
+    groups = _event_phones(samples, events)
+    words = _spoken_words(text, groups, language)
+    if not words:  # only punctuation, which espeak may still read out: phones outside words
+        timeline.phones = [Phone(p.symbol, p.start / sr, p.end / sr, -1, p.stress)
+                           for _, ps in groups for p in ps]
+    for w, ps in words:
+        if not ps:
+            continue
+        index = len(timeline.words)
+        timeline.words.append(Word(w, ps[0].start / sr, ps[-1].end / sr))
+        timeline.phones.extend(Phone(p.symbol, p.start / sr, p.end / sr, index, p.stress)
+                               for p in ps)
+    return audio, timeline
