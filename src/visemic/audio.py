@@ -52,14 +52,14 @@ def from_array(samples: np.ndarray, sample_rate: int, rate: int = RATE,
                path: str | None = None) -> Audio:
     """Downmix, scale to float32 and resample an array of samples."""
     x = np.asarray(samples)
+    if np.issubdtype(x.dtype, np.integer):
+        info = np.iinfo(x.dtype)
+        x = (x.astype(np.float32) - (info.max + info.min + 1) / 2) / (info.max + 1 - info.min) * 2
     if x.ndim == 2:
         # Accept both [n, channels] and [channels, n]: channels are the short axis.
         x = x.mean(axis=0 if x.shape[0] < x.shape[1] else 1)
     elif x.ndim != 1:
         raise VisemicError(f"audio array must be 1-D or 2-D, got shape {x.shape}")
-    if np.issubdtype(x.dtype, np.integer):
-        info = np.iinfo(x.dtype)
-        x = (x.astype(np.float32) - (info.max + info.min + 1) / 2) / (info.max + 1 - info.min) * 2
     x = x.astype(np.float32, copy=False)
     if x.size == 0:
         raise VisemicError("no audio samples")

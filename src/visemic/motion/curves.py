@@ -20,8 +20,8 @@ from visemic.types import Animation, Prosody, Timeline
 REST_GAP = 0.3       # pauses at least this long return the face to rest
 DECAY_POST = 0.045   # carry-over time constant (s)
 DECAY_PRE = 0.035    # anticipation time constant for everything but rounding (s)
-SEAL_LEAD = 0.015    # lips meet this long before a bilabial's acoustic onset (s)
-SEAL_RAMP = 0.03     # and open/close over this long (s)
+SEAL_LEAD = 0.01     # lips meet this long before a bilabial's acoustic onset (s)
+SEAL_RAMP = 0.025    # and open/close over this long (s)
 MAX_STEP_60 = 0.3    # largest per-frame change of any channel at 60 fps
 
 _COL = {name: i for i, name in enumerate(MOUTH)}
@@ -122,7 +122,7 @@ def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
     loud = _frames_from(prosody, times, prosody.loudness)
     k = max(1, int(round(0.05 * fps)))
     loud = np.convolve(loud, np.ones(k) / k, mode="same")
-    gain = 0.75 + 0.45 * loud
+    gain = 0.85 + 0.35 * loud
     for name in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight"):
         mouth[:, _COL[name]] *= gain
 

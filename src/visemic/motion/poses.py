@@ -106,7 +106,7 @@ def pose(symbol: str) -> Pose:
     bil = f.place == "bilabial" and f.manner in ("stop", "nasal", "trill")
     lab = f.place in ("labiodental", "bilabial") and not bil
     lips_matter = bil or lab or f.place in ("labial-velar", "labial-palatal", "postalveolar")
-    jaw = 0.6 if (bil or lab) else (0.12 if f.place in ("glottal", "pharyngeal") else 0.3)
+    jaw = 0.4 if (bil or lab) else (0.12 if f.place in ("glottal", "pharyngeal") else 0.3)
     return Pose(values, jaw_strength=jaw, lip_strength=1.2 if lips_matter else 0.15,
                 round_lead=0.1 if f.place == "labial-velar" else 0.04,
                 bilabial=bil, labiodental=lab)

@@ -227,7 +227,7 @@ def _absorb_short(cues: list[Cue]) -> list[Cue]:
                 continue
             prev = out[i - 1] if i > 0 else None
             nxt = out[i + 1] if i + 1 < len(out) else None
-            if c.value in DECISIVE or c.value == "X":
+            if c.value in DECISIVE:
                 need = MIN_CUE - (c.end - c.start)
                 start, end = c.start, c.end
                 if nxt is not None and nxt.value not in DECISIVE:

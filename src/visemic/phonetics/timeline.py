@@ -6,7 +6,8 @@ import logging
 from collections.abc import Callable
 
 from visemic.errors import VisemicError
-from visemic.phonetics import align, lexicon, recognize, refine, text as text_mod
+from visemic.phonetics import align, lexicon, recognize, refine, silence
+from visemic.phonetics import text as text_mod
 from visemic.types import Audio, Timeline
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ def analyse(audio: Audio, text: str | None = None, language: str = "en",
     if text is not None and not text.strip():
         raise VisemicError("the transcript is empty")
     if text is None:
-        tl = recognize.recognise(audio, method=method)
+        tl = silence.drop_silent_phones(recognize.recognise(audio, method=method), audio)
     else:
         words = text_mod.normalize(text, language)
         if not words:
@@ -39,7 +40,8 @@ def analyse_words(audio: Audio, words: list[str], language: str = "en",
                   method: str = "phones") -> Timeline:
     """Like :func:`analyse` with an already normalised word list (possibly empty)."""
     if not words:
-        return refine.refine(recognize.recognise(audio, method=method), audio)
+        tl = silence.drop_silent_phones(recognize.recognise(audio, method=method), audio)
+        return refine.refine(tl, audio)
     return refine.refine(_align_or_recognise(audio, words, language, method), audio)
 
 
@@ -50,6 +52,6 @@ def _align_or_recognise(audio: Audio, words: list[str], language: str, method: s
     except align.AlignmentError as exc:
         # Speech that does not fit the text at all: animate what is heard rather than fail.
         log.warning("transcript could not be aligned (%s); recognising instead", exc)
-        tl = recognize.recognise(audio, method=method)
+        tl = silence.drop_silent_phones(recognize.recognise(audio, method=method), audio)
         tl.language = language
         return tl
