@@ -32,7 +32,7 @@ def decoder(fresh: bool = False) -> pocketsphinx.Decoder:
     if dec is None or fresh:
         # Wide beams: with the default ones, hesitant or noisy speech finds no path at all.
         dec = pocketsphinx.Decoder(lm=None, loglevel="FATAL", bestpath=False,
-                                   frate=FRAME_RATE, beam=1e-100, pbeam=1e-100, wbeam=1e-80)
+                                   frate=FRAME_RATE, beam=1e-200, pbeam=1e-200, wbeam=1e-200)
         _local.decoder = dec
         _local.known = set()
     return dec
