@@ -103,6 +103,11 @@ def test_phonemize_mandarin_and_japanese() -> None:
     assert all(w.phones for w in ja)
 
 
+def test_phonemize_long_ipa_names() -> None:
+    # espeak's phoneme events hold 8 bytes; stressed Portuguese ˈɐ̃ʊ̃ needs 10.
+    assert phonemize("Não, pão.", "pt")[1].phones == ("p", "ɐ̃ʊ̃")
+
+
 def test_phonemize_speed() -> None:
     text = " ".join(["the quick brown fox jumps over the lazy dog"] * 12)[:600]
     phonemize("warm up")
@@ -193,8 +198,12 @@ def test_synthesised_gaps_are_silent(language: str, text: str, before: list[str]
             if b.start - a.end > 0.05]
     # A pause at each punctuation mark, after the word before it.
     assert [tl.words[w].text for _, _, w in gaps] == before
+    sr = audio.sample_rate
     for start, end, _ in gaps:
         assert _rms(audio, start, end) < 1e-3
+        # The boundaries are sample-exact: sound stops and resumes right at them.
+        assert np.abs(audio.samples[int(start * sr) - 44:int(start * sr)]).max() > 1e-3
+        assert np.abs(audio.samples[int(end * sr) + 1:int(end * sr) + 45]).max() > 1e-3
     # Leading and trailing silence stay gaps too.
     assert _rms(audio, 0.0, tl.phones[0].start) < 1e-3
     assert _rms(audio, tl.phones[-1].end, audio.duration) < 1e-3

@@ -217,7 +217,22 @@ _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _data_path = ""
 _voices: dict[str, str] = {}  # language code → voice identifier
-_sink: tuple[list[bytes], list[tuple[int, int, int, int, str]]] | None = None
+_Events = list[tuple[int, int, int, int, str]]  # type, text position, length, sample, phoneme
+
+
+class _Sink:
+    """What the synth callback collects during one espeak_Synth call."""
+
+    def __init__(self, keep_audio: bool) -> None:
+        self.chunks: list[bytes] | None = [] if keep_audio else None
+        self.count = 0
+        self.events: _Events = []
+
+
+_sink: _Sink | None = None
+# The phonemes whose IPA exceeds 8 bytes (found by scanning espeak's IPA text output), as their
+# events deliver them → in full.
+_TRUNCATED = {"ˈɐ̃ʊ": "ˈɐ̃ʊ̃", "ˌɐ̃ʊ": "ˌɐ̃ʊ̃"}
 
 
 @_CALLBACK
@@ -225,17 +240,21 @@ def _on_synth(wav, count, events):  # type: ignore[no-untyped-def]
     # Runs inside espeak_Synth on the calling thread, which holds _lock.
     if _sink is None:
         return 1
-    chunks, evs = _sink
     if count > 0 and wav:
-        chunks.append(ctypes.string_at(wav, count * 2))
+        _sink.count += count
+        if _sink.chunks is not None:
+            _sink.chunks.append(ctypes.string_at(wav, count * 2))
     i = 0
     while events[i].type != 0:
         e = events[i]
         name = ""
         if e.type == _EV_PHONEME:
-            # id.string holds up to 8 bytes of UTF-8; a longer IPA name is cut mid-character.
-            name = bytes(e.id.string).decode("utf-8", "ignore")
-        evs.append((e.type, e.text_position, e.length, e.sample, name))
+            # id.string holds at most 8 bytes of UTF-8: a longer IPA name arrives cut short.
+            raw = bytes(e.id.string)
+            name = raw.decode("utf-8", "ignore")
+            if len(raw) == 8:
+                name = _TRUNCATED.get(name, name)
+        _sink.events.append((e.type, e.text_position, e.length, e.sample, name))
         i += 1
     return 0
 
@@ -334,9 +353,9 @@ def _voice_name(language: str, voice: str | None) -> str:
 
 
 def _run(text: str, language: str, voice: str | None = None, rate: int | None = None,
-         ) -> tuple[np.ndarray, list[tuple[int, int, int, int, str]]]:
-    """Synthesise ``text``: int16 samples and espeak's events (type, text position, length,
-    sample, phoneme name)."""
+         keep_audio: bool = True) -> tuple[np.ndarray | None, int, _Events]:
+    """Synthesise ``text``: int16 samples (None unless ``keep_audio``: G2P of a long text need
+    not hold its audio), the number of samples, and espeak's events."""
     global _sink
     if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
         raise VisemicError(f"speaking rate {rate} is out of range ({MIN_RATE}–{MAX_RATE} wpm)")
@@ -347,9 +366,7 @@ def _run(text: str, language: str, voice: str | None = None, rate: int | None = 
         if lib.espeak_SetVoiceByName(name.encode()) != 0:
             raise VisemicError(f"espeak-ng could not load voice {name!r}")
         lib.espeak_SetParameter(_RATE, rate or DEFAULT_RATE, 0)
-        chunks: list[bytes] = []
-        events: list[tuple[int, int, int, int, str]] = []
-        _sink = (chunks, events)
+        sink = _sink = _Sink(keep_audio)
         try:
             err = lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8,
                                    None, None)
@@ -357,8 +374,10 @@ def _run(text: str, language: str, voice: str | None = None, rate: int | None = 
             _sink = None
     if err != 0:
         raise VisemicError(f"espeak-ng failed to synthesise the text (error {err})")
-    samples = np.frombuffer(b"".join(chunks), dtype=np.int16)
-    return samples, events
+    samples = None
+    if sink.chunks is not None:
+        samples = np.frombuffer(b"".join(sink.chunks), dtype=np.int16)
+    return samples, sink.count, sink.events
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,20 +436,22 @@ class _TimedPhone:
     end: int
 
 
-def _event_phones(samples: np.ndarray, events: list[tuple[int, int, int, int, str]],
+def _event_phones(samples: np.ndarray | None, total: int, events: _Events,
                   ) -> list[tuple[int, list[_TimedPhone]]]:
     """Phones with sample times, grouped under the text position (0-based) of their WORD event.
 
     A phone ends where the next phoneme event starts. Empty phoneme names are pauses (and, in
     tone languages, zero-length tones): gaps, except where espeak's audio is not silent there
-    (Russian's epenthetic ``@-`` has no IPA name), which the phone before absorbs.
+    (Russian's epenthetic ``@-`` has no IPA name), which the phone before absorbs. Without
+    ``samples`` (G2P only) that check is skipped: it moves times, never phones.
     """
-    total = len(samples)
     phon = [(min(max(e[3], 0), total), e[4]) for e in events if e[0] == _EV_PHONEME]
     ends = [phon[k + 1][0] for k in range(len(phon) - 1)]
     end_samples = [e[3] for e in events if e[0] == _EV_END]
     ends.append(min(max(end_samples or [total]), total) if phon else total)
-    level = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if total else 0.0
+    level = 0.0
+    if samples is not None and len(samples):
+        level = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
 
     groups: list[tuple[int, list[_TimedPhone]]] = []
     pending = 0
@@ -447,7 +468,7 @@ def _event_phones(samples: np.ndarray, events: list[tuple[int, int, int, int, st
         end = max(ends[k], start)
         k += 1
         if not name:
-            if last is not None and last.end == start and end > start:
+            if samples is not None and last is not None and last.end == start and end > start:
                 seg = samples[start:end].astype(np.float64)
                 if np.sqrt(np.mean(seg * seg)) > 0.05 * level:
                     last.end = end
@@ -595,8 +616,8 @@ def phonemize(text: str, language: str = "en-us") -> list[G2PWord]:
     """
     if not text.strip():
         return []
-    samples, events = _run(text, language)
-    words = _spoken_words(text, _event_phones(samples, events), language)
+    _, total, events = _run(text, language, keep_audio=False)
+    words = _spoken_words(text, _event_phones(None, total, events), language)
     return [G2PWord(w, tuple(p.symbol for p in ps), tuple(p.stress for p in ps))
             for w, ps in words]
 
@@ -609,13 +630,14 @@ def synthesize(text: str, language: str = "en-us", voice: str | None = None,
     default 175). Phone times come from espeak's phoneme events, to the sample; pauses are gaps
     between phones. The phones are those :func:`phonemize` gives for the same text.
     """
-    samples, events = _run(text, language, voice, rate)
+    samples, total, events = _run(text, language, voice, rate)
+    assert samples is not None
     audio = Audio(samples.astype(np.float32) / 32768.0, SAMPLE_RATE)
     timeline = Timeline(language=language, source="synthesised")
     if not text.strip():
         return audio, timeline
     sr = float(SAMPLE_RATE)
-    groups = _event_phones(samples, events)
+    groups = _event_phones(samples, total, events)
     words = _spoken_words(text, groups, language)
     if not words:  # only punctuation, which espeak may still read out: phones outside words
         timeline.phones = [Phone(p.symbol, p.start / sr, p.end / sr, -1, p.stress)
