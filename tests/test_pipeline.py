@@ -14,7 +14,6 @@ from visemic.phonetics import ipa
 from visemic.phonetics.text import normalize
 from visemic.types import Phone, Timeline
 
-
 # --- audio in -------------------------------------------------------------------------------
 
 def test_robustness_files_decode_or_fail_cleanly(shared):

@@ -1,4 +1,4 @@
-"""ARKit blendshape names in Apple's order (DESIGN.md §3), and the head channels that follow them."""
+"""ARKit blendshape names in Apple's order (DESIGN.md §3) and the head channels after them."""
 
 from __future__ import annotations
 

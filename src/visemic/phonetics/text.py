@@ -15,8 +15,9 @@ from num2words import CONVERTER_CLASSES, num2words
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
 _SYMBOLS = {"&": "and", "%": "percent", "+": "plus", "@": "at", "=": "equals", "#": "number"}
 _CURRENCY = {"$": ("dollar", "dollars"), "£": ("pound", "pounds"), "€": ("euro", "euros")}
-_NUMBER = re.compile(r"(?P<cur>[$£€])?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?P<suf>st|nd|rd|th|s|%)?",
-                     re.IGNORECASE)
+_NUMBER = re.compile(r"(?P<cur>[$£€])?"
+                     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+                     r"(?P<suf>st|nd|rd|th|s|%)?", re.IGNORECASE)
 
 
 def _num_lang(language: str) -> str | None:
