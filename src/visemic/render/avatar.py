@@ -728,12 +728,20 @@ class AvatarRenderer:
         # mouthClose brings the lips back together, the upper lip doing about a third of it.
         up_side, lo_side = [], []
         for sfx in ("Right", "Left"):
-            up_side.append(0.35 * close * JAW - 8.0 * c["mouthUpperUp" + sfx] - 4.5 * fun
+            up_side.append(0.35 * close * JAW - 10.0 * c["mouthUpperUp" + sfx] - 4.5 * fun
                            - 3.0 * shrug_up + 1.5 * roll_up + 2.5 * puck)
             lo_side.append(jaw * JAW - 0.65 * close * JAW + 10.0 * c["mouthLowerDown" + sfx]
                            + 5.0 * fun - 3.5 * shrug_lo - 5.5 * roll_lo)
         yu = 0.5 * (up_side[0] + up_side[1])
         yl = 0.5 * (lo_side[0] + lo_side[1])
+        # Rolling the lower lip in tucks it up under the upper teeth (/f v/): pull it to the
+        # teeth's edge however far the jaw has dropped.
+        teeth_edge = 4.0 - 12.0 * puck - 4.0 * fun
+        tuck = min(1.0, 2.2 * roll_lo)
+        if yl > teeth_edge - 2.0 and tuck > 0.0:
+            lift = tuck * (yl - (teeth_edge - 2.0))
+            yl -= lift
+            lo_side = [v - lift for v in lo_side]
         if yl < yu + 0.3:  # sealed: the lips meet half way
             m = 0.5 * (yl + yu)
             yu = yl = m
@@ -741,7 +749,7 @@ class AvatarRenderer:
             lo_side = [max(v, m) for v in lo_side]
         gap = yl - yu
         # Lower teeth ride on the jaw; protruding lips hide the teeth further back.
-        teeth_lo_top = jaw * JAW - 0.65 * close * JAW - 1.5 + 4.0 * puck
+        teeth_lo_top = jaw * JAW - 0.65 * close * JAW - 1.5 + 6.0 * puck + 3.0 * fun
 
         corners = []
         for side, sfx in ((-1, "Right"), (1, "Left")):
@@ -765,12 +773,17 @@ class AvatarRenderer:
         k_corner = 0.45 * (1 - rnd_in)
         k_vert = 0.45 * (1 - rnd_in) + 0.552 * rnd_in
 
+        # Protruded lips meet in thick corners: the opening ends inside the lip outline.
+        inset = min(7.0 * rnd, 0.35 * hw)
+        xil, xir = xl + inset, xr - inset
+        hil, hir = hwl - inset, hwr - inset
+
         def inner(ymid: float, ysides: list[float], xm: float
                   ) -> list[tuple[float, float, float, float, float, float]]:
             b_l, b_r = ysides[0] - cyl, ysides[1] - cyr
             return [
-                (xl + hwl * k_corner, cyl + b_l * k_vert, xm - 0.552 * hwl, ysides[0], xm, ymid),
-                (xm + 0.552 * hwr, ysides[1], xr - hwr * k_corner, cyr + b_r * k_vert, xr, cyr),
+                (xil + hil * k_corner, cyl + b_l * k_vert, xm - 0.552 * hil, ysides[0], xm, ymid),
+                (xm + 0.552 * hir, ysides[1], xir - hir * k_corner, cyr + b_r * k_vert, xir, cyr),
             ]
 
         upper_in = inner(yu, up_side, x0)
@@ -832,16 +845,18 @@ class AvatarRenderer:
         # Mouth interior, only when the lips part.
         if gap > 0.2:
             cavity = skia.Path()
-            cavity.moveTo(xl, cyl)
+            cavity.moveTo(xil, cyl)
             _add(cavity, upper_in)
-            _add(cavity, _segments_reversed((xl, cyl), lower_in))
+            _add(cavity, _segments_reversed((xil, cyl), lower_in))
             cavity.close()
             canvas.drawPath(cavity, self._p_cavity)
             canvas.save()
             canvas.clipPath(cavity, skia.ClipOp.kIntersect, True)
             self._draw_oval(canvas, bx, 0.5 * (yu + yl) + 2.0, 0.55 * hw, 0.32 * gap + 1.0,
                             self._p_throat)
-            tongue_y = teeth_lo_top + 1.0 - 3.0 * c["tongueOut"]
+            # The tongue fills at most the bottom third of the opening; rounding pulls it back.
+            tongue_top = max(teeth_lo_top - 10.0, yl - 0.3 * gap * (1 - 0.6 * rnd))
+            tongue_y = tongue_top + 11.0 - 3.0 * c["tongueOut"]
             self._draw_oval(canvas, lx, tongue_y, max(12.0, 0.8 * hw), 11.0, self._p_tongue)
             tl = skia.Path()
             tl.moveTo(lx, tongue_y - 6.0)
@@ -855,8 +870,9 @@ class AvatarRenderer:
             canvas.restore()
 
         lower = skia.Path()
-        lower.moveTo(xl, cyl)
+        lower.moveTo(xil, cyl)
         _add(lower, lower_in)
+        lower.lineTo(xr, cyr)
         _add(lower, _segments_reversed((xl, cyl), lower_out))
         lower.close()
         canvas.drawPath(lower, self._p_lip_lo)
@@ -870,7 +886,7 @@ class AvatarRenderer:
 
         # Upper teeth hang from the skull: edge just below the resting lip line. They cover the
         # lower lip only as far as it rolls in under them (/f v/).
-        edge = min(4.0 - 6.0 * puck, yl + 7.0 * roll_lo)
+        edge = min(teeth_edge, yl + 7.0 * roll_lo)
         if edge > yu + 0.3:
             mouth = skia.Path()
             mouth.moveTo(xl, cyl)
@@ -891,13 +907,16 @@ class AvatarRenderer:
         upper = skia.Path()
         upper.moveTo(xl, cyl)
         _add(upper, upper_out)
-        _add(upper, _segments_reversed((xl, cyl), upper_in))
+        upper.lineTo(xir, cyr)
+        _add(upper, _segments_reversed((xil, cyl), upper_in))
         upper.close()
         canvas.drawPath(upper, self._p_lip_up)
 
         seam = skia.Path()
         seam.moveTo(xl, cyl)
+        seam.lineTo(xil, cyl)
         _add(seam, upper_in)
+        seam.lineTo(xr, cyr)
         self._p_lip_line.setStrokeWidth(1.6 if gap < 1.0 else 1.0)
         canvas.drawPath(seam, self._p_lip_line)
         # Corners of the mouth tuck into the cheeks.
