@@ -1,0 +1,332 @@
+"""The ``visemic`` command line (DESIGN.md §2): a thin shell over :func:`visemic.animate`.
+
+Every failure is one line ``error: …`` on stderr and exit status 2 (bad flags included); Ctrl-C
+exits 130 (SIGTERM 143). Nothing is left half-written: outputs are written to a temporary name
+and renamed.
+
+Each subcommand is one ``add_<name>(subparsers)`` function that registers its parser and sets
+``run``; :data:`COMMANDS` lists them (``say``, ``plot``, ``serve`` and ``batch`` will join it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import visemic
+from visemic.errors import VisemicError
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+# Longer audio gets a progress display on stderr even when it is not a terminal.
+PROGRESS_SECONDS = 20.0
+
+
+class UsageError(Exception):
+    """A bad command line (reported like any other error: one line, exit 2)."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that ``finally`` blocks and atomic writers clean
+    up (a BaseException, like KeyboardInterrupt, so ordinary handlers let it through)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but errors raise instead of printing the usage block and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# ---------------------------------------------------------------------------------------------
+# visemic animate
+
+
+ANIMATE_EPILOG = """\
+output:
+  -o FILE            format from the extension: .json (full result), .csv (Live Link Face),
+                     .tsv .xml .dat (Rhubarb Lip Sync), .mp4 .webm, DIR/ or frames/%05d.png
+                     (video); --format overrides the extension
+  --format F         without -o (or with -o -) the result goes to stdout (text formats only)
+  neither            is an error: visemic never guesses where a result should go
+
+formats: json, csv, rhubarb-tsv, rhubarb-xml, rhubarb-json, rhubarb-dat, phones, mp4, webm, png
+
+Progress is shown on stderr when it is a terminal or the audio is longer than 20 s (--quiet
+silences it). Errors: one line "error: ..." on stderr, exit status 2; Ctrl-C exits 130. Output
+files appear complete or not at all.
+
+examples:
+  visemic animate speech.wav --text "Go forward ten meters." -o speech.json
+  visemic animate speech.wav -o speech.tsv
+  visemic animate speech.wav --format rhubarb-json > cues.json
+  visemic animate speech.wav -o talk.mp4 --size 720x720
+"""
+
+VIDEO_OPTIONS = ("size", "avatar", "background", "sprites", "transparent")
+
+
+def _fps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be a frame rate in (0, 1000], got {text!r}")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    parts = text.lower().split("x")
+    try:
+        w, h = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 512x512, got {text!r}"
+                                         ) from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"size must be between 16 and 8192 pixels, got {text!r}")
+    return w, h
+
+
+def add_animate(sub: Any) -> None:
+    p = sub.add_parser(
+        "animate", help="speech audio -> curves, visemes, exports or video",
+        description="Analyse speech and write ARKit-52 curves, viseme tracks, Rhubarb cues "
+                    "or a video.",
+        epilog=ANIMATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("audio", metavar="AUDIO", help="speech audio (any format ffmpeg decodes)")
+    text = p.add_mutually_exclusive_group()
+    text.add_argument("--text", metavar="T", help="transcript, force-aligned to the speech")
+    text.add_argument("--text-file", metavar="F", help="read the transcript from a UTF-8 file")
+    p.add_argument("--language", metavar="CODE", default="en",
+                   help="language of the speech (default: en)")
+    p.add_argument("-o", "--output", metavar="OUT", help="output file ('-' for stdout)")
+    p.add_argument("-f", "--format", metavar="F", help="output format (see below)")
+    p.add_argument("--fps", type=_fps, default=60.0, metavar="N",
+                   help="animation frame rate (default: 60)")
+    p.add_argument("--method", choices=("words", "phones"),
+                   help="recognition without a transcript: phone-loop decoding (phones) or "
+                        "word recognition then alignment (words)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    video = p.add_argument_group("video options (mp4, webm, png)")
+    video.add_argument("--size", type=_size, metavar="WxH", help="frame size (default 512x512)")
+    video.add_argument("--avatar", metavar="LOOK", help="built-in avatar look")
+    video.add_argument("--background", metavar="COLOR", help="background colour")
+    video.add_argument("--sprites", metavar="DIR",
+                       help="folder of mouth sprites A.png ... X.png (sprite mode)")
+    video.add_argument("--transparent", action="store_true", default=None,
+                       help="transparent background (webm or png only)")
+    p.set_defaults(run=run_animate)
+
+
+def _read_transcript(args: argparse.Namespace) -> str | None:
+    if args.text_file is not None:
+        try:
+            text = Path(args.text_file).read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise VisemicError(f"{args.text_file}: transcript file not found") from None
+        except UnicodeDecodeError:
+            raise VisemicError(f"{args.text_file}: transcript is not UTF-8 text") from None
+        except OSError as e:
+            raise VisemicError(f"{args.text_file}: {e.strerror or e}") from None
+        source = args.text_file
+    elif args.text is not None:
+        text, source = args.text, "--text"
+    else:
+        return None
+    if not text.strip():
+        raise VisemicError(f"the transcript ({source}) is empty")
+    return text
+
+
+def _video_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts = {name: getattr(args, name) for name in VIDEO_OPTIONS
+            if getattr(args, name) is not None}
+    if "avatar" in opts:
+        opts["look"] = opts.pop("avatar")
+    return opts
+
+
+def _check_input(path: str) -> None:
+    p = Path(path)
+    if not p.exists():
+        raise VisemicError(f"{path}: no such file")
+    if p.is_dir():
+        raise VisemicError(f"{path}: is a directory, not an audio file")
+    if not os.access(p, os.R_OK):
+        raise VisemicError(f"{path}: permission denied")
+
+
+def _check_output_dir(out: str) -> None:
+    """Fail before the analysis, not after it, when the output cannot be written."""
+    parent = Path(out).parent
+    probe = parent
+    while not probe.exists():  # the writer creates missing folders
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise VisemicError(f"cannot write {out}: {probe} is not a writable folder")
+
+
+def _want_progress(args: argparse.Namespace, audio_path: str) -> bool:
+    if args.quiet:
+        return False
+    if sys.stderr.isatty():
+        return True
+    from visemic.audio import probe_duration
+
+    try:
+        duration = probe_duration(audio_path)
+    except Exception:  # a file that does not probe is reported by the analysis itself
+        return False
+    return duration is not None and duration > PROGRESS_SECONDS
+
+
+def run_animate(args: argparse.Namespace) -> int:
+    from visemic.outputs import formats
+
+    out = args.output
+    if out is None and args.format is None:
+        raise UsageError("no output given: use -o FILE (format from its extension) or "
+                         "--format F to write to stdout (see 'visemic animate --help')")
+    target = out if out is not None else formats.STDOUT
+    fmt = formats.resolve_format(target, args.format)
+    options = _video_options(args)
+    if options and not formats.is_video(fmt):
+        flags = ", ".join("--" + ("avatar" if k == "look" else k) for k in options)
+        raise UsageError(f"{flags}: for video output only (mp4, webm, png), not {fmt}")
+    if formats.is_video(fmt) and target == formats.STDOUT:
+        raise VisemicError(f"{fmt} video cannot go to stdout; give -o FILE")
+    text = _read_transcript(args)
+    _check_input(args.audio)
+    if target != formats.STDOUT:
+        _check_output_dir(target)
+
+    kwargs: dict[str, Any] = {"text": text, "language": args.language, "fps": args.fps}
+    if args.method is not None:
+        kwargs["method"] = args.method
+    from visemic.progress import Progress
+
+    show = _want_progress(args, args.audio)
+    video = formats.is_video(fmt)
+    bar = Progress("analysing", tty=None) if show else None
+    try:
+        result = visemic.animate(args.audio, progress=bar, **kwargs)
+    finally:
+        if bar is not None:
+            bar.close()
+    if video and show:
+        options["progress"] = render_bar = Progress("rendering")
+    else:
+        render_bar = None
+    try:
+        formats.save(result, target, format=args.format, **options)
+    finally:
+        if render_bar is not None:
+            render_bar.close()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# visemic rhubarb (parsed by visemic.rhubarb_cli; registered here for --help only)
+
+
+def add_rhubarb(sub: Any) -> None:
+    sub.add_parser("rhubarb", add_help=False,
+                   help="drop-in replacement for Rhubarb Lip Sync's command line "
+                        "(see 'visemic rhubarb --help')")
+
+
+COMMANDS: list[Callable[[Any], None]] = [add_animate, add_rhubarb]
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="visemic", description="Speech in, a talking face out: phonetic "
+                    "timelines, ARKit-52 curves, visemes, exports and video.")
+    parser.add_argument("--version", action="version", version=f"visemic {visemic.__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def _error(message: str) -> int:
+    # One line, whatever the message holds.
+    text = " ".join(str(message).split()) or "unknown error"
+    sys.stderr.write(f"error: {text}\n")
+    sys.stderr.flush()
+    return EXIT_ERROR
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    with _signals():
+        try:
+            if args_list and args_list[0] == "rhubarb":
+                from visemic import rhubarb_cli
+
+                return rhubarb_cli.main(args_list[1:], prog="visemic rhubarb")
+            parser = build_parser()
+            args = parser.parse_args(args_list)
+            if not hasattr(args, "run"):
+                raise UsageError("no command given (see 'visemic --help')")
+            return int(args.run(args))
+        except (UsageError, VisemicError) as e:
+            return _error(str(e))
+        except KeyboardInterrupt:
+            sys.stderr.write("\n")
+            return EXIT_INTERRUPTED
+        except Terminated:
+            return EXIT_TERMINATED
+        except BrokenPipeError:
+            # The reader went away (``| head``): not our failure, and nothing more to say.
+            _silence_stdout()
+            return 1
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename else ""
+            return _error(f"{where}{e.strerror or e}")
+        except MemoryError:
+            return _error("out of memory")
+        except Exception as e:
+            if os.environ.get("VISEMIC_DEBUG"):
+                raise
+            return _error(f"internal error ({type(e).__name__}: {e}); "
+                          "set VISEMIC_DEBUG=1 for a traceback")
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+class _signals:
+    """Install the SIGTERM handler for the duration of a command (main thread only)."""
+
+    def __enter__(self) -> None:
+        self.previous = None
+        try:
+            self.previous = signal.signal(signal.SIGTERM, _terminate)
+        except ValueError:  # not the main thread
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
