@@ -13,8 +13,9 @@ from visemic.prosody import RATE, level_db, speech_range
 from visemic.types import Audio, Timeline
 
 ABSOLUTE_FLOOR_DB = -60.0
-ABOVE_NOISE_DB = 10.0
-BELOW_PEAK_DB = 40.0
+ABOVE_NOISE_DB = 6.0
+BELOW_PEAK_DB = 50.0
+MIN_PAUSE = 0.3  # seconds; shorter silences (stop closures, hesitations) stay speech
 
 
 def speech_mask(audio: Audio) -> np.ndarray:
@@ -25,16 +26,30 @@ def speech_mask(audio: Audio) -> np.ndarray:
     return db > threshold
 
 
-def drop_silent_phones(timeline: Timeline, audio: Audio, min_share: float = 0.3) -> Timeline:
-    """Remove phones of which less than ``min_share`` of the frames hold speech."""
-    mask = speech_mask(audio)
-    if not mask.any():
+def pauses(audio: Audio, min_pause: float = MIN_PAUSE) -> np.ndarray:
+    """Boolean per 10 ms frame: True inside stretches without speech of at least ``min_pause``.
+
+    Short silent stretches are kept as speech: a stop's closure is silent too.
+    """
+    quiet = ~speech_mask(audio)
+    out = np.zeros_like(quiet)
+    n = int(round(min_pause * RATE))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if b - a >= n:
+            out[a:b] = True
+    return out
+
+
+def drop_silent_phones(timeline: Timeline, audio: Audio) -> Timeline:
+    """Remove phones whose midpoint falls inside a pause (recognisers hear phones in noise)."""
+    silent = pauses(audio)
+    if silent.all():
         return Timeline(timeline.language, words=[], phones=[], source=timeline.source)
     keep = []
     for p in timeline.phones:
-        a, b = int(p.start * RATE), max(int(p.start * RATE) + 1, int(np.ceil(p.end * RATE)))
-        seg = mask[a:b]
-        if seg.size and seg.mean() >= min_share:
+        i = min(len(silent) - 1, int((p.start + p.end) / 2 * RATE))
+        if not silent[i]:
             keep.append(p)
     return Timeline(timeline.language, words=timeline.words, phones=keep,
                     source=timeline.source)
