@@ -141,8 +141,11 @@ def test_ctm_round_trip(tmp_path: Path, level: str) -> None:
     save_ctm(tl, path, level=level)
     back = load_alignment(path, language="en-us")
     if level == "words":
-        assert [(w.text, round(w.start, 6), round(w.end, 6)) for w in back.words] == [
-            (w.text, round(w.start, 6), round(w.end, 6)) for w in tl.words]
+        # CTM stores start and duration: the end comes back within float rounding.
+        assert [w.text for w in back.words] == [w.text for w in tl.words]
+        for got, want in zip(back.words, tl.words, strict=True):
+            assert got.start == pytest.approx(want.start, abs=2e-6)
+            assert got.end == pytest.approx(want.end, abs=2e-6)
         assert [p.symbol for p in back.phones] == [p.symbol for p in tl.phones]
     else:
         assert [(p.symbol, p.stress) for p in back.phones] == [
