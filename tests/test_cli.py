@@ -50,21 +50,22 @@ def wav(speech) -> Path:
 @pytest.fixture(scope="module")
 def long_wav(speech, tmp_path_factory) -> Path:
     """About 25 s of speech: long enough for progress reports on a non-terminal stderr."""
-    _, samples, rate = speech
-    gap = np.zeros(int(0.4 * rate), np.float32)
-    reps = int(np.ceil(25 / (len(samples) / rate + 0.4)))
-    return write_wav(np.concatenate([np.concatenate([samples, gap])] * reps), rate,
-                     tmp_path_factory.mktemp("cli-long") / "long.wav")
+    return _repeated(speech, 25, tmp_path_factory.mktemp("cli-long"))
 
 
 @pytest.fixture(scope="module")
 def very_long_wav(speech, tmp_path_factory) -> Path:
     """About 90 s of speech: the analysis takes seconds, so a signal lands mid-run."""
+    return _repeated(speech, 90, tmp_path_factory.mktemp("cli-very-long"))
+
+
+def _repeated(speech, seconds: float, folder: Path) -> Path:
+    """The test sentence repeated with 0.4 s pauses to about ``seconds``, as a WAV."""
     _, samples, rate = speech
     gap = np.zeros(int(0.4 * rate), np.float32)
-    reps = int(np.ceil(90 / (len(samples) / rate + 0.4)))
+    reps = int(np.ceil(seconds / (len(samples) / rate + 0.4)))
     return write_wav(np.concatenate([np.concatenate([samples, gap])] * reps), rate,
-                     tmp_path_factory.mktemp("cli-very-long") / "long.wav")
+                     folder / "long.wav")
 
 
 def run(args, capsys) -> tuple[int, str, str]:

@@ -87,13 +87,17 @@ def rhubarb_shapes(symbol: str) -> tuple[str, str]:
     return shapes[0], shapes[-1]
 
 
+def _listed(table: dict, symbol: str):
+    """The table's entry for ``symbol`` or for its bare letters (no length, tone, marks)."""
+    if symbol in table:
+        return table[symbol]
+    return table.get("".join(ch for ch in symbol if ch in ipa.LETTERS))
+
+
 @lru_cache(maxsize=4096)
 def oculus(symbol: str) -> str:
-    if symbol in OCULUS:
-        return OCULUS[symbol]
-    base = "".join(ch for ch in symbol if ch in ipa.LETTERS)
-    if base in OCULUS:
-        return OCULUS[base]
+    if (listed := _listed(OCULUS, symbol)) is not None:
+        return listed
     f = ipa.parse(symbol).first
     if f.vowel:
         if f.rounded:
@@ -115,11 +119,8 @@ def oculus(symbol: str) -> str:
 
 @lru_cache(maxsize=4096)
 def azure(symbol: str) -> int:
-    if symbol in AZURE:
-        return AZURE[symbol]
-    base = "".join(ch for ch in symbol if ch in ipa.LETTERS)
-    if base in AZURE:
-        return AZURE[base]
+    if (listed := _listed(AZURE, symbol)) is not None:
+        return listed
     f = ipa.parse(symbol).first
     if f.vowel:
         if f.rounded:
