@@ -1,0 +1,317 @@
+"""Video writing through PyAV: an animation rendered frame by frame, muxed with the original audio.
+
+Formats (by extension, or ``format=``):
+- ``mp4``: H.264 yuv420p + AAC.
+- ``webm``: VP9 + Opus; with ``transparent=True`` VP9 carries alpha (yuva420p).
+- ``png``: an RGBA PNG sequence, into a directory or a pattern such as ``frames/%05d.png``
+  (numbered from 0: frame ``i`` shows time ``i / fps``).
+
+Frames are rendered and encoded one at a time, so memory stays flat however long the audio is.
+Everything is written atomically: a failed or interrupted render leaves nothing under the final
+name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from visemic.errors import VisemicError
+from visemic.outputs.atomic import atomic_path
+from visemic.types import Animation, Audio
+
+VIDEO_FORMATS = ("mp4", "webm", "png")
+
+Progress = Callable[[float], None]
+
+# Sample rates each audio encoder takes; anything else is resampled to 48 kHz.
+_AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+_OPUS_RATES = (48000, 24000, 16000, 12000, 8000)
+_PATTERN = re.compile(r"%0?(\d*)d")
+
+
+def video_format(path: str | os.PathLike[str], format: str | None = None) -> str | None:
+    """The video format for ``path`` ("mp4", "webm", "png") or None when it is not a video."""
+    if format is not None:
+        fmt = format.lower().lstrip(".")
+        return fmt if fmt in VIDEO_FORMATS else None
+    text = os.fspath(path)
+    if _PATTERN.search(Path(text).name) and text.lower().endswith(".png"):
+        return "png"
+    suffix = Path(text).suffix.lower().lstrip(".")
+    if suffix in ("mp4", "m4v", "mov"):
+        return "mp4"
+    if suffix == "webm":
+        return "webm"
+    if text.endswith(("/", os.sep)) or Path(text).is_dir():
+        return "png"
+    return None
+
+
+def resample_rows(animation: Animation, fps: float,
+                  count: int) -> Iterator[tuple[float, np.ndarray]]:
+    """(time, curve row) for ``count`` frames at ``fps``, linearly interpolated in time."""
+    values = animation.values
+    n = values.shape[0]
+    if n == 0:
+        zero = np.zeros(len(animation.channels), np.float32)
+        for i in range(count):
+            yield i / fps, zero
+        return
+    same = abs(fps - animation.fps) < 1e-9
+    for i in range(count):
+        t = i / fps
+        if same:
+            yield t, values[min(i, n - 1)]
+            continue
+        pos = t * animation.fps
+        i0 = min(int(math.floor(pos)), n - 1)
+        w = pos - i0
+        if w <= 1e-9 or i0 >= n - 1:
+            yield t, values[i0]
+        else:
+            yield t, (values[i0] * (1.0 - w) + values[i0 + 1] * w).astype(np.float32)
+
+
+def make_renderer(renderer: Any = None, *, size: tuple[int, int] | None = None,
+                  look: str | dict[str, Any] = "default", background: Any = None,
+                  sprites: str | os.PathLike[str] | None = None,
+                  face_image: str | os.PathLike[str] | None = None,
+                  mouth_box: Sequence[float] | None = None, transparent: bool = False) -> Any:
+    """A renderer from a name ("avatar", "sprites") or None, or ``renderer`` itself if it is one.
+
+    A renderer is any object with ``size`` and ``frame(animation, t, values) -> H×W×4 uint8``.
+    """
+    if renderer is not None and not isinstance(renderer, str):
+        if not hasattr(renderer, "frame") or not hasattr(renderer, "size"):
+            raise VisemicError("renderer must have .size and .frame(animation, t, values)")
+        return renderer
+    name = (renderer or ("sprites" if sprites is not None else "avatar")).lower()
+    bg = "transparent" if transparent else background
+    if name == "avatar":
+        from visemic.render.avatar import AvatarRenderer
+
+        return AvatarRenderer(size=size or (512, 512), look=look, background=bg)
+    if name == "sprites":
+        if sprites is None:
+            raise VisemicError("sprite mode needs a folder of mouth sprites (A.png … F.png)")
+        from visemic.render.sprites import SpriteRenderer
+
+        return SpriteRenderer(sprites, size=size, face_image=face_image, mouth_box=mouth_box,
+                              background=bg)
+    raise VisemicError(f"unknown renderer {renderer!r}; use avatar or sprites")
+
+
+def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | None = None,
+                size: tuple[int, int] | None = None, fps: float | None = None,
+                renderer: Any = None, look: str | dict[str, Any] = "default",
+                background: Any = None, sprites: str | os.PathLike[str] | None = None,
+                face_image: str | os.PathLike[str] | None = None,
+                mouth_box: Sequence[float] | None = None, transparent: bool = False,
+                format: str | None = None, quality: int = 20,
+                progress: Progress | None = None) -> Path:
+    """Render ``source`` (a :class:`visemic.Result`, or an :class:`Animation` plus ``audio``) to a
+    video at ``path`` and return the path written.
+
+    The video lasts as long as the audio (``round(duration × fps)`` frames; without audio, as long
+    as the animation) and starts with it at 0. ``size`` (width, height) defaults to 512×512 for the
+    avatar and to the face image's (else the sprites') size in sprite mode. ``fps`` defaults to
+    the animation's; curves are
+    interpolated linearly when it differs. ``renderer`` is "avatar" (default), "sprites" (with
+    ``sprites=DIR``, optional ``face_image`` and ``mouth_box``) or a renderer object.
+    ``transparent`` needs .webm or a PNG sequence. ``quality`` is the encoder's CRF (lower is
+    better). ``progress`` is called with 0…1.
+    """
+    animation: Animation = getattr(source, "animation", source)
+    if not isinstance(animation, Animation):
+        raise VisemicError("write_video needs a Result or an Animation")
+    if audio is None:
+        audio = getattr(source, "audio", None)
+    fmt = video_format(path, format)
+    if fmt is None:
+        raise VisemicError(f"not a video path: {os.fspath(path)} "
+                           f"(use .mp4, .webm, a folder or frames/%05d.png)")
+    if transparent and fmt == "mp4":
+        raise VisemicError("MP4 (H.264) cannot carry transparency; write .webm or PNG frames")
+    out_fps = float(fps) if fps else float(animation.fps)
+    if not (0 < out_fps <= 240):
+        raise VisemicError(f"frame rate {out_fps} is out of range (0…240]")
+    duration = audio.duration if audio is not None else animation.frames / animation.fps
+    count = max(1, int(round(duration * out_fps)))
+    rend = make_renderer(renderer, size=size, look=look, background=background, sprites=sprites,
+                         face_image=face_image, mouth_box=mouth_box, transparent=transparent)
+    frames = _frames(rend, animation, out_fps, count, progress)
+    if fmt == "png":
+        return _write_png_sequence(frames, path, count)
+    return _write_container(frames, rend.size, path, fmt, out_fps, audio, transparent, quality)
+
+
+def _frames(renderer: Any, animation: Animation, fps: float, count: int,
+            progress: Progress | None) -> Iterator[np.ndarray]:
+    step = max(1, count // 100)
+    for i, (t, row) in enumerate(resample_rows(animation, fps, count)):
+        yield renderer.frame(animation, t, row)
+        if progress is not None and (i + 1) % step == 0:
+            progress(min(1.0, (i + 1) / count))
+    if progress is not None:
+        progress(1.0)
+
+
+def _rate(fps: float) -> Fraction:
+    # 29.97 → 30000/1001, 25 → 25/1.
+    return Fraction(fps).limit_denominator(1001)
+
+
+def _write_container(frames: Iterator[np.ndarray], size: tuple[int, int],
+                     path: str | os.PathLike[str], fmt: str, fps: float, audio: Audio | None,
+                     transparent: bool, quality: int) -> Path:
+    import av
+
+    w, h = int(size[0]), int(size[1])
+    # 4:2:0 chroma needs even dimensions: drop an odd last row/column.
+    ew, eh = w - w % 2, h - h % 2
+    rate = _rate(fps)
+    with atomic_path(path) as tmp:
+        options = {"movflags": "+faststart"} if fmt == "mp4" else {}
+        with av.open(str(tmp), "w", format=fmt, options=options) as container:
+            if fmt == "mp4":
+                vstream = container.add_stream("libx264", rate=rate)
+                vstream.pix_fmt = "yuv420p"
+                vstream.options = {"crf": str(quality), "preset": "veryfast",
+                                   "tune": "animation"}
+            else:
+                vstream = container.add_stream("libvpx-vp9", rate=rate)
+                vstream.pix_fmt = "yuva420p" if transparent else "yuv420p"
+                vstream.options = {"crf": str(quality + 12), "b": "0", "deadline": "realtime",
+                                   "cpu-used": "8", "row-mt": "1"}
+            vstream.width, vstream.height = ew, eh
+            vstream.codec_context.time_base = 1 / rate
+            feeder = _AudioFeeder(container, audio, fmt) if audio is not None else None
+            for i, frame in enumerate(frames):
+                arr = frame if (ew, eh) == (w, h) else frame[:eh, :ew]
+                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgba")
+                vf.pts = i
+                for packet in vstream.encode(vf):
+                    container.mux(packet)
+                if feeder is not None:
+                    # Keep audio in step with the pictures so the file interleaves as it grows.
+                    feeder.feed_until((i + 1) / fps)
+            for packet in vstream.encode(None):
+                container.mux(packet)
+            if feeder is not None:
+                feeder.finish()
+    return Path(path)
+
+
+class _AudioFeeder:
+    """Streams the audio into the container in step with the video."""
+
+    def __init__(self, container: Any, audio: Audio, fmt: str) -> None:
+        import av
+
+        rates = _AAC_RATES if fmt == "mp4" else _OPUS_RATES
+        self.src_rate = int(audio.sample_rate)
+        self.rate = self.src_rate if self.src_rate in rates else 48000
+        codec = "aac" if fmt == "mp4" else "libopus"
+        self.stream = container.add_stream(codec, rate=self.rate, layout="mono")
+        if fmt == "mp4":
+            self.stream.bit_rate = 128000
+        self.container = container
+        samples = np.asarray(audio.samples, dtype=np.float32)
+        if samples.ndim > 1:
+            samples = samples.mean(axis=1 if samples.shape[1] < samples.shape[0] else 0)
+        self.samples = np.clip(samples, -1.0, 1.0)
+        self.pos = 0
+        self.resampler = (av.AudioResampler(format="fltp", layout="mono", rate=self.rate)
+                          if self.rate != self.src_rate else None)
+
+    def feed_until(self, t: float) -> None:
+        end = len(self.samples) if math.isinf(t) else min(len(self.samples),
+                                                          int(round(t * self.src_rate)))
+        if end > self.pos:
+            self._encode(self.samples[self.pos:end])
+            self.pos = end
+
+    def _encode(self, chunk: np.ndarray | None) -> None:
+        import av
+
+        frames: list[Any]
+        if chunk is None:
+            frames = self.resampler.resample(None) if self.resampler is not None else []
+            frames.append(None)
+        else:
+            frame = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
+            frame.sample_rate = self.src_rate
+            if self.resampler is not None:
+                frames = self.resampler.resample(frame)
+            else:
+                frame.pts = self.pos
+                frame.time_base = Fraction(1, self.src_rate)
+                frames = [frame]
+        for f in frames:
+            for packet in self.stream.encode(f):
+                self.container.mux(packet)
+
+    def finish(self) -> None:
+        self.feed_until(math.inf)
+        self._encode(None)
+
+
+def _write_png_sequence(frames: Iterator[np.ndarray], path: str | os.PathLike[str],
+                        count: int) -> Path:
+    """Frames as RGBA PNGs; written into a hidden folder first, then moved into place."""
+    import skia
+
+    text = os.fspath(path)
+    name = Path(text).name
+    if _PATTERN.search(name) and text.lower().endswith(".png"):
+        folder, pattern = Path(text).parent, name
+    else:
+        folder, pattern = Path(text), "%05d.png"
+    digits = _PATTERN.search(pattern)
+    assert digits is not None
+    width = int(digits.group(1) or 0)
+
+    def filename(i: int) -> str:
+        return _PATTERN.sub(f"{i:0{width}d}", pattern, count=1)
+
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name or 'frames'}.", suffix=".part",
+                                dir=folder))
+    try:
+        for i, frame in enumerate(frames):
+            image = skia.Image.fromarray(np.ascontiguousarray(frame),
+                                         colorType=skia.kRGBA_8888_ColorType,
+                                         alphaType=skia.kUnpremul_AlphaType)
+            data = image.encodeToData(skia.kPNG, 100)
+            if data is None:
+                raise VisemicError("PNG encoding failed")
+            (tmp / filename(i)).write_bytes(bytes(data))
+        # All frames rendered: move them into place, then drop frames a longer earlier run left.
+        for i in range(count):
+            os.replace(tmp / filename(i), folder / filename(i))
+        regex = re.compile("^" + _PATTERN.sub(r"(\\d+)", re.escape(pattern).replace(r"\%", "%"),
+                                              count=1) + "$")
+        for entry in folder.iterdir():
+            m = regex.match(entry.name)
+            if m and int(m.group(1)) >= count and entry.is_file():
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+    except BaseException:
+        if created:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
