@@ -126,9 +126,9 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
     The video lasts as long as the audio (``round(duration × fps)`` frames; without audio, as long
     as the animation) and starts with it at 0. ``size`` (width, height) defaults to 512×512 for the
     avatar and to the face image's (else the sprites') size in sprite mode. ``fps`` defaults to
-    the animation's; curves are
-    interpolated linearly when it differs. ``renderer`` is "avatar" (default), "sprites" (with
-    ``sprites=DIR``, optional ``face_image`` and ``mouth_box``) or a renderer object.
+    the animation's; curves are interpolated linearly when it differs. ``renderer`` is "avatar"
+    (default), "sprites" (with ``sprites=DIR``, optional ``face_image`` and ``mouth_box``) or a
+    renderer object.
     ``transparent`` needs .webm or a PNG sequence. ``quality`` is the encoder's CRF (lower is
     better). ``progress`` is called with 0…1.
     """
