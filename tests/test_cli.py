@@ -59,6 +59,12 @@ def very_long_wav(speech, tmp_path_factory) -> Path:
     return _repeated(speech, 90, tmp_path_factory.mktemp("cli-very-long"))
 
 
+def _default_signals() -> None:
+    # As in a terminal: a background job (make, CI) may start us with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _repeated(speech, seconds: float, folder: Path) -> Path:
     """The test sentence repeated with 0.4 s pauses to about ``seconds``, as a WAV."""
     _, samples, rate = speech
@@ -236,7 +242,8 @@ def test_progress_policy(long_wav, wav):
 def test_ctrl_c_exits_130_and_leaves_no_file(very_long_wav, tmp_path):
     out = tmp_path / "long.json"
     proc = subprocess.Popen([sys.executable, "-m", "visemic", "animate", str(very_long_wav),
-                             "-o", str(out)], stderr=subprocess.PIPE, text=True)
+                             "-o", str(out)], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_signals)
     assert proc.stderr is not None
     time.sleep(1.5)  # past start-up, well inside the analysis of 90 s of speech
     proc.send_signal(signal.SIGINT)
@@ -249,7 +256,8 @@ def test_ctrl_c_exits_130_and_leaves_no_file(very_long_wav, tmp_path):
 def test_sigterm_also_cleans_up(very_long_wav, tmp_path):
     out = tmp_path / "long.csv"
     proc = subprocess.Popen([sys.executable, "-m", "visemic", "animate", str(very_long_wav),
-                             "-o", str(out)], stderr=subprocess.PIPE, text=True)
+                             "-o", str(out)], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_signals)
     assert proc.stderr is not None
     time.sleep(1.5)
     proc.send_signal(signal.SIGTERM)

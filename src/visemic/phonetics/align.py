@@ -85,14 +85,12 @@ def align(audio: Audio, prons: list[Pronunciation], language: str = "en",
         return Timeline(language=language, source="aligned")
     data = pcm16(audio)
     try:
-        result = _run(decoder(), prons, data)
-    except RuntimeError:
-        # A reused decoder occasionally refuses the second pass ("Failed to set up sub-word
-        # alignment") where a fresh one succeeds: retry once with a fresh one.
-        try:
-            result = _run(decoder(fresh=True), prons, data)
-        except RuntimeError as exc:
-            raise AlignmentError(str(exc)) from None
+        # A fresh decoder per alignment (≈70 ms): a reused one carries state between
+        # utterances, so results depended on what was aligned before, and it occasionally
+        # refused the second pass ("Failed to set up sub-word alignment").
+        result = _run(decoder(fresh=True), prons, data)
+    except RuntimeError as exc:
+        raise AlignmentError(str(exc)) from None
     if result is None:
         raise AlignmentError("no alignment path")
     # Flat iteration only: iterating the Alignment object itself crashes pocketsphinx 5.1.1.
