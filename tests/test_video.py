@@ -87,7 +87,7 @@ def test_mp4_from_a_result_like_object_default_fps_and_size(tmp_path):
         animation = talking(1.0, fps=25.0)
 
     out = tmp_path / "r.mp4"
-    write_video(Result(), out, size=(320, 240))
+    write_video(Result(), out, size=(320, 240))  # 25 fps: the animation's (≤ 30)
     info = decode_info(out)
     assert info["frames"] == 25 and info["size"] == (320, 240)
     assert info["audio_rate"] == 22050
@@ -99,6 +99,12 @@ def test_frame_count_follows_audio_duration(tmp_path, fps, seconds, expected):
     out = tmp_path / "n.mp4"
     write_video(talking(1.0), out, audio=tone(seconds, rate=44100), fps=fps, size=(64, 64))
     assert decode_info(out)["frames"] == expected
+
+
+def test_default_fps_is_capped_at_30(tmp_path):
+    out = tmp_path / "d.mp4"
+    write_video(talking(1.0, fps=60.0), out, audio=tone(1.0), size=(64, 64))
+    assert decode_info(out)["frames"] == 30
 
 
 def test_odd_rate_audio_is_resampled(tmp_path):
@@ -125,7 +131,7 @@ def test_webm_with_alpha(tmp_path):
         # FFmpeg's own VP9 decoder drops the alpha side data; libvpx's keeps it.
         decoder = av.CodecContext.create("libvpx-vp9", "r")
         frames = [f for packet in c.demux(stream) for f in decoder.decode(packet)]
-    assert len(frames) == 60
+    assert len(frames) == 30  # default: the 60 fps animation capped at 30
     rgba = frames[0].to_ndarray(format="rgba")
     assert frames[0].format.name == "yuva420p"
     assert rgba[2, 2, 3] < 10  # background transparent

@@ -16,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import queue
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -31,6 +33,9 @@ from visemic.outputs.atomic import atomic_path
 from visemic.types import Animation, Audio
 
 VIDEO_FORMATS = ("mp4", "webm", "png")
+# Frame rate when none is asked for: the animation's, capped at 30 (a talking head reads well at
+# 30 and it halves the encoding time of a 60 fps animation).
+DEFAULT_VIDEO_FPS = 30.0
 
 Progress = Callable[[float], None]
 
@@ -126,11 +131,11 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
     The video lasts as long as the audio (``round(duration × fps)`` frames; without audio, as long
     as the animation) and starts with it at 0. ``size`` (width, height) defaults to 512×512 for the
     avatar and to the face image's (else the sprites') size in sprite mode. ``fps`` defaults to
-    the animation's; curves are interpolated linearly when it differs. ``renderer`` is "avatar"
-    (default), "sprites" (with ``sprites=DIR``, optional ``face_image`` and ``mouth_box``) or a
-    renderer object.
-    ``transparent`` needs .webm or a PNG sequence. ``quality`` is the encoder's CRF (lower is
-    better). ``progress`` is called with 0…1.
+    the animation's, at most :data:`DEFAULT_VIDEO_FPS`; curves are interpolated linearly when it
+    differs. ``renderer`` is "avatar" (default), "sprites" (with ``sprites=DIR``, optional
+    ``face_image`` and ``mouth_box``) or a renderer object. ``transparent`` needs .webm or a PNG
+    sequence. ``quality`` is the encoder's CRF (lower is better). ``progress`` is called with
+    0…1.
     """
     animation: Animation = getattr(source, "animation", source)
     if not isinstance(animation, Animation):
@@ -143,7 +148,7 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
                            f"(use .mp4, .webm, a folder or frames/%05d.png)")
     if transparent and fmt == "mp4":
         raise VisemicError("MP4 (H.264) cannot carry transparency; write .webm or PNG frames")
-    out_fps = float(fps) if fps else float(animation.fps)
+    out_fps = float(fps) if fps else min(float(animation.fps), DEFAULT_VIDEO_FPS)
     if not (0 < out_fps <= 240):
         raise VisemicError(f"frame rate {out_fps} is out of range (0…240]")
     duration = audio.duration if audio is not None else animation.frames / animation.fps
@@ -197,20 +202,89 @@ def _write_container(frames: Iterator[np.ndarray], size: tuple[int, int],
             vstream.width, vstream.height = ew, eh
             vstream.codec_context.time_base = 1 / rate
             feeder = _AudioFeeder(container, audio, fmt) if audio is not None else None
-            for i, frame in enumerate(frames):
-                arr = frame if (ew, eh) == (w, h) else frame[:eh, :ew]
-                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgba")
-                vf.pts = i
-                for packet in vstream.encode(vf):
-                    container.mux(packet)
-                if feeder is not None:
-                    # Keep audio in step with the pictures so the file interleaves as it grows.
-                    feeder.feed_until((i + 1) / fps)
-            for packet in vstream.encode(None):
-                container.mux(packet)
-            if feeder is not None:
-                feeder.finish()
+            encoder = _Encoder(container, vstream, feeder, fps)
+            try:
+                for i, frame in enumerate(frames):
+                    arr = frame if (ew, eh) == (w, h) else frame[:eh, :ew]
+                    vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgba")
+                    vf.pts = i
+                    encoder.put(vf)
+            except BaseException:
+                encoder.abort()
+                raise
+            encoder.finish()
     return Path(path)
+
+
+class _Encoder:
+    """Encodes and muxes on a second thread while the caller renders the next frames.
+
+    The renderer holds the GIL but PyAV's conversion and encoding largely do not, so on two
+    cores the stages overlap. The queue is short: memory stays flat.
+    """
+
+    def __init__(self, container: Any, vstream: Any, feeder: _AudioFeeder | None,
+                 fps: float) -> None:
+        self.container, self.vstream, self.feeder, self.fps = container, vstream, feeder, fps
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=6)
+        self.error: BaseException | None = None
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, name="visemic-encoder", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                frame = self.queue.get()
+                if frame is None:
+                    break
+                for packet in self.vstream.encode(frame):
+                    self.container.mux(packet)
+                if self.feeder is not None:
+                    # Keep audio in step with the pictures so the file interleaves as it grows.
+                    self.feeder.feed_until((frame.pts + 1) / self.fps)
+            if not self.stopped:
+                for packet in self.vstream.encode(None):
+                    self.container.mux(packet)
+                if self.feeder is not None:
+                    self.feeder.finish()
+        except BaseException as exc:  # handed to the caller's thread
+            self.error = exc
+            # Drain so that a producer blocked on put() wakes up.
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self.queue.get_nowait()
+
+    def put(self, frame: Any) -> None:
+        while self.thread.is_alive():
+            try:
+                self.queue.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+        raise VisemicError("video encoder stopped unexpectedly")
+
+    def finish(self) -> None:
+        self.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def abort(self) -> None:
+        self.stopped = True
+        with contextlib.suppress(Exception):
+            while self.thread.is_alive():
+                try:
+                    self.queue.put(None, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+        self.thread.join()
 
 
 class _AudioFeeder:

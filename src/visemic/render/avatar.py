@@ -29,6 +29,8 @@ REF = 512.0  # the reference canvas every shape is designed on
 HEAD_X, HEAD_Y = 256.0, 226.0  # head centre on the reference canvas
 NECK_PIVOT = (256.0, 372.0)  # roll turns the head about the top of the neck
 JAW = 62.0  # lip gap in reference pixels at jawOpen − mouthClose = 1
+_LIT = (HEAD_X - 28.0, HEAD_Y - 50.0)  # where the light falls fullest on the face
+_LIT_R = 105.0  # radius of the unshaded disc around it
 
 _N_SHAPES = len(BLENDSHAPES)
 
@@ -278,11 +280,16 @@ class AvatarRenderer:
         lk = self.look
         aa = {"AntiAlias": True}
         self._p_skin = skia.Paint(**aa, Color=_color(lk["skin"]))
+        # Face shading: flat skin, then a radial shade that is clear inside ``_LIT_R`` and darkens
+        # towards the jaw and far cheek. Gradients cost per pixel, so the shade is drawn only
+        # outside the clear disc (a hard clip there is invisible since the shade is 0 on it).
         self._p_face = skia.Paint(**aa, Shader=skia.GradientShader.MakeRadial(
-            center=(HEAD_X - 28, HEAD_Y - 50), radius=190,
-            colors=[_mix(lk["skin"], "#ffffff", 0.10), _color(lk["skin"]),
-                    _mix(lk["skin"], lk["skin_shade"], 0.65)],
-            positions=[0.0, 0.55, 1.0]))
+            center=_LIT, radius=190,
+            colors=[_color(lk["skin_shade"], 0.0), _color(lk["skin_shade"], 0.0),
+                    _color(lk["skin_shade"], 0.62)],
+            positions=[0.0, _LIT_R / 190, 1.0]))
+        self._lit = skia.Path()
+        self._lit.addCircle(_LIT[0], _LIT[1], _LIT_R - 1.0)
         self._p_shade = skia.Paint(**aa, Color=_color(lk["skin_shade"]))
         self._p_shadow = skia.Paint(**aa, Color=_mix(lk["skin_shade"], "#000000", 0.25, 0.55),
                                     MaskFilter=skia.MaskFilter.MakeBlur(skia.kNormal_BlurStyle, 5))
@@ -296,9 +303,8 @@ class AvatarRenderer:
         self._p_hair_line = skia.Paint(**aa, Color=_color(lk["hair_shine"], 0.8),
                                        Style=skia.Paint.kStroke_Style, StrokeWidth=3,
                                        StrokeCap=skia.Paint.kRound_Cap)
-        self._p_hair_shadow = skia.Paint(**aa, Color=_color(lk["skin_shade"], 0.55),
-                                         MaskFilter=skia.MaskFilter.MakeBlur(
-                                             skia.kNormal_BlurStyle, 3.5))
+        # A crisp cel-style shadow under the fringe: a blur here costs a third of a frame.
+        self._p_hair_shadow = skia.Paint(**aa, Color=_color(lk["skin_shade"], 0.5))
         self._p_blush = skia.Paint(**aa, Shader=skia.GradientShader.MakeRadial(
             center=(0, 0), radius=1.0,
             colors=[_color(lk["blush"], 0.42), _color(lk["blush"], 0.0)]))
@@ -496,7 +502,11 @@ class AvatarRenderer:
         xy[:, 1] = HEAD_Y + pts[:, 1] * cp + pts[:, 2] * sp
         face = skia.Path()
         _smooth(face, xy)
+        canvas.drawPath(face, self._p_skin)
+        canvas.save()
+        canvas.clipPath(self._lit, skia.ClipOp.kDifference, False)
         canvas.drawPath(face, self._p_face)
+        canvas.restore()
 
         # Cheeks.
         for side in (-1, 1):
@@ -532,7 +542,8 @@ class AvatarRenderer:
         _smooth(path, xy, spec[:, 3])
         if clip is not None:
             canvas.save()
-            canvas.clipPath(clip, skia.ClipOp.kIntersect, True)
+            # Hard-edged clip: cheaper, and its edge lies under the hair anyway.
+            canvas.clipPath(clip, skia.ClipOp.kIntersect, False)
             canvas.drawPath(path, paint)
             canvas.restore()
         else:
