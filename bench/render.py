@@ -106,6 +106,49 @@ def bench_end_to_end(seconds: float, fps: float | None, keep: str | None) -> dic
             "video_s": done - analysed, "total_s": done - start, "mp4_mb": size_mb}
 
 
+STILL_POSES: dict[str, dict[str, float]] = {
+    "rest": {},
+    "open": {"jawOpen": 0.5, "mouthLowerDownLeft": 0.25, "mouthLowerDownRight": 0.25,
+             "mouthUpperUpLeft": 0.1, "mouthUpperUpRight": 0.1},
+    "closure": {"jawOpen": 0.12, "mouthClose": 0.12, "mouthPressLeft": 0.3,
+                "mouthPressRight": 0.3},
+    "rounded": {"jawOpen": 0.2, "mouthPucker": 0.6, "mouthFunnel": 0.45},
+    "blink": {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0},
+    "fv": {"jawOpen": 0.1, "mouthRollLower": 0.6, "mouthUpperUpLeft": 0.35,
+           "mouthUpperUpRight": 0.35},
+}
+
+
+def write_stills(folder: str, size: int = 256) -> None:
+    """README pictures: the avatar in a few poses, the looks side by side, a timeline plot."""
+    import skia
+
+    import visemic
+    from visemic.motion.arkit import CHANNELS, INDEX
+    from visemic.outputs.plot import plot_timeline
+    from visemic.phonetics import espeak
+    from visemic.render import LOOKS, AvatarRenderer
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save(arr: np.ndarray, name: str) -> None:
+        image = skia.Image.fromarray(np.ascontiguousarray(arr), colorType=skia.kRGBA_8888_ColorType)
+        image.save(str(out / name), skia.kPNG)
+
+    avatar = AvatarRenderer((size, size))
+    for name, pose in STILL_POSES.items():
+        values = np.zeros(len(CHANNELS), np.float32)
+        for channel, value in pose.items():
+            values[INDEX[channel]] = value
+        save(avatar.render(values, CHANNELS), f"avatar_{name}.png")
+    looks = [AvatarRenderer((size * 3 // 4, size * 3 // 4), look=name).rest for name in LOOKS]
+    save(np.concatenate(looks, axis=1), "avatar_looks.png")
+    text = "Mom bought five blue boxes."
+    audio, _ = espeak.synthesize(text, "en-us")
+    plot_timeline(visemic.animate(audio, text=text), out / "timeline.png", dpi=80)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=600, help="avatar frames to time")
@@ -114,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="video frame rate end to end (default: the writer's default)")
     parser.add_argument("--keep", help="keep the end-to-end MP4 here")
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--stills", metavar="DIR", help="only write the README stills to DIR")
     args = parser.parse_args(argv)
+    if args.stills:
+        write_stills(args.stills)
+        return 0
 
     fps = bench_avatar(args.frames, (512, 512))
     print(f"avatar 512×512, one core: {fps:.0f} frames/s "
