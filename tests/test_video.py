@@ -314,3 +314,12 @@ def test_end_to_end_on_shared_sample(tmp_path):
     info = decode_info(out)
     assert info["frames"] == round(result.audio.duration * 25)
     assert info["duration"] == pytest.approx(result.audio.duration, abs=0.08)
+
+
+def test_unwritable_path_is_a_visemic_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(VisemicError, match="cannot write"):
+        write_video(talking(0.5), blocker / "x.mp4", audio=tone(0.5), size=(64, 64))
+    with pytest.raises(VisemicError, match="not a video path"):
+        write_video(talking(0.5), tmp_path / "x.json", audio=tone(0.5))

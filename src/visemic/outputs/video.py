@@ -156,9 +156,13 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
     rend = make_renderer(renderer, size=size, look=look, background=background, sprites=sprites,
                          face_image=face_image, mouth_box=mouth_box, transparent=transparent)
     frames = _frames(rend, animation, out_fps, count, progress)
-    if fmt == "png":
-        return _write_png_sequence(frames, path, count)
-    return _write_container(frames, rend.size, path, fmt, out_fps, audio, transparent, quality)
+    try:
+        if fmt == "png":
+            return _write_png_sequence(frames, path, count)
+        return _write_container(frames, rend.size, path, fmt, out_fps, audio, transparent,
+                                quality)
+    except OSError as e:
+        raise VisemicError(f"cannot write {os.fspath(path)}: {e.strerror or e}") from e
 
 
 def _frames(renderer: Any, animation: Animation, fps: float, count: int,
