@@ -205,10 +205,14 @@ class AvatarRenderer:
         self._unpremul = np.zeros_like(self._buf) if self.transparent else None
         self._dst_info = skia.ImageInfo.Make(w, h, skia.kRGBA_8888_ColorType,
                                              skia.kUnpremul_AlphaType)
-        scale = min(w, h) / REF
-        # Centre the avatar; in portrait frames sit the shoulders on the bottom edge.
-        self._matrix = (scale, (w - REF * scale) / 2.0, (h - REF * scale) if h > w else
-                        (h - REF * scale) / 2.0)
+        if h > w:
+            # Portrait frames: a larger bust on the bottom edge (shoulders may run off the
+            # sides) rather than a small one under empty sky.
+            scale = min(1.35 * w, 0.75 * h) / REF
+            self._matrix = (scale, (w - REF * scale) / 2.0, h - REF * scale)
+        else:
+            scale = h / REF
+            self._matrix = (scale, (w - REF * scale) / 2.0, 0.0)
         self._channels_key: tuple[str, ...] | None = None
         self._index = np.zeros(len(CHANNELS), np.intp)
         self._make_paints()
