@@ -55,8 +55,9 @@ def long_wav(speech, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def very_long_wav(speech, tmp_path_factory) -> Path:
-    """About 90 s of speech: the analysis takes seconds, so a signal lands mid-run."""
-    return _repeated(speech, 90, tmp_path_factory.mktemp("cli-very-long"))
+    """About 200 s of speech: analysed in segments with a progress line after each, so a
+    signal sent after the first line lands mid-run whatever the machine's speed."""
+    return _repeated(speech, 200, tmp_path_factory.mktemp("cli-very-long"))
 
 
 def _default_signals() -> None:
@@ -245,7 +246,7 @@ def test_ctrl_c_exits_130_and_leaves_no_file(very_long_wav, tmp_path):
                              "-o", str(out)], stderr=subprocess.PIPE, text=True,
                             preexec_fn=_default_signals)
     assert proc.stderr is not None
-    time.sleep(1.5)  # past start-up, well inside the analysis of 90 s of speech
+    assert "%" in proc.stderr.readline()  # the first segment is done: the analysis is under way
     proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read()
     assert proc.wait(timeout=60) == 130
@@ -259,7 +260,7 @@ def test_sigterm_also_cleans_up(very_long_wav, tmp_path):
                              "-o", str(out)], stderr=subprocess.PIPE, text=True,
                             preexec_fn=_default_signals)
     assert proc.stderr is not None
-    time.sleep(1.5)
+    assert "%" in proc.stderr.readline()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 143
     assert leftovers(tmp_path) == []
