@@ -10,8 +10,6 @@ all go through the same path. Times come back on the model's 10 ms frame grid; s
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pocketsphinx
 
@@ -23,19 +21,13 @@ from visemic.types import Audio, Phone, Timeline, Word
 FRAME_RATE = 100
 FRAME = 1.0 / FRAME_RATE
 
-_local = threading.local()
-
-
-def decoder(fresh: bool = False) -> pocketsphinx.Decoder:
-    """A per-thread alignment decoder (pocketsphinx decoders are not thread-safe)."""
-    dec = getattr(_local, "decoder", None)
-    if dec is None or fresh:
-        # Wide beams: with the default ones, hesitant or noisy speech finds no path at all.
-        dec = pocketsphinx.Decoder(lm=None, loglevel="FATAL", bestpath=False,
-                                   frate=FRAME_RATE, beam=1e-200, pbeam=1e-200, wbeam=1e-200)
-        _local.decoder = dec
-        _local.known = set()
-    return dec
+def decoder() -> pocketsphinx.Decoder:
+    """A new alignment decoder (≈70 ms). One per alignment: a reused decoder carries state
+    between utterances, so results depended on what was aligned before, and it occasionally
+    refused the second pass ("Failed to set up sub-word alignment")."""
+    # Wide beams: with the default ones, hesitant or noisy speech finds no path at all.
+    return pocketsphinx.Decoder(lm=None, loglevel="FATAL", bestpath=False,
+                                frate=FRAME_RATE, beam=1e-200, pbeam=1e-200, wbeam=1e-200)
 
 
 def pcm16(audio: Audio) -> bytes:
@@ -45,13 +37,11 @@ def pcm16(audio: Audio) -> bytes:
 def _key(dec: pocketsphinx.Decoder, pron: Pronunciation) -> str:
     """The dictionary entry to align ``pron`` with: the word itself when the dictionary already
     says it this way, else a private entry named after its phones."""
-    phones = " ".join(pron.model_flat)
     if pron.from_dictionary and pron.word.isascii():
         return pron.word
     key = "_v_" + "_".join(pron.model_flat).lower()
-    if key not in _local.known:
-        dec.add_word(key, phones, True)
-        _local.known.add(key)
+    if dec.lookup_word(key) is None:
+        dec.add_word(key, " ".join(pron.model_flat), True)
     return key
 
 
@@ -85,10 +75,7 @@ def align(audio: Audio, prons: list[Pronunciation], language: str = "en",
         return Timeline(language=language, source="aligned")
     data = pcm16(audio)
     try:
-        # A fresh decoder per alignment (≈70 ms): a reused one carries state between
-        # utterances, so results depended on what was aligned before, and it occasionally
-        # refused the second pass ("Failed to set up sub-word alignment").
-        result = _run(decoder(fresh=True), prons, data)
+        result = _run(decoder(), prons, data)
     except RuntimeError as exc:
         raise AlignmentError(str(exc)) from None
     if result is None:
