@@ -5,7 +5,7 @@ exits 130 (SIGTERM 143). Nothing is left half-written: outputs are written to a 
 and renamed.
 
 Each subcommand is one ``add_<name>(subparsers)`` function that registers its parser and sets
-``run``; :data:`COMMANDS` lists them (``say``, ``plot``, ``serve`` and ``batch`` will join it).
+``run``; :data:`COMMANDS` lists them.
 """
 
 from __future__ import annotations
@@ -243,7 +243,12 @@ def add_rhubarb(sub: Any) -> None:
                         "(see 'visemic rhubarb --help')")
 
 
-COMMANDS: list[Callable[[Any], None]] = [add_animate, add_rhubarb]
+# One entry per subcommand, in --help order. A subcommand whose code lives elsewhere keeps its
+# ``add_<name>`` there (importing only what building its parser needs) and is listed here.
+COMMANDS: list[Callable[[Any], None]] = [
+    add_animate,
+    add_rhubarb,
+]
 
 
 def build_parser() -> Parser:
