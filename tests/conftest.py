@@ -57,7 +57,7 @@ def spoken(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def spoken_wav(spoken, tmp_path_factory) -> Path:
-    from visemic.demo import write_wav
+    from visemic.audio import save_wav as write_wav
 
     path = tmp_path_factory.mktemp("speech") / "sentence.wav"
     write_wav(spoken[0], path)

@@ -191,7 +191,7 @@ def test_extended_shapes_fall_back():
 def test_long_files_are_analysed_in_segments(spoken, tmp_path, monkeypatch):
     """The segment-by-segment path (used for files over LONG_FILE) gives a full result."""
     from visemic import api
-    from visemic.demo import write_wav
+    from visemic.audio import save_wav as write_wav
     from visemic.phonetics import segmenter
 
     speech = spoken[0]

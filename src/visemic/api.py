@@ -50,19 +50,26 @@ LONG_FILE = 180.0
 
 def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | None = None, *,
             sample_rate: int | None = None, language: str = "en", fps: float = 60.0,
-            method: str = "phones", progress: Progress | None = None) -> Result:
+            method: str = "phones", alignment: str | os.PathLike[str] | Timeline | None = None,
+            progress: Progress | None = None) -> Result:
     """Speech → phonetic timeline → ARKit-52 curves + viseme tracks.
 
     ``source`` is a path to any audio file, an :class:`Audio`, or a NumPy array of samples (then
     ``sample_rate`` is required). With ``text`` the transcript is force-aligned to the speech;
     without it the speech is recognised (``method``: "phones", phone-loop decoding, fast and
     vocabulary-free; or "words", word recognition then alignment). ``progress`` is called with
-    0…1 as work advances. Raises :class:`visemic.errors.VisemicError` on bad input.
+    0…1 as work advances. ``alignment`` (a TextGrid / CTM / JSON file, see
+    :func:`visemic.phonetics.imports.load_alignment`, or a :class:`Timeline`) replaces the
+    analysis: its words and phones are used as they are. Raises
+    :class:`visemic.errors.VisemicError` on bad input.
     """
     if fps <= 0 or fps > 1000:
         raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
     settings = {"text": text, "language": language, "fps": fps,
                 "method": "align" if text is not None else method}
+    if alignment is not None:
+        return _animate_imported(source, alignment, sample_rate, language, fps, settings,
+                                 progress)
     if isinstance(source, str | os.PathLike):
         declared = audio_io.probe_duration(source)
         if declared is not None and declared > LONG_FILE:
@@ -72,6 +79,43 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
                               progress=progress)
     pros = prosody_mod.analyse(audio)
     return _finish(audio, tl, pros, fps, settings, progress)
+
+
+def say(text: str, *, language: str = "en", voice: str | None = None, rate: int | None = None,
+        fps: float = 60.0, progress: Progress | None = None) -> Result:
+    """Speak ``text`` with espeak-ng and animate it from the synthesiser's own phone timings
+    (no alignment step). ``language`` is any espeak-ng language code (see
+    :func:`visemic.phonetics.espeak.languages`), ``voice`` an espeak variant, ``rate`` words per
+    minute. The result's audio is the synthesised speech (22.05 kHz)."""
+    from visemic.phonetics import espeak
+
+    if not text or not text.strip():
+        raise VisemicError("nothing to say: the text is empty")
+    if fps <= 0 or fps > 1000:
+        raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
+    audio, tl = espeak.synthesize(text, language, voice=voice, rate=rate)
+    tl.language = language
+    settings = {"text": text, "language": language, "fps": fps, "method": "synthesised",
+                "voice": voice, "rate": rate}
+    return _finish(audio, tl, prosody_mod.analyse(audio), fps, settings, progress)
+
+
+def _animate_imported(source: Any, alignment: str | os.PathLike[str] | Timeline,
+                      sample_rate: int | None, language: str, fps: float,
+                      settings: dict[str, Any], progress: Progress | None) -> Result:
+    from visemic.phonetics import imports
+
+    if isinstance(alignment, Timeline):
+        tl = alignment
+    else:
+        tl = imports.load_alignment(alignment, language=language)
+        settings["alignment"] = os.fspath(alignment)
+    settings["method"] = "imported"
+    audio = audio_io.load(source, sample_rate=sample_rate)
+    if tl.phones and tl.phones[-1].end > audio.duration + 0.5:
+        raise VisemicError(f"the alignment ends at {tl.phones[-1].end:.2f} s but the audio lasts "
+                           f"{audio.duration:.2f} s: is it the right file?")
+    return _finish(audio, tl, prosody_mod.analyse(audio), fps, settings, progress)
 
 
 def _finish(audio: Audio, tl: Timeline, pros: Prosody, fps: float, settings: dict[str, Any],

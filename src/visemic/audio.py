@@ -143,3 +143,23 @@ def _reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     # PyAV prefixes "[Errno N] "; keep the human part.
     return text.split("] ", 1)[-1].split(": '", 1)[0]
+
+
+def save_wav(audio: Audio, path: str | os.PathLike[str]) -> Path:
+    """Write ``audio`` as 16-bit PCM mono WAV at its own rate, atomically; returns the path."""
+    from visemic.outputs.atomic import atomic_path
+
+    pcm = (np.clip(audio.samples, -1, 1) * 32767).astype(np.int16)[None, :]
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp, av.open(str(tmp), "w", format="wav") as out:
+            stream = out.add_stream("pcm_s16le", rate=audio.sample_rate, layout="mono")
+            frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+            frame.sample_rate = audio.sample_rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+            for packet in stream.encode(None):
+                out.mux(packet)
+    except OSError as e:
+        raise VisemicError(f"cannot write {path}: {e.strerror or e}") from None
+    return path

@@ -105,16 +105,29 @@ def add_animate(sub: Any) -> None:
     text = p.add_mutually_exclusive_group()
     text.add_argument("--text", metavar="T", help="transcript, force-aligned to the speech")
     text.add_argument("--text-file", metavar="F", help="read the transcript from a UTF-8 file")
+    text.add_argument("--alignment", metavar="F",
+                      help="use this word/phone alignment (Praat TextGrid, CTM or JSON, e.g. "
+                           "from MFA, WhisperX or a TTS engine) instead of analysing the speech")
     p.add_argument("--language", metavar="CODE", default="en",
-                   help="language of the speech (default: en)")
+                   help="language of the speech, an espeak-ng code such as en, fr, de, "
+                        "cmn, es-419 (default: en)")
+    _add_output_options(p)
+    p.add_argument("--method", choices=("words", "phones"),
+                   help="recognition without a transcript: phone-loop decoding (phones) or "
+                        "word recognition then alignment (words)")
+    _add_video_options(p)
+    p.set_defaults(run=run_animate)
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="output file ('-' for stdout)")
     p.add_argument("-f", "--format", metavar="F", help="output format (see below)")
     p.add_argument("--fps", type=_fps, default=60.0, metavar="N",
                    help="animation frame rate (default: 60)")
-    p.add_argument("--method", choices=("words", "phones"),
-                   help="recognition without a transcript: phone-loop decoding (phones) or "
-                        "word recognition then alignment (words)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def _add_video_options(p: argparse.ArgumentParser) -> None:
     video = p.add_argument_group("video options (mp4, webm, png)")
     video.add_argument("--size", type=_size, metavar="WxH", help="frame size (default 512x512)")
     video.add_argument("--avatar", metavar="LOOK", help="built-in avatar look")
@@ -123,7 +136,6 @@ def add_animate(sub: Any) -> None:
                        help="folder of mouth sprites A.png ... X.png (sprite mode)")
     video.add_argument("--transparent", action="store_true", default=None,
                        help="transparent background (webm or png only)")
-    p.set_defaults(run=run_animate)
 
 
 def _read_transcript(args: argparse.Namespace) -> str | None:
@@ -188,13 +200,14 @@ def _want_progress(args: argparse.Namespace, audio_path: str) -> bool:
     return duration is not None and duration > PROGRESS_SECONDS
 
 
-def run_animate(args: argparse.Namespace) -> int:
+def _output_target(args: argparse.Namespace, command: str) -> tuple[str, str]:
+    """The output path (or stdout) and its format, checked before any work is done."""
     from visemic.outputs import formats
 
     out = args.output
     if out is None and args.format is None:
         raise UsageError("no output given: use -o FILE (format from its extension) or "
-                         "--format F to write to stdout (see 'visemic animate --help')")
+                         f"--format F to write to stdout (see 'visemic {command} --help')")
     target = out if out is not None else formats.STDOUT
     fmt = formats.resolve_format(target, args.format)
     options = _video_options(args)
@@ -203,24 +216,42 @@ def run_animate(args: argparse.Namespace) -> int:
         raise UsageError(f"{flags}: for video output only (mp4, webm, png), not {fmt}")
     if formats.is_video(fmt) and target == formats.STDOUT:
         raise VisemicError(f"{fmt} video cannot go to stdout; give -o FILE")
-    text = _read_transcript(args)
-    _check_input(args.audio)
     if target != formats.STDOUT:
         _check_output_dir(target)
+    return target, fmt
 
-    kwargs: dict[str, Any] = {"text": text, "language": args.language, "fps": args.fps}
+
+def run_animate(args: argparse.Namespace) -> int:
+    target, fmt = _output_target(args, "animate")
+    text = _read_transcript(args)
+    _check_input(args.audio)
+    if args.alignment is not None:
+        _check_input(args.alignment)
+
+    kwargs: dict[str, Any] = {"text": text, "language": args.language, "fps": args.fps,
+                              "alignment": args.alignment}
     if args.method is not None:
         kwargs["method"] = args.method
     from visemic.progress import Progress
 
     show = _want_progress(args, args.audio)
-    video = formats.is_video(fmt)
     bar = Progress("analysing", tty=None) if show else None
     try:
         result = visemic.animate(args.audio, progress=bar, **kwargs)
     finally:
         if bar is not None:
             bar.close()
+    _save(result, args, target, show)
+    return 0
+
+
+def _save(result: Any, args: argparse.Namespace, target: str, show: bool) -> None:
+    """Write ``result`` to ``target`` (a file or stdout) with the video options given."""
+    from visemic.outputs import formats
+    from visemic.progress import Progress
+
+    options = _video_options(args)
+    video = formats.is_video(formats.resolve_format(target, args.format))
     if video and show:
         options["progress"] = render_bar = Progress("rendering")
     else:
@@ -230,6 +261,124 @@ def run_animate(args: argparse.Namespace) -> int:
     finally:
         if render_bar is not None:
             render_bar.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# visemic say
+
+
+SAY_EPILOG = """\
+espeak-ng speaks the text and reports each phone as it speaks it, so the timeline is exact (no
+alignment step). Output formats as for 'visemic animate'; video has the speech muxed in.
+
+examples:
+  visemic say "Hello there, how are you?" -o hello.mp4
+  visemic say "Bonjour tout le monde." --language fr -o bonjour.json --wav bonjour.wav
+  visemic say --text-file line.txt --voice f3 --rate 150 -o line.tsv
+  visemic languages        # the language codes espeak-ng knows
+"""
+
+
+def add_say(sub: Any) -> None:
+    p = sub.add_parser(
+        "say", help="text -> synthesised speech + its animation (any language)",
+        description="Speak text with espeak-ng and animate it from the synthesiser's own phone "
+                    "timings.", epilog=SAY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    text = p.add_mutually_exclusive_group()
+    text.add_argument("text", metavar="TEXT", nargs="?", help="what to say")
+    text.add_argument("--text-file", metavar="F", help="read the text from a UTF-8 file")
+    p.add_argument("--language", metavar="CODE", default="en",
+                   help="espeak-ng language code (default: en; see 'visemic languages')")
+    p.add_argument("--voice", metavar="V", help="espeak-ng voice variant, e.g. f3, m2, klatt")
+    p.add_argument("--rate", type=int, metavar="WPM", help="speaking rate, words per minute "
+                   "(80-450, default 175)")
+    p.add_argument("--wav", metavar="FILE", help="also write the synthesised speech as WAV")
+    _add_output_options(p)
+    _add_video_options(p)
+    p.set_defaults(run=run_say)
+
+
+def run_say(args: argparse.Namespace) -> int:
+    from visemic.audio import save_wav
+
+    target, _ = _output_target(args, "say")
+    if args.text_file is None and args.text is None:
+        raise UsageError("nothing to say: give TEXT or --text-file F")
+    text = _read_transcript(args)
+    if args.wav is not None:
+        _check_output_dir(args.wav)
+    result = visemic.say(text or "", language=args.language, voice=args.voice, rate=args.rate,
+                         fps=args.fps)
+    if args.wav is not None:
+        save_wav(result.audio, args.wav)
+    _save(result, args, target, show=not args.quiet and sys.stderr.isatty())
+    return 0
+
+
+def add_languages(sub: Any) -> None:
+    p = sub.add_parser("languages", help="list the language codes and voices for --language "
+                       "and --voice")
+    p.set_defaults(run=run_languages)
+
+
+def run_languages(args: argparse.Namespace) -> int:
+    from visemic.phonetics import espeak
+
+    print("languages: " + " ".join(espeak.languages()))
+    print("voices:    " + " ".join(espeak.voices()))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# visemic plot
+
+
+def add_plot(sub: Any) -> None:
+    p = sub.add_parser(
+        "plot", help="speech audio -> one PNG of waveform, words, phones, visemes and curves",
+        description="Analyse speech (as 'visemic animate' does) and draw the timeline: "
+                    "waveform, words, phones, the Rhubarb viseme track and the main curves.")
+    p.add_argument("audio", metavar="AUDIO", help="speech audio (any format ffmpeg decodes)")
+    text = p.add_mutually_exclusive_group()
+    text.add_argument("--text", metavar="T", help="transcript, force-aligned to the speech")
+    text.add_argument("--text-file", metavar="F", help="read the transcript from a UTF-8 file")
+    text.add_argument("--alignment", metavar="F", help="use this TextGrid / CTM / JSON alignment")
+    p.add_argument("--language", metavar="CODE", default="en",
+                   help="language of the speech (default: en)")
+    p.add_argument("-o", "--output", metavar="PNG", required=True, help="the picture to write")
+    p.add_argument("--channels", metavar="A,B,…",
+                   help="curves to draw instead of the default set: channel names, 'gap' "
+                        "(jawOpen - mouthClose) or left/right stems such as mouthSmile")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(run=run_plot)
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from visemic.outputs.plot import plot_timeline
+    from visemic.progress import Progress
+
+    if not args.output.lower().endswith(".png"):
+        raise UsageError(f"the plot is a PNG: give -o NAME.png, not {args.output!r}")
+    _check_output_dir(args.output)
+    text = _read_transcript(args)
+    _check_input(args.audio)
+    if args.alignment is not None:
+        _check_input(args.alignment)
+    channels = None
+    if args.channels is not None:
+        channels = [c.strip() for c in args.channels.split(",") if c.strip()]
+        if not channels:
+            raise UsageError("--channels: no channel names given")
+    show = _want_progress(args, args.audio)
+    bar = Progress("analysing", tty=None) if show else None
+    try:
+        result = visemic.animate(args.audio, text=text, language=args.language,
+                                 alignment=args.alignment, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    plot_timeline(result, args.output, channels=channels)
     return 0
 
 
@@ -247,6 +396,9 @@ def add_rhubarb(sub: Any) -> None:
 # ``add_<name>`` there (importing only what building its parser needs) and is listed here.
 COMMANDS: list[Callable[[Any], None]] = [
     add_animate,
+    add_say,
+    add_plot,
+    add_languages,
     add_rhubarb,
 ]
 

@@ -11,30 +11,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import av
-import numpy as np
-
 import visemic
+from visemic.audio import save_wav
 from visemic.errors import VisemicError
-from visemic.outputs.atomic import atomic_path
 from visemic.phonetics import espeak
-from visemic.types import Audio
 
 TEXT = ("Hello! I'm visemic. Give me any voice line, and I'll move the lips, jaw and cheeks "
         "to match: bilabials, fricatives, and rounded vowels too.")
-
-
-def write_wav(audio: Audio, path: Path) -> None:
-    """Write mono float samples as 16-bit PCM WAV (atomically)."""
-    pcm = (np.clip(audio.samples, -1, 1) * 32767).astype(np.int16)[None, :]
-    with atomic_path(path) as tmp, av.open(str(tmp), "w", format="wav") as out:
-        stream = out.add_stream("pcm_s16le", rate=audio.sample_rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate = audio.sample_rate
-        for packet in stream.encode(frame):
-            out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         speech, _ = espeak.synthesize(TEXT, "en-us")
         wav = outdir / "demo.wav"
-        write_wav(speech, wav)
+        save_wav(speech, wav)
         result = visemic.animate(wav, text=TEXT)
         written = [wav]
         for name in ("demo.json", "demo.csv", "demo.tsv", "demo.xml", "demo.dat"):
