@@ -1,4 +1,5 @@
-"""`visemic say`, `visemic plot`, `--alignment` and the IPA coverage of every language `say` speaks."""
+"""`visemic say`, `visemic plot`, `--alignment`, and the IPA coverage of the languages `say`
+speaks."""
 
 from __future__ import annotations
 
