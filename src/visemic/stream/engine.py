@@ -1,0 +1,483 @@
+"""The streaming engine: live audio chunks in, ARKit-52 animation frames out, with low latency.
+
+One :class:`StreamAnimator` per stream (they share nothing, so streams are isolated). Inside:
+
+- the phone-loop recogniser of the batch path (pocketsphinx, :mod:`visemic.phonetics.recognize`)
+  decodes incrementally; after every chunk its current best path gives the phones heard so far;
+- a frame at time ``t`` is computed once audio up to ``t + lookahead`` has arrived, from the
+  phones around ``t`` (the best path settles within a few frames) with the batch path's pose
+  tables and coarticulation constants (:mod:`visemic.motion.poses`, :mod:`visemic.motion.curves`):
+  dominance blending, lips sealed through /p b m/, lower lip tucked for /f v/, rest in pauses,
+  jaw scaled by loudness, per-frame step limits (no pops);
+- an energy gate (the rules of :mod:`visemic.phonetics.silence`, with a running noise floor and
+  speech level) drops phones "heard" in pauses, and the recogniser's utterance is restarted in
+  pauses so its work per chunk stays flat however long the stream runs.
+
+A frame, once returned, is final. Frames come out in time order, exactly one per ``1/fps`` of
+audio; :meth:`StreamAnimator.flush` returns the ones still held back for look-ahead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pocketsphinx
+
+from visemic.errors import VisemicError
+from visemic.motion import arkit, curves, poses, visemes
+from visemic.phonetics import silence
+from visemic.phonetics.arpabet import ARPABET_TO_IPA
+from visemic.prosody import speech_range
+
+RATE = 16000                 # the recogniser's sample rate
+FRAME = 0.01                 # the recogniser's (and the energy gate's) frame, seconds
+HOP = int(RATE * FRAME)
+LOOKAHEAD = 0.08             # seconds of audio held back before a frame is computed
+REACH = 0.4                  # seconds beyond which a phone no longer pulls on a frame
+UTTERANCE_MIN = 2.0          # restart the recogniser in a pause once an utterance is this long
+UTTERANCE_MAX = 20.0         # ... and anyway at this length (noise without pauses)
+LEVEL_HISTORY = 10.0         # seconds of levels the noise floor and speech level come from
+LEVEL_UPDATE = 0.25          # how often (seconds) those two are re-estimated
+MIN_CUE = visemes.MIN_CUE    # shortest non-decisive viseme, seconds
+NO_PHONE = ""                # a stretch with no phone: silence
+
+_MOUTH_COLS = np.array([arkit.INDEX[name] for name in poses.MOUTH])
+_COL = {name: i for i, name in enumerate(poses.MOUTH)}
+_JAW = _COL["jawOpen"]
+_CLOSE = _COL["mouthClose"]
+_ROLL_LOWER = _COL["mouthRollLower"]
+_GAIN_COLS = np.array([_COL[n] for n in ("jawOpen", "mouthLowerDownLeft",
+                                         "mouthLowerDownRight")])
+
+
+@dataclass(frozen=True)
+class StreamFrame:
+    """One animation frame of a stream.
+
+    ``index`` counts frames from 0; ``time`` is the instant of audio the frame shows, ``index /
+    fps`` seconds after the stream's first sample (as in :class:`visemic.types.Animation`).
+    ``values`` holds the 52 ARKit blendshapes in Apple's order (:data:`visemic.motion.arkit.
+    BLENDSHAPES`), float32 in 0…1; ``head`` is (yaw, pitch, roll) in degrees; ``viseme`` the
+    Rhubarb mouth shape (A–H or X) showing at ``time``.
+    """
+
+    index: int
+    time: float
+    values: np.ndarray
+    head: tuple[float, float, float]
+    viseme: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{"frame", "time", "values": {arkit_name: value}, "viseme", "head"}``."""
+        return {"frame": self.index, "time": round(self.time, 6),
+                "values": {name: round(float(v), 4)
+                           for name, v in zip(arkit.BLENDSHAPES, self.values, strict=True)},
+                "viseme": self.viseme, "head": [float(a) for a in self.head]}
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """A stretch of the phone timeline: an IPA phone, or NO_PHONE for silence."""
+
+    symbol: str
+    start: float
+    end: float
+
+
+class _Pose:
+    """A phone's pose as arrays over :data:`poses.MOUTH` (cached: built once per symbol)."""
+
+    __slots__ = ("target", "strength", "lead", "bilabial", "labiodental")
+
+    def __init__(self, pose: poses.Pose, scale: float = 1.0) -> None:
+        m = len(poses.MOUTH)
+        self.target = np.zeros(m)
+        for name, v in pose.values.items():
+            self.target[_COL[name]] = v
+        self.strength = np.full(m, pose.lip_strength * scale)
+        jaw_cols = [_COL[c] for c in poses.JAW]
+        round_cols = [_COL[c] for c in poses.ROUNDING]
+        self.strength[jaw_cols] = pose.jaw_strength * scale
+        self.lead = np.full(m, curves.DECAY_PRE)
+        if self.target[round_cols].any():
+            self.lead[round_cols] = max(pose.round_lead, curves.DECAY_PRE)
+        self.bilabial = pose.bilabial
+        self.labiodental = pose.labiodental
+
+
+_POSES: dict[str, _Pose] = {}
+_REST_LONG = _Pose(poses.REST, 1.6)    # pauses of REST_GAP or more, and the stream's start
+_REST_SHORT = _Pose(poses.REST, 0.25)  # short gaps between phones
+_POSE_LOCK = threading.Lock()
+
+
+def _pose_of(symbol: str, last: bool) -> _Pose:
+    """The pose a phone starts with, or (``last``) the one it glides to (a diphthong's end)."""
+    key = symbol + ("\x00" if last else "")
+    cached = _POSES.get(key)
+    if cached is None:
+        if last and poses.end_pose(symbol) is poses.pose(symbol):
+            return _pose_of(symbol, False)
+        # The batch path weights a diphthong's second half 0.9.
+        cached = _Pose(poses.end_pose(symbol), 0.9) if last else _Pose(poses.pose(symbol))
+        with _POSE_LOCK:
+            _POSES[key] = cached
+    return cached
+
+
+def _decoder() -> pocketsphinx.Decoder:
+    """A phone-loop decoder set up as the batch recogniser's (one per stream: it holds state)."""
+    model = os.path.join(pocketsphinx.get_model_path(), "en-us")
+    return pocketsphinx.Decoder(allphone=os.path.join(model, "en-us-phone.lm.bin"), lm=None,
+                                loglevel="FATAL", beam=1e-20, pbeam=1e-20, lw=2.0, pip=0.8)
+
+
+def _to_float(samples: Any) -> np.ndarray:
+    """Validate one chunk and return it as float32 in -1…1."""
+    if not isinstance(samples, np.ndarray):
+        raise VisemicError(f"audio chunks must be NumPy arrays, got {type(samples).__name__}")
+    if samples.ndim == 2 and 1 in samples.shape:
+        samples = samples.reshape(-1)
+    if samples.ndim != 1:
+        raise VisemicError(f"audio chunks must be 1-D mono sample arrays, got shape "
+                           f"{samples.shape}")
+    if samples.dtype == np.int16:
+        return samples.astype(np.float32) / 32768.0
+    if samples.dtype.kind == "f":
+        x = samples.astype(np.float32, copy=False)
+        if not np.isfinite(x).all():
+            raise VisemicError("audio chunk holds NaN or infinite samples")
+        return np.clip(x, -1.0, 1.0)
+    raise VisemicError(f"audio chunks must be int16 or float32 samples, got {samples.dtype}")
+
+
+class StreamAnimator:
+    """Animation frames from live audio, one instance per stream.
+
+    ``push(samples)`` takes the next chunk (1-D int16 or float32 mono at ``sample_rate``; any
+    length, also empty) and returns the frames that became ready, in order; ``flush()`` ends the
+    stream and returns the rest. Every frame ``i`` (time ``i / fps``) is returned exactly once;
+    a stream of ``d`` seconds has ``round(d * fps)`` frames. A frame is returned as soon as
+    ``lookahead`` seconds of audio after its time have arrived, so the delay from a chunk's
+    arrival to its frame is the look-ahead plus the time ``push`` takes.
+
+    ``language`` is recorded for the caller; the recogniser is the batch path's phone loop
+    (English models, vocabulary-free, so other languages animate too, less accurately).
+    Methods are serialised by a lock, but one stream's chunks must come from one source in order.
+    Bad input raises :class:`visemic.errors.VisemicError`.
+    """
+
+    def __init__(self, sample_rate: int = RATE, fps: float = 60.0, language: str = "en",
+                 lookahead: float = LOOKAHEAD) -> None:
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer) \
+                or not 1000 <= sample_rate <= 384000:
+            raise VisemicError(f"sample_rate must be an integer in 1000…384000 Hz, "
+                               f"got {sample_rate!r}")
+        if not isinstance(fps, int | float) or not 0 < fps <= 1000:
+            raise VisemicError(f"fps must be between 0 and 1000, got {fps!r}")
+        if not 0 <= lookahead <= 1.0:
+            raise VisemicError(f"lookahead must be between 0 and 1 s, got {lookahead!r}")
+        if not isinstance(language, str) or not language.strip():
+            raise VisemicError("language must be a language code such as 'en'")
+        self.sample_rate = int(sample_rate)
+        self.fps = float(fps)
+        self.language = language
+        self.lookahead = float(lookahead)
+        self._lock = threading.Lock()
+        self._resampler = None
+        if self.sample_rate != RATE:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(self.sample_rate, RATE, 1, dtype="float32")
+        self._decoder = _decoder()
+        self._decoder.start_utt()
+        self._utt_start = 0          # 16 kHz samples before the current utterance
+        self._received = 0           # 16 kHz samples so far
+        self._tail = np.zeros(0, np.float32)   # samples not yet a whole 10 ms level frame
+        self._levels: deque[float] = deque(maxlen=int(LEVEL_HISTORY / FRAME))
+        self._level_count = 0        # 10 ms level frames so far
+        self._recent_db = np.zeros(0)  # levels of the last few seconds, for the frames ahead
+        self._recent_start = 0       # level frame index of _recent_db[0]
+        self._floor, self._peak = -90.0, -20.0
+        self._next_update = 0
+        self._quiet_run = 0          # quiet level frames at the end of the stream so far
+        self._pauses: list[list[float]] = []  # [start, end] of pauses ≥ MIN_PAUSE (seconds)
+        self._done: list[_Segment] = []   # phones of finished utterances (trimmed as frames go)
+        self._current: list[_Segment] = []  # the current utterance's best path
+        self._next_frame = 0
+        self._previous: np.ndarray | None = None   # the last frame's mouth values
+        self._shape = "X"
+        self._shape_since = 0.0
+        self._flushed = False
+
+    # -- public ---------------------------------------------------------------------------------
+
+    @property
+    def received(self) -> float:
+        """Seconds of audio received so far."""
+        return self._received / RATE
+
+    @property
+    def frames_emitted(self) -> int:
+        return self._next_frame
+
+    def push(self, samples: np.ndarray) -> list[StreamFrame]:
+        """Feed the next chunk; return the frames that are now ready (possibly none)."""
+        with self._lock:
+            if self._flushed:
+                raise VisemicError("this stream has ended (flush was called)")
+            x = _to_float(samples)
+            if self._resampler is not None:
+                x = self._resampler.resample_chunk(x)
+            self._feed(x)
+            return self._emit(self._ready_frames())
+
+    def flush(self) -> list[StreamFrame]:
+        """End the stream: return every frame not yet returned. Later pushes raise."""
+        with self._lock:
+            if self._flushed:
+                return []
+            if self._resampler is not None:
+                self._feed(self._resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+            self._flushed = True
+            self._end_utterance()
+            total = int(round(self._received / RATE * self.fps))
+            frames = self._emit(total)
+            self._decoder = None
+            return frames
+
+    # -- audio in -------------------------------------------------------------------------------
+
+    def _feed(self, x: np.ndarray) -> None:
+        if not len(x):
+            return
+        self._decoder.process_raw((x * 32767.0).astype("<i2").tobytes(), False, False)
+        self._received += len(x)
+        self._measure(x)
+        self._read_hypothesis()
+        utt = (self._received - self._utt_start) / RATE
+        if (utt >= UTTERANCE_MIN and self._quiet_run * FRAME >= silence.MIN_PAUSE) \
+                or utt >= UTTERANCE_MAX:
+            self._end_utterance()
+            self._decoder.start_utt()
+            self._utt_start = self._received
+
+    def _measure(self, x: np.ndarray) -> None:
+        """10 ms RMS levels → noise floor, speech level, quiet frames and pauses."""
+        buf = np.concatenate([self._tail, x]) if len(self._tail) else x
+        n = len(buf) // HOP
+        self._tail = buf[n * HOP:].copy()
+        if not n:
+            return
+        frames = buf[:n * HOP].reshape(n, HOP)
+        db = 20.0 * np.log10(np.sqrt(np.mean(np.square(frames), axis=1) + 1e-12) + 1e-9)
+        self._levels.extend(db.tolist())
+        self._level_count += n
+        if self._level_count >= self._next_update:
+            self._floor, self._peak = speech_range(np.fromiter(self._levels, float))
+            self._next_update = self._level_count + int(LEVEL_UPDATE / FRAME)
+        keep = int(2 * REACH / FRAME) + n
+        self._recent_db = np.concatenate([self._recent_db, db])[-keep:]
+        self._recent_start = self._level_count - len(self._recent_db)
+        threshold = max(silence.ABSOLUTE_FLOOR_DB, self._floor + silence.ABOVE_NOISE_DB,
+                        self._peak - silence.BELOW_PEAK_DB)
+        min_run = int(round(silence.MIN_PAUSE / FRAME))
+        for i, quiet in enumerate((db <= threshold).tolist()):
+            if not quiet:
+                self._quiet_run = 0
+                continue
+            self._quiet_run += 1
+            end = (self._level_count - n + i + 1) * FRAME
+            if self._quiet_run == min_run:
+                self._pauses.append([end - min_run * FRAME, end])
+            elif self._quiet_run > min_run:
+                self._pauses[-1][1] = end
+        # Pauses long gone no longer matter to any frame.
+        horizon = self._next_frame / self.fps - REACH
+        while len(self._pauses) > 1 and self._pauses[0][1] < horizon:
+            self._pauses.pop(0)
+
+    def _read_hypothesis(self) -> None:
+        if self._decoder.hyp() is None:
+            self._current = []
+            return
+        self._current = self._segments(self._decoder.seg())
+
+    def _end_utterance(self) -> None:
+        self._decoder.end_utt()
+        if self._decoder.hyp() is not None:
+            self._current = self._segments(self._decoder.seg())
+        self._done.extend(self._current)
+        self._current = []
+
+    def _segments(self, segs: Any) -> list[_Segment]:
+        offset = self._utt_start / RATE
+        out = []
+        for s in segs:
+            symbol = ARPABET_TO_IPA.get(s.word.upper())
+            if symbol is None:  # silence and fillers
+                continue
+            start, end = offset + s.start_frame * FRAME, offset + (s.end_frame + 1) * FRAME
+            if not self._in_pause((start + end) / 2):
+                out.append(_Segment(symbol, start, end))
+        return out
+
+    def _in_pause(self, t: float) -> bool:
+        return any(a <= t < b for a, b in self._pauses)
+
+    # -- frames out -----------------------------------------------------------------------------
+
+    def _ready_frames(self) -> int:
+        """How many frames in all can be computed with the audio received so far."""
+        known = self._received / RATE - self.lookahead
+        return max(0, int(np.floor(known * self.fps + 1e-9)) + 1) if known >= 0 else 0
+
+    def _emit(self, upto: int) -> list[StreamFrame]:
+        if upto <= self._next_frame:
+            return []
+        idx = np.arange(self._next_frame, upto)
+        times = idx / self.fps
+        phones = self._timeline(times[0] - REACH)
+        mouth = self._mouth(phones, times)
+        out = []
+        max_step = curves.MAX_STEP_60 * 60.0 / self.fps
+        head = (0.0, 0.0, 0.0)
+        for k, i in enumerate(idx.tolist()):
+            row = np.clip(mouth[k], 0.0, 1.0)
+            if self._previous is not None:
+                row = np.clip(row, self._previous - max_step, self._previous + max_step)
+            row[_CLOSE] = min(row[_CLOSE], row[_JAW])
+            self._previous = row
+            values = np.zeros(len(arkit.BLENDSHAPES), np.float32)
+            values[_MOUTH_COLS] = row
+            out.append(StreamFrame(i, float(times[k]), values, head,
+                                   self._viseme(phones, float(times[k]))))
+        self._next_frame = upto
+        self._trim(upto / self.fps - REACH)
+        return out
+
+    def _timeline(self, since: float) -> list[_Segment]:
+        return [s for s in self._done + self._current if s.end > since]
+
+    def _trim(self, before: float) -> None:
+        while self._done and self._done[0].end < before:
+            self._done.pop(0)
+
+    def _mouth(self, phones: list[_Segment], times: np.ndarray) -> np.ndarray:
+        """Dominance blend of the phones' poses and rest (as :mod:`visemic.motion.curves`)."""
+        now = self._received / RATE
+        m = len(poses.MOUTH)
+        num = np.zeros((len(times), m))
+        den = np.full((len(times), m), 1e-6)
+        t = times[:, None]
+
+        def pull(pose: _Pose, start: float, end: float) -> None:
+            pre = np.clip(start - t, 0, None) / pose.lead
+            post = np.clip(t - end, 0, None) / curves.DECAY_POST
+            d = pose.strength * np.exp(-(pre + post))
+            num[:] += d * pose.target
+            den[:] += d
+
+        cursor = min(0.0, times[0] - REACH) if not phones else min(phones[0].start,
+                                                                     times[0] - REACH)
+        first = True
+        for p in phones:
+            if p.start - cursor > 1e-6:
+                self._rest(pull, cursor, p.start, first)
+            first = False
+            start = max(p.start, cursor)
+            if p.end <= start:
+                continue
+            a, b = _pose_of(p.symbol, False), _pose_of(p.symbol, True)
+            if a is b:
+                pull(a, start, p.end)
+            else:
+                split = start + 0.6 * (p.end - start)
+                pull(a, start, split)
+                pull(b, split, p.end)
+            cursor = p.end
+        if now - cursor > 1e-6:
+            self._rest(pull, cursor, now, first)
+        mouth = num / den
+
+        gain = 0.85 + 0.35 * self._loudness(times)
+        mouth[:, _GAIN_COLS] *= gain[:, None]
+        jaw, close, roll = mouth[:, _JAW], mouth[:, _CLOSE], mouth[:, _ROLL_LOWER]
+        for p in phones:
+            pose = _pose_of(p.symbol, False)
+            if not (pose.bilabial or pose.labiodental):
+                continue
+            w = _window(times, p.start - curves.SEAL_LEAD, p.end, curves.SEAL_RAMP)
+            if pose.bilabial:
+                close[:] = (1 - w) * close + w * jaw
+            else:
+                roll[:] = np.maximum(roll, 0.5 * w)
+                close[:] = np.maximum(close, w * np.maximum(jaw - 0.06, 0))
+        return mouth
+
+    def _rest(self, pull: Any, start: float, end: float, first: bool) -> None:
+        # A gap is a pause (rest firmly) once it is long enough or known to be silence;
+        # an open gap at the stream's end counts only as long as it has lasted so far.
+        long = first or end - start >= curves.REST_GAP or self._in_pause((start + end) / 2)
+        pull(_REST_LONG if long else _REST_SHORT, start, end)
+
+    def _loudness(self, times: np.ndarray) -> np.ndarray:
+        """0…1 relative to the running speech level, averaged over 50 ms around each time."""
+        if not len(self._recent_db):
+            return np.zeros(len(times))
+        loud = np.clip((self._recent_db - self._floor) / max(self._peak - self._floor, 1e-3),
+                       0.0, 1.0)
+        src = (self._recent_start + np.arange(len(loud)) + 0.5) * FRAME
+        out = np.zeros(len(times))
+        for dt in (-0.02, -0.01, 0.0, 0.01, 0.02):
+            out += np.interp(times + dt, src, loud)
+        return out / 5
+
+    def _viseme(self, phones: list[_Segment], t: float) -> str:
+        """The Rhubarb shape at ``t``: the phone's shape (closures and /f v/ a little early),
+        short gaps hold the mouth, pauses rest; a non-decisive shape must last MIN_CUE."""
+        raw = self._raw_shape(phones, t)
+        ahead = self._raw_shape(phones, t + visemes.ANTICIPATE)
+        if ahead in "AG" and raw not in visemes.DECISIVE:
+            raw = ahead
+        if raw != self._shape:
+            held = t - self._shape_since
+            # Keep a decisive shape on screen long enough to read; ignore flickers.
+            blocked = (self._shape in visemes.DECISIVE and held < MIN_CUE - 1e-9) or (
+                raw not in visemes.DECISIVE and
+                self._raw_shape(phones, min(t + MIN_CUE, self.received)) != raw)
+            if not blocked:
+                self._shape, self._shape_since = raw, t
+        return self._shape
+
+    def _raw_shape(self, phones: list[_Segment], t: float) -> str:
+        prev = None
+        for p in phones:
+            if p.start <= t < p.end:
+                first, last = visemes.rhubarb_shapes(p.symbol)
+                return first if t < p.start + 0.6 * (p.end - p.start) else last
+            if p.end <= t:
+                prev = p
+            else:
+                gap_end = p.start
+                break
+        else:
+            gap_end = None
+        if prev is None:
+            return "X"
+        gap = (gap_end if gap_end is not None else self.received) - prev.end
+        if gap < visemes.HOLD_PAUSE and not self._in_pause(t):
+            shape = visemes.rhubarb_shapes(prev.symbol)[1]
+            return shape if shape in "BCH" else "B"
+        return "X"
+
+
+def _window(times: np.ndarray, start: float, end: float, ramp: float) -> np.ndarray:
+    """1 on [start, end], linear ramps of length ``ramp`` outside, 0 beyond."""
+    return np.minimum(np.clip((times - (start - ramp)) / ramp, 0, 1),
+                      np.clip(((end + ramp) - times) / ramp, 0, 1))
