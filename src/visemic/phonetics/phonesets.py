@@ -1,4 +1,5 @@
-"""Other phone sets → IPA: ARPABET, SAMPA / X-SAMPA (incl. German MAUS labels), IPA variants.
+"""Other phone sets → IPA: ARPABET, SAMPA / X-SAMPA (incl. German MAUS labels), pinyin
+initials and finals, IPA variants.
 
 Used to read alignments made by other tools (MFA, MAUS, Praat, Rhubarb's pocketsphinx) and to
 score against them.
@@ -24,6 +25,30 @@ IPA_VARIANTS: dict[str, str] = {
     "aj": "aɪ", "aw": "aʊ", "ej": "eɪ", "ow": "oʊ", "ɔj": "ɔɪ", "g": "ɡ", "r": "ɹ",
     "ʧ": "tʃ", "ʤ": "dʒ", "ɝ": "ɝ", "ɚ": "ɚ",
 }
+
+# Mandarin pinyin, split into initials and finals as aligners label them (Charsiu, MFA's pinyin
+# dictionaries): "v" is ü, "ii" the apical vowel of zi/ci/si, "iii" that of zhi/chi/shi/ri.
+# Broad IPA, one string per label; tone digits are dropped before the lookup.
+PINYIN_INITIALS: dict[str, str] = {
+    "b": "p", "p": "pʰ", "m": "m", "f": "f", "d": "t", "t": "tʰ", "n": "n", "l": "l",
+    "g": "k", "k": "kʰ", "h": "x", "j": "tɕ", "q": "tɕʰ", "x": "ɕ", "zh": "ʈʂ", "ch": "ʈʂʰ",
+    "sh": "ʂ", "r": "ɻ", "z": "ts", "c": "tsʰ", "s": "s", "y": "j", "w": "w",
+}
+PINYIN_FINALS: dict[str, str] = {
+    "a": "a", "o": "wo", "e": "ɤ", "ai": "aɪ", "ei": "eɪ", "ao": "ɑʊ", "ou": "oʊ", "an": "an",
+    "en": "ən", "ang": "ɑŋ", "eng": "əŋ", "ong": "ʊŋ", "er": "ɚ", "i": "i", "ia": "ja",
+    "ie": "jɛ", "iao": "jɑʊ", "iu": "joʊ", "iou": "joʊ", "ian": "jɛn", "in": "in",
+    "iang": "jɑŋ", "ing": "iŋ", "iong": "jʊŋ", "u": "u", "ua": "wa", "uo": "wo", "uai": "waɪ",
+    "ui": "weɪ", "uei": "weɪ", "uan": "wan", "un": "wən", "uen": "wən", "uang": "wɑŋ",
+    "ueng": "wəŋ", "v": "y", "ve": "ɥɛ", "van": "ɥɛn", "vn": "yn", "ii": "ɨ", "iii": "ɨ",
+    "io": "jo", "ue": "ɥɛ",
+}
+
+
+def pinyin_to_ipa(label: str) -> str:
+    """IPA for one pinyin initial or final (tone digits ignored); unknown labels unchanged."""
+    bare = label.rstrip("012345").lower().replace("ü", "v")
+    return PINYIN_INITIALS.get(bare) or PINYIN_FINALS.get(bare) or label
 
 
 def sampa_to_ipa(label: str) -> str:
@@ -53,4 +78,6 @@ def to_ipa(label: str, phone_set: str) -> str:
             return "".join(arpabet_to_ipa(ch)[0] for ch in label if ch.isalpha())
     if "sampa" in kind:
         return sampa_to_ipa(label)
+    if kind.startswith("pinyin"):
+        return pinyin_to_ipa(label)
     return IPA_VARIANTS.get(label, label)
