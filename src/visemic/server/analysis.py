@@ -1,0 +1,114 @@
+"""What one ``POST /v1/animate`` asks for, and the work that answers it (run in a worker process).
+
+The server's formats are :func:`visemic.outputs.formats.format_names` less the PNG sequence (a
+folder of files has no single HTTP body). :data:`MEDIA` gives each its content type and the
+extension of the file the server writes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from visemic.errors import VisemicError
+
+# format → (content type, file extension)
+MEDIA: dict[str, tuple[str, str]] = {
+    "json": ("application/json", ".json"),
+    "csv": ("text/csv; charset=utf-8", ".csv"),
+    "rhubarb-tsv": ("text/tab-separated-values; charset=utf-8", ".tsv"),
+    "rhubarb-xml": ("application/xml", ".xml"),
+    "rhubarb-json": ("application/json", ".json"),
+    "rhubarb-dat": ("text/plain; charset=utf-8", ".dat"),
+    "phones": ("application/json", ".json"),
+    "mp4": ("video/mp4", ".mp4"),
+    "webm": ("video/webm", ".webm"),
+}
+VIDEO = ("mp4", "webm")
+MAX_TEXT_CHARS = 20_000
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
+
+
+@dataclass(frozen=True)
+class AnimateRequest:
+    """The validated form fields of an animate request (everything but the audio)."""
+
+    format: str = "json"
+    text: str | None = None
+    language: str = "en"
+    fps: float = 60.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA[self.format][0]
+
+    @property
+    def extension(self) -> str:
+        return MEDIA[self.format][1]
+
+
+def parse_request(format: str | None, text: str | None, language: str | None,
+                  fps: str | None) -> AnimateRequest:
+    """Check the form fields; raises :class:`VisemicError` saying what is wrong."""
+    from visemic.outputs import formats
+
+    name = "json"
+    if format is not None and format.strip():
+        name = formats.resolve_format("-", format)  # raises, naming the valid formats
+        if name not in MEDIA:
+            raise VisemicError(f"format {name!r} cannot be sent over HTTP (a PNG sequence is a "
+                               f"folder); use one of {', '.join(MEDIA)}")
+    if text is not None:
+        if len(text) > MAX_TEXT_CHARS:
+            raise VisemicError(f"the transcript is too long ({len(text)} characters; at most "
+                               f"{MAX_TEXT_CHARS})")
+        if not text.strip():
+            text = None
+    lang = (language or "en").strip() or "en"
+    if not _LANGUAGE.fullmatch(lang):
+        raise VisemicError(f"language {lang[:40]!r} is not a language code such as en, de, "
+                           f"cmn or es-419")
+    rate = 60.0
+    if fps is not None and fps.strip():
+        try:
+            rate = float(fps)
+        except ValueError:
+            raise VisemicError(f"fps {fps[:40]!r} is not a number") from None
+        if not math.isfinite(rate) or not 0 < rate <= 240:
+            raise VisemicError(f"fps must be in (0, 240], got {fps[:40]!r}")
+    return AnimateRequest(format=name, text=text, language=lang, fps=rate)
+
+
+def run(request: AnimateRequest, audio_path: str, out_path: str,
+        progress: Callable[[float], None] | None = None) -> None:
+    """Analyse ``audio_path`` and write the export to ``out_path`` (atomically).
+
+    Analysis reports 0…0.5 of ``progress`` for video (rendering takes the rest) and 0…0.95
+    otherwise. Raises :class:`VisemicError` on bad input.
+    """
+    import visemic
+
+    video = request.format in VIDEO
+    share = 0.5 if video else 0.95
+
+    def analysing(p: float) -> None:
+        if progress is not None:
+            progress(share * max(0.0, min(1.0, p)))
+
+    try:
+        result = visemic.animate(audio_path, text=request.text, language=request.language,
+                                 fps=request.fps, progress=analysing)
+    except VisemicError as e:
+        # The file name is the server's own; the client knows it only as its upload.
+        raise VisemicError(str(e).replace(audio_path, "the upload")) from None
+    options: dict[str, Any] = {}
+    if video and progress is not None:
+        options["progress"] = lambda p: progress(0.5 + 0.5 * max(0.0, min(1.0, p)))
+    result.save(Path(out_path), format=request.format, **options)

@@ -1,0 +1,246 @@
+"""The HTTP API and web page of ``visemic serve`` (FastAPI).
+
+Routes: ``GET /`` the web page; ``GET /health``; ``POST /v1/animate`` (multipart: ``audio`` file,
+optional ``text``, ``language``, ``format``, ``fps``) answers with the export itself, or with
+``?async=1`` 202 and a job; ``GET /v1/jobs``, ``GET|DELETE /v1/jobs/{id}``,
+``GET /v1/jobs/{id}/result``; WebSocket ``/v1/stream`` (:mod:`visemic.server.streaming`);
+OpenAPI at ``/openapi.json`` and ``/docs``.
+
+Errors are JSON ``{"error": "…"}``: 400 malformed request or unknown format, 401 missing or wrong
+API key, 404 no such job, 409 result not ready, 413 upload too large, 415 not a multipart form,
+422 audio the decoder rejects (its reason) or other bad input, 503 too many analyses queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Query, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
+
+import visemic
+from visemic.errors import VisemicError
+from visemic.server import analysis, uploads
+from visemic.server.jobs import JobRunner, JobStore, describe_failure
+from visemic.server.pool import Busy, WorkerPool
+from visemic.server.streaming import StreamHub, StreamLimits
+
+DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
+WEB_DIR = Path(str(resources.files("visemic.server") / "web"))
+
+_FORM_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["audio"],
+            "properties": {
+                "audio": {"type": "string", "format": "binary",
+                          "description": "speech audio, any format ffmpeg decodes"},
+                "text": {"type": "string", "description": "transcript (force-aligned)"},
+                "language": {"type": "string", "default": "en"},
+                "format": {"type": "string", "default": "json", "enum": list(analysis.MEDIA)},
+                "fps": {"type": "number", "default": 60},
+            }}}},
+    },
+}
+
+
+def default_data_dir() -> Path:
+    """``$VISEMIC_DATA_DIR``, else ``$XDG_DATA_HOME/visemic``, else ``~/.local/share/visemic``."""
+    if os.environ.get("VISEMIC_DATA_DIR"):
+        return Path(os.environ["VISEMIC_DATA_DIR"])
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "visemic"
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | None = None,
+               max_upload_bytes: int = DEFAULT_MAX_UPLOAD, workers: int = 2,
+               max_pending: int = 16, stream_limits: StreamLimits | None = None) -> FastAPI:
+    """The server as an ASGI app.
+
+    ``data_dir`` holds the job database, results and temporary uploads (default
+    :func:`default_data_dir`). With ``api_key`` every ``/v1`` request needs ``Authorization:
+    Bearer KEY`` or ``X-API-Key: KEY`` (the WebSocket also accepts ``?api_key=KEY``, as browsers
+    cannot set its headers). ``max_upload_bytes`` bounds a request body; ``workers`` analysis
+    processes run at once and at most ``max_pending`` analyses are held (more get 503).
+    """
+    store = JobStore(data_dir if data_dir is not None else default_data_dir())
+    store.recover()
+    scratch = store.data_dir / "tmp"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    pool = WorkerPool(workers=workers, max_pending=max_pending)
+    runner = JobRunner(store, pool)
+    hub = StreamHub(stream_limits)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        pool.shutdown()
+        hub.shutdown()
+
+    app = FastAPI(title="visemic", version=visemic.__version__, lifespan=lifespan,
+                  description="Speech in, a talking face out: ARKit-52 curves, visemes, "
+                              "exports and avatar video from speech audio.")
+    app.state.store, app.state.pool, app.state.hub = store, pool, hub
+
+    def authorised(headers: Any, query_key: str | None = None) -> bool:
+        if api_key is None:
+            return True
+        given = headers.get("x-api-key") or query_key
+        auth = headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            given = auth[7:].strip()
+        return given is not None and hmac.compare_digest(given.encode(), api_key.encode())
+
+    @app.middleware("http")
+    async def check_key(request: Request, call_next: Any) -> Response:
+        if request.url.path.startswith("/v1/") and not authorised(request.headers):
+            return _error(401, "missing or wrong API key: send 'Authorization: Bearer KEY' or "
+                               "'X-API-Key: KEY'", {"WWW-Authenticate": "Bearer"})
+        return await call_next(request)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = ["/".join(str(p) for p in e.get("loc", ())) + ": " + e.get("msg", "")
+                 for e in exc.errors()]
+        return _error(422, "; ".join(parts) or "invalid request")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    @app.get("/health", summary="Liveness and load")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": visemic.__version__, "workers": pool.workers,
+                "pending": pool.pending, "streams": hub.active,
+                "formats": list(analysis.MEDIA), "auth": api_key is not None,
+                "max_upload_bytes": max_upload_bytes}
+
+    @app.post("/v1/animate", summary="Analyse speech; answer with the export (or a job)",
+              openapi_extra=_FORM_SCHEMA, responses={
+                  200: {"description": "the export in the requested format"},
+                  202: {"description": "with ?async=1: the job created"}})
+    async def animate(request: Request,
+                      run_async: bool = Query(False, alias="async",
+                                              description="run as a job: answer 202 at once")
+                      ) -> Response:
+        upload_path = scratch / f"{uuid.uuid4().hex}.audio"
+        try:
+            try:
+                upload = await uploads.receive(request, upload_path, max_upload_bytes)
+            except uploads.UploadError as e:
+                return _error(e.status, str(e))
+            f = upload.fields
+            try:
+                req = analysis.parse_request(f.get("format"), f.get("text"), f.get("language"),
+                                             f.get("fps"))
+            except VisemicError as e:
+                return _error(400, str(e))
+            if run_async:
+                return _submit_job(req, upload_path)
+            return await _run_now(req, upload_path)
+        finally:
+            with contextlib.suppress(OSError):
+                upload_path.unlink()
+
+    def _submit_job(req: analysis.AnimateRequest, upload_path: Path) -> Response:
+        job = store.create(req)
+        os.replace(upload_path, store.upload_path(job.id))
+        try:
+            runner.submit(job)
+        except Busy as e:
+            store.delete(job.id)
+            return _error(503, str(e), {"Retry-After": "10"})
+        return JSONResponse(job.to_dict(), status_code=202,
+                            headers={"Location": f"/v1/jobs/{job.id}"})
+
+    async def _run_now(req: analysis.AnimateRequest, upload_path: Path) -> Response:
+        out = scratch / f"{uuid.uuid4().hex}{req.extension}"
+        try:
+            future = pool.submit(analysis.run, req, str(upload_path), str(out))
+        except Busy as e:
+            return _error(503, str(e), {"Retry-After": "10"})
+        try:
+            await asyncio.wrap_future(future)
+        except VisemicError as e:
+            return _error(422, " ".join(str(e).split()))
+        except Exception as e:
+            return _error(500, describe_failure(e))
+        return FileResponse(out, media_type=req.media_type,
+                            filename=f"visemic{req.extension}",
+                            background=BackgroundTask(_unlink, out))
+
+    @app.get("/v1/jobs", summary="Recent jobs, newest first")
+    async def list_jobs(limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+        return {"jobs": [j.to_dict() for j in store.list(limit)]}
+
+    @app.get("/v1/jobs/{job_id}", summary="A job's status and progress")
+    async def get_job(job_id: str) -> Response:
+        job = store.get(job_id)
+        if job is None:
+            return _error(404, f"no job {job_id[:64]!r}")
+        return JSONResponse(job.to_dict())
+
+    @app.get("/v1/jobs/{job_id}/result", summary="Download a finished job's result")
+    async def job_result(job_id: str) -> Response:
+        job = store.get(job_id)
+        if job is None:
+            return _error(404, f"no job {job_id[:64]!r}")
+        path = store.result_path(job)
+        if job.status != "done" or path is None:
+            return _error(409, f"job {job.id} is {job.status}"
+                               + (f": {job.error}" if job.error else "; no result yet"))
+        if not path.is_file():
+            return _error(410, f"the result of job {job.id} is gone from the data directory")
+        return FileResponse(path, media_type=job.request.media_type,
+                            filename=f"visemic-{job.id[:8]}{job.request.extension}")
+
+    @app.delete("/v1/jobs/{job_id}", status_code=204, summary="Forget a finished job")
+    async def delete_job(job_id: str) -> Response:
+        job = store.get(job_id)
+        if job is None:
+            return _error(404, f"no job {job_id[:64]!r}")
+        if job.status in ("queued", "running"):
+            return _error(409, f"job {job.id} is {job.status}; delete it when it has finished")
+        store.delete(job.id)
+        return Response(status_code=204)
+
+    @app.websocket("/v1/stream")
+    async def stream(websocket: WebSocket) -> None:
+        if not authorised(websocket.headers, websocket.query_params.get("api_key")):
+            await websocket.accept()
+            await websocket.send_json({"error": "missing or wrong API key"})
+            await websocket.close(1008, "missing or wrong API key")
+            return
+        await hub.serve(websocket)
+
+    return app
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()

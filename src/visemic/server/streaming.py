@@ -1,0 +1,206 @@
+"""The WebSocket ``/v1/stream``: live PCM audio in, one JSON animation frame per message out.
+
+Protocol: the client sends binary messages of PCM16LE mono audio (16 kHz unless the query says
+``?sample_rate=N``) and finally the text message ``end``. The server answers with text messages,
+one JSON object per frame in time order, ``{"frame", "time", "values": {ARKit name: value},
+"viseme", "head": [yaw, pitch, roll]}``, then ``{"done": true}``, and closes (1000). Query
+options: ``language``, ``fps`` (default 60), ``sample_rate``.
+
+Each connection has its own :class:`visemic.stream.StreamAnimator` (streams share nothing); its
+pushes run one after another in a thread pool, off the event loop.
+
+Slow clients: outgoing frames wait in a bounded per-connection queue. While it is full the server
+stops reading audio (back-pressure: the client's sends block in TCP); if it stays full for
+``stall_timeout`` seconds the server closes the connection with code 1008 and the reason
+"client is not reading frames". So a client that stops reading costs a bounded amount of memory
+(the queue, plus the socket buffers), however much audio it tries to send.
+
+Close codes: 1000 done; 1003 a text message other than ``end``; 1007 audio that is not PCM16
+(odd length); 1008 stalled, idle too long or a bad API key; 1009 a message over the size limit;
+1011 an internal error; 1013 too many streams (try again later). An ``{"error": …}`` message
+precedes every close except 1000, when the client is still reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from visemic.errors import VisemicError
+
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    max_streams: int = 8              # concurrent connections
+    queue_frames: int = 240           # outgoing frames held per connection (4 s at 60 fps)
+    stall_timeout: float = 10.0       # seconds the queue may stay full before closing
+    idle_timeout: float = 60.0        # seconds without any message before closing
+    max_message_bytes: int = 256 * 1024  # one audio message (8 s of 16 kHz PCM16)
+
+
+class _Close(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _options(query: Any) -> tuple[str, float, int]:
+    language = query.get("language", "en").strip() or "en"
+    if not _LANGUAGE.fullmatch(language):
+        raise _Close(1008, "language must be a code such as en, de or es-419")
+    try:
+        fps = float(query.get("fps", "60"))
+        rate = int(query.get("sample_rate", "16000"))
+    except ValueError:
+        raise _Close(1008, "fps and sample_rate must be numbers") from None
+    if not math.isfinite(fps) or not 0 < fps <= 240:
+        raise _Close(1008, "fps must be in (0, 240]")
+    if not 8000 <= rate <= 96000:
+        raise _Close(1008, "sample_rate must be 8000 to 96000 Hz")
+    return language, fps, rate
+
+
+class StreamHub:
+    """Serves ``/v1/stream`` connections within :class:`StreamLimits`."""
+
+    def __init__(self, limits: StreamLimits | None = None) -> None:
+        self.limits = limits or StreamLimits()
+        self.active = 0
+        self._executor = ThreadPoolExecutor(max_workers=self.limits.max_streams,
+                                            thread_name_prefix="visemic-stream")
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def serve(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        if self.active >= self.limits.max_streams:
+            await _close(websocket, 1013, f"too many streams (at most "
+                                          f"{self.limits.max_streams}); try again later")
+            return
+        self.active += 1
+        try:
+            await self._serve(websocket)
+        finally:
+            self.active -= 1
+
+    async def _serve(self, websocket: WebSocket) -> None:
+        from visemic.stream import StreamAnimator
+
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=self.limits.queue_frames)
+        sender = asyncio.create_task(_send_all(websocket, queue))
+        try:
+            language, fps, rate = _options(websocket.query_params)
+            engine = await loop.run_in_executor(
+                self._executor, lambda: StreamAnimator(sample_rate=rate, fps=fps,
+                                                       language=language))
+            while True:
+                message = await self._receive(websocket)
+                if message.get("bytes") is not None:
+                    samples = self._samples(message["bytes"])
+                    frames = await loop.run_in_executor(self._executor, engine.push, samples)
+                    await self._enqueue(queue, sender, [_frame_text(f) for f in frames])
+                elif message.get("text") is not None:
+                    if message["text"].strip().lower() != "end":
+                        raise _Close(1003, "unexpected text message: send binary PCM16 audio, "
+                                           "then the text 'end'")
+                    frames = await loop.run_in_executor(self._executor, engine.flush)
+                    texts = [_frame_text(f) for f in frames]
+                    await self._enqueue(queue, sender, [*texts, '{"done":true}', None])
+                    await self._drain(queue, sender)
+                    await _close(websocket, 1000, "done")
+                    return
+        except WebSocketDisconnect:
+            return
+        except _Close as e:
+            await _stop(sender)
+            await _close(websocket, e.code, e.reason, error=True)
+        except VisemicError as e:
+            await _stop(sender)
+            await _close(websocket, 1011, " ".join(str(e).split()), error=True)
+        finally:
+            await _stop(sender)
+
+    async def _receive(self, websocket: WebSocket) -> dict[str, Any]:
+        try:
+            message = await asyncio.wait_for(websocket.receive(), self.limits.idle_timeout)
+        except TimeoutError:
+            raise _Close(1008, f"no message for {self.limits.idle_timeout:g} s") from None
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        return message
+
+    async def _drain(self, queue: asyncio.Queue[str | None], sender: asyncio.Task[None]) -> None:
+        """Wait until the last frames are sent, as long as the client keeps taking them."""
+        while not sender.done():
+            before = queue.qsize()
+            await asyncio.wait({sender}, timeout=self.limits.stall_timeout)
+            if not sender.done() and queue.qsize() >= before:
+                raise _Close(1008, "client is not reading frames (none taken for "
+                                   f"{self.limits.stall_timeout:g} s)")
+        if sender.exception() is not None:
+            raise WebSocketDisconnect(1006)
+
+    def _samples(self, data: bytes) -> np.ndarray:
+        if len(data) > self.limits.max_message_bytes:
+            raise _Close(1009, f"audio message over {self.limits.max_message_bytes} bytes")
+        if len(data) % 2:
+            raise _Close(1007, "audio must be PCM16LE: an even number of bytes per message")
+        return np.frombuffer(data, dtype="<i2")
+
+    async def _enqueue(self, queue: asyncio.Queue[str | None], sender: asyncio.Task[None],
+                       items: list[str | None]) -> None:
+        for item in items:
+            if sender.done():  # the client went away while frames were being sent
+                raise WebSocketDisconnect(1006)
+            try:
+                queue.put_nowait(item)
+            except asyncio.QueueFull:
+                # Back-pressure: no more audio is read until the client takes frames.
+                try:
+                    await asyncio.wait_for(queue.put(item), self.limits.stall_timeout)
+                except TimeoutError:
+                    raise _Close(1008, "client is not reading frames (queue full for "
+                                       f"{self.limits.stall_timeout:g} s)") from None
+
+
+def _frame_text(frame: Any) -> str:
+    return json.dumps(frame.to_dict(), separators=(",", ":"))
+
+
+async def _send_all(websocket: WebSocket, queue: asyncio.Queue[str | None]) -> None:
+    while True:
+        item = await queue.get()
+        if item is None:
+            return
+        await websocket.send_text(item)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    if not task.done():
+        task.cancel()
+        await asyncio.wait({task})
+
+
+async def _close(websocket: WebSocket, code: int, reason: str, error: bool = False) -> None:
+    if websocket.application_state == WebSocketState.DISCONNECTED:
+        return
+    reason = reason.encode("utf-8")[:120].decode("utf-8", "ignore")  # the protocol's limit
+    try:
+        if error:
+            await asyncio.wait_for(websocket.send_text(json.dumps({"error": reason})), 1.0)
+        await websocket.close(code, reason)
+    except (TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
+        pass
