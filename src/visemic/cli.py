@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 import visemic
 from visemic.errors import VisemicError
+from visemic.server.command import add_serve
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -400,6 +401,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_plot,
     add_languages,
     add_rhubarb,
+    add_serve,
 ]
 
 
