@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import visemic
 from visemic.errors import VisemicError
 from visemic.server.command import add_serve
+from visemic.stream.command import add_stream
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -402,6 +403,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_languages,
     add_rhubarb,
     add_serve,
+    add_stream,
 ]
 
 
