@@ -1,0 +1,148 @@
+"""One batch item's work, as it runs in a worker process (local or on a Ray node).
+
+A :class:`Job` carries everything the work needs, the audio's bytes included when the worker
+may be on another machine; :func:`process` returns the outputs as bytes in an :class:`Outcome`
+and writes nothing, so that one place (the runner, in the driver) writes files and keeps the
+journal. The same function runs locally and on Ray, so both make identical bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import visemic
+from visemic.errors import VisemicError
+
+# Batch format → the ending of its output file (json and rhubarb-json would both be ".json").
+OUTPUT_SUFFIXES: dict[str, str] = {
+    "json": ".json",
+    "csv": ".csv",
+    "rhubarb-tsv": ".tsv",
+    "rhubarb-xml": ".xml",
+    "rhubarb-json": ".rhubarb.json",
+    "rhubarb-dat": ".dat",
+    "phones": ".phones.json",
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    """The work for one item. Exactly one of ``audio_path`` (a filesystem the worker shares)
+    and ``audio_bytes`` (workers anywhere) is set."""
+
+    index: int
+    name: str
+    audio_name: str
+    text: str | None
+    language: str
+    fps: float
+    method: str
+    formats: tuple[str, ...]
+    audio_path: str | None = None
+    audio_bytes: bytes | None = field(default=None, repr=False)
+
+
+@dataclass
+class Outcome:
+    """What a job produced: ``files`` (output file name relative to OUTDIR → bytes) and the
+    content ``key`` of the input it was made from, or an ``error`` line."""
+
+    index: int
+    key: str = ""
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)
+    error: str | None = None
+    duration: float = 0.0
+
+
+def output_files(name: str, formats: tuple[str, ...]) -> list[str]:
+    """The file names (relative to OUTDIR) an item called ``name`` writes."""
+    return [name + OUTPUT_SUFFIXES[f] for f in formats]
+
+
+def audio_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def content_key(audio_sha256: str, job: Job) -> str:
+    """A hash of everything that decides an item's outputs: the audio's bytes, transcript,
+    language, fps, method, formats, how the audio is named inside outputs and visemic's version.
+    Equal keys mean equal outputs, so an item whose recorded key matches is not redone."""
+    settings = {
+        "visemic": visemic.__version__,
+        "audio": audio_sha256,
+        "audio_name": job.audio_name,
+        "text": job.text,
+        "language": job.language,
+        "fps": repr(float(job.fps)),
+        # The method only matters without a transcript (with one, the speech is aligned).
+        "method": "align" if job.text is not None else job.method,
+        "formats": list(job.formats),
+    }
+    blob = json.dumps(settings, sort_keys=True, ensure_ascii=True).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def process(job: Job) -> Outcome:
+    """Run one item: analyse the audio, render every format. Never raises for bad input: the
+    reason goes in ``Outcome.error``."""
+    try:
+        if job.audio_bytes is not None:
+            data = job.audio_bytes
+        else:
+            assert job.audio_path is not None
+            try:
+                data = Path(job.audio_path).read_bytes()
+            except OSError as e:
+                raise VisemicError(f"{job.audio_name}: {e.strerror or e}") from None
+        key = content_key(audio_digest(data), job)
+        result = (_animate(job, job.audio_path) if job.audio_path is not None
+                  else _animate_bytes(job, data))
+        # Outputs name the audio the same way wherever the job ran (not a worker's temp file).
+        result.audio.path = job.audio_name
+        files = {out: _render(result, fmt, job.audio_name)
+                 for out, fmt in zip(output_files(job.name, job.formats), job.formats,
+                                     strict=True)}
+        return Outcome(job.index, key=key, files=files, duration=result.audio.duration)
+    except VisemicError as e:
+        return Outcome(job.index, error=_one_line(str(e)))
+    except MemoryError:
+        return Outcome(job.index, error="out of memory")
+    except Exception as e:  # one bad item must not end the batch; report what happened
+        return Outcome(job.index, error=_one_line(f"internal error ({type(e).__name__}: {e})"))
+
+
+def _animate(job: Job, source: str) -> visemic.Result:
+    try:
+        return visemic.animate(source, text=job.text, language=job.language, fps=job.fps,
+                               method=job.method)
+    except VisemicError as e:
+        # Name the audio as the batch does, not by the path this worker happened to read.
+        raise VisemicError(str(e).replace(source, job.audio_name)) from None
+
+
+def _animate_bytes(job: Job, data: bytes) -> visemic.Result:
+    # The decoder reads files; keep the extension, which helps it recognise the container.
+    suffix = Path(job.audio_name).suffix[:16]
+    fd, tmp = tempfile.mkstemp(prefix="visemic-batch-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            fp.write(data)
+        return _animate(job, tmp)
+    finally:
+        os.unlink(tmp)
+
+
+def _render(result: visemic.Result, fmt: str, audio_name: str) -> bytes:
+    from visemic.outputs import formats
+
+    options = {"sound_file": audio_name} if fmt in ("rhubarb-xml", "rhubarb-json") else {}
+    return formats.render(result, fmt, **options).encode("utf-8")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "unknown error"
