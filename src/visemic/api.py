@@ -13,7 +13,9 @@ import numpy as np
 from visemic import audio as audio_io
 from visemic import prosody as prosody_mod
 from visemic.errors import VisemicError
-from visemic.motion import curves, visemes
+from visemic.motion import expression, visemes
+from visemic.motion.emotion import EmotionTrack
+from visemic.motion.style import Style
 from visemic.phonetics import segmenter
 from visemic.phonetics import text as text_mod
 from visemic.phonetics import timeline as timeline_mod
@@ -51,7 +53,11 @@ LONG_FILE = 180.0
 def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | None = None, *,
             sample_rate: int | None = None, language: str = "en", fps: float = 60.0,
             method: str = "phones", alignment: str | os.PathLike[str] | Timeline | None = None,
-            progress: Progress | None = None) -> Result:
+            progress: Progress | None = None,
+            emotion: str | dict[str, float] | EmotionTrack | None = None,
+            style: str | Style | None = None, blink_rate: float | None = None,
+            head_motion: float | None = None, still: bool = False,
+            seed: int | None = None) -> Result:
     """Speech → phonetic timeline → ARKit-52 curves + viseme tracks.
 
     ``source`` is a path to any audio file, an :class:`Audio`, or a NumPy array of samples (then
@@ -60,25 +66,36 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
     vocabulary-free; or "words", word recognition then alignment). ``progress`` is called with
     0…1 as work advances. ``alignment`` (a TextGrid / CTM / JSON file, see
     :func:`visemic.phonetics.imports.load_alignment`, or a :class:`Timeline`) replaces the
-    analysis: its words and phones are used as they are. Raises
+    analysis: its words and phones are used as they are.
+
+    Expression (:mod:`visemic.motion.expression`): ``emotion`` a mix such as
+    ``"happy:0.6,surprised:0.3"`` or ``{"sad": 0.8}``, or an
+    :class:`~visemic.motion.emotion.EmotionTrack` of keyframes; ``style`` a preset name
+    (:data:`visemic.motion.style.PRESETS`, e.g. "clear", "mumbled,jaw=1.2") or a
+    :class:`~visemic.motion.style.Style`; ``blink_rate`` blinks per minute (default 17);
+    ``head_motion`` scales head motion (default 1); ``still`` fixes head and gaze; ``seed`` makes
+    blinks, gaze and head motion reproducible (default 0). Raises
     :class:`visemic.errors.VisemicError` on bad input.
     """
     if fps <= 0 or fps > 1000:
         raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
+    expr = expression.settings(emotion, style, blink_rate, head_motion, still, seed)
     settings = {"text": text, "language": language, "fps": fps,
-                "method": "align" if text is not None else method}
+                "method": "align" if text is not None else method,
+                "expression": expr.to_json()}
     if alignment is not None:
         return _animate_imported(source, alignment, sample_rate, language, fps, settings,
-                                 progress)
+                                 progress, expr)
     if isinstance(source, str | os.PathLike):
         declared = audio_io.probe_duration(source)
         if declared is not None and declared > LONG_FILE:
-            return _animate_long(Path(source), text, language, fps, method, progress, settings)
+            return _animate_long(Path(source), text, language, fps, method, progress, settings,
+                                 expr)
     audio = audio_io.load(source, sample_rate=sample_rate)
     tl = timeline_mod.analyse(audio, text=text, language=language, method=method,
                               progress=progress)
     pros = prosody_mod.analyse(audio)
-    return _finish(audio, tl, pros, fps, settings, progress)
+    return _finish(audio, tl, pros, fps, settings, progress, expr)
 
 
 def say(text: str, *, language: str = "en", voice: str | None = None, rate: int | None = None,
@@ -102,7 +119,8 @@ def say(text: str, *, language: str = "en", voice: str | None = None, rate: int 
 
 def _animate_imported(source: Any, alignment: str | os.PathLike[str] | Timeline,
                       sample_rate: int | None, language: str, fps: float,
-                      settings: dict[str, Any], progress: Progress | None) -> Result:
+                      settings: dict[str, Any], progress: Progress | None,
+                      expr: expression.Expression | None = None) -> Result:
     from visemic.phonetics import imports
 
     if isinstance(alignment, Timeline):
@@ -115,12 +133,13 @@ def _animate_imported(source: Any, alignment: str | os.PathLike[str] | Timeline,
     if tl.phones and tl.phones[-1].end > audio.duration + 0.5:
         raise VisemicError(f"the alignment ends at {tl.phones[-1].end:.2f} s but the audio lasts "
                            f"{audio.duration:.2f} s: is it the right file?")
-    return _finish(audio, tl, prosody_mod.analyse(audio), fps, settings, progress)
+    return _finish(audio, tl, prosody_mod.analyse(audio), fps, settings, progress, expr)
 
 
 def _finish(audio: Audio, tl: Timeline, pros: Prosody, fps: float, settings: dict[str, Any],
-            progress: Progress | None) -> Result:
-    anim = curves.animate(tl, pros, fps=fps, duration=audio.duration)
+            progress: Progress | None, expr: expression.Expression | None = None) -> Result:
+    anim = expression.animate(tl, pros, fps=fps, duration=audio.duration, expression=expr,
+                              text=settings.get("text"))
     anim.visemes = visemes.tracks(tl, duration=audio.duration)
     if progress:
         progress(1.0)
@@ -128,7 +147,8 @@ def _finish(audio: Audio, tl: Timeline, pros: Prosody, fps: float, settings: dic
 
 
 def _animate_long(path: Path, text: str | None, language: str, fps: float, method: str,
-                  progress: Progress | None, settings: dict[str, Any]) -> Result:
+                  progress: Progress | None, settings: dict[str, Any],
+                  expr: expression.Expression | None = None) -> Result:
     """Analyse a long file segment by segment, holding at most a minute of audio at once."""
     declared = audio_io.probe_duration(path) or 1.0
     words = text_mod.normalize(text, language) if text is not None else None
@@ -170,4 +190,4 @@ def _animate_long(path: Path, text: str | None, language: str, fps: float, metho
                    voiced=np.concatenate([p.voiced for p in pros_parts]))
     audio = Audio(samples=np.zeros(0, np.float32), sample_rate=audio_io.RATE, path=str(path),
                   length=total)
-    return _finish(audio, tl, pros, fps, settings, progress)
+    return _finish(audio, tl, pros, fps, settings, progress, expr)

@@ -89,13 +89,26 @@ def _window(times: np.ndarray, start: float, end: float, ramp: float) -> np.ndar
     return w
 
 
+def seal_weight(timeline: Timeline, times: np.ndarray) -> np.ndarray:
+    """How firmly the lips must be sealed at each time, 0…1: 1 through every /p b m/ (from
+    SEAL_LEAD before it), with SEAL_RAMP ramps. Layers drawn over speech re-impose the seal with
+    ``mouthClose = (1 − w)·mouthClose + w·jawOpen``."""
+    open_ = np.ones_like(times)
+    for p in timeline.phones:
+        if poses.pose(p.symbol).bilabial:
+            open_ *= 1.0 - _window(times, p.start - SEAL_LEAD, p.end, SEAL_RAMP)
+    return 1.0 - open_
+
+
 def _frames_from(prosody: Prosody, times: np.ndarray, values: np.ndarray) -> np.ndarray:
     src_t = (np.arange(len(values)) + 0.5) / prosody.rate
     return np.interp(times, src_t, values) if len(values) else np.zeros_like(times)
 
 
-def _limit_steps(x: np.ndarray, max_step: float) -> np.ndarray:
-    """Clamp each frame-to-frame change, forward then backward so both edges stay smooth."""
+def limit_steps(x: np.ndarray, max_step: float) -> np.ndarray:
+    """Clamp each frame-to-frame change, forward then backward so both edges stay smooth.
+
+    ``x`` is one curve or ``[frames × curves]``."""
     y = x.copy()
     for i in range(1, len(y)):
         y[i] = np.clip(y[i], y[i - 1] - max_step, y[i - 1] + max_step)
@@ -129,12 +142,11 @@ def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
     jaw = mouth[:, _COL["jawOpen"]]
     close = mouth[:, _COL["mouthClose"]]
     roll_lower = mouth[:, _COL["mouthRollLower"]]
+    seal = seal_weight(timeline, times)
+    close[:] = (1 - seal) * close + seal * jaw
     for p in timeline.phones:
         pose = poses.pose(p.symbol)
-        if pose.bilabial:
-            w = _window(times, p.start - SEAL_LEAD, p.end, SEAL_RAMP)
-            close[:] = (1 - w) * close + w * jaw
-        elif pose.labiodental:
+        if pose.labiodental:
             w = _window(times, p.start - SEAL_LEAD, p.end, SEAL_RAMP)
             roll_lower[:] = np.maximum(roll_lower, 0.5 * w)
             close[:] = np.maximum(close, w * np.maximum(jaw - 0.06, 0))
@@ -143,7 +155,7 @@ def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
     max_step = MAX_STEP_60 * 60.0 / fps
     for name, col in _COL.items():
         curve = np.clip(mouth[:, col], 0.0, 1.0)
-        out[:, arkit.INDEX[name]] = _limit_steps(curve, max_step) if n > 1 else curve
+        out[:, arkit.INDEX[name]] = limit_steps(curve, max_step) if n > 1 else curve
     # Lips apart by jawOpen − mouthClose: keep mouthClose ≤ jawOpen after limiting.
     ji, ci = arkit.INDEX["jawOpen"], arkit.INDEX["mouthClose"]
     out[:, ci] = np.minimum(out[:, ci], out[:, ji])

@@ -1,0 +1,186 @@
+"""Expression: the speech curves with emotion, speaking style, eyes, brows and head on top.
+
+Layering (what keeps the speech readable under any expression):
+
+1. speech mouth shapes (:func:`visemic.motion.curves.animate`), scaled by the speaking style;
+2. the emotion layer (:mod:`visemic.motion.emotion`) added: brows, eyes, cheeks, nose, mouth
+   corners, a small jaw bias (parting the lips only where speech parts them), head posture;
+   mouth-corner poses yield to rounded speech shapes, which need the corners;
+3. the bilabial seal re-imposed last: through /p b m/ mouthClose follows jawOpen again and the
+   channels that part the lips (upper lip up, lower lip down, funnel, shrug) are held at the speech
+   value, whatever the emotion added;
+4. blinks and gaze, brows following pitch accents and questions, head motion from prosody.
+
+Everything random draws from ``numpy.random.default_rng([seed, part])``: one seed gives the same
+animation every time, and each part (blinks, gaze, head) has its own stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from visemic.errors import VisemicError
+from visemic.motion import arkit, brows, curves, emotion, eyes, head, speech_events, style
+from visemic.motion.emotion import EmotionTrack
+from visemic.motion.style import Style
+from visemic.types import Animation, Prosody, Timeline
+
+# Channels that part the lips on top of jawOpen − mouthClose; held at their speech value
+# while the lips are sealed.
+LIP_PARTING = ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
+               "mouthLowerDownRight", "mouthFunnel", "mouthShrugUpper")
+# Emotion channels at the mouth corners, which rounded speech shapes override.
+CORNERS = ("mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight",
+           "mouthDimpleLeft", "mouthDimpleRight", "mouthLeft", "mouthRight")
+EYE_FOLLOW = 0.7   # share of a head turn the eyes counter-rotate, to keep looking at the camera
+_PARTS = {"blinks": 1, "gaze": 2, "head": 3}
+
+
+@dataclass(frozen=True)
+class Expression:
+    """The expression settings of one animation (all optional; the defaults give a neutral,
+    natural face: blinks at 17/min, saccades, subtle head motion)."""
+
+    emotion: EmotionTrack = field(default_factory=lambda: emotion.as_track(None))
+    style: Style = field(default_factory=Style)
+    blink_rate: float = eyes.BLINK_RATE
+    head_motion: float = 1.0
+    still: bool = False
+    seed: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        keys = self.emotion.keyframes
+        emo: Any = dict(keys[0].mix) if len(keys) == 1 else self.emotion.to_json()
+        return {"emotion": emo, "style": self.style.to_json(), "blink_rate": self.blink_rate,
+                "head_motion": self.head_motion, "still": self.still, "seed": self.seed}
+
+
+def settings(emotion_: str | dict[str, float] | EmotionTrack | None = None,
+             style_: str | Style | None = None, blink_rate: float | None = None,
+             head_motion: float | None = None, still: bool = False,
+             seed: int | None = None) -> Expression:
+    """An :class:`Expression` from the API's keyword arguments, validated (VisemicError)."""
+    rate = eyes.BLINK_RATE if blink_rate is None else blink_rate
+    scale = 1.0 if head_motion is None else head_motion
+    if not isinstance(rate, int | float) or not 0.0 <= float(rate) <= 60.0:
+        raise VisemicError(f"blink rate must be between 0 and 60 per minute, got {rate!r}")
+    if not isinstance(scale, int | float) or not 0.0 <= float(scale) <= 3.0:
+        raise VisemicError(f"head motion scale must be between 0 and 3, got {scale!r}")
+    seed_ = 0 if seed is None else seed
+    if isinstance(seed_, bool) or not isinstance(seed_, int) or seed_ < 0:
+        raise VisemicError(f"seed must be a non-negative integer, got {seed_!r}")
+    return Expression(emotion=emotion.as_track(emotion_), style=style.as_style(style_),
+                      blink_rate=float(rate), head_motion=float(scale), still=bool(still),
+                      seed=seed_)
+
+
+def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
+            duration: float | None = None, expression: Expression | None = None,
+            text: str | None = None) -> Animation:
+    """Speech curves (:func:`visemic.motion.curves.animate`) with the expression applied.
+
+    ``text`` (the transcript, if any) lets questions marked "?" raise the brows.
+    """
+    anim = curves.animate(timeline, prosody, fps=fps, duration=duration)
+    apply(anim, timeline, prosody, expression or Expression(), text)
+    return anim
+
+
+def _emphasis_frames(timeline: Timeline, accents: list[speech_events.Accent],
+                     times: np.ndarray) -> np.ndarray:
+    per_word = speech_events.word_emphasis(timeline, accents)
+    out = np.zeros(len(times))
+    for w, e in zip(timeline.words, per_word, strict=True):
+        if e > 0:
+            sel = (times >= w.start - 0.05) & (times < w.end + 0.05)
+            out[sel] = np.maximum(out[sel], e)
+    return out
+
+
+def apply(anim: Animation, timeline: Timeline, prosody: Prosody, expr: Expression,
+          text: str | None = None) -> None:
+    """Layer ``expr`` onto ``anim`` (speech curves from :func:`curves.animate`) in place."""
+    values = anim.values
+    n = values.shape[0]
+    idx = arkit.INDEX
+    if [c for c in anim.channels] != list(arkit.CHANNELS):
+        raise ValueError("apply() needs an animation with arkit.CHANNELS")
+    times = np.arange(n) / anim.fps
+    speech = values.copy()
+    accents = speech_events.accents(timeline, prosody)
+    spans = speech_events.phrases(timeline)
+    talking = speech_events.speaking(timeline, times)
+
+    # 1. Speaking style on the speech mouth.
+    jaw_gain, lip_gain = style.gains(expr.style, _emphasis_frames(timeline, accents, times))
+    for name in style.JAW_CHANNELS:
+        values[:, idx[name]] *= jaw_gain
+    for name in style.LIP_CHANNELS:
+        values[:, idx[name]] *= lip_gain
+
+    # 2. Emotion.
+    layer = emotion.offsets(expr.emotion, times)
+    rounding = np.maximum(speech[:, idx["mouthPucker"]], speech[:, idx["mouthFunnel"]])
+    give_way = 1.0 - 0.7 * np.clip(rounding / 0.5, 0.0, 1.0)
+    for name in CORNERS:
+        layer[:, idx[name]] *= give_way
+    # The jaw bias parts the lips only as far as speech parts them: where the speech lips are
+    # together (pauses, closures) mouthClose follows the bias and the lips stay together.
+    ji, ci = idx["jawOpen"], idx["mouthClose"]
+    speech_gap = speech[:, ji] - speech[:, ci]
+    layer[:, ci] += layer[:, ji] * (1.0 - np.clip((speech_gap - 0.04) / 0.12, 0.0, 1.0))
+    blend = len(arkit.BLENDSHAPES)
+    values[:, :blend] += layer[:, :blend]
+    posture = layer[:, blend:]
+
+    # 3. The seal, last of the mouth: nothing an emotion or style added may part /p b m/.
+    seal = curves.seal_weight(timeline, times)
+    values[:, ci] = (1 - seal) * values[:, ci] + seal * values[:, ji]
+    for name in LIP_PARTING:
+        c = idx[name]
+        values[:, c] = (1 - seal) * values[:, c] + seal * np.minimum(values[:, c], speech[:, c])
+
+    # 4. Eyes, brows, head.
+    starts = [a for a, _ in spans]
+    pauses = [b for _, b in spans]
+    rng = {part: np.random.default_rng([expr.seed, k]) for part, k in _PARTS.items()}
+    blink = eyes.blink_curve(times, eyes.blink_times(n / anim.fps, expr.blink_rate, pauses,
+                                                     rng["blinks"]))
+    for name in ("eyeBlinkLeft", "eyeBlinkRight"):
+        values[:, idx[name]] = np.maximum(values[:, idx[name]], blink)
+
+    raise_ = brows.raise_curve(times, accents,
+                               speech_events.question_ends(timeline, prosody, text))
+    for name in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight"):
+        values[:, idx[name]] += raise_
+
+    if expr.still:
+        head_yaw = head_pitch = head_roll = np.zeros(n, np.float32)
+        gaze_yaw = gaze_pitch = np.zeros(n, np.float32)
+    else:
+        scale = expr.head_motion * expr.style.head
+        head_yaw, head_pitch, head_roll = head.motion(times, accents, spans, talking,
+                                                      rng["head"], scale)
+        head_yaw = head.soft_clip(head_yaw + posture[:, 0])
+        head_pitch = head.soft_clip(head_pitch + posture[:, 1])
+        head_roll = head.soft_clip(head_roll + posture[:, 2])
+        gaze_yaw, gaze_pitch = eyes.gaze(times, starts, rng["gaze"])
+        gaze_yaw = gaze_yaw - EYE_FOLLOW * (head_yaw - posture[:, 0])
+        gaze_pitch = gaze_pitch - EYE_FOLLOW * (head_pitch - posture[:, 1])
+    for name, curve in eyes.look_channels(gaze_yaw, gaze_pitch).items():
+        values[:, idx[name]] += curve
+    values[:, idx["headYaw"]] = head_yaw
+    values[:, idx["headPitch"]] = head_pitch
+    values[:, idx["headRoll"]] = head_roll
+
+    # Keep every channel in range and within the per-frame step limit (DESIGN.md §3).
+    np.clip(values[:, :blend], 0.0, 1.0, out=values[:, :blend])
+    if n > 1:
+        changed = np.flatnonzero(np.any(values[:, :blend] != speech[:, :blend], axis=0))
+        if len(changed):
+            step = curves.MAX_STEP_60 * 60.0 / anim.fps
+            values[:, changed] = curves.limit_steps(values[:, changed], step)
+    values[:, ci] = np.minimum(values[:, ci], values[:, ji])
