@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import visemic
+from visemic.batch.command import add_batch
 from visemic.errors import VisemicError
 from visemic.server.command import add_serve
 from visemic.stream.command import add_stream
@@ -402,6 +403,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_plot,
     add_languages,
     add_rhubarb,
+    add_batch,
     add_serve,
     add_stream,
 ]
