@@ -118,6 +118,7 @@ def add_animate(sub: Any) -> None:
     p.add_argument("--method", choices=("words", "phones"),
                    help="recognition without a transcript: phone-loop decoding (phones) or "
                         "word recognition then alignment (words)")
+    _add_expression_options(p)
     _add_video_options(p)
     p.set_defaults(run=run_animate)
 
@@ -128,6 +129,44 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=_fps, default=60.0, metavar="N",
                    help="animation frame rate (default: 60)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def _add_expression_options(p: argparse.ArgumentParser) -> None:
+    from visemic.motion.emotion_poses import EMOTIONS
+    from visemic.motion.style import PRESETS
+
+    ex = p.add_argument_group("expression (emotion, style, eyes, head)")
+    emo = ex.add_mutually_exclusive_group()
+    emo.add_argument("--emotion", metavar="MIX",
+                     help=f"emotion mix such as happy:0.6,surprised:0.3 (intensities 0-1; "
+                          f"{', '.join(EMOTIONS)})")
+    emo.add_argument("--emotion-track", metavar="FILE",
+                     help="emotion keyframes over time: JSON {\"keyframes\": [{\"time\": 0, "
+                          "\"emotion\": \"happy:0.8\"}, ...]} or CSV time,emotion "
+                          "(or time,happy,sad,...); the mix eases between keyframes")
+    ex.add_argument("--style", metavar="NAME",
+                    help=f"speaking style preset ({', '.join(PRESETS)}), optionally with "
+                         "overrides: clear,jaw=1.2 (articulation, jaw, lips, emphasis, head)")
+    ex.add_argument("--blink-rate", type=float, metavar="PER_MIN",
+                    help="blinks per minute (default 17; 0 = no blinks)")
+    ex.add_argument("--head-motion", type=float, metavar="SCALE",
+                    help="scale of head motion, 0-3 (default 1)")
+    ex.add_argument("--still", action="store_true", help="head and gaze fixed")
+    ex.add_argument("--seed", type=int, metavar="N",
+                    help="seed for blinks, gaze and head motion (default 0)")
+
+
+def _expression_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    from visemic.motion import emotion
+
+    kwargs: dict[str, Any] = {"style": args.style, "blink_rate": args.blink_rate,
+                              "head_motion": args.head_motion, "still": args.still,
+                              "seed": args.seed}
+    if args.emotion_track is not None:
+        kwargs["emotion"] = emotion.load_track(args.emotion_track)
+    elif args.emotion is not None:
+        kwargs["emotion"] = emotion.parse_mix(args.emotion)
+    return kwargs
 
 
 def _add_video_options(p: argparse.ArgumentParser) -> None:
@@ -232,7 +271,7 @@ def run_animate(args: argparse.Namespace) -> int:
         _check_input(args.alignment)
 
     kwargs: dict[str, Any] = {"text": text, "language": args.language, "fps": args.fps,
-                              "alignment": args.alignment}
+                              "alignment": args.alignment, **_expression_kwargs(args)}
     if args.method is not None:
         kwargs["method"] = args.method
     from visemic.progress import Progress
