@@ -376,7 +376,13 @@ def test_livelink_csv(result, tmp_path):
         assert np.allclose(table[:, k], anim.channel(channel), atol=6e-7), name
     for k, name in enumerate(arkit.HEAD):
         assert np.allclose(table[:, 52 + k], anim.channel(name) / 180.0, atol=6e-7)
-    assert not table[:, 55:].any()  # eye rotations: the gaze is in the eyeLook* curves
+    # Eye yaw/pitch follow the eyeLook* curves (30° per unit); eye roll stays 0.
+    look = {n: anim.channel(n) for n in arkit.BLENDSHAPES if n.startswith("eyeLook")}
+    left_yaw = (look["eyeLookOutLeft"] - look["eyeLookInLeft"]) * 30.0
+    right_pitch = (look["eyeLookDownRight"] - look["eyeLookUpRight"]) * 30.0
+    assert np.allclose(table[:, 55], left_yaw / 180.0, atol=1e-6)
+    assert np.allclose(table[:, 59], right_pitch / 180.0, atol=1e-6)
+    assert table[:, 55].any() and not table[:, [57, 60]].any()
     radians = formats.render(result, "csv", head_units="radians").splitlines()[1:]
     yaw = np.array([float(r.split(",")[54]) for r in radians])
     assert np.allclose(yaw, np.radians(anim.channel("headYaw")), atol=6e-7)

@@ -14,9 +14,10 @@ rotations are not degrees but Unreal's ARKit face-support encoding, the angle in
 third-party importers treat those columns as radians instead, so ``head_units="radians"`` (or
 ``"degrees"``) is available.
 
-Eye rotations are written as 0: the gaze is already in the eyeLook* blendshapes, and rigs that
-take Live Link data (MetaHuman among them) drive the eyes from those curves; adding eye-bone
-angles derived from the same curves would turn the eyes twice as far.
+Eye yaw and pitch are derived from the eyeLook* blendshapes (:func:`visemic.motion.eyes.
+eye_angles`, 30° per unit; yaw > 0 towards the character's left, pitch > 0 down), as the app
+records both the blendshapes and the eye rotations; eye roll is 0. A rig that drives its eyes
+from the blendshapes (MetaHuman does) should not also apply these columns.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 
 from visemic.errors import VisemicError
 from visemic.motion.arkit import BLENDSHAPES, HEAD
+from visemic.motion.eyes import eye_angles
 
 if TYPE_CHECKING:
     from visemic.api import Result
@@ -98,6 +100,11 @@ def write_csv(result: Result, out: TextIO, head_units: str = "normalized") -> No
         for k, c in enumerate(head_cols):
             if c is not None:
                 block[:, len(cols) + k] = chunk[:, c] * scale
+        looks = {n: chunk[:, index[n]] for n in LIVELINK_ORDER if n.startswith("eyeLook")}
+        for k, side in ((3, "Left"), (6, "Right")):
+            yaw, pitch = eye_angles(looks, side)
+            block[:, len(cols) + k] = yaw * scale
+            block[:, len(cols) + k + 1] = pitch * scale
         block = np.nan_to_num(np.round(block, 6) + 0.0)
         for j, row in enumerate(block.tolist()):
             out.write(f"{timecode(i0 + j, fps)},{COUNT},"
