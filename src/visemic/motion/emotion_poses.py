@@ -16,17 +16,17 @@ from __future__ import annotations
 EMOTIONS: dict[str, dict[str, float]] = {
     "neutral": {},
     "happy": {
-        "mouthSmile": 0.75, "cheekSquint": 0.65, "eyeSquint": 0.4, "mouthDimple": 0.25,
+        "mouthSmile": 0.9, "cheekSquint": 0.7, "eyeSquint": 0.45, "mouthDimple": 0.25,
         "browOuterUp": 0.1, "mouthUpperUp": 0.08, "jawOpen": 0.03, "headPitch": -1.5,
     },
     "sad": {
-        "browInnerUp": 0.85, "browDown": 0.3, "mouthFrown": 0.65, "mouthShrugLower": 0.35,
-        "mouthPress": 0.2, "eyeSquint": 0.15, "eyeLookDown": 0.18, "mouthRollLower": 0.05,
+        "browInnerUp": 1.0, "browDown": 0.1, "mouthFrown": 0.75, "mouthShrugLower": 0.35,
+        "mouthPress": 0.2, "eyeSquint": 0.2, "eyeLookDown": 0.18, "mouthRollLower": 0.05,
         "headPitch": 5.0, "headRoll": 2.0,
     },
     "angry": {
-        "browDown": 0.95, "eyeSquint": 0.35, "eyeWide": 0.25, "noseSneer": 0.4,
-        "mouthPress": 0.5, "mouthFrown": 0.3, "mouthRollUpper": 0.15, "jawForward": 0.12,
+        "browDown": 1.0, "eyeSquint": 0.5, "eyeWide": 0.15, "noseSneer": 0.5,
+        "mouthPress": 0.5, "mouthFrown": 0.4, "mouthRollUpper": 0.15, "jawForward": 0.12,
         "mouthStretch": 0.15, "headPitch": 3.0,
     },
     "surprised": {
@@ -40,12 +40,12 @@ EMOTIONS: dict[str, dict[str, float]] = {
     },
     "afraid": {
         "browInnerUp": 0.95, "browOuterUp": 0.4, "browDown": 0.35, "eyeWide": 0.95,
-        "mouthStretch": 0.65, "mouthFrown": 0.15, "jawOpen": 0.08, "mouthLowerDown": 0.15,
+        "mouthStretch": 0.8, "mouthFrown": 0.25, "jawOpen": 0.08, "mouthLowerDown": 0.2,
         "headPitch": -2.0,
     },
     "contempt": {
-        "mouthDimpleLeft": 0.7, "mouthSmileLeft": 0.35, "mouthPressLeft": 0.3, "mouthLeft": 0.2,
-        "cheekSquintLeft": 0.2, "eyeSquint": 0.2, "browDownRight": 0.15, "browOuterUpLeft": 0.2,
+        "mouthDimpleLeft": 0.8, "mouthSmileLeft": 0.5, "mouthPressLeft": 0.3, "mouthLeft": 0.25,
+        "cheekSquintLeft": 0.3, "eyeSquint": 0.3, "browDownRight": 0.2, "browOuterUpLeft": 0.3,
         "headPitch": -4.0, "headRoll": 3.0, "headYaw": 4.0,
     },
 }
