@@ -1,0 +1,12 @@
+"""Portraits: a photo, painting or drawing of a face animated by landmark-driven warping.
+
+:class:`PortraitRenderer` is the renderer the video writer uses (``portrait=IMAGE``); the
+modules are: ``landmarks`` (Face Mesh detection, landmark files), ``mesh`` (landmark groups and
+triangles), ``rig`` (ARKit values → landmarks), ``warp`` (piecewise-affine remap), ``mouth``
+(the painted mouth interior) and ``renderer``.
+"""
+
+from visemic.render.portrait.landmarks import detect_faces, load_landmarks, save_landmarks
+from visemic.render.portrait.renderer import PortraitRenderer
+
+__all__ = ["PortraitRenderer", "detect_faces", "load_landmarks", "save_landmarks"]

@@ -1,0 +1,259 @@
+"""PortraitRenderer: a photo, painting or drawing brought to life by warping it over its landmarks.
+
+Per frame: the rig moves the Face Mesh landmarks (and anchor points around the head) for the
+curve row, the mesh warp re-samples the face crop from the original with cv2.remap, the mouth
+interior is painted where the lips have parted, and the crop goes back into the full picture
+(the crop's border is held still, so the paste has no seam).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from visemic.errors import VisemicError
+from visemic.motion.arkit import CHANNELS
+from visemic.render.portrait import mesh
+from visemic.render.portrait.eyes import EyelidPainter
+from visemic.render.portrait.landmarks import as_landmarks, find_face, load_landmarks
+from visemic.render.portrait.mouth import MouthPainter
+from visemic.render.portrait.rig import Rig
+from visemic.render.portrait.warp import MeshWarp
+
+MAX_SIDE = 1080  # default output: the portrait's own size, at most this on the long side
+OPEN_FADE = 0.04  # lip gap (eye distances) over which the painted mouth interior fades in
+CROP_MARGIN = 0.25  # room around the outer anchor ring, as a share of the eye distance × 4
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as H×W×4 RGBA uint8 (raises :class:`VisemicError` when unreadable)."""
+    p = Path(path)
+    if not p.is_file():
+        raise VisemicError(f"portrait image not found: {p}")
+    data = np.fromfile(str(p), np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise VisemicError(f"cannot read portrait image: {p} (use PNG, JPEG or WebP)")
+    return _to_rgba(image, bgr=True)
+
+
+def _to_rgba(image: np.ndarray, bgr: bool = False) -> np.ndarray:
+    img = np.asarray(image)
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    if img.dtype != np.uint8:
+        raise VisemicError(f"portrait image must be 8-bit, got {img.dtype}")
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    if img.ndim != 3 or img.shape[2] not in (3, 4) or min(img.shape[:2]) < 16:
+        raise VisemicError(f"portrait image must be H×W×3 or ×4 and at least 16 pixels, "
+                           f"got shape {list(img.shape)}")
+    if bgr:
+        img = img[:, :, [2, 1, 0, 3][: img.shape[2]]]
+    if img.shape[2] == 3:
+        img = np.concatenate([img, np.full(img.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    return np.ascontiguousarray(img)
+
+
+def default_size(width: int, height: int) -> tuple[int, int]:
+    """The portrait's own size, scaled down to :data:`MAX_SIDE` on the long side, even."""
+    scale = min(1.0, MAX_SIDE / max(width, height))
+    w, h = int(round(width * scale)), int(round(height * scale))
+    return max(2, w - w % 2), max(2, h - h % 2)
+
+
+class PortraitRenderer:
+    """Animates the face in a portrait.
+
+    ``image``: a path or an H×W×3/4 RGB(A) uint8 array. ``size`` (width, height) defaults to
+    the image's own (even, at most 1080 on the long side); another aspect is filled by scaling
+    to cover and cropping the centre. ``landmarks``: a landmarks file or a 468/478×2/3 array in
+    the image's pixels, else MediaPipe Face Mesh finds the face; ``face`` picks one of several
+    (0: the largest). ``still`` ignores the head angles; ``motion_scale`` scales them.
+    """
+
+    def __init__(self, image: Any, size: tuple[int, int] | None = None, landmarks: Any = None,
+                 face: int = 0, still: bool = False, motion_scale: float = 1.0) -> None:
+        name = str(image) if isinstance(image, (str, os.PathLike)) else "the portrait"
+        rgba = read_image(image) if isinstance(image, (str, os.PathLike)) else _to_rgba(image)
+        if isinstance(landmarks, (str, os.PathLike)):
+            points = load_landmarks(landmarks)
+        elif landmarks is not None:
+            points = as_landmarks(landmarks)
+        else:
+            if face < 0:
+                raise VisemicError(f"face must be 0 or more, got {face}")
+            points = find_face(rgba[:, :, :3], face, name)
+        ih, iw = rgba.shape[:2]
+        w, h = (int(size[0]), int(size[1])) if size else default_size(iw, ih)
+        if not (16 <= w <= 8192 and 16 <= h <= 8192):
+            raise VisemicError(f"portrait size {w}×{h} is out of range (16…8192)")
+        if not np.isfinite(motion_scale) or motion_scale < 0:
+            raise VisemicError(f"motion scale must be 0 or more, got {motion_scale}")
+        self.size = (w, h)
+        self.head_scale = 0.0 if still else float(motion_scale)
+        # Scale to cover the frame, centre-crop; the landmarks follow.
+        scale = max(w / iw, h / ih)
+        ox, oy = (iw * scale - w) / 2.0, (ih * scale - h) / 2.0
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        scaled = cv2.resize(rgba, (max(w, int(round(iw * scale))), max(h, int(round(ih * scale)))),
+                            interpolation=interp)
+        x, y = int(round(ox)), int(round(oy))
+        self.image = np.ascontiguousarray(scaled[y:y + h, x:x + w])
+        pts = points.copy()
+        pts[:, :2] = pts[:, :2] * scale - [x, y]
+        pts[:, 2] *= scale
+        self.landmarks = pts
+        _check_inside(pts, w, h)
+
+        self.crop = self._crop_box(pts)
+        x0, y0, x1, y1 = self.crop
+        local = pts.copy()
+        local[:, :2] -= [x0, y0]
+        self.rig = Rig(local, (0, 0, x1 - x0, y1 - y0))
+        anchors = self.rig.anchor_rest[:, :2]
+        self._n = len(local)
+        self.triangles = _triangles(self.rig.rest, anchors)
+        source = np.concatenate([self.rig.source[:, :2], anchors])
+        crop_img = self.image[y0:y1, x0:x1]
+        self.warp = MeshWarp(crop_img, source, self.triangles)
+        self.mouth = MouthPainter(crop_img, self.rig.rest[:, :2], self.rig.iod)
+        self.eyelids = EyelidPainter(crop_img, self.rig.rest[:, :2], self.rig.iod)
+        self._inner = list(mesh.inner_mouth())
+        self._rest_gap = _gap(self.rig.rest, self.rig.ey)
+        self._out = self.image.copy()
+        self._crop_out = np.empty_like(crop_img)
+        self._channels_key: tuple[str, ...] | None = None
+        self._index = np.zeros(len(CHANNELS), np.intp)
+        self._last: np.ndarray | None = None
+        self._rest_frame: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    def frame(self, animation: Any, t: float, values: np.ndarray) -> np.ndarray:
+        """Renderer protocol used by the video writer: the frame for curve row ``values``.
+
+        Returns the renderer's own buffer (valid until the next call).
+        """
+        return self._render(self._values(values, animation.channels))
+
+    def render(self, values: np.ndarray, channels: Sequence[str] = CHANNELS) -> np.ndarray:
+        """One frame (H×W×4 RGBA uint8, a new array) for ``values`` named by ``channels``."""
+        return self._render(self._values(values, channels)).copy()
+
+    @property
+    def rest(self) -> np.ndarray:
+        """The neutral frame (all channels 0)."""
+        return self.render(np.zeros(len(CHANNELS), np.float32))
+
+    def pose_landmarks(self, values: np.ndarray,
+                       channels: Sequence[str] = CHANNELS) -> np.ndarray:
+        """Where the rig puts the 478 landmarks (image pixels, x, y) for ``values``."""
+        pose = self.rig.pose(self._values(values, channels), self.head_scale)
+        return pose.points[:, :2] + [self.crop[0], self.crop[1]]
+
+    # ------------------------------------------------------------------ internals
+
+    def _values(self, values: np.ndarray, channels: Sequence[str]) -> np.ndarray:
+        key = channels if isinstance(channels, tuple) else tuple(channels)
+        if key != self._channels_key:
+            pos = {n: i for i, n in enumerate(key)}
+            self._index = np.array([pos.get(n, len(key)) for n in CHANNELS], np.intp)
+            self._channels_key = key
+        v = np.asarray(values, np.float64).ravel()
+        if v.shape[0] != len(key):
+            raise VisemicError(f"{v.shape[0]} values for {len(key)} channels")
+        return np.append(np.nan_to_num(v), 0.0)[self._index]
+
+    def _render(self, v: np.ndarray) -> np.ndarray:
+        rest = not np.any(v[:52] > 1e-3) and not np.any(np.abs(v[52:] * self.head_scale) > 1e-2)
+        if rest and self._rest_frame is not None:
+            self._out[:] = self._rest_frame
+            return self._out
+        if self._last is not None and np.array_equal(v, self._last):
+            return self._out
+        pose = self.rig.pose(v, self.head_scale)
+        target = np.concatenate([pose.points[:, :2], pose.anchors])
+        crop = self.warp.warp(target, out=self._crop_out)
+        inner = pose.points[self._inner, :2]
+        # The painted interior fades in over the first few pixels of opening, so that lips
+        # that never quite met in the picture look as they did at rest.
+        opened = (_gap(pose.points, self.rig.ey) - self._rest_gap) / (OPEN_FADE * self.rig.iod)
+        if opened > 0.0 and _opening(inner) > 0.25:
+            self.mouth.paint(crop, inner, pose.teeth_upper, pose.teeth_lower, pose.tongue_out,
+                             min(1.0, opened))
+        for side in mesh.SIDES:
+            if pose.blink[side] > 0:
+                lid = pose.points[list(mesh.EYE_UPPER[side][1:-1]), :2]
+                self.eyelids.paint(crop, side, pose.open_eyes[side], lid, pose.blink[side])
+        x0, y0, x1, y1 = self.crop
+        self._out[y0:y1, x0:x1] = crop
+        self._last = v.copy()
+        if rest:
+            self._rest_frame = self._out.copy()
+        return self._out
+
+    def _crop_box(self, pts: np.ndarray) -> tuple[int, int, int, int]:
+        from visemic.render.portrait.rig import RING_SCALE
+
+        w, h = self.size
+        oval = pts[list(mesh.FACE_OVAL), :2]
+        centre = oval.mean(axis=0)
+        ring = centre + (oval - centre) * RING_SCALE[-1]
+        eyes = np.hypot(*(pts[mesh.IRIS["left"][0], :2] - pts[mesh.IRIS["right"][0], :2]))
+        margin = CROP_MARGIN * 4 * eyes
+        x0 = int(np.floor(max(0.0, ring[:, 0].min() - margin)))
+        y0 = int(np.floor(max(0.0, ring[:, 1].min() - margin)))
+        x1 = int(np.ceil(min(float(w), ring[:, 0].max() + margin)))
+        y1 = int(np.ceil(min(float(h), ring[:, 1].max() + margin)))
+        return x0, y0, x1, y1
+
+
+def _gap(points: np.ndarray, down: np.ndarray) -> float:
+    """The widest gap between the inner lips across the middle of the mouth (pixels)."""
+    upper = points[list(mesh.LIPS_INNER_UPPER[3:8]), :2]
+    lower = points[list(mesh.LIPS_INNER_LOWER[3:8]), :2]
+    return float(np.max((lower - upper) @ down))
+
+
+def _opening(inner: np.ndarray) -> float:
+    """Area of the mouth opening in pixels (shoelace)."""
+    x, y = inner[:, 0], inner[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _check_inside(pts: np.ndarray, w: int, h: int) -> None:
+    xy = pts[: mesh.N_SURFACE, :2]
+    inside = (xy[:, 0] >= -0.1 * w) & (xy[:, 0] <= 1.1 * w) & (xy[:, 1] >= -0.1 * h) & \
+        (xy[:, 1] <= 1.1 * h)
+    if inside.mean() < 0.9:
+        raise VisemicError("the face's landmarks lie outside the picture (are they in the "
+                           "image's pixels?)")
+
+
+def _triangles(rest: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """The warp's triangles: the face surface, its holes (eyes, mouth) and a ring of triangles
+    from the face's outline out to the anchors and the crop's border."""
+    from scipy.spatial import Delaunay
+
+    n = len(rest)
+    face = [mesh.surface_triangles(), *mesh.hole_triangles().values()]
+    oval_ids = np.array(mesh.FACE_OVAL)
+    pts = np.concatenate([rest[oval_ids, :2], anchors])
+    tri = Delaunay(pts).simplices
+    ids = np.concatenate([oval_ids, n + np.arange(len(anchors))])
+    oval = rest[oval_ids, :2].astype(np.float32).reshape(-1, 1, 2)
+    keep = []
+    for t in tri:
+        if (t < len(oval_ids)).all():
+            cx, cy = pts[t].mean(axis=0)
+            if cv2.pointPolygonTest(oval, (float(cx), float(cy)), False) >= 0:
+                continue  # inside the face: the surface triangles cover it
+        keep.append(ids[t])
+    # The outer ring first, so that the face is drawn over it where the two meet.
+    return np.concatenate([np.array(keep, np.int32), *face]).astype(np.int32)

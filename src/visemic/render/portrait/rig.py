@@ -1,0 +1,542 @@
+"""A landmark-space face rig: ARKit-52 values + head angles → moved Face Mesh landmarks.
+
+Most channels are linear: each moves groups of landmarks by a fixed offset, spread to nearby
+landmarks with a Gaussian falloff (:data:`MOVES`, the one table of per-channel displacements,
+in units of the distance between the eyes, in the face's own frame). Three motions are not
+linear and are computed per frame: the jaw turns about its hinge (behind the cheek, under the
+ear), the lids close onto a line between them, and the head turns the whole landmark set in
+3D about a point in the neck. Anchor rings around the head follow it partly (hair, neck) and
+the frame's border not at all, so the background stays put.
+
+Conventions (ARKit's): "Left" is the subject's left (the picture's right); the lips are apart
+by ``jawOpen − mouthClose``; head angles in degrees, ``headYaw`` > 0 turns the nose towards
+the picture's right, ``headPitch`` > 0 nods it down, ``headRoll`` > 0 tilts the top of the
+head towards the picture's left.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from visemic.motion.arkit import CHANNELS, INDEX
+from visemic.render.portrait import mesh
+
+# Lower-lip drop at jawOpen = 1, in eye distances (a wide-open jaw: about 45 mm for a 63 mm
+# eye distance would be 0.7; speech rarely passes half of that).
+JAW_DROP = 0.42
+# The jaw hinge: this far behind the lower lip (eye distances) and at the height of the cheeks'
+# widest points (landmarks 234 and 454) plus this much.
+HINGE_DEPTH = 1.1
+HINGE_BELOW_CHEEKS = 0.1
+# Head rotation centre: below the eye line and behind the lips (eye distances).
+NECK_BELOW_EYES = 1.1
+NECK_DEPTH = 1.4
+# Share of the head's motion followed by the inner and the outer anchor ring.
+RING_FOLLOW = (0.9, 0.45)
+RING_SCALE = (1.3, 1.75)  # anchor rings: the face oval scaled about its centre
+# The lids close onto the line this share of the way from the upper to the lower lid.
+LID_MEET = 0.8
+# Gaze: iris travel at full eyeLook*, as a share of the eye's half width / half height.
+GAZE_SIDEWAYS = 0.42
+GAZE_VERTICAL = 0.3
+# Teeth: visible edge of the upper incisors below the mouth line at rest, and of the lower
+# incisors above the lower lip (eye distances).
+UPPER_TEETH = 0.045
+LOWER_TEETH = 0.02
+
+# Per-channel displacements: channel → [(group, outward, up, radius, region)], offsets and the
+# falloff radius in eye distances. "{S}"/"{s}" expand to Left/Right and left/right; "outward"
+# points away from the face's midline on that side (for unsided channels: the picture's right).
+# Region "lower" limits the falloff to the jaw's side of the mouth, "upper" to the skull's.
+MOVES: dict[str, list[tuple[str, float, float, float, str]]] = {
+    "mouthSmile{S}": [("corner_{s}", 0.07, 0.09, 0.28, "all")],
+    "mouthFrown{S}": [("corner_{s}", 0.02, -0.07, 0.25, "all")],
+    "mouthDimple{S}": [("corner_{s}", 0.05, 0.01, 0.2, "all")],
+    "mouthStretch{S}": [("corner_{s}", 0.08, -0.03, 0.25, "all")],
+    "mouthPress{S}": [("upper_outer_{s}", 0.0, -0.02, 0.06, "upper"),
+                      ("lower_outer_{s}", 0.0, 0.025, 0.06, "lower")],
+    "mouthLowerDown{S}": [("lower_lip_{s}", 0.0, -0.09, 0.12, "lower")],
+    "mouthUpperUp{S}": [("upper_lip_{s}", 0.0, 0.07, 0.12, "upper")],
+    "mouthLeft": [("lips", 0.09, 0.0, 0.2, "all")],
+    "mouthRight": [("lips", -0.09, 0.0, 0.2, "all")],
+    "mouthFunnel": [("corner_right", -0.05, 0.0, 0.12, "all"),
+                    ("corner_left", 0.05, 0.0, 0.12, "all"),
+                    ("upper_inner", 0.0, 0.035, 0.05, "upper"),
+                    ("lower_inner", 0.0, -0.05, 0.05, "lower"),
+                    ("upper_outer", 0.0, 0.02, 0.08, "upper"),
+                    ("lower_outer", 0.0, -0.02, 0.08, "lower")],
+    "mouthPucker": [("corner_right", -0.1, 0.0, 0.16, "all"),
+                    ("corner_left", 0.1, 0.0, 0.16, "all"),
+                    ("upper_outer", 0.0, 0.012, 0.08, "upper"),
+                    ("lower_outer", 0.0, -0.012, 0.08, "lower")],
+    "mouthRollLower": [("lower_outer", 0.0, 0.035, 0.05, "lower")],
+    "mouthRollUpper": [("upper_outer", 0.0, -0.03, 0.05, "upper")],
+    "mouthShrugLower": [("lower_lip", 0.0, 0.04, 0.2, "lower")],
+    "mouthShrugUpper": [("upper_lip", 0.0, 0.025, 0.15, "upper")],
+    "browDown{S}": [("brow_{s}", -0.03, -0.07, 0.22, "all")],
+    "browInnerUp": [("brow_inner_right", 0.0, 0.1, 0.2, "all"),
+                    ("brow_inner_left", 0.0, 0.1, 0.2, "all")],
+    "browOuterUp{S}": [("brow_outer_{s}", 0.0, 0.09, 0.22, "all")],
+    "cheekPuff": [("cheek_right", -0.06, 0.0, 0.3, "all"),
+                  ("cheek_left", 0.06, 0.0, 0.3, "all")],
+    "cheekSquint{S}": [("cheek_{s}", 0.0, 0.04, 0.18, "all")],
+    "noseSneer{S}": [("nose_wing_{s}", 0.0, 0.045, 0.12, "all")],
+    "jawLeft": [("jaw", 0.08, 0.0, 0.0, "lower")],
+    "jawRight": [("jaw", -0.08, 0.0, 0.0, "lower")],
+    "jawForward": [("jaw", 0.0, -0.02, 0.0, "lower")],
+}
+# Lid channels, as shares of the eye's height: (upper lid up, lower lid up).
+LIDS: dict[str, tuple[float, float]] = {
+    "eyeWide{S}": (0.3, -0.05),
+    "eyeSquint{S}": (-0.12, 0.3),
+    "eyeLookUp{S}": (0.12, 0.05),
+    "eyeLookDown{S}": (-0.25, -0.05),
+}
+
+
+@dataclass
+class Pose:
+    """The rig's output for one frame, in image pixels."""
+
+    points: np.ndarray  # 478×3 landmarks
+    anchors: np.ndarray  # A×2 anchor points around the head
+    teeth_upper: np.ndarray  # 11×2 lower edge of the upper incisors, right corner → left
+    teeth_lower: np.ndarray  # 11×2 upper edge of the lower incisors
+    tongue_out: float
+    open_eyes: dict[str, np.ndarray]  # per side, the 16-point eye loop as if not blinking
+    blink: dict[str, float]
+
+
+def _shut_offset(points: np.ndarray, upper: np.ndarray, lower: np.ndarray,
+                 share: float) -> np.ndarray:
+    """Vertical offsets (face units) taking ``points`` ``share`` of the way to the line where
+    the lids ``upper`` and ``lower`` (face coordinates) meet when the eye shuts."""
+    x = points[:, 0]
+    uo, lo = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
+    yu = np.interp(x, upper[uo, 0], upper[uo, 1])
+    yl = np.interp(x, lower[lo, 0], lower[lo, 1])
+    meet = yu + LID_MEET * (yl - yu)
+    return ((meet - points[:, 1]) * share)[:, None]
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+class Rig:
+    """Poses the landmarks of one face.
+
+    ``landmarks`` (478×3, image pixels) are the face as photographed. A mouth photographed open
+    is closed for the rest pose (:attr:`rest`); :attr:`mouth_was_open` says so.
+    """
+
+    def __init__(self, landmarks: np.ndarray, crop: tuple[int, int, int, int]) -> None:
+        self.source = np.asarray(landmarks, np.float64).copy()
+        self._set_frame(self.source)
+        self._fix_iris_centres(self.source)
+        self.mouth_was_open = self._mouth_gap(self.source) > 0.03 * self.iod
+        rest = self.source.copy()
+        if self.mouth_was_open:
+            rest = self._close_mouth(rest)
+        self.rest = rest
+        self._set_frame(rest)
+        self.jaw_weight = self._jaw_weights(rest)
+        self._set_jaw(rest)
+        self._basis = self._linear_basis(rest)
+        self._set_closure(rest)
+        self._basis_flat = self._basis.reshape(52, -1)
+        self._set_lids(rest)
+        self.anchor_rest, self.anchor_follow = self._anchors(rest, crop)
+        # Anchors below the mouth (neck, collar) give a little as the chin drops.
+        self.anchor_jaw = (0.5 * self.anchor_follow
+                           * self._jaw_field(rest, self.to_face(self.anchor_rest)))
+        self.anchor_follow[self.anchor_jaw > 0.05] = 0.5  # the neck turns less than the head
+        self._set_teeth(rest)
+
+    # ------------------------------------------------------------------ public
+
+    def pose(self, values: np.ndarray, head_scale: float = 1.0) -> Pose:
+        """Landmarks for one row of values in :data:`visemic.motion.arkit.CHANNELS` order."""
+        v = np.asarray(values, np.float64)
+        shapes = np.clip(v[:52], 0.0, 1.0)
+        jaw_open = float(shapes[INDEX["jawOpen"]])
+        pts = self.rest.copy()
+        pts[:, :2] += (shapes @ self._basis_flat).reshape(-1, 2)
+        open_eyes = self._apply_lids(pts, shapes)
+        pts += self.jaw_weight[:, None] * self._jaw_delta(pts, jaw_open)
+        self._close_lips(pts, shapes)
+        tl = self.teeth_lower_rest.copy()
+        tl += self._jaw_delta(tl, jaw_open)
+        side = (shapes[INDEX["jawLeft"]] - shapes[INDEX["jawRight"]]) * 0.08 * self.iod
+        tl[:, :2] += side * self.ex
+        tu = self.teeth_upper_rest.copy()
+        anchors = self.anchor_rest.copy()
+        anchors += self.anchor_jaw[:, None] * self._jaw_delta(anchors, jaw_open)
+        angles = np.radians(v[52:55] * head_scale) if v.shape[0] >= 55 else np.zeros(3)
+        if np.any(angles != 0.0):
+            rot = _rotation(*angles)
+            pts, tu, tl, open_eyes = (self._turn(p, rot) for p in (pts, tu, tl, open_eyes))
+            for follow in np.unique(self.anchor_follow):
+                if follow > 0:
+                    sel = self.anchor_follow == follow
+                    anchors[sel] = self._turn(anchors[sel], _rotation(*(angles * follow)))
+        return Pose(pts, anchors[:, :2], tu[:, :2], tl[:, :2],
+                    float(np.clip(v[INDEX["tongueOut"]], 0.0, 1.0)),
+                    {side: open_eyes[i * 16:(i + 1) * 16, :2]
+                     for i, side in enumerate(mesh.SIDES)},
+                    {side: float(shapes[INDEX[f"eyeBlink{side.capitalize()}"]])
+                     for side in mesh.SIDES})
+
+    def to_face(self, p: np.ndarray) -> np.ndarray:
+        """Image points (N×2) → face frame (x: towards the subject's left, y: down; eye
+        distances, origin between the eyes)."""
+        d = np.asarray(p)[..., :2] - self.origin
+        return np.stack([d @ self.ex, d @ self.ey], axis=-1) / self.iod
+
+    # ------------------------------------------------------------------ set-up
+
+    def _set_frame(self, pts: np.ndarray) -> None:
+        right = pts[list(mesh.eye_contour("right")), :2].mean(axis=0)
+        left = pts[list(mesh.eye_contour("left")), :2].mean(axis=0)
+        axis = left - right
+        self.iod = float(np.hypot(*axis))
+        self.ex = axis / self.iod
+        self.ey = np.array([-self.ex[1], self.ex[0]])  # image y is down: ey points down
+        self.origin = (left + right) / 2.0
+
+    def _mouth_gap(self, pts: np.ndarray) -> float:
+        upper = pts[list(mesh.LIPS_INNER_UPPER[3:8]), :2]
+        lower = pts[list(mesh.LIPS_INNER_LOWER[3:8]), :2]
+        return float(np.max((lower - upper) @ self.ey))
+
+    def _fix_iris_centres(self, pts: np.ndarray) -> None:
+        """Keep each eye's fan centre inside its opening (a half-shut eye may hide the iris
+        centre under the lid)."""
+        import cv2
+
+        for side in mesh.SIDES:
+            loop = pts[list(mesh.eye_contour(side)), :2].astype(np.float32)
+            c = mesh.IRIS[side][0]
+            inside = cv2.pointPolygonTest(loop.reshape(-1, 1, 2),
+                                          (float(pts[c, 0]), float(pts[c, 1])), True)
+            height = float(np.max(loop @ self.ey) - np.min(loop @ self.ey))
+            if inside < 0.2 * height:
+                upper = pts[list(mesh.EYE_UPPER[side]), :2]
+                lower = pts[list(mesh.EYE_LOWER[side]), :2]
+                pts[c, :2] = (upper[4] + lower[4]) / 2.0
+
+    def _close_mouth(self, pts: np.ndarray) -> np.ndarray:
+        """Bring photographed-open lips together: the jaw turns up, the lips meet."""
+        self.jaw_weight = self._jaw_weights(pts)
+        self._set_jaw(pts)
+        gap = self._mouth_gap(pts)
+        out = pts.copy()
+        target = 0.7 * gap  # the lower lip rises most of the way, the upper lip the rest
+        lo, hi = -0.6, 0.0
+        for _ in range(30):  # the jaw angle whose lower-lip rise is ``target``
+            mid = (lo + hi) / 2
+            rise = -float(self._jaw_delta(pts[[14]], mid / self._theta_per_unit)[0, :2]
+                          @ self.ey)
+            lo, hi = (mid, hi) if rise > target else (lo, mid)
+        out += self.jaw_weight[:, None] * self._jaw_delta(pts, (lo + hi) / 2 /
+                                                           self._theta_per_unit)
+        upper = list(mesh.LIPS_INNER_UPPER)
+        lower = list(mesh.LIPS_INNER_LOWER)
+        meet = (out[upper] + out[lower]) / 2.0
+        # The upper lip comes down by what is left; its outer edge follows half as much.
+        shift = meet - out[upper]
+        out[upper] = meet
+        out[lower] = meet
+        outer = list(mesh.LIPS_OUTER_UPPER)
+        out[outer, :2] += 0.5 * shift[:, :2]
+        return out
+
+    def _jaw_weights(self, pts: np.ndarray) -> np.ndarray:
+        """How much each landmark moves with the jaw: 1 below the mouth line, 0 above it,
+        blending across the cheeks up to the hinge."""
+        w = self._jaw_field(pts, self.to_face(pts))
+        w[list(mesh.LIPS_OUTER_UPPER + mesh.LIPS_INNER_UPPER)] = 0.0
+        w[list(mesh.LIPS_OUTER_LOWER + mesh.LIPS_INNER_LOWER)] = 1.0
+        w[list(mesh.MOUTH_CORNERS)] = 0.5
+        return w
+
+    def _jaw_field(self, pts: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """The jaw weight at face-frame points ``f``, from the mouth line of landmarks
+        ``pts``."""
+        fl = self.to_face(pts)
+        inner_u = fl[list(mesh.LIPS_INNER_UPPER)]
+        inner_l = fl[list(mesh.LIPS_INNER_LOWER)]
+        line = (inner_u + inner_l) / 2.0
+        order = np.argsort(line[:, 0])
+        lx, ly = line[order, 0], line[order, 1]
+        hinge_y = float(fl[[234, 454], 1].mean()) + HINGE_BELOW_CHEEKS
+        edge = float(np.abs(fl[list(mesh.FACE_OVAL), 0]).max())
+        x, y = f[:, 0], f[:, 1]
+        beyond = np.clip((np.abs(x) - np.where(x < 0, -lx[0], lx[-1])) /
+                         np.maximum(edge - np.abs(np.where(x < 0, lx[0], lx[-1])), 1e-6),
+                         0.0, 1.0)
+        corner_y = np.where(x < 0, ly[0], ly[-1])
+        y_line = np.where(beyond > 0, corner_y + (hinge_y - corner_y) * beyond,
+                          np.interp(x, lx, ly))
+        band = 0.08 + 0.35 * beyond
+        return _smoothstep((y - y_line) / band + 0.5)
+
+    def _set_jaw(self, pts: np.ndarray) -> None:
+        f = self.to_face(pts)
+        self.z_lip = float(pts[14, 2])
+        self.hinge_s = (float(f[[234, 454], 1].mean()) + HINGE_BELOW_CHEEKS) * self.iod
+        self.hinge_z = self.z_lip + HINGE_DEPTH * self.iod
+        # Angle at jawOpen = 1: the lower lip drops JAW_DROP eye distances.
+        s14 = float(f[14, 1]) * self.iod - self.hinge_s
+        dz = self.hinge_z - self.z_lip
+        drop = JAW_DROP * self.iod
+        # Solve s·(cos θ − 1) + dz·sin θ = drop for θ (small-angle start, Newton steps).
+        theta = drop / dz
+        for _ in range(6):
+            g = s14 * (math.cos(theta) - 1) + dz * math.sin(theta) - drop
+            dg = -s14 * math.sin(theta) + dz * math.cos(theta)
+            theta -= g / dg
+        self._theta_per_unit = theta
+
+    def _jaw_delta(self, pts: np.ndarray, amount: float) -> np.ndarray:
+        """Displacement (N×3) of points turned about the jaw hinge by ``amount`` × the full
+        opening angle (weights not applied)."""
+        out = np.zeros((len(pts), 3))
+        if amount == 0.0:
+            return out
+        theta = amount * self._theta_per_unit
+        s = (pts[:, :2] - self.origin) @ self.ey - self.hinge_s
+        z = pts[:, 2] - self.hinge_z
+        c, sn = math.cos(theta), math.sin(theta)
+        ds = s * (c - 1) - z * sn
+        out[:, :2] = ds[:, None] * self.ey
+        out[:, 2] = s * sn + z * (c - 1)
+        return out
+
+    def _groups(self, pts: np.ndarray) -> dict[str, list[int]]:
+        f = self.to_face(pts)
+        lips = sorted(set(mesh.LIPS_OUTER_UPPER + mesh.LIPS_OUTER_LOWER + mesh.LIPS_INNER_UPPER
+                          + mesh.LIPS_INNER_LOWER))
+        jaw = [i for i in range(mesh.N_REFINED) if self.jaw_weight[i] > 0]
+
+        def half(ids: tuple[int, ...], side: str) -> list[int]:
+            sign = 1 if side == "left" else -1
+            return [i for i in ids if sign * f[i, 0] >= -0.01]
+
+        g: dict[str, list[int]] = {
+            "lips": lips, "jaw": jaw,
+            "upper_inner": list(mesh.LIPS_INNER_UPPER[1:-1]),
+            "lower_inner": list(mesh.LIPS_INNER_LOWER[1:-1]),
+            "upper_outer": list(mesh.LIPS_OUTER_UPPER[1:-1]),
+            "lower_outer": list(mesh.LIPS_OUTER_LOWER[1:-1]),
+            "upper_lip": list(mesh.LIPS_OUTER_UPPER[1:-1] + mesh.LIPS_INNER_UPPER[1:-1]),
+            "lower_lip": list(mesh.LIPS_OUTER_LOWER[1:-1] + mesh.LIPS_INNER_LOWER[1:-1]),
+        }
+        for side in mesh.SIDES:
+            corner = (61, 78) if side == "right" else (291, 308)
+            g[f"corner_{side}"] = list(corner)
+            g[f"upper_outer_{side}"] = half(mesh.LIPS_OUTER_UPPER[1:-1], side)
+            g[f"lower_outer_{side}"] = half(mesh.LIPS_OUTER_LOWER[1:-1], side)
+            g[f"upper_lip_{side}"] = half(mesh.LIPS_OUTER_UPPER[1:-1]
+                                          + mesh.LIPS_INNER_UPPER[1:-1], side)
+            g[f"lower_lip_{side}"] = half(mesh.LIPS_OUTER_LOWER[1:-1]
+                                          + mesh.LIPS_INNER_LOWER[1:-1], side)
+            g[f"brow_{side}"] = list(mesh.BROW_UPPER[side] + mesh.BROW_LOWER[side])
+            g[f"brow_inner_{side}"] = [mesh.BROW_UPPER[side][-1], mesh.BROW_LOWER[side][-1],
+                                       mesh.BROW_UPPER[side][-2], mesh.BROW_LOWER[side][-2]]
+            g[f"brow_outer_{side}"] = [mesh.BROW_UPPER[side][0], mesh.BROW_LOWER[side][0],
+                                       mesh.BROW_UPPER[side][1], mesh.BROW_LOWER[side][1]]
+            g[f"cheek_{side}"] = list(mesh.CHEEK[side])
+            g[f"nose_wing_{side}"] = list(mesh.NOSE_WING[side])
+        return g
+
+    def _linear_basis(self, pts: np.ndarray) -> np.ndarray:
+        """52 × 478 × 2 image-pixel displacements at value 1 for the linear channels."""
+        basis = np.zeros((52, mesh.N_REFINED, 2))
+        groups = self._groups(pts)
+        f = self.to_face(pts)
+        surface = np.zeros(mesh.N_REFINED, bool)
+        surface[: mesh.N_SURFACE] = True
+        for name, moves in MOVES.items():
+            sided = "{S}" in name
+            for side in (mesh.SIDES if sided else (None,)):
+                channel = name.replace("{S}", side.capitalize()) if side else name
+                for group, outward, up, radius, region in moves:
+                    ids = groups[group.replace("{s}", side or "")]
+                    sign = (1.0 if side == "left" else -1.0) if side else 1.0
+                    if not sided and group.endswith("_right"):
+                        sign = 1.0  # unsided moves give signed offsets per side already
+                    vec = (sign * outward * self.ex - up * self.ey) * self.iod
+                    weight = self._spread(f, ids, radius, region)
+                    basis[INDEX[channel]] += weight[:, None] * vec[None, :]
+        return basis
+
+    def _set_closure(self, pts: np.ndarray) -> None:
+        f = self.to_face(pts)
+        lower = list(mesh.LIPS_INNER_LOWER[1:-1] + mesh.LIPS_OUTER_LOWER[1:-1])
+        upper = list(mesh.LIPS_INNER_UPPER[1:-1] + mesh.LIPS_OUTER_UPPER[1:-1])
+        # mouthClose moves the lower lip 70 % of the way, the upper lip the rest.
+        self._close_weight = (-0.7 * self._spread(f, lower, 0.1, "lower")
+                              + 0.3 * self._spread(f, upper, 0.1, "upper"))
+        mid = (f[list(mesh.LIPS_INNER_UPPER)] + f[list(mesh.LIPS_INNER_LOWER)]) / 2.0
+        self._close_order = np.argsort(mid[:, 0])
+        self._close_x = mid[self._close_order, 0]
+        self._point_x = f[:, 0]
+
+    def _close_lips(self, pts: np.ndarray, shapes: np.ndarray) -> None:
+        """mouthClose: the lips close over the open jaw; their gap shrinks by
+        mouthClose / jawOpen of itself (ARKit: the lips are apart by jawOpen − mouthClose)."""
+        close = float(shapes[INDEX["mouthClose"]])
+        if close <= 0.0:
+            return
+        share = min(1.0, close / max(float(shapes[INDEX["jawOpen"]]), 1e-3))
+        gap = (pts[list(mesh.LIPS_INNER_LOWER), :2] - pts[list(mesh.LIPS_INNER_UPPER), :2])
+        gap = gap[self._close_order]
+        gx = np.interp(self._point_x, self._close_x, gap[:, 0])
+        gy = np.interp(self._point_x, self._close_x, gap[:, 1])
+        w = share * self._close_weight
+        pts[:, 0] += w * gx
+        pts[:, 1] += w * gy
+
+    def _spread(self, f: np.ndarray, ids: list[int], radius: float, region: str) -> np.ndarray:
+        """Weights: 1 at ``ids``, a Gaussian falloff of ``radius`` around them, limited to
+        the jaw's ("lower") or the skull's ("upper") side of the mouth."""
+        if radius <= 0:
+            w = np.zeros(len(f))
+            w[ids] = 1.0
+        else:
+            d2 = ((f[:, None, :] - f[None, ids, :]) ** 2).sum(axis=-1).min(axis=1)
+            w = np.exp(-d2 / (radius * radius))
+        if region == "lower":
+            w = w * self.jaw_weight
+        elif region == "upper":
+            w = w * (1.0 - self.jaw_weight)
+        return w
+
+    def _set_lids(self, pts: np.ndarray) -> None:
+        """Per eye: where each lid point goes when the eye shuts, and the eye's size."""
+        self._lids = {}
+        f = self.to_face(pts)
+        for side in mesh.SIDES:
+            upper = f[list(mesh.EYE_UPPER[side])]
+            lower = f[list(mesh.EYE_LOWER[side])]
+            up = list(mesh.EYE_UPPER[side][1:-1])
+            low = list(mesh.EYE_LOWER[side][1:-1])
+            fold = list(mesh.EYE_UPPER_FOLD[side])
+            iris = list(mesh.IRIS[side])
+
+            def shut(ids: list[int], share: float, upper: np.ndarray = upper,
+                     lower: np.ndarray = lower) -> np.ndarray:
+                return _shut_offset(f[ids], upper, lower, share) * self.iod * self.ey[None, :]
+
+            self._lids[side] = {
+                "up": up, "low": low, "fold": fold, "below": list(mesh.EYE_LOWER_SKIN[side]),
+                "iris": iris, "shut_up": shut(up, 1.0), "shut_low": shut(low, 1.0),
+                "shut_fold": shut(fold, 0.3), "shut_iris": shut(iris[:1], 1.0),
+                "height": max(float(lower[4, 1] - upper[4, 1]) * self.iod, 1.0),
+                "width": max(float(abs(upper[0, 0] - upper[-1, 0])) * self.iod, 1.0),
+            }
+
+    def _apply_lids(self, pts: np.ndarray, shapes: np.ndarray) -> np.ndarray:
+        """Move lids and irises; returns both eye loops (32×3) as they were before blinking."""
+        loops = []
+        for side in mesh.SIDES:
+            lid = self._lids[side]
+            s = side.capitalize()
+            blink = float(shapes[INDEX[f"eyeBlink{s}"]])
+            raise_up = raise_low = 0.0
+            for name, (u, lo) in LIDS.items():
+                v = float(shapes[INDEX[name.replace("{S}", s)]])
+                raise_up += u * v
+                raise_low += lo * v
+            h = lid["height"]
+            up_shift = -raise_up * h * self.ey
+            low_shift = -raise_low * h * self.ey
+            # Wide eyes and squints first, then the blink closes whatever is open.
+            pts[lid["up"], :2] += up_shift
+            pts[lid["fold"], :2] += 0.5 * up_shift
+            pts[lid["low"], :2] += low_shift
+            pts[lid["below"], :2] += 0.4 * low_shift
+            # Gaze: the iris (fan centre) moves within the opening.
+            sign = 1.0 if side == "left" else -1.0
+            look_out = float(shapes[INDEX[f"eyeLookOut{s}"]] - shapes[INDEX[f"eyeLookIn{s}"]])
+            look_up = float(shapes[INDEX[f"eyeLookUp{s}"]] - shapes[INDEX[f"eyeLookDown{s}"]])
+            gaze = (sign * look_out * GAZE_SIDEWAYS * lid["width"] / 2 * self.ex
+                    - look_up * GAZE_VERTICAL * h / 2 * self.ey)
+            pts[lid["iris"], :2] += gaze
+            loops.append(pts[list(mesh.eye_contour(side))].copy())
+            if blink > 0:
+                b = min(blink, 1.0)
+                # Whatever wide/squint did, the shut line is where both lids end up.
+                pts[lid["up"], :2] += b * (lid["shut_up"] - up_shift)
+                pts[lid["low"], :2] += b * (lid["shut_low"] - low_shift)
+                pts[lid["fold"], :2] += b * (lid["shut_fold"] - 0.5 * up_shift)
+                pts[lid["iris"][0], :2] += b * (lid["shut_iris"][0] - gaze)
+                pts[lid["iris"][1:], :2] += b * (lid["shut_iris"][0] - gaze)
+        return np.concatenate(loops)
+
+    def _anchors(self, pts: np.ndarray,
+                 crop: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        oval = pts[list(mesh.FACE_OVAL)]
+        centre = oval.mean(axis=0)
+        centre[2] = 0.0
+        x0, y0, x1, y1 = crop
+        rings, follow = [], []
+        for scale, share in zip(RING_SCALE, RING_FOLLOW, strict=True):
+            # Each anchor keeps the depth of the outline point it comes from, so that a turn
+            # of the head moves the two alike.
+            ring = centre + (oval[::2] - centre) * np.array([scale, scale, 1.0])
+            keep = ((ring[:, 0] > x0 + 4) & (ring[:, 0] < x1 - 5) &
+                    (ring[:, 1] > y0 + 4) & (ring[:, 1] < y1 - 5))
+            rings.append(ring[keep])
+            follow += [share] * int(keep.sum())
+        n = 6
+        t = np.linspace(0.0, 1.0, n, endpoint=False)
+        w, h = x1 - 1 - x0, y1 - 1 - y0
+        border = np.concatenate([
+            np.stack([x0 + t * w, np.full(n, y0)], axis=1),
+            np.stack([np.full(n, x1 - 1), y0 + t * h], axis=1),
+            np.stack([x1 - 1 - t * w, np.full(n, y1 - 1)], axis=1),
+            np.stack([np.full(n, x0), y1 - 1 - t * h], axis=1)])
+        border = np.concatenate([border, np.full((len(border), 1), self.z_lip)], axis=1)
+        rings.append(border)
+        follow += [0.0] * len(border)
+        return np.concatenate(rings).astype(np.float64), np.array(follow)
+
+    def _set_teeth(self, pts: np.ndarray) -> None:
+        upper = pts[list(mesh.LIPS_INNER_UPPER), :2]
+        lower = pts[list(mesh.LIPS_INNER_LOWER), :2]
+        line = (upper + lower) / 2.0
+        f = self.to_face(line)
+        half = max(abs(f[0, 0] - f[-1, 0]) / 2, 1e-3)
+        mid = (f[0, 0] + f[-1, 0]) / 2
+        # The arch turns away towards the corners, so less of each tooth shows there.
+        profile = np.sqrt(np.clip(1.0 - ((f[:, 0] - mid) / half) ** 2, 0.0, 1.0))
+        upper_edge = line + (UPPER_TEETH * profile * self.iod)[:, None] * self.ey
+        lower_edge = line - (LOWER_TEETH * profile * self.iod)[:, None] * self.ey
+        depth = np.full((len(line), 1), self.z_lip)
+        self.teeth_upper_rest = np.concatenate([upper_edge, depth], axis=1)
+        self.teeth_lower_rest = np.concatenate([lower_edge, depth + 0.15 * self.iod], axis=1)
+
+    def _turn(self, p3: np.ndarray, rot: np.ndarray) -> np.ndarray:
+        centre = np.array([*(self.origin + NECK_BELOW_EYES * self.iod * self.ey),
+                           self.z_lip + NECK_DEPTH * self.iod])
+        return (p3 - centre) @ rot.T + centre
+
+
+def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Rotation matrix in image axes (x right, y down, z away from the camera)."""
+    cy, sy = math.cos(yaw), math.sin(yaw)
+    cp, sp = math.cos(pitch), math.sin(pitch)
+    cr, sr = math.cos(roll), math.sin(roll)
+    ry = np.array([[cy, 0.0, -sy], [0.0, 1.0, 0.0], [sy, 0.0, cy]])
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
+    rz = np.array([[cr, sr, 0.0], [-sr, cr, 0.0], [0.0, 0.0, 1.0]])
+    return rz @ rx @ ry
+
+
+assert len(CHANNELS) >= 55
