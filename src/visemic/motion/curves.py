@@ -81,11 +81,14 @@ def _blend(segs: list[tuple[float, float, Pose, float]], times: np.ndarray) -> n
     return num / den
 
 
-def _window(times: np.ndarray, start: float, end: float, ramp: float) -> np.ndarray:
-    """1 on [start, end], linear ramps of length ``ramp`` outside, 0 beyond."""
+def _window(times: np.ndarray, start: float, end: float, ramp: float,
+            ramp_out: float | None = None) -> np.ndarray:
+    """1 on [start, end], linear ramps of length ``ramp`` before (``ramp_out`` after, default the
+    same) outside, 0 beyond."""
+    ramp_out = ramp if ramp_out is None else ramp_out
     w = np.ones_like(times)
-    w = np.minimum(w, np.clip((times - (start - ramp)) / ramp, 0, 1))
-    w = np.minimum(w, np.clip(((end + ramp) - times) / ramp, 0, 1))
+    w = np.minimum(w, np.clip((times - (start - ramp)) / max(ramp, 1e-6), 0, 1))
+    w = np.minimum(w, np.clip(((end + ramp_out) - times) / max(ramp_out, 1e-6), 0, 1))
     return w
 
 
@@ -94,9 +97,19 @@ def seal_weight(timeline: Timeline, times: np.ndarray) -> np.ndarray:
     SEAL_LEAD before it), with SEAL_RAMP ramps. Layers drawn over speech re-impose the seal with
     ``mouthClose = (1 − w)·mouthClose + w·jawOpen``."""
     open_ = np.ones_like(times)
-    for p in timeline.phones:
+    phones = sorted(timeline.phones, key=lambda p: p.start)
+    for i, p in enumerate(phones):
         if poses.pose(p.symbol).bilabial:
-            open_ *= 1.0 - _window(times, p.start - SEAL_LEAD, p.end, SEAL_RAMP)
+            # A short vowel beside the closure keeps at least its first (or last) half open:
+            # the lips close and open fast, but not through the vowel's whole length.
+            lead, ramp_in, ramp_out = SEAL_LEAD, SEAL_RAMP, SEAL_RAMP
+            if i > 0 and poses.pose(phones[i - 1].symbol).jaw_strength >= 1.0:
+                room = 0.5 * (p.start - phones[i - 1].start)
+                lead = min(lead, room / 3)
+                ramp_in = max(0.0, min(ramp_in, room - lead))
+            if i + 1 < len(phones) and poses.pose(phones[i + 1].symbol).jaw_strength >= 1.0:
+                ramp_out = min(ramp_out, 0.5 * (phones[i + 1].end - p.end))
+            open_ *= 1.0 - _window(times, p.start - lead, p.end, ramp_in, ramp_out)
     return 1.0 - open_
 
 

@@ -81,7 +81,7 @@ def _consonant(f: ipa.Features) -> dict[str, float]:
         return {"jawOpen": 0.12, "mouthFunnel": 0.45, "mouthPucker": 0.2, "mouthUpperUp": 0.15,
                 "mouthLowerDown": 0.1}
     if manner in ("approximant", "trill", "tap") and place in ("alveolar", "retroflex"):
-        return {"jawOpen": 0.15, "mouthFunnel": 0.3, "mouthPucker": 0.22}
+        return {"jawOpen": 0.15, "mouthFunnel": 0.35, "mouthPucker": 0.25}
     if place == "palatal":
         return {"jawOpen": 0.1, "mouthStretch": 0.25, "mouthSmile": 0.08}
     if manner == "fricative" and place == "alveolar":
@@ -106,7 +106,7 @@ def pose(symbol: str) -> Pose:
     bil = f.place == "bilabial" and f.manner in ("stop", "nasal", "trill")
     lab = f.place in ("labiodental", "bilabial") and not bil
     lips_matter = bil or lab or f.place in ("labial-velar", "labial-palatal", "postalveolar")
-    jaw = 0.4 if (bil or lab) else (0.12 if f.place in ("glottal", "pharyngeal") else 0.3)
+    jaw = 0.4 if (bil or lab) else (0.12 if f.place in ("glottal", "pharyngeal") else 0.25)
     return Pose(values, jaw_strength=jaw, lip_strength=1.2 if lips_matter else 0.15,
                 round_lead=0.1 if f.place == "labial-velar" else 0.04,
                 bilabial=bil, labiodental=lab)

@@ -46,6 +46,7 @@ AZURE: dict[str, int] = {
 HOLD_PAUSE = 0.15
 # Shortest cue an animator wants to see (about one frame at 24 fps).
 MIN_CUE = 0.04
+MIN_CLOSURE = 2 / 24  # two frames at film rate: a closure an animator can see
 # Closures and labiodentals start this much before the sound: lips move before the burst.
 ANTICIPATE = 0.01
 DECISIVE = set("ACDEFG")  # shapes that must not be absorbed: each is some class's answer
@@ -177,7 +178,7 @@ def rhubarb(timeline: Timeline, duration: float, extended: str = "GHX") -> list[
         first, last = rhubarb_shapes(p.symbol)
         if first == last:
             return [(start, end, first)]
-        split = start + 0.6 * (end - start)  # the glide of a diphthong happens late
+        split = start + 0.7 * (end - start)  # the glide of a diphthong comes in its last third
         return [(start, split, first), (split, end, last)]
 
     raw = _segments(timeline.phones, duration, shape_of)
@@ -197,6 +198,7 @@ def rhubarb(timeline: Timeline, duration: float, extended: str = "GHX") -> list[
     cues = _merge(cues)
     cues = _anticipate(cues)
     cues = _absorb_short(cues)
+    cues = _widen(cues, "A", MIN_CLOSURE)
     if extended != "GHX":
         cues = _merge([Cue(c.start, c.end, c.value if c.value in "ABCDEF" or c.value in extended
                            else RHUBARB_FALLBACK[c.value]) for c in cues])
@@ -214,6 +216,32 @@ def _anticipate(cues: list[Cue]) -> list[Cue]:
             out[i - 1] = Cue(prev.start, prev.end - shift, prev.value)
             out[i] = Cue(cur.start - shift, cur.end, cur.value)
     return out
+
+
+def _widen(cues: list[Cue], value: str, width: float) -> list[Cue]:
+    """Stretch every ``value`` cue to at least ``width``, evenly about its centre, taking the
+    time from non-decisive neighbours only."""
+    out = list(cues)
+    for i, c in enumerate(out):
+        need = width - (c.end - c.start)
+        if c.value != value or need <= 0:
+            continue
+        start, end = c.start, c.end
+        for j, side in ((i - 1, -1), (i + 1, 1)):
+            if not 0 <= j < len(out) or out[j].value in DECISIVE:
+                continue
+            n = out[j]
+            take = min(need / 2, (n.end - n.start) - MIN_CUE)
+            if take <= 0:
+                continue
+            if side < 0:
+                start -= take
+                out[j] = Cue(n.start, start, n.value)
+            else:
+                end += take
+                out[j] = Cue(end, n.end, n.value)
+        out[i] = Cue(start, end, c.value)
+    return _merge(out)
 
 
 def _absorb_short(cues: list[Cue]) -> list[Cue]:
