@@ -45,6 +45,7 @@ class StreamLimits:
     queue_frames: int = 240           # outgoing frames held per connection (4 s at 60 fps)
     stall_timeout: float = 10.0       # seconds the queue may stay full before closing
     idle_timeout: float = 60.0        # seconds without any message before closing
+    close_grace: float = 10.0         # seconds a stalled client gets to take the close frame
     max_message_bytes: int = 256 * 1024  # one audio message (8 s of 16 kHz PCM16)
 
 
@@ -91,11 +92,17 @@ class StreamHub:
             return
         self.active += 1
         try:
-            await self._serve(websocket)
+            ending = await self._serve(websocket)
         finally:
             self.active -= 1
+        # The engine and the stream's slot are released before the goodbye, which may wait on a
+        # stalled client.
+        if ending is not None:
+            await _close(websocket, ending.code, ending.reason, error=ending.code != 1000,
+                         grace=self.limits.close_grace)
 
-    async def _serve(self, websocket: WebSocket) -> None:
+    async def _serve(self, websocket: WebSocket) -> _Close | None:
+        """Run the stream; returns how to close it (None: the client has gone)."""
         from visemic.stream import StreamAnimator
 
         loop = asyncio.get_running_loop()
@@ -120,16 +127,13 @@ class StreamHub:
                     texts = [_frame_text(f) for f in frames]
                     await self._enqueue(queue, sender, [*texts, '{"done":true}', None])
                     await self._drain(queue, sender)
-                    await _close(websocket, 1000, "done")
-                    return
+                    return _Close(1000, "done")
         except WebSocketDisconnect:
-            return
+            return None
         except _Close as e:
-            await _stop(sender)
-            await _close(websocket, e.code, e.reason, error=True)
+            return e
         except VisemicError as e:
-            await _stop(sender)
-            await _close(websocket, 1011, " ".join(str(e).split()), error=True)
+            return _Close(1011, " ".join(str(e).split()))
         finally:
             await _stop(sender)
 
@@ -194,13 +198,20 @@ async def _stop(task: asyncio.Task[None]) -> None:
         await asyncio.wait({task})
 
 
-async def _close(websocket: WebSocket, code: int, reason: str, error: bool = False) -> None:
+async def _close(websocket: WebSocket, code: int, reason: str, error: bool = False,
+                 grace: float = 10.0) -> None:
+    """Send ``{"error": reason}`` (with ``error``) and a close frame, waiting at most ``grace``
+    seconds for a stalled client to make room; after that the connection is simply dropped."""
     if websocket.application_state == WebSocketState.DISCONNECTED:
         return
     reason = reason.encode("utf-8")[:120].decode("utf-8", "ignore")  # the protocol's limit
-    try:
+
+    async def send() -> None:
         if error:
-            await asyncio.wait_for(websocket.send_text(json.dumps({"error": reason})), 1.0)
+            await websocket.send_text(json.dumps({"error": reason}))
         await websocket.close(code, reason)
+
+    try:
+        await asyncio.wait_for(send(), grace)
     except (TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
         pass

@@ -1,0 +1,329 @@
+// The visemic web page: analyse a dropped audio file (POST /v1/animate) and play it back on the
+// avatar, with downloads made as server jobs; or drive the avatar live from the microphone over
+// the WebSocket /v1/stream.
+import { Avatar, sampleAnimation } from "./avatar.js";
+
+const $ = (id) => document.getElementById(id);
+const avatar = new Avatar($("avatar"));
+
+// What the page is doing, readable by scripts (the browser tests read it).
+const state = {
+  mode: "file", analysed: false, frames: 0, streamFrames: 0, maxJawOpen: 0, maxGap: 0,
+  lastTime: 0, done: false, downloads: [], error: null,
+};
+window.visemicState = state;
+
+const DOWNLOADS = [
+  ["csv", "Live Link Face CSV"],
+  ["rhubarb-tsv", "Rhubarb TSV"],
+  ["rhubarb-xml", "Rhubarb XML"],
+  ["phones", "Phones (IPA) JSON"],
+  ["mp4", "Avatar video (MP4)"],
+];
+
+// ------------------------------------------------------------------------------------------
+// shared
+
+function status(text, isError = false) {
+  $("status").textContent = text;
+  $("status").classList.toggle("error", isError);
+  if (isError) state.error = text;
+}
+
+function authHeaders() {
+  const key = $("api-key").value.trim();
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+$("api-key").value = localStorage.getItem("visemic-api-key") || "";
+$("api-key").addEventListener("change", () => {
+  localStorage.setItem("visemic-api-key", $("api-key").value.trim());
+});
+
+async function errorText(response) {
+  try {
+    const body = await response.json();
+    return body.error || JSON.stringify(body);
+  } catch {
+    return `${response.status} ${response.statusText}`;
+  }
+}
+
+function show(values, head, viseme) {
+  avatar.set(values, head);
+  const jaw = values.jawOpen || 0;
+  const gap = Math.max(0, jaw - (values.mouthClose || 0));
+  const round = Math.max(values.mouthFunnel || 0, values.mouthPucker || 0);
+  $("m-jaw").style.width = `${Math.round(jaw * 100)}%`;
+  $("m-gap").style.width = `${Math.round(Math.min(1, gap * 2) * 100)}%`;
+  $("m-round").style.width = `${Math.round(round * 100)}%`;
+  if (viseme) $("viseme").textContent = viseme;
+  state.maxJawOpen = Math.max(state.maxJawOpen, jaw);
+  state.maxGap = Math.max(state.maxGap, gap);
+}
+
+function setTab(mode) {
+  state.mode = mode;
+  for (const [tab, pane, m] of [["tab-file", "pane-file", "file"], ["tab-mic", "pane-mic", "mic"]]) {
+    $(tab).classList.toggle("active", m === mode);
+    $(tab).setAttribute("aria-selected", String(m === mode));
+    $(pane).hidden = m !== mode;
+  }
+  if (mode === "file") stopMic();
+  else $("player").pause();
+}
+$("tab-file").addEventListener("click", () => setTab("file"));
+$("tab-mic").addEventListener("click", () => setTab("mic"));
+
+// ------------------------------------------------------------------------------------------
+// audio file → full result → playback
+
+let file = null;
+let result = null; // the full JSON result: {animation: {fps, channels, values}, visemes, …}
+
+function chooseFile(f) {
+  if (!f) return;
+  file = f;
+  $("drop-text").innerHTML = "";
+  const name = document.createElement("strong");
+  name.textContent = f.name;
+  $("drop-text").append(name, ` — ${(f.size / 1024).toFixed(0)} KB, ready`);
+  $("animate-btn").disabled = false;
+  status("");
+}
+
+$("audio-file").addEventListener("change", (e) => chooseFile(e.target.files[0]));
+const drop = $("drop");
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  chooseFile(e.dataTransfer.files[0]);
+});
+
+function form(format) {
+  const data = new FormData();
+  data.append("audio", file, "audio");
+  const text = $("transcript").value.trim();
+  if (text) data.append("text", text);
+  data.append("language", $("language").value.trim() || "en");
+  data.append("format", format);
+  return data;
+}
+
+$("animate-btn").addEventListener("click", async () => {
+  if (!file) return;
+  $("animate-btn").disabled = true;
+  status("Analysing…");
+  const started = performance.now();
+  try {
+    const response = await fetch("/v1/animate", {
+      method: "POST", body: form("json"), headers: authHeaders(),
+    });
+    if (!response.ok) throw new Error(await errorText(response));
+    const text = await response.text();
+    result = JSON.parse(text);
+    const anim = result.animation;
+    state.analysed = true;
+    state.frames = anim.values.length;
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const phones = result.timeline.phones.length;
+    status(`Analysed ${result.audio.duration.toFixed(1)} s of speech in ${seconds} s: ` +
+      `${phones} phones, ${anim.values.length} frames at ${anim.fps} fps.`);
+    $("frame-count").textContent = `${anim.values.length} frames · ${anim.channels.length} channels`;
+    offerDownloads(new Blob([text], { type: "application/json" }));
+    const player = $("player");
+    player.src = URL.createObjectURL(file);
+    player.hidden = false;
+    player.play().catch(() => status("Press play to watch the avatar speak."));
+  } catch (err) {
+    status(`Error: ${err.message}`, true);
+  } finally {
+    $("animate-btn").disabled = false;
+  }
+});
+
+function visemeAt(t) {
+  const cues = (result && result.visemes && result.visemes.rhubarb) || [];
+  for (const cue of cues) if (t >= cue.start && t < cue.end) return cue.value;
+  return "X";
+}
+
+function tick() {
+  const player = $("player");
+  if (state.mode === "file" && result && !player.hidden) {
+    const t = player.currentTime;
+    if (!player.paused || t !== state.lastTime) {
+      const frame = sampleAnimation(result.animation, t);
+      show(frame.values, frame.head, visemeAt(t));
+      state.lastTime = t;
+    }
+  }
+  requestAnimationFrame(tick);
+}
+requestAnimationFrame(tick);
+
+function link(li, blob, name) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.textContent = "download";
+  li.append(a);
+  state.downloads.push(name);
+}
+
+function offerDownloads(jsonBlob) {
+  const list = $("download-list");
+  list.innerHTML = "";
+  state.downloads = [];
+  const li = document.createElement("li");
+  li.innerHTML = '<span class="name">Full result (JSON)</span>';
+  li.dataset.format = "json";
+  link(li, jsonBlob, "visemic.json");
+  list.append(li);
+  for (const [format, label] of DOWNLOADS) {
+    const item = document.createElement("li");
+    item.dataset.format = format;
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = label;
+    const button = document.createElement("button");
+    button.textContent = "make";
+    button.addEventListener("click", () => makeDownload(item, button, format));
+    item.append(name, button);
+    list.append(item);
+  }
+  $("downloads").hidden = false;
+}
+
+const EXTENSIONS = {
+  csv: "csv", "rhubarb-tsv": "tsv", "rhubarb-xml": "xml", phones: "json", mp4: "mp4",
+};
+
+// Each download is a server job: submit, follow its progress, fetch the result.
+async function makeDownload(item, button, format) {
+  button.remove();
+  const bar = document.createElement("progress");
+  bar.max = 1;
+  bar.value = 0;
+  item.append(bar);
+  try {
+    const submitted = await fetch("/v1/animate?async=1", {
+      method: "POST", body: form(format), headers: authHeaders(),
+    });
+    if (!submitted.ok) throw new Error(await errorText(submitted));
+    let job = await submitted.json();
+    while (job.status === "queued" || job.status === "running") {
+      await new Promise((r) => setTimeout(r, 400));
+      const polled = await fetch(`/v1/jobs/${job.id}`, { headers: authHeaders() });
+      if (!polled.ok) throw new Error(await errorText(polled));
+      job = await polled.json();
+      bar.value = job.progress;
+    }
+    if (job.status !== "done") throw new Error(job.error || job.status);
+    const got = await fetch(job.result, { headers: authHeaders() });
+    if (!got.ok) throw new Error(await errorText(got));
+    bar.remove();
+    link(item, await got.blob(), `visemic.${EXTENSIONS[format] || format}`);
+  } catch (err) {
+    bar.remove();
+    const span = document.createElement("span");
+    span.className = "small";
+    span.textContent = `failed: ${err.message}`;
+    item.append(span);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// live microphone → WebSocket → avatar
+
+let mic = null; // {stream, context, node, socket}
+
+async function startMic() {
+  $("mic-btn").disabled = true;
+  $("mic-state").textContent = "starting…";
+  state.streamFrames = 0;
+  state.done = false;
+  try {
+    const media = await navigator.mediaDevices.getUserMedia({
+      audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false,
+        autoGainControl: false },
+    });
+    const context = new AudioContext();
+    await context.audioWorklet.addModule("/static/pcm-worklet.js");
+    const source = context.createMediaStreamSource(media);
+    const node = new AudioWorkletNode(context, "pcm-downsampler");
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const params = new URLSearchParams({ language: $("language").value.trim() || "en" });
+    const key = $("api-key").value.trim();
+    if (key) params.set("api_key", key);
+    const socket = new WebSocket(`${scheme}://${location.host}/v1/stream?${params}`);
+    socket.binaryType = "arraybuffer";
+    mic = { media, context, node, socket, sent: 0, started: performance.now() };
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = () => reject(new Error("cannot open the WebSocket /v1/stream"));
+    });
+    socket.onmessage = (event) => onFrame(JSON.parse(event.data));
+    socket.onclose = (event) => {
+      if (event.code !== 1000 && event.code !== 1005) {
+        status(`Stream closed: ${event.reason || event.code}`, true);
+      }
+      stopMic(false);
+    };
+    node.port.onmessage = (event) => {
+      if (socket.readyState === WebSocket.OPEN) {
+        socket.send(event.data);
+        mic.sent += event.data.byteLength / 2;
+      }
+    };
+    source.connect(node);
+    // keep the graph pulling audio without playing the microphone back
+    const mute = context.createGain();
+    mute.gain.value = 0;
+    node.connect(mute).connect(context.destination);
+    $("mic-btn").textContent = "Stop";
+    $("mic-btn").classList.add("live");
+    $("mic-state").textContent = "live";
+    status("Listening…");
+  } catch (err) {
+    status(`Microphone: ${err.message}`, true);
+    stopMic(false);
+  } finally {
+    $("mic-btn").disabled = false;
+  }
+}
+
+function onFrame(message) {
+  if (message.error) {
+    status(`Stream: ${message.error}`, true);
+    return;
+  }
+  if (message.done) {
+    state.done = true;
+    return;
+  }
+  state.streamFrames += 1;
+  show(message.values, message.head, message.viseme);
+  const heard = mic ? mic.sent / 16000 : 0;
+  const behind = Math.max(0, heard - message.time);
+  $("mic-stats").textContent = `${state.streamFrames} frames · ${message.time.toFixed(1)} s ` +
+    `of audio · frame ${Math.round(behind * 1000)} ms behind the audio sent`;
+  $("frame-count").textContent = `${state.streamFrames} live frames`;
+}
+
+function stopMic(sendEnd = true) {
+  if (!mic) return;
+  const { media, context, socket } = mic;
+  mic = null;
+  media.getTracks().forEach((t) => t.stop());
+  context.close();
+  if (sendEnd && socket.readyState === WebSocket.OPEN) socket.send("end");
+  $("mic-btn").textContent = "Start microphone";
+  $("mic-btn").classList.remove("live");
+  $("mic-state").textContent = "off";
+  if (state.error === null) status("Microphone off.");
+}
+
+$("mic-btn").addEventListener("click", () => (mic ? stopMic() : startMic()));
