@@ -73,7 +73,8 @@ examples:
   visemic animate speech.wav -o talk.mp4 --size 720x720
 """
 
-VIDEO_OPTIONS = ("size", "avatar", "background", "sprites", "transparent")
+VIDEO_OPTIONS = ("size", "avatar", "background", "sprites", "transparent", "portrait",
+                 "landmarks", "face")
 
 
 def _fps(text: str) -> float:
@@ -178,6 +179,15 @@ def _add_video_options(p: argparse.ArgumentParser) -> None:
                        help="folder of mouth sprites A.png ... X.png (sprite mode)")
     video.add_argument("--transparent", action="store_true", default=None,
                        help="transparent background (webm or png only)")
+    video.add_argument("--portrait", metavar="IMAGE",
+                       help="animate the face in this photo, painting or drawing (video size: "
+                            "the image's, at most 1080 on the long side)")
+    video.add_argument("--landmarks", metavar="FILE",
+                       help="the portrait's face landmarks (JSON list of [x, y] in image "
+                            "pixels, 468 or 478 points in MediaPipe Face Mesh order) instead "
+                            "of detecting them")
+    video.add_argument("--face", type=int, metavar="N",
+                       help="which face of the portrait to animate (0: the largest)")
 
 
 def _read_transcript(args: argparse.Namespace) -> str | None:
@@ -205,6 +215,11 @@ def _video_options(args: argparse.Namespace) -> dict[str, Any]:
             if getattr(args, name) is not None}
     if "avatar" in opts:
         opts["look"] = opts.pop("avatar")
+    if ("landmarks" in opts or "face" in opts) and "portrait" not in opts:
+        raise UsageError("--landmarks and --face go with --portrait IMAGE")
+    for name in ("portrait", "landmarks"):  # fail before the analysis, not after it
+        if name in opts and not Path(opts[name]).is_file():
+            raise VisemicError(f"{opts[name]}: no such file (--{name})")
     return opts
 
 

@@ -92,8 +92,10 @@ def make_renderer(renderer: Any = None, *, size: tuple[int, int] | None = None,
                   look: str | dict[str, Any] = "default", background: Any = None,
                   sprites: str | os.PathLike[str] | None = None,
                   face_image: str | os.PathLike[str] | None = None,
-                  mouth_box: Sequence[float] | None = None, transparent: bool = False) -> Any:
-    """A renderer from a name ("avatar", "sprites") or None, or ``renderer`` itself if it is one.
+                  mouth_box: Sequence[float] | None = None, transparent: bool = False,
+                  portrait: Any = None, landmarks: Any = None, face: int = 0) -> Any:
+    """A renderer from a name ("avatar", "sprites", "portrait") or None, or ``renderer`` itself
+    if it is one.
 
     A renderer is any object with ``size`` and ``frame(animation, t, values) -> H×W×4 uint8``.
     """
@@ -101,7 +103,8 @@ def make_renderer(renderer: Any = None, *, size: tuple[int, int] | None = None,
         if not hasattr(renderer, "frame") or not hasattr(renderer, "size"):
             raise VisemicError("renderer must have .size and .frame(animation, t, values)")
         return renderer
-    name = (renderer or ("sprites" if sprites is not None else "avatar")).lower()
+    name = (renderer or ("portrait" if portrait is not None else
+                         "sprites" if sprites is not None else "avatar")).lower()
     bg = "transparent" if transparent else background
     if name == "avatar":
         from visemic.render.avatar import AvatarRenderer
@@ -114,7 +117,13 @@ def make_renderer(renderer: Any = None, *, size: tuple[int, int] | None = None,
 
         return SpriteRenderer(sprites, size=size, face_image=face_image, mouth_box=mouth_box,
                               background=bg)
-    raise VisemicError(f"unknown renderer {renderer!r}; use avatar or sprites")
+    if name == "portrait":
+        if portrait is None:
+            raise VisemicError("portrait mode needs an image of a face (portrait=IMAGE)")
+        from visemic.render.portrait import PortraitRenderer
+
+        return PortraitRenderer(portrait, size=size, landmarks=landmarks, face=face)
+    raise VisemicError(f"unknown renderer {renderer!r}; use avatar, sprites or portrait")
 
 
 def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | None = None,
@@ -124,7 +133,8 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
                 face_image: str | os.PathLike[str] | None = None,
                 mouth_box: Sequence[float] | None = None, transparent: bool = False,
                 format: str | None = None, quality: int = 20,
-                progress: Progress | None = None) -> Path:
+                progress: Progress | None = None, portrait: Any = None, landmarks: Any = None,
+                face: int = 0) -> Path:
     """Render ``source`` (a :class:`visemic.Result`, or an :class:`Animation` plus ``audio``) to a
     video at ``path`` and return the path written.
 
@@ -135,7 +145,9 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
     differs. ``renderer`` is "avatar" (default), "sprites" (with ``sprites=DIR``, optional
     ``face_image`` and ``mouth_box``) or a renderer object. ``transparent`` needs .webm or a PNG
     sequence. ``quality`` is the encoder's CRF (lower is better). ``progress`` is called with
-    0…1.
+    0…1. ``portrait=IMAGE`` animates the face in a photo or painting (size: the image's own,
+    at most 1080 on the long side); ``landmarks`` (a file or array) skips face detection,
+    ``face`` picks one of several faces (0: the largest).
     """
     animation: Animation = getattr(source, "animation", source)
     if not isinstance(animation, Animation):
@@ -154,7 +166,8 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
     duration = audio.duration if audio is not None else animation.frames / animation.fps
     count = max(1, int(round(duration * out_fps)))
     rend = make_renderer(renderer, size=size, look=look, background=background, sprites=sprites,
-                         face_image=face_image, mouth_box=mouth_box, transparent=transparent)
+                         face_image=face_image, mouth_box=mouth_box, transparent=transparent,
+                         portrait=portrait, landmarks=landmarks, face=face)
     frames = _frames(rend, animation, out_fps, count, progress)
     try:
         if fmt == "png":

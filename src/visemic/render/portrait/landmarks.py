@@ -13,9 +13,12 @@ centre of each eye opening.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +34,31 @@ _CROP_MARGIN = 0.8  # extra room around a detector box before running Face Mesh 
 
 def detect_faces(image: np.ndarray, max_faces: int = 6) -> list[np.ndarray]:
     """Every face MediaPipe finds in an H×W×3 RGB uint8 image, largest first (478×3 each)."""
-    rgb = np.ascontiguousarray(image[:, :, :3])
+    with _native_stderr_silenced():
+        return _detect(np.ascontiguousarray(image[:, :, :3]), max_faces)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """MediaPipe's C++ core logs to file descriptor 2 (TensorFlow Lite delegates, absl
+    warnings); keep that off the user's terminal, where errors are one line."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _detect(rgb: np.ndarray, max_faces: int) -> list[np.ndarray]:
     faces = _mesh(rgb, max_faces)
     for box in _detector_boxes(rgb):
         if any(_overlaps(box, _box(f)) for f in faces):
