@@ -104,7 +104,6 @@ class LocalPool:
                     except BrokenProcessPool:
                         broken = True
                         if future is solo:
-                            restarts = 0
                             yield Outcome(job.index, error=WORKER_DIED)
                         else:
                             suspects.append(job)
