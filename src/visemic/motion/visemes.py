@@ -49,6 +49,8 @@ MIN_CUE = 0.04
 MIN_CLOSURE = 2 / 24  # two frames at film rate: a closure an animator can see
 # Closures and labiodentals start this much before the sound: lips move before the burst.
 ANTICIPATE = 0.01
+# Rounding starts earlier still: the lips protrude well before a rounded vowel sounds.
+ROUND_LEAD = 0.03
 DECISIVE = set("ACDEFG")  # shapes that must not be absorbed: each is some class's answer
 
 
@@ -211,8 +213,9 @@ def _anticipate(cues: list[Cue]) -> list[Cue]:
     out = list(cues)
     for i in range(1, len(out)):
         cur, prev = out[i], out[i - 1]
-        if cur.value in "AG" and prev.value not in DECISIVE:
-            shift = min(ANTICIPATE, (prev.end - prev.start) / 2)
+        lead = ANTICIPATE if cur.value in "AG" else ROUND_LEAD if cur.value in "EF" else 0.0
+        if lead and prev.value not in DECISIVE:
+            shift = min(lead, (prev.end - prev.start) / 2)
             out[i - 1] = Cue(prev.start, prev.end - shift, prev.value)
             out[i] = Cue(cur.start - shift, cur.end, cur.value)
     return out
