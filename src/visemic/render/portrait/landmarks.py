@@ -34,12 +34,12 @@ _CROP_MARGIN = 0.8  # extra room around a detector box before running Face Mesh 
 
 def detect_faces(image: np.ndarray, max_faces: int = 6) -> list[np.ndarray]:
     """Every face MediaPipe finds in an H×W×3 RGB uint8 image, largest first (478×3 each)."""
-    with _native_stderr_silenced():
+    with native_stderr_silenced():
         return _detect(np.ascontiguousarray(image[:, :, :3]), max_faces)
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
+def native_stderr_silenced() -> Iterator[None]:
     """MediaPipe's C++ core logs to file descriptor 2 (TensorFlow Lite delegates, absl
     warnings); keep that off the user's terminal, where errors are one line."""
     sys.stderr.flush()
