@@ -27,7 +27,9 @@ from visemic.render.portrait.warp import MeshWarp
 
 MAX_SIDE = 1080  # default output: the portrait's own size, at most this on the long side
 OPEN_FADE = 0.04  # lip gap (eye distances) over which the painted mouth interior fades in
-CROP_MARGIN = 0.25  # room around the outer anchor ring, as a share of the eye distance × 4
+CROP_MARGIN = 0.3  # room around the outer anchor ring, in eye distances
+# Crops larger than this (pixels) compute their warp maps at half resolution.
+FINE_WARP_PIXELS = 600 * 600
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -121,7 +123,8 @@ class PortraitRenderer:
         self.triangles = _triangles(self.rig.rest, anchors)
         source = np.concatenate([self.rig.source[:, :2], anchors])
         crop_img = self.image[y0:y1, x0:x1]
-        self.warp = MeshWarp(crop_img, source, self.triangles)
+        step = 2 if (x1 - x0) * (y1 - y0) > FINE_WARP_PIXELS else 1
+        self.warp = MeshWarp(crop_img, source, self.triangles, step=step)
         self.mouth = MouthPainter(crop_img, self.rig.rest[:, :2], self.rig.iod)
         self.eyelids = EyelidPainter(crop_img, self.rig.rest[:, :2], self.rig.iod)
         self._inner = list(mesh.inner_mouth())
@@ -206,7 +209,7 @@ class PortraitRenderer:
         centre = oval.mean(axis=0)
         ring = centre + (oval - centre) * RING_SCALE[-1]
         eyes = np.hypot(*(pts[mesh.IRIS["left"][0], :2] - pts[mesh.IRIS["right"][0], :2]))
-        margin = CROP_MARGIN * 4 * eyes
+        margin = CROP_MARGIN * eyes
         x0 = int(np.floor(max(0.0, ring[:, 0].min() - margin)))
         y0 = int(np.floor(max(0.0, ring[:, 1].min() - margin)))
         x1 = int(np.ceil(min(float(w), ring[:, 0].max() + margin)))

@@ -36,7 +36,7 @@ NECK_BELOW_EYES = 1.1
 NECK_DEPTH = 1.4
 # Share of the head's motion followed by the inner and the outer anchor ring.
 RING_FOLLOW = (0.9, 0.45)
-RING_SCALE = (1.3, 1.75)  # anchor rings: the face oval scaled about its centre
+RING_SCALE = (1.3, 1.65)  # anchor rings: the face oval scaled about its centre
 # The lids close onto the line this share of the way from the upper to the lower lid.
 LID_MEET = 0.8
 # Gaze: iris travel at full eyeLook*, as a share of the eye's half width / half height.
