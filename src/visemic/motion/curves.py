@@ -166,9 +166,10 @@ def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
 
     out = np.zeros((n, len(arkit.CHANNELS)), np.float32)
     max_step = MAX_STEP_60 * 60.0 / fps
-    for name, col in _COL.items():
-        curve = np.clip(mouth[:, col], 0.0, 1.0)
-        out[:, arkit.INDEX[name]] = limit_steps(curve, max_step) if n > 1 else curve
+    # All mouth channels at once: each is limited on its own, one row operation per frame.
+    block = np.clip(mouth[:, list(_COL.values())], 0.0, 1.0)
+    out[:, [arkit.INDEX[name] for name in _COL]] = limit_steps(block, max_step) if n > 1 \
+        else block
     # Lips apart by jawOpen − mouthClose: keep mouthClose ≤ jawOpen after limiting.
     ji, ci = arkit.INDEX["jawOpen"], arkit.INDEX["mouthClose"]
     out[:, ci] = np.minimum(out[:, ci], out[:, ji])

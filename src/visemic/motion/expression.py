@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 
 from visemic.errors import VisemicError
-from visemic.motion import arkit, brows, curves, emotion, eyes, head, speech_events, style
+from visemic.motion import arkit, brows, curves, eyes, head, speech_events
+from visemic.motion import emotion as emotion_mod
+from visemic.motion import style as style_mod
 from visemic.motion.emotion import EmotionTrack
 from visemic.motion.style import Style
 from visemic.types import Animation, Prosody, Timeline
@@ -44,7 +46,7 @@ class Expression:
     """The expression settings of one animation (all optional; the defaults give a neutral,
     natural face: blinks at 17/min, saccades, subtle head motion)."""
 
-    emotion: EmotionTrack = field(default_factory=lambda: emotion.as_track(None))
+    emotion: EmotionTrack = field(default_factory=lambda: emotion_mod.as_track(None))
     style: Style = field(default_factory=Style)
     blink_rate: float = eyes.BLINK_RATE
     head_motion: float = 1.0
@@ -58,8 +60,8 @@ class Expression:
                 "head_motion": self.head_motion, "still": self.still, "seed": self.seed}
 
 
-def settings(emotion_: str | dict[str, float] | EmotionTrack | None = None,
-             style_: str | Style | None = None, blink_rate: float | None = None,
+def settings(emotion: str | dict[str, float] | EmotionTrack | None = None,
+             style: str | Style | None = None, blink_rate: float | None = None,
              head_motion: float | None = None, still: bool = False,
              seed: int | None = None) -> Expression:
     """An :class:`Expression` from the API's keyword arguments, validated (VisemicError)."""
@@ -72,7 +74,7 @@ def settings(emotion_: str | dict[str, float] | EmotionTrack | None = None,
     seed_ = 0 if seed is None else seed
     if isinstance(seed_, bool) or not isinstance(seed_, int) or seed_ < 0:
         raise VisemicError(f"seed must be a non-negative integer, got {seed_!r}")
-    return Expression(emotion=emotion.as_track(emotion_), style=style.as_style(style_),
+    return Expression(emotion=emotion_mod.as_track(emotion), style=style_mod.as_style(style),
                       blink_rate=float(rate), head_motion=float(scale), still=bool(still),
                       seed=seed_)
 
@@ -115,14 +117,14 @@ def apply(anim: Animation, timeline: Timeline, prosody: Prosody, expr: Expressio
     talking = speech_events.speaking(timeline, times)
 
     # 1. Speaking style on the speech mouth.
-    jaw_gain, lip_gain = style.gains(expr.style, _emphasis_frames(timeline, accents, times))
-    for name in style.JAW_CHANNELS:
+    jaw_gain, lip_gain = style_mod.gains(expr.style, _emphasis_frames(timeline, accents, times))
+    for name in style_mod.JAW_CHANNELS:
         values[:, idx[name]] *= jaw_gain
-    for name in style.LIP_CHANNELS:
+    for name in style_mod.LIP_CHANNELS:
         values[:, idx[name]] *= lip_gain
 
     # 2. Emotion.
-    layer = emotion.offsets(expr.emotion, times)
+    layer = emotion_mod.offsets(expr.emotion, times)
     rounding = np.maximum(speech[:, idx["mouthPucker"]], speech[:, idx["mouthFunnel"]])
     give_way = 1.0 - 0.7 * np.clip(rounding / 0.5, 0.0, 1.0)
     for name in CORNERS:
