@@ -114,6 +114,9 @@ def run_batch(inputs: str | os.PathLike[str], outdir: str | os.PathLike[str], *,
     done/total, clips/s and ETA on ``stream`` (stderr). Items already made from the same input
     and settings are reused. Raises :class:`VisemicError` when the batch cannot run at all
     (bad inputs, unwritable or busy ``outdir``); a failing item is recorded instead.
+
+    Local workers are started with ``spawn``, which re-imports the calling script: call this
+    from a module or under ``if __name__ == "__main__":``, not from ``python -c`` or stdin.
     """
     fmts = parse_formats(formats)
     if fps <= 0 or fps > 1000:
