@@ -73,11 +73,12 @@ class EyelidPainter:
             layer[weight < 1e-3] = self.skin[side]
         # The shut lid's rim: a line of lashes along the closed margin.
         rim = np.concatenate([open_loop[:1], lid, open_loop[8:9]])
-        thickness = max(1, int(round(0.015 * self.iod)))
+        thickness = max(1, int(round(0.012 * self.iod)))
         lashes = layer.copy()
         cv2.polylines(lashes, [np.round((rim - origin) * _ONE).astype(np.int32)], False,
-                      tuple(float(c) for c in self.lash[side]), thickness, cv2.LINE_AA, _SHIFT)
-        layer += (lashes - layer) * 0.6
+                      tuple(float(c) for c in 0.7 * self.lash[side] + 0.3 * self.skin[side]),
+                      thickness, cv2.LINE_AA, _SHIFT)
+        layer += (lashes - layer) * 0.5
         alpha = (mask * cover)[:, :, None]
         patch += (layer - patch) * alpha
         image[y0:y1, x0:x1, :3] = np.round(patch).astype(np.uint8)

@@ -52,7 +52,7 @@ class MouthPainter:
         self.cavity = lips * CAVITY_FROM_LIPS
         self.tongue = np.clip(lips * TONGUE_FROM_LIPS + 0.1 * skin, 0, 255)
         # Teeth: about as light as the skin (they sit in the lips' shade), a little of its tint.
-        light = float(np.clip(skin.mean() / 255.0 * 1.05, 0.3, 0.95))
+        light = float(np.clip(skin.mean() / 255.0 * 1.15, 0.45, 0.97))
         tint = (skin / max(skin.mean(), 1.0)) ** 0.25
         self.teeth = np.clip(TEETH * 255.0 * light * tint, 0, 255)
 
@@ -96,8 +96,8 @@ class MouthPainter:
                            [mid[0], mid[1] - lift], [mid[0] + 0.6 * half, mid[1] + lift],
                            [mid[0] + 0.75 * half, bottom]])
         self._fill(layer, fixed(_smooth_curve(tongue)), self.tongue)
-        lower = np.concatenate([teeth_lower, [[teeth_lower[-1, 0], bottom],
-                                              [teeth_lower[0, 0], bottom]]])
+        # Only the edges of the lower incisors show above the lower lip.
+        lower = np.concatenate([teeth_lower, teeth_lower[::-1] + [0.0, 0.05 * iod]])
         upper = np.concatenate([teeth_upper, [[teeth_upper[-1, 0], top],
                                               [teeth_upper[0, 0], top]]])
         if tongue_out < 0.5:
@@ -108,7 +108,7 @@ class MouthPainter:
         self._incisor_gaps(layer, teeth_upper, origin)
         # Light falls off towards the corners and into the lips' shadow.
         xs = (np.arange(bw, dtype=np.float32) + x0 - float(mid[0])) / max(half, 1.0)
-        across = np.clip(1.0 - 0.65 * xs ** 2, 0.15, 1.0)
+        across = np.clip(1.0 - 0.45 * xs ** 2, 0.35, 1.0)
         sigma = max(0.035 * iod, 0.8)
         shade = cv2.GaussianBlur(alpha.astype(np.float32) / 255.0, (0, 0), sigma)
         light = (0.3 + 0.7 * np.clip(shade * 1.6 - 0.5, 0.0, 1.0)) * across[None, :]

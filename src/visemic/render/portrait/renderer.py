@@ -124,7 +124,8 @@ class PortraitRenderer:
         source = np.concatenate([self.rig.source[:, :2], anchors])
         crop_img = self.image[y0:y1, x0:x1]
         step = 2 if (x1 - x0) * (y1 - y0) > FINE_WARP_PIXELS else 1
-        self.warp = MeshWarp(crop_img, source, self.triangles, step=step)
+        reference = np.concatenate([self.rig.rest[:, :2], anchors])
+        self.warp = MeshWarp(crop_img, source, self.triangles, step=step, reference=reference)
         self.mouth = MouthPainter(crop_img, self.rig.rest[:, :2], self.rig.iod)
         self.eyelids = EyelidPainter(crop_img, self.rig.rest[:, :2], self.rig.iod)
         self._inner = list(mesh.inner_mouth())
@@ -245,7 +246,10 @@ def _triangles(rest: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     from scipy.spatial import Delaunay
 
     n = len(rest)
-    face = [mesh.surface_triangles(), *mesh.hole_triangles().values()]
+    surface = mesh.surface_triangles()
+    # Far triangles first, so that where a turned head overlaps itself the near side shows.
+    surface = surface[np.argsort(-rest[surface, 2].mean(axis=1), kind="stable")]
+    face = [surface, *mesh.hole_triangles().values()]
     oval_ids = np.array(mesh.FACE_OVAL)
     pts = np.concatenate([rest[oval_ids, :2], anchors])
     tri = Delaunay(pts).simplices

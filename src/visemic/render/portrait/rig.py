@@ -45,7 +45,7 @@ GAZE_VERTICAL = 0.3
 # Teeth: visible edge of the upper incisors below the mouth line at rest, and of the lower
 # incisors above the lower lip (eye distances).
 UPPER_TEETH = 0.045
-LOWER_TEETH = 0.02
+LOWER_TEETH = 0.015
 
 # Per-channel displacements: channel → [(group, outward, up, radius, region)], offsets and the
 # falloff radius in eye distances. "{S}"/"{s}" expand to Left/Right and left/right; "outward"
@@ -520,7 +520,7 @@ class Rig:
         lower_edge = line - (LOWER_TEETH * profile * self.iod)[:, None] * self.ey
         depth = np.full((len(line), 1), self.z_lip)
         self.teeth_upper_rest = np.concatenate([upper_edge, depth], axis=1)
-        self.teeth_lower_rest = np.concatenate([lower_edge, depth + 0.15 * self.iod], axis=1)
+        self.teeth_lower_rest = np.concatenate([lower_edge, depth], axis=1)
 
     def _turn(self, p3: np.ndarray, rot: np.ndarray) -> np.ndarray:
         centre = np.array([*(self.origin + NECK_BELOW_EYES * self.iod * self.ey),

@@ -21,10 +21,15 @@ class MeshWarp:
     them. Pixels outside every triangle are copied unchanged. With ``step`` 2 the maps are
     computed on every other pixel and interpolated (for large crops: a quarter of the work;
     the maps are continuous, so only the kinks along triangle edges soften, by under a pixel).
+
+    Triangles are drawn in order (later ones cover earlier ones), and a triangle that turns
+    over relative to ``reference`` (V×2, the rest layout; default ``source``) is left out: it
+    has turned away from the viewer, as the far side of a face does when the head turns, and
+    whatever lies behind it shows instead of its mirror image.
     """
 
     def __init__(self, image: np.ndarray, source: np.ndarray, triangles: np.ndarray,
-                 step: int = 1) -> None:
+                 step: int = 1, reference: np.ndarray | None = None) -> None:
         self.image = np.ascontiguousarray(image)
         self.source = np.asarray(source, np.float64)
         self.triangles = np.asarray(triangles, np.int32)
@@ -43,11 +48,14 @@ class MeshWarp:
         self._map_x = np.empty((hs, ws), np.float32)
         self._map_y = np.empty((hs, ws), np.float32)
         self._src_tri = self.source[self.triangles]  # T×3×2
+        ref = self.source if reference is None else np.asarray(reference, np.float64)
+        self._facing = np.sign(_doubled_areas(ref[self.triangles]))
 
     def maps(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """cv2.remap maps (map_x, map_y) for vertices moved to ``target`` (V×2)."""
         tri = np.asarray(target, np.float64)[self.triangles]  # T×3×2
         coef, ok = self._affines(tri)
+        ok &= np.sign(_doubled_areas(tri)) * self._facing >= 0
         n = len(self.triangles)
         ids = self._ids
         ids.fill(n)  # index n: the identity map
@@ -100,3 +108,9 @@ class MeshWarp:
         coef[:-1] = np.stack([a, b, tx, c, d, ty], axis=1)
         coef[-1] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
         return coef, ok
+
+
+def _doubled_areas(tri: np.ndarray) -> np.ndarray:
+    """Signed doubled areas of T×3×2 triangles (positive: clockwise on screen)."""
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    return e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
