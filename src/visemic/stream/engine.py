@@ -42,6 +42,7 @@ REACH = 0.4                  # seconds beyond which a phone no longer pulls on a
 UTTERANCE_MIN = 2.0          # restart the recogniser in a pause once an utterance is this long
 UTTERANCE_MAX = 20.0         # ... and anyway at this length (noise without pauses)
 LEVEL_HISTORY = 10.0         # seconds of levels the noise floor and speech level come from
+CMN_UPDATE = 0.25            # how often (seconds) the recogniser's cepstral mean is updated
 LEVEL_UPDATE = 0.25          # how often (seconds) those two are re-estimated
 MIN_CUE = visemes.MIN_CUE    # shortest non-decisive viseme, seconds
 NO_PHONE = ""                # a stretch with no phone: silence
@@ -133,8 +134,12 @@ def _pose_of(symbol: str, last: bool) -> _Pose:
 def _decoder() -> pocketsphinx.Decoder:
     """A phone-loop decoder set up as the batch recogniser's (one per stream: it holds state)."""
     model = os.path.join(pocketsphinx.get_model_path(), "en-us")
+    # cmninit: the cepstral mean a stream starts from (c0 is log energy). The model's default
+    # (40) suits quiet close-talk audio; ordinary recordings measure 39–66, median ≈ 52 (batch
+    # means of ../shared/eval/speech); streams then update it every CMN_UPDATE seconds.
     return pocketsphinx.Decoder(allphone=os.path.join(model, "en-us-phone.lm.bin"), lm=None,
-                                loglevel="FATAL", beam=1e-20, pbeam=1e-20, lw=2.0, pip=0.8)
+                                loglevel="FATAL", beam=1e-20, pbeam=1e-20, lw=2.0, pip=0.8,
+                                cmninit="50,3,-1")
 
 
 def _to_float(samples: Any) -> np.ndarray:
@@ -198,6 +203,7 @@ class StreamAnimator:
         self._decoder.start_utt()
         self._utt_start = 0          # 16 kHz samples before the current utterance
         self._received = 0           # 16 kHz samples so far
+        self._cmn_at = 0             # when the cepstral mean was last updated
         self._tail = np.zeros(0, np.float32)   # samples not yet a whole 10 ms level frame
         self._levels: deque[float] = deque(maxlen=int(LEVEL_HISTORY / FRAME))
         self._level_count = 0        # 10 ms level frames so far
@@ -303,6 +309,11 @@ class StreamAnimator:
             self._pauses.pop(0)
 
     def _read_hypothesis(self) -> None:
+        if self._received - self._cmn_at >= CMN_UPDATE * RATE:
+            # Pocketsphinx updates its live mean only between utterances unless asked; asking
+            # often adapts a stream to its microphone within a second.
+            self._decoder.get_cmn(True)
+            self._cmn_at = self._received
         if self._decoder.hyp() is None:
             self._current = []
             return

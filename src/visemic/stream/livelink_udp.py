@@ -108,7 +108,10 @@ def decode(data: bytes) -> Packet:
 
 def rate_of(fps: float) -> tuple[int, int]:
     """A frame rate as (numerator, denominator): 60 → (60, 1), 29.97 → (30000, 1001)."""
-    f = Fraction(fps).limit_denominator(1001)
+    for base in (24, 30, 60):  # the NTSC rates, 1000/1001 of the whole ones
+        if abs(fps - base * 1000 / 1001) < 5e-3:
+            return base * 1000, 1001
+    f = Fraction(fps).limit_denominator(1000)
     return f.numerator, f.denominator
 
 
