@@ -249,6 +249,10 @@ def _triangles(rest: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     surface = mesh.surface_triangles()
     # Far triangles first, so that where a turned head overlaps itself the near side shows.
     surface = surface[np.argsort(-rest[surface, 2].mean(axis=1), kind="stable")]
+    # Where a closed mouth overlaps its lips, the lower lip comes last: a portrait photographed
+    # open then hides its teeth behind the lower lip.
+    lower_lip = np.isin(surface, mesh.LIPS_INNER_LOWER[1:-1]).any(axis=1)
+    surface = np.concatenate([surface[~lower_lip], surface[lower_lip]])
     face = [surface, *mesh.hole_triangles().values()]
     oval_ids = np.array(mesh.FACE_OVAL)
     pts = np.concatenate([rest[oval_ids, :2], anchors])
