@@ -2,6 +2,10 @@
 real time, identity at rest (SSIM) and lip sync measured by Face Mesh on the rendered frames.
 
     python bench/portrait.py [--frames 300] [--portrait IMAGE ...] [--keep out.mp4]
+                             [--stills docs/images]
+
+``--stills DIR`` also writes the README's before/after stills of the generated face
+(``portrait-*.png``: rest, open vowel, closure, rounded, blink with a smile and a head turn).
 
 The generated portrait is the built-in avatar at rest (512×512, so its face crop is 512×512).
 With ../shared present its sample portraits are timed too (their crops are whatever size their
@@ -113,13 +117,49 @@ def end_to_end(portrait: Path, keep: str | None) -> tuple[float, float]:
     return audio.duration / elapsed, audio.duration
 
 
+STILLS = {
+    "rest": {},
+    "open": {"jawOpen": 0.5, "mouthLowerDownLeft": 0.2, "mouthLowerDownRight": 0.2},
+    "closure": {"jawOpen": 0.15, "mouthClose": 0.15, "mouthPressLeft": 0.3,
+                "mouthPressRight": 0.3},
+    "rounded": {"jawOpen": 0.2, "mouthPucker": 0.6, "mouthFunnel": 0.4},
+    "blink": {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0, "mouthSmileLeft": 0.6,
+              "mouthSmileRight": 0.6, "headYaw": 6.0, "headRoll": -3.0},
+}
+
+
+def write_stills(folder: Path) -> None:
+    """The generated face (the built-in "kit" avatar as a picture), before and after."""
+    import cv2
+
+    from visemic.motion.arkit import CHANNELS, INDEX
+    from visemic.render import AvatarRenderer
+    from visemic.render.portrait import PortraitRenderer
+
+    face = np.ascontiguousarray(AvatarRenderer((512, 512), look="kit").rest[:, :, :3])
+    renderer = PortraitRenderer(face)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, named in STILLS.items():
+        v = np.zeros(len(CHANNELS), np.float32)
+        for channel, x in named.items():
+            v[INDEX[channel]] = x
+        frame = renderer.render(v)[96:416, 96:416, :3]
+        path = folder / f"portrait-{name}.png"
+        cv2.imwrite(str(path), cv2.resize(frame, (256, 256), interpolation=cv2.INTER_AREA)
+                    [:, :, ::-1])
+        print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--portrait", nargs="*", default=None,
                         help="more portraits to time (default: ../shared's samples, if there)")
     parser.add_argument("--keep", help="keep the end-to-end MP4 here")
+    parser.add_argument("--stills", metavar="DIR", help="write README stills here")
     args = parser.parse_args()
+    if args.stills:
+        write_stills(Path(args.stills))
 
     import cv2
 
