@@ -9,9 +9,10 @@ const avatar = new Avatar($("avatar"));
 // What the page is doing, readable by scripts (the browser tests read it).
 const state = {
   mode: "file", analysed: false, frames: 0, streamFrames: 0, maxJawOpen: 0, maxGap: 0,
-  lastTime: 0, done: false, downloads: [], error: null,
+  lastTime: 0, done: false, downloads: [], error: null, lastFrameTime: -1, outOfOrder: 0,
 };
 window.visemicState = state;
+window.visemicAvatar = avatar;
 
 const DOWNLOADS = [
   ["csv", "Live Link Face CSV"],
@@ -245,6 +246,7 @@ async function startMic() {
   $("mic-state").textContent = "starting…";
   state.streamFrames = 0;
   state.done = false;
+  state.lastFrameTime = -1;
   try {
     const media = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false,
@@ -272,10 +274,11 @@ async function startMic() {
       }
       stopMic(false);
     };
+    const live = mic;
     node.port.onmessage = (event) => {
       if (socket.readyState === WebSocket.OPEN) {
         socket.send(event.data);
-        mic.sent += event.data.byteLength / 2;
+        live.sent += event.data.byteLength / 2;
       }
     };
     source.connect(node);
@@ -305,6 +308,8 @@ function onFrame(message) {
     return;
   }
   state.streamFrames += 1;
+  if (message.time <= state.lastFrameTime) state.outOfOrder += 1;
+  state.lastFrameTime = message.time;
   show(message.values, message.head, message.viseme);
   const heard = mic ? mic.sent / 16000 : 0;
   const behind = Math.max(0, heard - message.time);

@@ -112,6 +112,12 @@ export class Avatar {
       ctx.ellipse(ex - side * 2, 246 - fy * 0.2, 10, 19, side * 0.15, 0, Math.PI * 2);
       ctx.fill();
     }
+    // hair behind the head: fills between the fringe and the temples
+    ctx.fillStyle = LOOK.hair;
+    ctx.beginPath();
+    ctx.ellipse(x - fx * 0.15, 184, 126, 128, 0, Math.PI * 0.92, Math.PI * 2.08);
+    ctx.closePath();
+    ctx.fill();
     // face
     const face = new Path2D();
     face.moveTo(x, 92);
