@@ -97,8 +97,9 @@ def _emphasis_frames(timeline: Timeline, accents: list[speech_events.Accent],
     out = np.zeros(len(times))
     for w, e in zip(timeline.words, per_word, strict=True):
         if e > 0:
-            sel = (times >= w.start - 0.05) & (times < w.end + 0.05)
-            out[sel] = np.maximum(out[sel], e)
+            # Inside the word only, with 40 ms ramps, so pauses around it are not opened.
+            ramp = np.clip(np.minimum(times - w.start, w.end - times) / 0.04, 0.0, 1.0)
+            out = np.maximum(out, e * ramp)
     return out
 
 
@@ -138,9 +139,13 @@ def apply(anim: Animation, timeline: Timeline, prosody: Prosody, expr: Expressio
     values[:, :blend] += layer[:, :blend]
     posture = layer[:, blend:]
 
-    # 3. The seal, last of the mouth: nothing an emotion or style added may part /p b m/.
+    # 3. The seal, last of the mouth: nothing an emotion added may part /p b m/ further than
+    # the (style-scaled) speech did. Speech curves are sealed already, so only the added gap
+    # is taken back.
     seal = curves.seal_weight(timeline, times)
-    values[:, ci] = (1 - seal) * values[:, ci] + seal * values[:, ji]
+    gap = values[:, ji] - values[:, ci]
+    scaled_gap = jaw_gain * (speech[:, ji] - speech[:, ci])
+    values[:, ci] = values[:, ji] - ((1 - seal) * gap + seal * np.minimum(gap, scaled_gap))
     for name in LIP_PARTING:
         c = idx[name]
         values[:, c] = (1 - seal) * values[:, c] + seal * np.minimum(values[:, c], speech[:, c])
