@@ -11,8 +11,10 @@ frame's instant to the moment the frame is back with the caller. Reported: p50/p
 frames later than 150 ms, and frames missing, duplicated or out of order (must be 0).
 
 ``--mode threads`` runs every stream's engine in one process on a thread pool (as the server
-does); ``processes`` spreads the streams over worker processes (one per core), each running its
-streams on threads. ``--url`` drives the server's WebSocket endpoint instead.
+does); ``pool`` keeps the callers on threads but runs the engines in an
+:class:`visemic.stream.pool.EnginePool` (one worker process per core); ``processes`` splits the
+streams and their feeders over one process per core. ``--url`` drives the server's WebSocket
+endpoint instead.
 
 Accuracy mode: the DESIGN.md §4 macro hit rate of the streamed Rhubarb shapes next to the
 offline phone-loop path's, on the English items of ../shared/eval/speech and on espeak speech.
@@ -82,11 +84,15 @@ class Tally:
 
 
 def run_stream(chunks: list[np.ndarray], fps: float, chunk: float, start: float,
-               pool: ThreadPoolExecutor, total_frames: int) -> Tally:
-    """Feed one stream in real time from the calling thread, the engine running on ``pool``."""
+               pool: ThreadPoolExecutor, total_frames: int, engines=None) -> Tally:
+    """Feed one stream in real time from the calling thread, the engine running on ``pool``
+    (in this process, or on a worker process of ``engines``, an EnginePool)."""
     from visemic.stream import StreamAnimator
 
-    eng = StreamAnimator(sample_rate=16000, fps=fps)
+    if engines is None:
+        eng = StreamAnimator(sample_rate=16000, fps=fps)
+    else:
+        eng = engines.open(sample_rate=16000, fps=fps)
     tally = Tally(fps, chunk, start)
     for k, c in enumerate(chunks):
         delay = start + (k + 1) * chunk - time.monotonic()
@@ -101,13 +107,14 @@ def run_stream(chunks: list[np.ndarray], fps: float, chunk: float, start: float,
 
 
 def run_threads(audios: list[np.ndarray], fps: float, chunk: float, workers: int,
-                start: float) -> list[Tally]:
+                start: float, engines=None) -> list[Tally]:
     """Every stream's feeder is a thread; the engines run on a shared pool of ``workers``."""
     out: list[Tally | None] = [None] * len(audios)
     with ThreadPoolExecutor(workers) as pool:
         def feed(i: int) -> None:
             total = int(round(len(audios[i]) / 16000 * fps))
-            out[i] = run_stream(_chunks(audios[i], chunk), fps, chunk, start, pool, total)
+            out[i] = run_stream(_chunks(audios[i], chunk), fps, chunk, start, pool, total,
+                                engines)
 
         feeders = [threading.Thread(target=feed, args=(i,)) for i in range(len(audios))]
         for t in feeders:
@@ -273,7 +280,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="audio per stream")
     ap.add_argument("--chunk", type=float, default=0.02, help="seconds per chunk")
     ap.add_argument("--fps", type=float, default=60.0)
-    ap.add_argument("--mode", choices=("threads", "processes"), default="threads")
+    ap.add_argument("--mode", choices=("threads", "pool", "processes"), default="threads")
     ap.add_argument("--workers", type=int, default=4, help="engine threads per process")
     ap.add_argument("--url", help="drive a running server's WebSocket endpoint instead")
     ap.add_argument("--accuracy", action="store_true", help="streamed vs offline accuracy")
@@ -291,6 +298,15 @@ def main() -> None:
         tallies = run_websocket(args.url, audios, args.fps, args.chunk)
         cpu = None
         print(f"mode: WebSocket {args.url}")
+    elif args.mode == "pool":
+        from visemic.stream.pool import EnginePool
+
+        with EnginePool() as engines:
+            engines.open().flush()  # the workers have loaded the recogniser
+            tallies = run_threads(audios, args.fps, args.chunk, args.workers * 5,
+                                  time.monotonic() + 1.0, engines)
+        cpu = None
+        print(f"mode: thread pool feeding an EnginePool of {os.cpu_count()} worker processes")
     elif args.mode == "processes":
         tallies = run_processes(audios, args.fps, args.chunk, args.workers, time.time() + 2.0)
         cpu = None

@@ -320,3 +320,28 @@ def test_cli_microphone_without_portaudio_is_one_line_error():
     res = cli("--microphone", "-o", "-")
     assert res.returncode == 2
     assert res.stderr.count("\n") == 1 and "PortAudio" in res.stderr
+
+
+def test_engine_pool_matches_in_process_engines(speech16):
+    from visemic.stream.pool import EnginePool
+
+    x, _ = speech16
+    x = x[:4 * 16000]
+    alone, _ = run(StreamAnimator(fps=30), x, [640])
+    with EnginePool(processes=1) as pool:
+        with pytest.raises(VisemicError):
+            pool.open(fps=-1)
+        a, b = pool.open(fps=30), pool.open(fps=30)
+        frames_a: list[StreamFrame] = []
+        frames_b: list[StreamFrame] = []
+        for i in range(0, len(x), 640):
+            frames_a += a.push(x[i:i + 640])
+            frames_b += b.push(x[i:i + 640][::-1].copy())
+        frames_a += a.flush()
+        frames_b += b.flush()
+        with pytest.raises(VisemicError, match="ended"):
+            a.push(x[:10])
+        assert pool.open().flush() == []  # the worker still serves
+    assert [f.index for f in frames_a] == [f.index for f in alone]
+    assert [f.viseme for f in frames_a] == [f.viseme for f in alone]
+    assert len(frames_b) == len(alone)

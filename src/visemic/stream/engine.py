@@ -381,40 +381,37 @@ class StreamAnimator:
 
     def _mouth(self, phones: list[_Segment], times: np.ndarray) -> np.ndarray:
         """Dominance blend of the phones' poses and rest (as :mod:`visemic.motion.curves`)."""
-        now = self._received / RATE
-        m = len(poses.MOUTH)
-        num = np.zeros((len(times), m))
-        den = np.full((len(times), m), 1e-6)
-        t = times[:, None]
-
-        def pull(pose: _Pose, start: float, end: float) -> None:
-            pre = np.clip(start - t, 0, None) / pose.lead
-            post = np.clip(t - end, 0, None) / curves.DECAY_POST
-            d = pose.strength * np.exp(-(pre + post))
-            num[:] += d * pose.target
-            den[:] += d
-
-        cursor = min(0.0, times[0] - REACH) if not phones else min(phones[0].start,
-                                                                     times[0] - REACH)
+        pulls: list[tuple[_Pose, float, float]] = []
+        cursor = times[0] - REACH if not phones else min(phones[0].start, times[0] - REACH)
         first = True
         for p in phones:
             if p.start - cursor > 1e-6:
-                self._rest(pull, cursor, p.start, first)
+                pulls.append((self._rest(cursor, p.start, first), cursor, p.start))
             first = False
             start = max(p.start, cursor)
             if p.end <= start:
                 continue
             a, b = _pose_of(p.symbol, False), _pose_of(p.symbol, True)
             if a is b:
-                pull(a, start, p.end)
+                pulls.append((a, start, p.end))
             else:
                 split = start + 0.6 * (p.end - start)
-                pull(a, start, split)
-                pull(b, split, p.end)
+                pulls += [(a, start, split), (b, split, p.end)]
             cursor = p.end
+        now = self._received / RATE
         if now - cursor > 1e-6:
-            self._rest(pull, cursor, now, first)
-        mouth = num / den
+            pulls.append((self._rest(cursor, now, first), cursor, now))
+
+        # [frames, pulls, channels] at once: a push computes one or two frames from ~10 pulls.
+        starts = np.array([s for _, s, _ in pulls])[None, :, None]
+        ends = np.array([e for _, _, e in pulls])[None, :, None]
+        t = times[:, None, None]
+        lead = np.stack([pz.lead for pz, _, _ in pulls])[None]
+        strength = np.stack([pz.strength for pz, _, _ in pulls])[None]
+        target = np.stack([pz.target for pz, _, _ in pulls])[None]
+        d = strength * np.exp(-(np.maximum(starts - t, 0) / lead
+                                + np.maximum(t - ends, 0) / curves.DECAY_POST))
+        mouth = (d * target).sum(axis=1) / (d.sum(axis=1) + 1e-6)
 
         gain = 0.85 + 0.35 * self._loudness(times)
         mouth[:, _GAIN_COLS] *= gain[:, None]
@@ -431,11 +428,11 @@ class StreamAnimator:
                 close[:] = np.maximum(close, w * np.maximum(jaw - 0.06, 0))
         return mouth
 
-    def _rest(self, pull: Any, start: float, end: float, first: bool) -> None:
+    def _rest(self, start: float, end: float, first: bool) -> _Pose:
         # A gap is a pause (rest firmly) once it is long enough or known to be silence;
         # an open gap at the stream's end counts only as long as it has lasted so far.
         long = first or end - start >= curves.REST_GAP or self._in_pause((start + end) / 2)
-        pull(_REST_LONG if long else _REST_SHORT, start, end)
+        return _REST_LONG if long else _REST_SHORT
 
     def _loudness(self, times: np.ndarray) -> np.ndarray:
         """0…1 relative to the running speech level, averaged over 50 ms around each time."""
@@ -444,10 +441,8 @@ class StreamAnimator:
         loud = np.clip((self._recent_db - self._floor) / max(self._peak - self._floor, 1e-3),
                        0.0, 1.0)
         src = (self._recent_start + np.arange(len(loud)) + 0.5) * FRAME
-        out = np.zeros(len(times))
-        for dt in (-0.02, -0.01, 0.0, 0.01, 0.02):
-            out += np.interp(times + dt, src, loud)
-        return out / 5
+        smooth = np.convolve(loud, np.full(5, 0.2), mode="same")  # 50 ms of 10 ms levels
+        return np.interp(times, src, smooth)
 
     def _viseme(self, phones: list[_Segment], t: float) -> str:
         """The Rhubarb shape at ``t``: the phone's shape (closures and /f v/ a little early),

@@ -1,0 +1,146 @@
+"""Streaming engines in worker processes, for servers that run many streams at once.
+
+The recogniser inside :class:`~visemic.stream.engine.StreamAnimator` holds Python's GIL while it
+decodes, so engines on threads of one process share one core. An :class:`EnginePool` runs the
+engines in ``processes`` worker processes instead (streams spread round-robin, each stream's
+chunks always to the same worker, in order); :meth:`EnginePool.open` returns a
+:class:`RemoteStream` with the engine's ``push``/``flush``, callable from any thread::
+
+    pool = EnginePool(processes=2)
+    stream = pool.open(sample_rate=16000, fps=60)
+    frames = stream.push(chunk)
+    frames += stream.flush()
+    pool.close()
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+
+from visemic.errors import VisemicError
+from visemic.stream.engine import StreamFrame
+
+
+def _worker(conn: Any) -> None:
+    """Serve requests (id, stream, op, payload) until told to stop; answer (id, ok, result)."""
+    from visemic.stream.engine import StreamAnimator
+
+    engines: dict[int, StreamAnimator] = {}
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        rid, sid, op, payload = request
+        try:
+            if op == "open":
+                engines[sid] = StreamAnimator(**payload)
+                result: Any = None
+            elif op == "push":
+                if sid not in engines:
+                    raise VisemicError("this stream has ended (flush was called)")
+                result = engines[sid].push(payload)
+            else:  # flush (also ends the stream)
+                engine = engines.pop(sid, None)
+                result = engine.flush() if engine is not None else []
+            conn.send((rid, True, result))
+        except VisemicError as exc:
+            conn.send((rid, False, str(exc)))
+        except Exception as exc:  # one broken stream must not take the others down
+            engines.pop(sid, None)
+            conn.send((rid, False, f"internal error ({type(exc).__name__}: {exc})"))
+
+
+class _Worker:
+    """One worker process and the thread that routes its answers to the waiting callers."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.pending: dict[int, Future] = {}
+        self.lock = threading.Lock()
+        self.ids = itertools.count()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                rid, ok, result = self.conn.recv()
+            except (EOFError, OSError):
+                break
+            future = self.pending.pop(rid)
+            if ok:
+                future.set_result(result)
+            else:
+                future.set_exception(VisemicError(result))
+        for future in list(self.pending.values()):
+            future.set_exception(VisemicError("the streaming worker process ended"))
+
+    def call(self, sid: int, op: str, payload: Any) -> Any:
+        future: Future = Future()
+        with self.lock:
+            rid = next(self.ids)
+            self.pending[rid] = future
+            self.conn.send((rid, sid, op, payload))
+        return future.result()
+
+
+class RemoteStream:
+    """One stream on a pool worker: ``push`` and ``flush`` as on ``StreamAnimator``."""
+
+    def __init__(self, worker: _Worker, sid: int) -> None:
+        self._worker, self._sid = worker, sid
+        self._lock = threading.Lock()   # one stream's chunks stay in order
+
+    def push(self, samples: np.ndarray) -> list[StreamFrame]:
+        with self._lock:
+            return self._worker.call(self._sid, "push", samples)
+
+    def flush(self) -> list[StreamFrame]:
+        with self._lock:
+            return self._worker.call(self._sid, "flush", None)
+
+
+class EnginePool:
+    """``processes`` worker processes (default: one per CPU core) hosting stream engines."""
+
+    def __init__(self, processes: int | None = None) -> None:
+        n = processes or multiprocessing.cpu_count()
+        ctx = multiprocessing.get_context("spawn")  # no forked copies of threads or sockets
+        self._workers = [_Worker(ctx) for _ in range(n)]
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+
+    def open(self, **settings: Any) -> RemoteStream:
+        """A new stream; ``settings`` are :class:`StreamAnimator`'s (VisemicError if bad)."""
+        with self._lock:
+            sid = next(self._ids)
+        worker = self._workers[sid % len(self._workers)]
+        worker.call(sid, "open", settings)
+        return RemoteStream(worker, sid)
+
+    def close(self) -> None:
+        for w in self._workers:
+            try:
+                w.conn.send(None)
+            except OSError:
+                pass
+            w.process.join(timeout=5)
+            w.conn.close()
+
+    def __enter__(self) -> EnginePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
