@@ -196,6 +196,43 @@ def test_bad_uploads_get_4xx_with_a_reason(client, spoken_wav, data_dir):
     assert list((data_dir / "tmp").iterdir()) == []
 
 
+def test_portrait_goes_with_video_only(client, spoken_wav, data_dir):
+    wav = spoken_wav.read_bytes()
+    r = client.post("/v1/animate", files={"audio": ("a.wav", wav), "portrait": ("p.png", b"x")},
+                    data={"format": "json"})
+    assert r.status_code == 400 and "video formats" in r.json()["error"]
+    r = client.post("/v1/animate", files={"audio": ("a.wav", wav),
+                                          "portrait": ("p.png", b"not an image" * 50)},
+                    data={"format": "mp4"})
+    assert r.status_code == 422 and "portrait" in r.json()["error"]
+    assert str(data_dir) not in r.json()["error"]
+    assert list((data_dir / "tmp").iterdir()) == []
+
+
+def test_portrait_video_job(client, shared, spoken, tmp_path):
+    """A painting from ../shared animated as an MP4 job (the face is found, the video decodes)."""
+    import av
+
+    from visemic.audio import save_wav
+    from visemic.types import Audio
+
+    audio = spoken[0]
+    short = save_wav(Audio(audio.samples[: int(1.5 * audio.sample_rate)], audio.sample_rate),
+                     tmp_path / "short.wav")
+    image = shared / "samples" / "portraits" / "vermeer_pearl_earring.jpg"
+    r = client.post("/v1/animate?async=1",
+                    files={"audio": ("a.wav", Path(short).read_bytes()),
+                           "portrait": ("p.jpg", image.read_bytes())}, data={"format": "mp4"})
+    assert r.status_code == 202 and r.json()["request"]["portrait"] is True
+    job = wait_job(client.get, r.json()["id"], timeout=120)
+    assert job["status"] == "done", job
+    video = tmp_path / "out.mp4"
+    video.write_bytes(client.get(job["result"]).content)
+    with av.open(str(video)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert abs(frames - 1.5 * 30) <= 2
+
+
 def test_async_job_progress_result_and_delete(client, spoken, spoken_wav):
     text = transcript(spoken[1])
     wav = spoken_wav.read_bytes()

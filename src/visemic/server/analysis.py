@@ -41,6 +41,7 @@ class AnimateRequest:
     text: str | None = None
     language: str = "en"
     fps: float = 60.0
+    portrait: bool = False  # a portrait image came with it (video formats only)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,7 +56,7 @@ class AnimateRequest:
 
 
 def parse_request(format: str | None, text: str | None, language: str | None,
-                  fps: str | None) -> AnimateRequest:
+                  fps: str | None, portrait: bool = False) -> AnimateRequest:
     """Check the form fields; raises :class:`VisemicError` saying what is wrong."""
     from visemic.outputs import formats
 
@@ -83,12 +84,17 @@ def parse_request(format: str | None, text: str | None, language: str | None,
             raise VisemicError(f"fps {fps[:40]!r} is not a number") from None
         if not math.isfinite(rate) or not 0 < rate <= 240:
             raise VisemicError(f"fps must be in (0, 240], got {fps[:40]!r}")
-    return AnimateRequest(format=name, text=text, language=lang, fps=rate)
+    if portrait and name not in VIDEO:
+        raise VisemicError(f"a portrait applies to video formats ({', '.join(VIDEO)}), "
+                           f"not {name}")
+    return AnimateRequest(format=name, text=text, language=lang, fps=rate, portrait=portrait)
 
 
 def run(request: AnimateRequest, audio_path: str, out_path: str,
-        progress: Callable[[float], None] | None = None) -> None:
-    """Analyse ``audio_path`` and write the export to ``out_path`` (atomically).
+        progress: Callable[[float], None] | None = None, portrait_path: str | None = None
+        ) -> None:
+    """Analyse ``audio_path`` and write the export to ``out_path`` (atomically); a video shows
+    the face in ``portrait_path`` when given, else the built-in avatar.
 
     Analysis reports 0…0.5 of ``progress`` for video (rendering takes the rest) and 0…0.95
     otherwise. Raises :class:`VisemicError` on bad input.
@@ -111,4 +117,12 @@ def run(request: AnimateRequest, audio_path: str, out_path: str,
     options: dict[str, Any] = {}
     if video and progress is not None:
         options["progress"] = lambda p: progress(0.5 + 0.5 * max(0.0, min(1.0, p)))
-    result.save(Path(out_path), format=request.format, **options)
+    if video and portrait_path is not None:
+        options["portrait"] = portrait_path
+    try:
+        result.save(Path(out_path), format=request.format, **options)
+    except VisemicError as e:
+        message = str(e).replace(audio_path, "the upload")
+        if portrait_path is not None:
+            message = message.replace(portrait_path, "the portrait")
+        raise VisemicError(message) from None

@@ -1,10 +1,10 @@
 """The HTTP API and web page of ``visemic serve`` (FastAPI).
 
 Routes: ``GET /`` the web page; ``GET /health``; ``POST /v1/animate`` (multipart: ``audio`` file,
-optional ``text``, ``language``, ``format``, ``fps``) answers with the export itself, or with
-``?async=1`` 202 and a job; ``GET /v1/jobs``, ``GET|DELETE /v1/jobs/{id}``,
-``GET /v1/jobs/{id}/result``; WebSocket ``/v1/stream`` (:mod:`visemic.server.streaming`);
-OpenAPI at ``/openapi.json`` and ``/docs``.
+optional ``text``, ``language``, ``format``, ``fps``, and for video a ``portrait`` image) answers
+with the export itself, or with ``?async=1`` 202 and a job; ``GET /v1/jobs``,
+``GET|DELETE /v1/jobs/{id}``, ``GET /v1/jobs/{id}/result``; WebSocket ``/v1/stream``
+(:mod:`visemic.server.streaming`); OpenAPI at ``/openapi.json`` and ``/docs``.
 
 Errors are JSON ``{"error": "…"}``: 400 malformed request or unknown format, 401 missing or wrong
 API key, 404 no such job, 409 result not ready, 413 upload too large, 415 not a multipart form,
@@ -53,6 +53,9 @@ _FORM_SCHEMA = {
                 "language": {"type": "string", "default": "en"},
                 "format": {"type": "string", "default": "json", "enum": list(analysis.MEDIA)},
                 "fps": {"type": "number", "default": 60},
+                "portrait": {"type": "string", "format": "binary",
+                             "description": "video formats: animate the face in this image "
+                                            "instead of the built-in avatar"},
             }}}},
     },
 }
@@ -80,6 +83,9 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
     Bearer KEY`` or ``X-API-Key: KEY`` (the WebSocket also accepts ``?api_key=KEY``, as browsers
     cannot set its headers). ``max_upload_bytes`` bounds a request body; ``workers`` analysis
     processes run at once and at most ``max_pending`` analyses are held (more get 503).
+
+    Analyses run in spawned processes, so the program's main module must be importable (a
+    script file or ``python -m``, not code fed on stdin).
     """
     store = JobStore(data_dir if data_dir is not None else default_data_dir())
     store.recover()
@@ -157,19 +163,23 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
             f = upload.fields
             try:
                 req = analysis.parse_request(f.get("format"), f.get("text"), f.get("language"),
-                                             f.get("fps"))
+                                             f.get("fps"), portrait=upload.portrait is not None)
             except VisemicError as e:
                 return _error(400, str(e))
             if run_async:
-                return _submit_job(req, upload_path)
-            return await _run_now(req, upload_path)
+                return _submit_job(req, upload_path, upload.portrait)
+            return await _run_now(req, upload_path, upload.portrait)
         finally:
-            with contextlib.suppress(OSError):
-                upload_path.unlink()
+            for path in (upload_path, upload_path.with_suffix(".portrait")):
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
-    def _submit_job(req: analysis.AnimateRequest, upload_path: Path) -> Response:
+    def _submit_job(req: analysis.AnimateRequest, upload_path: Path,
+                    portrait: Path | None) -> Response:
         job = store.create(req)
         os.replace(upload_path, store.upload_path(job.id))
+        if portrait is not None:
+            os.replace(portrait, store.portrait_path(job.id))
         try:
             runner.submit(job)
         except Busy as e:
@@ -178,10 +188,12 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
         return JSONResponse(job.to_dict(), status_code=202,
                             headers={"Location": f"/v1/jobs/{job.id}"})
 
-    async def _run_now(req: analysis.AnimateRequest, upload_path: Path) -> Response:
+    async def _run_now(req: analysis.AnimateRequest, upload_path: Path,
+                       portrait: Path | None) -> Response:
         out = scratch / f"{uuid.uuid4().hex}{req.extension}"
         try:
-            future = pool.submit(analysis.run, req, str(upload_path), str(out))
+            future = pool.submit(analysis.run, req, str(upload_path), str(out), None,
+                                 str(portrait) if portrait is not None else None)
         except Busy as e:
             return _error(503, str(e), {"Retry-After": "10"})
         try:

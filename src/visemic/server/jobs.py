@@ -137,6 +137,9 @@ class JobStore:
     def upload_path(self, job_id: str) -> Path:
         return self.uploads / f"{job_id}.audio"
 
+    def portrait_path(self, job_id: str) -> Path:
+        return self.uploads / f"{job_id}.portrait"
+
     def result_path(self, job: Job) -> Path | None:
         return self.results / job.result if job.result else None
 
@@ -169,7 +172,7 @@ class JobStore:
 
     def _remove_files(self, job: Job) -> None:
         path = self.result_path(job)
-        for p in (path, self.upload_path(job.id)):
+        for p in (path, self.upload_path(job.id), self.portrait_path(job.id)):
             if p is not None:
                 with contextlib.suppress(OSError):
                     p.unlink()
@@ -207,7 +210,7 @@ PROGRESS_INTERVAL = 0.25
 
 
 def execute(data_dir: str, job_id: str, request: analysis.AnimateRequest, audio_path: str,
-            out_path: str) -> int:
+            out_path: str, portrait_path: str | None = None) -> int:
     """Run one job (in a worker process): analysis + export, progress into the database.
     Returns the size of the result file."""
     store = JobStore(data_dir)
@@ -220,7 +223,7 @@ def execute(data_dir: str, job_id: str, request: analysis.AnimateRequest, audio_
             last[0] = now
             store.set_progress(job_id, p)
 
-    analysis.run(request, audio_path, out_path, progress)
+    analysis.run(request, audio_path, out_path, progress, portrait_path)
     return Path(out_path).stat().st_size
 
 
@@ -241,12 +244,15 @@ class JobRunner:
         self.pool = pool
 
     def submit(self, job: Job) -> Future[Any]:
-        """Start ``job``, whose audio is already at ``store.upload_path(job.id)``.
+        """Start ``job``, whose audio is already at ``store.upload_path(job.id)`` (and its
+        portrait, if it has one, at ``store.portrait_path(job.id)``).
         Raises :class:`visemic.server.pool.Busy` when the pool is full."""
         result_name = f"{job.id}{job.request.extension}"
         upload = self.store.upload_path(job.id)
+        portrait = self.store.portrait_path(job.id)
         future = self.pool.submit(execute, str(self.store.data_dir), job.id, job.request,
-                                  str(upload), str(self.store.results / result_name))
+                                  str(upload), str(self.store.results / result_name),
+                                  str(portrait) if job.request.portrait else None)
 
         def done(f: Future[Any]) -> None:
             try:
@@ -257,8 +263,9 @@ class JobRunner:
                 else:
                     self.store.finish(job.id, result_name, int(f.result()))
             finally:
-                with contextlib.suppress(OSError):
-                    upload.unlink()
+                for path in (upload, portrait):
+                    with contextlib.suppress(OSError):
+                        path.unlink()
 
         future.add_done_callback(done)
         return future

@@ -18,8 +18,9 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-# Fields an animate request may carry besides the audio.
+# Fields an animate request may carry besides the audio (and the optional portrait image).
 FIELDS = ("text", "language", "format", "fps")
+FILES = ("audio", "portrait")
 # Text fields are small; this bounds what the parser holds in memory for each.
 MAX_FIELD_BYTES = 256 * 1024
 
@@ -39,11 +40,13 @@ class _TooLarge(MultiPartException):
 
 @dataclass
 class Upload:
-    """The audio, written to ``path`` (``size`` bytes), and the text fields sent with it."""
+    """The audio, written to ``path`` (``size`` bytes), the text fields sent with it, and the
+    portrait image's path when one was sent."""
 
     path: Path
     size: int
     fields: dict[str, str]
+    portrait: Path | None = None
 
 
 def _limit_text(max_bytes: int) -> str:
@@ -68,7 +71,8 @@ def _copy(audio: UploadFile, dest: Path) -> int:
 
 
 async def receive(request: Request, dest: Path, max_bytes: int) -> Upload:
-    """Parse the multipart form of ``request``, writing its ``audio`` file to ``dest``.
+    """Parse the multipart form of ``request``, writing its ``audio`` file to ``dest`` (and a
+    ``portrait`` image, if any, beside it with the suffix ``.portrait``).
 
     Raises :class:`UploadError` (413 oversize, 415 not a form, 400 anything else malformed:
     no audio, an empty file, unknown or repeated fields).
@@ -81,7 +85,7 @@ async def receive(request: Request, dest: Path, max_bytes: int) -> Upload:
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise UploadError(413, f"the upload ({int(declared)} bytes) is larger than the limit of "
                                f"{_limit_text(max_bytes)}")
-    parser = MultiPartParser(request.headers, _counted(request, max_bytes), max_files=1,
+    parser = MultiPartParser(request.headers, _counted(request, max_bytes), max_files=len(FILES),
                              max_fields=len(FIELDS), max_part_size=MAX_FIELD_BYTES)
     try:
         form = await parser.parse()
@@ -90,29 +94,38 @@ async def receive(request: Request, dest: Path, max_bytes: int) -> Upload:
     except MultiPartException as e:
         raise UploadError(400, f"malformed form: {e}") from None
     try:
-        audio = None
+        files: dict[str, UploadFile] = {}
         fields: dict[str, str] = {}
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
-                if name != "audio":
+                if name not in FILES:
                     raise UploadError(400, f"unexpected file field {name[:40]!r}; the audio goes "
-                                           "in the field 'audio'")
-                audio = value
-            elif name == "audio":
-                raise UploadError(400, "the field 'audio' must be a file, not text")
+                                           "in the field 'audio' (a portrait in 'portrait')")
+                if name in files:
+                    raise UploadError(400, f"the field {name!r} is given twice")
+                files[name] = value
+            elif name in FILES:
+                raise UploadError(400, f"the field {name!r} must be a file, not text")
             elif name not in FIELDS:
-                raise UploadError(400, f"unknown field {name[:40]!r}; fields: audio, "
-                                       f"{', '.join(FIELDS)}")
+                raise UploadError(400, f"unknown field {name[:40]!r}; fields: "
+                                       f"{', '.join(FILES + FIELDS)}")
             elif name in fields:
                 raise UploadError(400, f"the field {name!r} is given twice")
             else:
                 fields[name] = value
-        if audio is None:
+        if "audio" not in files:
             raise UploadError(400, "no audio: send the file in a form field named 'audio'")
-        size = await run_in_threadpool(_copy, audio, dest)
+        size = await run_in_threadpool(_copy, files["audio"], dest)
         if size == 0:
             dest.unlink()
             raise UploadError(400, "the audio file is empty (0 bytes)")
-        return Upload(dest, size, fields)
+        portrait = None
+        if "portrait" in files:
+            portrait = dest.with_suffix(".portrait")
+            if await run_in_threadpool(_copy, files["portrait"], portrait) == 0:
+                portrait.unlink()
+                dest.unlink()
+                raise UploadError(400, "the portrait image is empty (0 bytes)")
+        return Upload(dest, size, fields, portrait)
     finally:
         await form.close()

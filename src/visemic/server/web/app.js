@@ -103,9 +103,21 @@ drop.addEventListener("drop", (e) => {
   chooseFile(e.dataTransfer.files[0]);
 });
 
+$("portrait-file").addEventListener("change", (e) => {
+  const image = e.target.files[0];
+  $("portrait-thumb").hidden = !image;
+  if (image) $("portrait-thumb").src = URL.createObjectURL(image);
+  const mp4 = document.querySelector("li[data-format=mp4] .name");
+  if (mp4) mp4.textContent = image ? "Portrait video (MP4)" : "Avatar video (MP4)";
+});
+
 function form(format) {
   const data = new FormData();
   data.append("audio", file, "audio");
+  const portrait = $("portrait-file").files[0];
+  if (portrait && (format === "mp4" || format === "webm")) {
+    data.append("portrait", portrait, "portrait");
+  }
   const text = $("transcript").value.trim();
   if (text) data.append("text", text);
   data.append("language", $("language").value.trim() || "en");
@@ -188,7 +200,8 @@ function offerDownloads(jsonBlob) {
     item.dataset.format = format;
     const name = document.createElement("span");
     name.className = "name";
-    name.textContent = label;
+    name.textContent = format === "mp4" && $("portrait-file").files[0]
+      ? "Portrait video (MP4)" : label;
     const button = document.createElement("button");
     button.textContent = "make";
     button.addEventListener("click", () => makeDownload(item, button, format));
