@@ -2,6 +2,7 @@
 
     python bench/stream.py [--streams 20] [--seconds 20] [--chunk 0.02] [--mode threads|processes]
     python bench/stream.py --url ws://127.0.0.1:8000/v1/stream [--streams 20]
+        (against `visemic serve --max-streams 20`; its protocol: PCM16 binary messages, "end")
     python bench/stream.py --accuracy          # streamed vs offline shapes on ../shared/eval
 
 Latency mode: every stream is fed generated speech (espeak-ng sentences with pauses) in real
@@ -165,9 +166,9 @@ async def _ws_stream(url: str, audio: np.ndarray, fps: float, chunk: float,
                 data = json.loads(msg)
                 if "frame" in data and "values" in data:
                     tally.got(int(data["frame"]), time.monotonic())
-                elif data.get("type") in ("end", "done", "error"):
-                    if data.get("type") == "error":
-                        print(f"server error: {data}", file=sys.stderr)
+                elif "done" in data or "error" in data:
+                    if "error" in data:
+                        print(f"server error: {data['error']}", file=sys.stderr)
                     break
 
         task = asyncio.create_task(reader())
@@ -176,7 +177,7 @@ async def _ws_stream(url: str, audio: np.ndarray, fps: float, chunk: float,
             if delay > 0:
                 await asyncio.sleep(delay)
             await ws.send(c.tobytes())
-        await ws.send(json.dumps({"type": "end"}))
+        await ws.send("end")
         await asyncio.wait_for(task, timeout=30)
     tally.bad += abs(total - tally.expected)
     return tally

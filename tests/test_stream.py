@@ -117,6 +117,18 @@ def test_any_chunking_and_rate(speech16):
     assert abs(engine.received - len(x44) / 44100) < 0.01
 
 
+@pytest.mark.parametrize("lookahead", [0.0, 0.03, 0.2])
+def test_any_lookahead(speech16, lookahead):
+    x, _ = speech16
+    x = x[:3 * 16000]
+    engine = StreamAnimator(lookahead=lookahead)
+    frames, when = run(engine, x, [160, 480, 0, 1000])
+    assert [f.index for f in frames] == list(range(3 * 60))
+    for f, (_, after) in zip(frames, when, strict=True):
+        if after is not None:
+            assert after + 1e-9 >= f.time + lookahead
+
+
 def test_streams_are_isolated(speech16):
     x, _ = speech16
     x = x[:5 * 16000]

@@ -346,7 +346,10 @@ class StreamAnimator:
     def _ready_frames(self) -> int:
         """How many frames in all can be computed with the audio received so far."""
         known = self._received / RATE - self.lookahead
-        return max(0, int(np.floor(known * self.fps + 1e-9)) + 1) if known >= 0 else 0
+        ready = int(np.floor(known * self.fps + 1e-9)) + 1 if known >= 0 else 0
+        # Never past the frame count of the audio so far (what flush would end on), so that
+        # a stream ending now has exactly round(duration × fps) frames.
+        return max(0, min(ready, int(round(self._received / RATE * self.fps))))
 
     def _emit(self, upto: int) -> list[StreamFrame]:
         if upto <= self._next_frame:
@@ -441,8 +444,9 @@ class StreamAnimator:
         loud = np.clip((self._recent_db - self._floor) / max(self._peak - self._floor, 1e-3),
                        0.0, 1.0)
         src = (self._recent_start + np.arange(len(loud)) + 0.5) * FRAME
-        smooth = np.convolve(loud, np.full(5, 0.2), mode="same")  # 50 ms of 10 ms levels
-        return np.interp(times, src, smooth)
+        if len(loud) >= 5:  # 50 ms of 10 ms levels
+            loud = np.convolve(loud, np.full(5, 0.2), mode="same")
+        return np.interp(times, src, loud)
 
     def _viseme(self, phones: list[_Segment], t: float) -> str:
         """The Rhubarb shape at ``t``: the phone's shape (closures and /f v/ a little early),
