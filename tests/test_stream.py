@@ -357,3 +357,20 @@ def test_engine_pool_matches_in_process_engines(speech16):
     assert [f.index for f in frames_a] == [f.index for f in alone]
     assert [f.viseme for f in frames_a] == [f.viseme for f in alone]
     assert len(frames_b) == len(alone)
+
+
+def test_long_stream_keeps_bounded_state(speech16):
+    x, _ = speech16
+    engine = StreamAnimator()
+    sizes = []
+    for _ in range(8):  # about a minute of speech with pauses
+        for i in range(0, len(x), 1600):
+            engine.push(x[i:i + 1600])
+        sizes.append((len(engine._done) + len(engine._current), len(engine._pauses),
+                      len(engine._recent_db)))
+    # Phones, pauses and levels held do not grow with the stream's length, and the recogniser's
+    # utterance is restarted in pauses.
+    assert max(s[0] for s in sizes[4:]) <= max(s[0] for s in sizes[:4]) + 5
+    assert max(s[1] for s in sizes) <= 3
+    assert max(s[2] for s in sizes) <= 100
+    assert engine.received - engine._utt_start / 16000 < 10.0
