@@ -106,6 +106,21 @@ def test_mouth_moves_with_speech_and_rests_in_silence(streamed, speech16):
     assert tally.macro() >= 0.4
 
 
+def test_eyes_blink_and_head_sways_smoothly(streamed, speech16):
+    _, frames, _ = streamed
+    blink = np.array([f.values[BLENDSHAPES.index("eyeBlinkLeft")] for f in frames])
+    head = np.array([f.head for f in frames])
+    assert np.array_equal(blink, [f.values[BLENDSHAPES.index("eyeBlinkRight")] for f in frames])
+    starts = np.flatnonzero((blink[1:] > 0.5) & (blink[:-1] <= 0.5))
+    assert 1 <= len(starts) <= len(frames) / FPS / 60 * 17 * 3  # about 17 a minute
+    assert np.abs(np.diff(blink)).max() <= 0.35
+    assert head.std(axis=0).min() > 0.05 and np.abs(head).max() < 15
+    assert np.abs(np.diff(head, axis=0)).max() < 0.5  # degrees per frame: no jolts
+    x, _ = speech16
+    still, _ = run(StreamAnimator(blink_rate=0, head_motion=0), x[:32000], [320])
+    assert all(f.head == (0.0, 0.0, 0.0) and f.values[0] == 0 for f in still)
+
+
 def test_any_chunking_and_rate(speech16):
     x, _ = speech16
     x44 = audio_io.from_array(x, 16000, rate=44100).samples

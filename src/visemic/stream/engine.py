@@ -29,10 +29,11 @@ import numpy as np
 import pocketsphinx
 
 from visemic.errors import VisemicError
-from visemic.motion import arkit, curves, poses, visemes
+from visemic.motion import arkit, curves, eyes, poses, visemes
 from visemic.phonetics import silence
 from visemic.phonetics.arpabet import ARPABET_TO_IPA
 from visemic.prosody import speech_range
+from visemic.stream.idle import IdleMotion
 
 RATE = 16000                 # the recogniser's sample rate
 FRAME = 0.01                 # the recogniser's (and the energy gate's) frame, seconds
@@ -48,6 +49,7 @@ MIN_CUE = visemes.MIN_CUE    # shortest non-decisive viseme, seconds
 NO_PHONE = ""                # a stretch with no phone: silence
 
 _MOUTH_COLS = np.array([arkit.INDEX[name] for name in poses.MOUTH])
+_BLINK_COLS = np.array([arkit.INDEX["eyeBlinkLeft"], arkit.INDEX["eyeBlinkRight"]])
 _COL = {name: i for i, name in enumerate(poses.MOUTH)}
 _JAW = _COL["jawOpen"]
 _CLOSE = _COL["mouthClose"]
@@ -171,6 +173,9 @@ class StreamAnimator:
     ``lookahead`` seconds of audio after its time have arrived, so the delay from a chunk's
     arrival to its frame is the look-ahead plus the time ``push`` takes.
 
+    Eyes blink (about ``blink_rate`` a minute) and the head sways (``head_motion`` scales it;
+    0 holds it still), seeded by ``seed``: see :mod:`visemic.stream.idle`.
+
     ``language`` is recorded for the caller; the recogniser is the batch path's phone loop
     (English models, vocabulary-free, so other languages animate too, less accurately).
     Methods are serialised by a lock, but one stream's chunks must come from one source in order.
@@ -178,7 +183,8 @@ class StreamAnimator:
     """
 
     def __init__(self, sample_rate: int = RATE, fps: float = 60.0, language: str = "en",
-                 lookahead: float = LOOKAHEAD) -> None:
+                 lookahead: float = LOOKAHEAD, seed: int = 0,
+                 blink_rate: float = eyes.BLINK_RATE, head_motion: float = 1.0) -> None:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer) \
                 or not 1000 <= sample_rate <= 384000:
             raise VisemicError(f"sample_rate must be an integer in 1000…384000 Hz, "
@@ -189,6 +195,9 @@ class StreamAnimator:
             raise VisemicError(f"lookahead must be between 0 and 1 s, got {lookahead!r}")
         if not isinstance(language, str) or not language.strip():
             raise VisemicError("language must be a language code such as 'en'")
+        if not 0 <= blink_rate <= 120 or not 0 <= head_motion <= 3:
+            raise VisemicError("blink_rate must be 0…120 a minute and head_motion 0…3")
+        self._idle = IdleMotion(seed, blink_rate, head_motion)
         self.sample_rate = int(sample_rate)
         self.fps = float(fps)
         self.language = language
@@ -360,7 +369,8 @@ class StreamAnimator:
         mouth = self._mouth(phones, times)
         out = []
         max_step = curves.MAX_STEP_60 * 60.0 / self.fps
-        head = (0.0, 0.0, 0.0)
+        shapes = [self._viseme(phones, float(t)) for t in times]
+        blink, head = self._idle.frames(times, np.array([v != "X" for v in shapes]))
         for k, i in enumerate(idx.tolist()):
             row = np.clip(mouth[k], 0.0, 1.0)
             if self._previous is not None:
@@ -369,8 +379,10 @@ class StreamAnimator:
             self._previous = row
             values = np.zeros(len(arkit.BLENDSHAPES), np.float32)
             values[_MOUTH_COLS] = row
-            out.append(StreamFrame(i, float(times[k]), values, head,
-                                   self._viseme(phones, float(times[k]))))
+            values[_BLINK_COLS] = blink[k]
+            out.append(StreamFrame(i, float(times[k]), values,
+                                   (float(head[k, 0]), float(head[k, 1]), float(head[k, 2])),
+                                   shapes[k]))
         self._next_frame = upto
         self._trim(upto / self.fps - REACH)
         return out
