@@ -4,6 +4,7 @@
     python bench/stream.py --url ws://127.0.0.1:8000/v1/stream [--streams 20]
         (against `visemic serve --max-streams 20`; its protocol: PCM16 binary messages, "end")
     python bench/stream.py --accuracy          # streamed vs offline shapes on ../shared/eval
+    python bench/stream.py --speed             # one stream's CPU cost (× real time, one core)
 
 Latency mode: every stream is fed generated speech (espeak-ng sentences with pauses) in real
 time, one ``--chunk`` of audio whenever that much would have arrived from a microphone, all
@@ -274,6 +275,30 @@ def accuracy(fps: float) -> None:
                   f"{np.median(lags) * 1000:+4.0f} ms")
 
 
+def speed(seconds: float, fps: float) -> None:
+    """CPU cost of one stream: × real time on one core (recogniser alone, and the whole engine)."""
+    from visemic.stream import StreamAnimator
+    from visemic.stream.engine import _decoder
+
+    chunks = _chunks(speech(seconds, 0), 0.02)
+    dec = _decoder()
+    dec.start_utt()
+    t0 = time.process_time()
+    for c in chunks:
+        dec.process_raw(c.tobytes(), False, False)
+        dec.hyp()
+    decoding = time.process_time() - t0
+    eng = StreamAnimator(fps=fps)
+    t0 = time.process_time()
+    for c in chunks:
+        eng.push(c)
+    eng.flush()
+    total = time.process_time() - t0
+    print(f"one stream, one core: {seconds / total:.1f}× real time "
+          f"(recogniser alone {seconds / decoding:.1f}×); 20 streams need "
+          f"{20 * total / seconds:.2f} cores")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -285,9 +310,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=4, help="engine threads per process")
     ap.add_argument("--url", help="drive a running server's WebSocket endpoint instead")
     ap.add_argument("--accuracy", action="store_true", help="streamed vs offline accuracy")
+    ap.add_argument("--speed", action="store_true", help="one stream's CPU cost")
     args = ap.parse_args()
     if args.accuracy:
         accuracy(args.fps)
+        return
+    if args.speed:
+        speed(args.seconds, args.fps)
         return
     print(f"generating {args.streams} × {args.seconds:g} s of speech…", file=sys.stderr)
     base = [speech(args.seconds, seed) for seed in range(min(args.streams, 4))]
