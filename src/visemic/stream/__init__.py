@@ -1,5 +1,6 @@
-"""Streaming: animation frames from live audio (:class:`StreamAnimator`), Live Link Face UDP
-output (:mod:`visemic.stream.livelink_udp`) and the ``visemic stream`` command.
+"""Streaming: animation frames from live audio (:class:`StreamAnimator`), engines in worker
+processes for servers (:mod:`visemic.stream.pool`), Live Link Face UDP output
+(:mod:`visemic.stream.livelink_udp`) and the ``visemic stream`` command.
 
 >>> from visemic.stream import StreamAnimator
 >>> eng = StreamAnimator(sample_rate=16000, fps=60)
