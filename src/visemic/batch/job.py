@@ -100,7 +100,6 @@ def process(job: Job) -> Outcome:
             except OSError as e:
                 raise VisemicError(f"{job.audio_name}: {e.strerror or e}") from None
         key = content_key(audio_digest(data), job)
-        _forget_earlier_items()
         result = (_animate(job, job.audio_path) if job.audio_path is not None
                   else _animate_bytes(job, data))
         # Outputs name the audio the same way wherever the job ran (not a worker's temp file).
@@ -115,24 +114,6 @@ def process(job: Job) -> Outcome:
         return Outcome(job.index, error="out of memory")
     except Exception as e:  # one bad item must not end the batch; report what happened
         return Outcome(job.index, error=_one_line(f"internal error ({type(e).__name__}: {e})"))
-
-
-def _forget_earlier_items() -> None:
-    """Make the item's result independent of the items this worker ran before it.
-
-    The recognition decoders (cached per thread in :mod:`visemic.phonetics.recognize`) carry
-    feature state, live cepstral-mean normalisation above all, from one utterance into the next,
-    so a clip without a transcript came out differently depending on its predecessors, and local
-    and Ray runs (which hand out items differently) disagreed. Resetting the features and the
-    mean to the configured start gives exactly a fresh decoder's result, at ~0.1 ms instead of
-    the ~0.2–0.5 s of building one. This belongs in ``recognize.recognise``; until it is there,
-    the batch does it.
-    """
-    from visemic.phonetics import recognize
-
-    for decoder in vars(recognize._local).values():
-        decoder.reinit_feat()
-        decoder.set_cmn(decoder.config["cmninit"])
 
 
 def _animate(job: Job, source: str) -> visemic.Result:

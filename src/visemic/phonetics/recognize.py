@@ -47,6 +47,10 @@ def recognise(audio: Audio, method: str = "words", offset: float = 0.0) -> Timel
     if method not in METHODS:
         raise ValueError(f"unknown recognition method {method!r}")
     dec = _decoder(method)
+    # The cached decoder carries feature state (live cepstral-mean normalisation above all) from
+    # one utterance into the next; reset it so a result never depends on what came before.
+    dec.reinit_feat()
+    dec.set_cmn(dec.config["cmninit"])
     data = align.pcm16(audio)
     dec.start_utt()
     dec.process_raw(data, full_utt=True)
