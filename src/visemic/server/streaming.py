@@ -6,7 +6,8 @@ one JSON object per frame in time order, ``{"frame", "time", "values": {ARKit na
 "viseme", "head": [yaw, pitch, roll]}``, then ``{"done": true}``, and closes (1000). Query
 options: ``language``, ``fps`` (default 60), ``sample_rate``.
 
-Each connection has its own :class:`visemic.stream.StreamAnimator` (streams share nothing); its
+Each connection has its own :class:`visemic.stream.StreamAnimator`, hosted in the engine worker
+processes of :class:`visemic.stream.pool.EnginePool` (streams share nothing); its
 pushes run one after another in a thread pool, off the event loop.
 
 Slow clients: outgoing frames wait in a bounded per-connection queue. While it is full the server
@@ -27,6 +28,7 @@ import asyncio
 import json
 import math
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -80,9 +82,24 @@ class StreamHub:
         self.active = 0
         self._executor = ThreadPoolExecutor(max_workers=self.limits.max_streams,
                                             thread_name_prefix="visemic-stream")
+        self._pool: Any = None
+        self._pool_lock = threading.Lock()
+
+    def _engines(self) -> Any:
+        """The engine processes, started with the first stream. The recogniser holds the GIL
+        while it decodes, so engines on this process's threads would share one core; worker
+        processes (one per core) let every core serve streams."""
+        with self._pool_lock:
+            if self._pool is None:
+                from visemic.stream.pool import EnginePool
+
+                self._pool = EnginePool()
+            return self._pool
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.close()
 
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -103,16 +120,15 @@ class StreamHub:
 
     async def _serve(self, websocket: WebSocket) -> _Close | None:
         """Run the stream; returns how to close it (None: the client has gone)."""
-        from visemic.stream import StreamAnimator
-
         loop = asyncio.get_running_loop()
+        engine = None
         queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=self.limits.queue_frames)
         sender = asyncio.create_task(_send_all(websocket, queue))
         try:
             language, fps, rate = _options(websocket.query_params)
             engine = await loop.run_in_executor(
-                self._executor, lambda: StreamAnimator(sample_rate=rate, fps=fps,
-                                                       language=language))
+                self._executor, lambda: self._engines().open(sample_rate=rate, fps=fps,
+                                                             language=language))
             while True:
                 message = await self._receive(websocket)
                 if message.get("bytes") is not None:
@@ -136,6 +152,11 @@ class StreamHub:
             return _Close(1011, " ".join(str(e).split()))
         finally:
             await _stop(sender)
+            if engine is not None:  # an abandoned stream's engine is freed (a no-op after flush)
+                try:
+                    await loop.run_in_executor(self._executor, engine.close)
+                except VisemicError:
+                    pass
 
     async def _receive(self, websocket: WebSocket) -> dict[str, Any]:
         try:

@@ -48,6 +48,9 @@ def _worker(conn: Any) -> None:
                 if sid not in engines:
                     raise VisemicError("this stream has ended (flush was called)")
                 result = engines[sid].push(payload)
+            elif op == "close":  # the client went away: drop the engine unflushed
+                engines.pop(sid, None)
+                result = None
             else:  # flush (also ends the stream)
                 engine = engines.pop(sid, None)
                 result = engine.flush() if engine is not None else []
@@ -110,6 +113,11 @@ class RemoteStream:
     def flush(self) -> list[StreamFrame]:
         with self._lock:
             return self._worker.call(self._sid, "flush", None)
+
+    def close(self) -> None:
+        """Release the engine without flushing (a stream abandoned midway); idempotent."""
+        with self._lock:
+            self._worker.call(self._sid, "close", None)
 
 
 class EnginePool:
