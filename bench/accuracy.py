@@ -3,7 +3,7 @@
     python bench/accuracy.py [--lang en] [--method words|phones] [--items NAME …] [--verbose]
 
 Prints, per mode (with / without transcript): hit rate per decisive class, their macro mean,
-the median best lag, phone-boundary accuracy (tier-B items, with transcript) and the curve checks.
+the best lag (over all items pooled), phone-boundary accuracy (tier-B items, with transcript) and the curve checks.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def item_language(meta: dict) -> str:
 
 def run(items: list[Path], with_text: bool, method: str, verbose: bool) -> dict:
     tally, curves = ev.Tally(), ev.CurveChecks()
-    lags, errs_b, cpu, dur = [], [], 0.0, 0.0
+    indicators, errs_b, cpu, dur = [], [], 0.0, 0.0
     for js in items:
         meta, truth = load_truth(js)
         text, language = meta["transcript"] if with_text else None, item_language(meta)
@@ -59,7 +59,7 @@ def run(items: list[Path], with_text: bool, method: str, verbose: bool) -> dict:
         t = ev.score_shapes(truth, cues, d)
         tally.add(t)
         lag = ev.best_lag(truth, cues, d)
-        lags.append(lag)
+        indicators.append(ev.open_indicators(truth, cues, d))
         c = ev.check_curves(truth, res.animation, d)
         curves.add(c)
         if with_text and meta.get("trust_tier") == "B":
@@ -70,7 +70,8 @@ def run(items: list[Path], with_text: bool, method: str, verbose: bool) -> dict:
             print(f"  {js.stem:34s} macro={t.macro():.3f} lag={lag * 1000:+4.0f}ms {rates}",
                   file=sys.stderr)
     errs = np.array(errs_b)
-    return {"tally": tally, "curves": curves, "lag": float(np.median(lags)) if lags else 0.0,
+    lag = ev.pooled_lag(indicators) if indicators else 0.0
+    return {"tally": tally, "curves": curves, "lag": lag,
             "bounds": errs, "speed": dur / cpu if cpu else float("inf")}
 
 

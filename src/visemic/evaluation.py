@@ -108,10 +108,10 @@ def score_shapes(truth: Sequence[Phone], cues: Sequence[Cue], duration: float) -
     return tally
 
 
-def best_lag(truth: Sequence[Phone], cues: Sequence[Cue], duration: float,
-             search: float = 0.2) -> float:
-    """Lag (s) maximising the correlation of truth's open indicator with the engine's open shapes;
-    positive when the engine is late."""
+def open_indicators(truth: Sequence[Phone], cues: Sequence[Cue],
+                    duration: float) -> tuple[np.ndarray, np.ndarray]:
+    """Truth's "mouth open" indicator (OPEN or ROUNDED phone active) and the engine's (an open
+    shape C D E F showing), on 10 ms frames."""
     n = int(np.ceil(duration / STEP))
     t = (np.arange(n) + 0.5) * STEP
     gt = np.zeros(n)
@@ -119,8 +119,26 @@ def best_lag(truth: Sequence[Phone], cues: Sequence[Cue], duration: float,
         if decisive_class(p.symbol) in ("OPEN", "ROUNDED"):
             gt[(t >= p.start) & (t < p.end)] = 1.0
     eng = np.array([shape_at(cues, float(x)) in OPEN_SHAPES for x in t], float)
-    best, best_r = 0.0, -np.inf
+    return gt, eng
+
+
+def best_lag(truth: Sequence[Phone], cues: Sequence[Cue], duration: float,
+             search: float = 0.2) -> float:
+    """Lag (s) maximising the correlation of truth's open indicator with the engine's open shapes;
+    positive when the engine is late."""
+    return pooled_lag([open_indicators(truth, cues, duration)], search)
+
+
+def pooled_lag(indicators: Sequence[tuple[np.ndarray, np.ndarray]],
+               search: float = 0.2) -> float:
+    """:func:`best_lag` over several items at once (their indicators joined with rest between
+    them), which a short item's syllable rhythm cannot fool as it can the lag of that item."""
     k = int(round(search / STEP))
+    pad = np.zeros(k)
+    gt = np.concatenate([x for g, _ in indicators for x in (g, pad)])
+    eng = np.concatenate([x for _, e in indicators for x in (e, pad)])
+    n = len(gt)
+    best, best_r = 0.0, -np.inf
     for lag in range(-k, k + 1):
         a = gt[max(0, -lag): n - max(0, lag)]
         b = eng[max(0, lag): n - max(0, -lag)]
