@@ -3,7 +3,8 @@
     python bench/accuracy.py [--lang en] [--method words|phones] [--items NAME …] [--verbose]
 
 Prints, per mode (with / without transcript): hit rate per decisive class, their macro mean,
-the best lag (over all items pooled), phone-boundary accuracy (tier-B items, with transcript) and the curve checks.
+the best lag (all items pooled), phone-boundary accuracy (tier-B items, with transcript) and
+the curve checks.
 """
 
 from __future__ import annotations
