@@ -105,6 +105,18 @@ def add_animate(sub: Any) -> None:
         description="Analyse speech and write ARKit-52 curves, viseme tracks, Rhubarb cues "
                     "or a video.",
         epilog=ANIMATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_speech_options(p)
+    _add_output_options(p)
+    p.add_argument("--method", choices=("words", "phones"),
+                   help="recognition without a transcript: phone-loop decoding (phones) or "
+                        "word recognition then alignment (words)")
+    _add_expression_options(p)
+    _add_video_options(p)
+    p.set_defaults(run=run_animate)
+
+
+def _add_speech_options(p: argparse.ArgumentParser) -> None:
+    """The audio and what is known of it: transcript or alignment, language."""
     p.add_argument("audio", metavar="AUDIO", help="speech audio (any format ffmpeg decodes)")
     text = p.add_mutually_exclusive_group()
     text.add_argument("--text", metavar="T", help="transcript, force-aligned to the speech")
@@ -115,13 +127,6 @@ def add_animate(sub: Any) -> None:
     p.add_argument("--language", metavar="CODE", default="en",
                    help="language of the speech, an espeak-ng code such as en, fr, de, "
                         "cmn, es-419 (default: en)")
-    _add_output_options(p)
-    p.add_argument("--method", choices=("words", "phones"),
-                   help="recognition without a transcript: phone-loop decoding (phones) or "
-                        "word recognition then alignment (words)")
-    _add_expression_options(p)
-    _add_video_options(p)
-    p.set_defaults(run=run_animate)
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
@@ -192,14 +197,9 @@ def _add_video_options(p: argparse.ArgumentParser) -> None:
 
 def _read_transcript(args: argparse.Namespace) -> str | None:
     if args.text_file is not None:
-        try:
-            text = Path(args.text_file).read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise VisemicError(f"{args.text_file}: transcript file not found") from None
-        except UnicodeDecodeError:
-            raise VisemicError(f"{args.text_file}: transcript is not UTF-8 text") from None
-        except OSError as e:
-            raise VisemicError(f"{args.text_file}: {e.strerror or e}") from None
+        from visemic.textfile import read_text
+
+        text = read_text(args.text_file, "transcript")
         source = args.text_file
     elif args.text is not None:
         text, source = args.text, "--text"
@@ -279,27 +279,33 @@ def _output_target(args: argparse.Namespace, command: str) -> tuple[str, str]:
 
 
 def run_animate(args: argparse.Namespace) -> int:
-    target, fmt = _output_target(args, "animate")
+    target, _ = _output_target(args, "animate")
+    kwargs: dict[str, Any] = {"fps": args.fps, **_expression_kwargs(args)}
+    if args.method is not None:
+        kwargs["method"] = args.method
+    result, show = _analyse(args, **kwargs)
+    _save(result, args, target, show)
+    return 0
+
+
+def _analyse(args: argparse.Namespace, **kwargs: Any) -> tuple[Any, bool]:
+    """Check the speech options, run :func:`visemic.animate` with a progress display where
+    wanted; returns the result and whether progress is being shown."""
+    from visemic.progress import Progress
+
     text = _read_transcript(args)
     _check_input(args.audio)
     if args.alignment is not None:
         _check_input(args.alignment)
-
-    kwargs: dict[str, Any] = {"text": text, "language": args.language, "fps": args.fps,
-                              "alignment": args.alignment, **_expression_kwargs(args)}
-    if args.method is not None:
-        kwargs["method"] = args.method
-    from visemic.progress import Progress
-
     show = _want_progress(args, args.audio)
     bar = Progress("analysing", tty=None) if show else None
     try:
-        result = visemic.animate(args.audio, progress=bar, **kwargs)
+        result = visemic.animate(args.audio, text=text, language=args.language,
+                                 alignment=args.alignment, progress=bar, **kwargs)
     finally:
         if bar is not None:
             bar.close()
-    _save(result, args, target, show)
-    return 0
+    return result, show
 
 
 def _save(result: Any, args: argparse.Namespace, target: str, show: bool) -> None:
@@ -396,13 +402,7 @@ def add_plot(sub: Any) -> None:
         "plot", help="speech audio -> one PNG of waveform, words, phones, visemes and curves",
         description="Analyse speech (as 'visemic animate' does) and draw the timeline: "
                     "waveform, words, phones, the Rhubarb viseme track and the main curves.")
-    p.add_argument("audio", metavar="AUDIO", help="speech audio (any format ffmpeg decodes)")
-    text = p.add_mutually_exclusive_group()
-    text.add_argument("--text", metavar="T", help="transcript, force-aligned to the speech")
-    text.add_argument("--text-file", metavar="F", help="read the transcript from a UTF-8 file")
-    text.add_argument("--alignment", metavar="F", help="use this TextGrid / CTM / JSON alignment")
-    p.add_argument("--language", metavar="CODE", default="en",
-                   help="language of the speech (default: en)")
+    _add_speech_options(p)
     p.add_argument("-o", "--output", metavar="PNG", required=True, help="the picture to write")
     p.add_argument("--channels", metavar="A,B,…",
                    help="curves to draw instead of the default set: channel names, 'gap' "
@@ -413,28 +413,16 @@ def add_plot(sub: Any) -> None:
 
 def run_plot(args: argparse.Namespace) -> int:
     from visemic.outputs.plot import plot_timeline
-    from visemic.progress import Progress
 
     if not args.output.lower().endswith(".png"):
         raise UsageError(f"the plot is a PNG: give -o NAME.png, not {args.output!r}")
     _check_output_dir(args.output)
-    text = _read_transcript(args)
-    _check_input(args.audio)
-    if args.alignment is not None:
-        _check_input(args.alignment)
     channels = None
     if args.channels is not None:
         channels = [c.strip() for c in args.channels.split(",") if c.strip()]
         if not channels:
             raise UsageError("--channels: no channel names given")
-    show = _want_progress(args, args.audio)
-    bar = Progress("analysing", tty=None) if show else None
-    try:
-        result = visemic.animate(args.audio, text=text, language=args.language,
-                                 alignment=args.alignment, progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
+    result, _ = _analyse(args)
     plot_timeline(result, args.output, channels=channels)
     return 0
 

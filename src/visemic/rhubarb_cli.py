@@ -28,6 +28,7 @@ from typing import Any, NoReturn, TextIO
 
 import visemic
 from visemic.errors import VisemicError
+from visemic.textfile import read_text
 
 RHUBARB_VERSION = "1.14.0"
 EXIT_OK = 0
@@ -228,14 +229,7 @@ def _sound_file(input_path: str) -> str:
 
 
 def _read_dialog(path: str) -> str | None:
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise VisemicError(f"{path}: dialog file not found") from None
-    except UnicodeDecodeError:
-        raise VisemicError(f"{path}: dialog file is not UTF-8 text") from None
-    except OSError as e:
-        raise VisemicError(f"{path}: {e.strerror or e}") from None
+    text = read_text(path, "dialog")
     # An empty dialog file gives Rhubarb nothing to prefer; it still animates the recording.
     return text if text.strip() else None
 

@@ -21,13 +21,13 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from visemic.errors import VisemicError
 from visemic.motion import arkit
 from visemic.motion.emotion_poses import EMOTIONS
+from visemic.textfile import read_text
 
 Mix = dict[str, float]
 
@@ -190,17 +190,7 @@ def as_track(emotion: str | Mix | EmotionTrack | None) -> EmotionTrack:
 
 def load_track(path: str | os.PathLike[str]) -> EmotionTrack:
     """Read a JSON or CSV track file (format in the module's docstring). Raises VisemicError."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise VisemicError(f"{path}: emotion track file not found") from None
-    except IsADirectoryError:
-        raise VisemicError(f"{path}: is a directory, not an emotion track") from None
-    except UnicodeDecodeError:
-        raise VisemicError(f"{path}: emotion track is not UTF-8 text") from None
-    except OSError as e:
-        raise VisemicError(f"{path}: {e.strerror or e}") from None
+    text = read_text(path, "emotion track")
     try:
         if text.lstrip()[:1] in ("{", "["):
             return _from_json(text)
