@@ -492,5 +492,8 @@ def save_ctm(timeline: Timeline, path: str | os.PathLike[str], level: str = "wor
         rows = [(re.sub(r"\s+", "_", w.text.strip()), w.start, w.end) for w in timeline.words]
     else:
         rows = [(_label(p), p.start, p.end) for p in timeline.phones]
-    lines = [f"{utt} 1 {_num(a)} {_num(b - a)} {tok}" for tok, a, b in rows if tok]
+    # The duration is taken between the rounded times, so that start + duration lands on the
+    # rounded end and back-to-back items never come back overlapping.
+    lines = [f"{utt} 1 {_num(a)} {_num(round(b, 6) - round(a, 6))} {tok}"
+             for tok, a, b in rows if tok]
     write_text(path, "\n".join(lines) + ("\n" if lines else ""))
