@@ -3,8 +3,9 @@
 One row per emotion, ARKit channel → value in 0…1 (head angles in degrees, same signs as
 :mod:`visemic.render.avatar`: headPitch > 0 nods the nose down). The rows follow the FACS action
 units of each prototype (Ekman & Friesen; EMFACS): happy AU6+12, sad AU1+4+15+17, angry
-AU4+5+7+23+24, surprised AU1+2+5+26, disgusted AU9+10+15+17, afraid AU1+2+4+5+20+26, contempt
-AU14 on one side. Channels written without a side ("mouthSmile") mean both sides.
+AU4+7+9+23+24, surprised AU1+2+5+26, disgusted AU9+10+15+17, afraid AU1+2+4+5+20+26, contempt
+AU14 on one side (with a one-sided AU9/10 sneer). Channels written without a side ("mouthSmile")
+mean both sides.
 
 Mouth rows only shape the corners, cheeks and lip tension (plus a small jaw bias): speech owns the
 lips' opening, and :mod:`visemic.motion.expression` re-seals the lips on /p b m/ after layering.
@@ -21,22 +22,22 @@ EMOTIONS: dict[str, dict[str, float]] = {
     },
     "sad": {
         "browInnerUp": 1.0, "browDown": 0.1, "mouthFrown": 0.75, "mouthShrugLower": 0.35,
-        "mouthPress": 0.2, "eyeSquint": 0.2, "eyeLookDown": 0.18, "mouthRollLower": 0.05,
+        "mouthPress": 0.2, "eyeSquint": 0.3, "eyeLookDown": 0.25, "mouthRollLower": 0.05,
         "headPitch": 5.0, "headRoll": 2.0,
     },
     "angry": {
-        "browDown": 1.0, "eyeSquint": 0.5, "eyeWide": 0.15, "noseSneer": 0.5,
-        "mouthPress": 0.5, "mouthFrown": 0.4, "mouthRollUpper": 0.15, "jawForward": 0.12,
-        "mouthStretch": 0.15, "headPitch": 3.0,
+        "browDown": 1.0, "eyeSquint": 0.6, "noseSneer": 0.35, "mouthPress": 0.6,
+        "mouthRollLower": 0.15, "mouthFrown": 0.45, "mouthRollUpper": 0.1, "jawForward": 0.15,
+        "mouthStretch": 0.2, "headPitch": 4.0,
     },
     "surprised": {
         "browInnerUp": 0.95, "browOuterUp": 0.95, "eyeWide": 0.85, "jawOpen": 0.14,
         "mouthFunnel": 0.08, "mouthLowerDown": 0.1, "headPitch": -3.0,
     },
     "disgusted": {
-        "noseSneer": 0.85, "mouthUpperUp": 0.45, "browDown": 0.5, "cheekSquint": 0.5,
-        "eyeSquint": 0.4, "mouthFrown": 0.35, "mouthShrugLower": 0.35, "mouthRollLower": 0.1,
-        "mouthLeft": 0.1, "headPitch": -2.0, "headYaw": -3.0, "headRoll": -2.0,
+        "noseSneer": 1.0, "mouthUpperUp": 0.65, "browDown": 0.45, "cheekSquint": 0.6,
+        "eyeSquint": 0.45, "mouthFrown": 0.4, "mouthShrugLower": 0.45, "mouthRollLower": 0.1,
+        "mouthLeft": 0.1, "headPitch": -3.0, "headYaw": -4.0, "headRoll": -2.0,
     },
     "afraid": {
         "browInnerUp": 0.95, "browOuterUp": 0.4, "browDown": 0.35, "eyeWide": 0.95,
@@ -44,8 +45,9 @@ EMOTIONS: dict[str, dict[str, float]] = {
         "headPitch": -2.0,
     },
     "contempt": {
-        "mouthDimpleLeft": 0.8, "mouthSmileLeft": 0.5, "mouthPressLeft": 0.3, "mouthLeft": 0.25,
-        "cheekSquintLeft": 0.3, "eyeSquint": 0.3, "browDownRight": 0.2, "browOuterUpLeft": 0.3,
-        "headPitch": -4.0, "headRoll": 3.0, "headYaw": 4.0,
+        "mouthDimpleLeft": 0.85, "mouthSmileLeft": 0.55, "mouthPressLeft": 0.3, "mouthLeft": 0.3,
+        "noseSneerLeft": 0.4, "mouthUpperUpLeft": 0.15, "cheekSquintLeft": 0.35,
+        "eyeSquint": 0.3, "browDownRight": 0.25, "browOuterUpLeft": 0.3,
+        "headPitch": -5.0, "headRoll": 3.0, "headYaw": 4.0,
     },
 }

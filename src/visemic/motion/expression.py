@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 from visemic.errors import VisemicError
 from visemic.motion import arkit, brows, curves, eyes, head, speech_events
@@ -146,9 +147,14 @@ def apply(anim: Animation, timeline: Timeline, prosody: Prosody, expr: Expressio
     gap = values[:, ji] - values[:, ci]
     scaled_gap = jaw_gain * (speech[:, ji] - speech[:, ci])
     values[:, ci] = values[:, ji] - ((1 - seal) * gap + seal * np.minimum(gap, scaled_gap))
+    # The lip-parting channels yield over a wider window: an emotion may hold them near 1 and
+    # the step limit below needs a few frames to bring them down for a short closure.
+    reach = int(np.ceil(1.0 / (curves.MAX_STEP_60 * 60.0 / anim.fps))) - 1
+    lip_seal = maximum_filter1d(seal, 2 * reach + 1) if reach > 0 and n > 1 else seal
     for name in LIP_PARTING:
         c = idx[name]
-        values[:, c] = (1 - seal) * values[:, c] + seal * np.minimum(values[:, c], speech[:, c])
+        values[:, c] = ((1 - lip_seal) * values[:, c]
+                        + lip_seal * np.minimum(values[:, c], speech[:, c]))
 
     # 4. Eyes, brows, head.
     starts = [a for a, _ in spans]
@@ -161,6 +167,9 @@ def apply(anim: Animation, timeline: Timeline, prosody: Prosody, expr: Expressio
 
     raise_ = brows.raise_curve(times, accents,
                                speech_events.question_ends(timeline, prosody, text))
+    # A frown (angry, disgusted) holds the brows down: accents barely lift them out of it.
+    frown = 0.5 * (layer[:, idx["browDownLeft"]] + layer[:, idx["browDownRight"]])
+    raise_ = raise_ * (1.0 - 0.8 * np.clip(frown, 0.0, 1.0))
     for name in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight"):
         values[:, idx[name]] += raise_
 

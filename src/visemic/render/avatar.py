@@ -612,18 +612,37 @@ class AvatarRenderer:
         bridge.cubicTo(7, -18, 10, -10, 11, -3)
         self._p_crease_soft.setAlphaf(0.45)
         canvas.drawPath(bridge, self._p_crease_soft)
+        # noseSneer lifts and flares the wings, wrinkles the bridge and deepens the folds from
+        # the wings down past the mouth corners.
+        lift_r, lift_l = 5.5 * sneer_r, 5.5 * sneer_l
         tip = skia.Path()
-        tip.moveTo(-11, 0 - 3 * sneer_r)
-        tip.cubicTo(-8, 8, 8, 8, 11, 0 - 3 * sneer_l)
+        tip.moveTo(-11 - 2 * sneer_r, -lift_r)
+        tip.cubicTo(-8, 8, 8, 8, 11 + 2 * sneer_l, -lift_l)
         canvas.drawPath(tip, self._p_nose)
         for side, sn in ((-1, sneer_r), (1, sneer_l)):
-            self._draw_oval(canvas, side * 6.0, 3.0 - 3 * sn, 3.2, 1.9, self._p_nostril)
+            self._draw_oval(canvas, side * (6.0 + 1.2 * sn), 3.0 - 4.5 * sn, 3.2 + 1.0 * sn,
+                            1.9 + 0.9 * sn, self._p_nostril)
             if sn > 0.05:
                 crease = skia.Path()
-                crease.moveTo(side * 10, -14)
-                crease.quadTo(side * 15, -8, side * 14, -2)
+                crease.moveTo(side * (9 + sn), -13 - 3 * sn)
+                crease.quadTo(side * (15 + 2 * sn), -8 - 3 * sn, side * (14 + 2 * sn),
+                              -1 - 5.5 * sn)
                 self._p_crease_soft.setAlphaf(min(1.0, sn * 1.5))
                 canvas.drawPath(crease, self._p_crease_soft)
+                fold = skia.Path()
+                fold.moveTo(side * (15 + 2 * sn), 1 - 5.5 * sn)
+                fold.quadTo(side * 27, 8, side * 30, 30)
+                self._p_crease_soft.setAlphaf(min(0.9, sn * 1.1))
+                canvas.drawPath(fold, self._p_crease_soft)
+        sneer = 0.5 * (sneer_l + sneer_r)
+        if sneer > 0.15:
+            # Horizontal wrinkles across the bridge.
+            self._p_crease_soft.setAlphaf(min(0.85, 1.2 * (sneer - 0.15)))
+            for wy, half in ((-23.0, 5.0), (-17.5, 6.5), (-12.0, 7.5)):
+                wrinkle = skia.Path()
+                wrinkle.moveTo(-half, wy + 1.0)
+                wrinkle.quadTo(0.0, wy - 1.5, half, wy + 1.0)
+                canvas.drawPath(wrinkle, self._p_crease_soft)
         self._draw_oval(canvas, -2.0, -6.0, 4.0, 3.0, self._p_nose_hi)
         canvas.restore()
 
@@ -640,8 +659,11 @@ class AvatarRenderer:
         x, y = place(side * 46.0, -4.0, 100.0)
         fx, fy = fore(side * 46.0, -4.0, 100.0)
 
-        low = 9.5 * (1 - 0.45 * squint - 0.35 * cheek) - 1.0 * up
-        top_open = -15.0 * (1 + 0.4 * wide - 0.2 * squint) - 2.5 * up + 3.0 * down
+        brow = c["browDown" + sfx]
+        # Squint and cheek raise the lower lid; a lowered brow pushes the upper lid down.
+        low = 9.5 * (1 - 0.55 * squint - 0.35 * cheek) - 1.0 * up
+        top_open = (-15.0 * (1 + 0.4 * wide - 0.25 * squint - 0.25 * brow) - 2.5 * up
+                    + 3.0 * down)
         top = top_open + (low - top_open) * min(1.0, blink * 1.04)
         s = side
         ix, iy, ox, oy = -s * 22.0, 2.0, s * 24.0, -2.0
@@ -705,25 +727,44 @@ class AvatarRenderer:
         x, y = place(side * 50.0, -46.0, 96.0)
         fx, fy = fore(side * 50.0, -46.0, 96.0)
         s = side
-        ix = -s * (26.0 + 3.0 * down)
-        iy = 5.0 + 7.0 * down - 11.0 * inner_up
+        # browDown (corrugator + depressor) pulls the inner end down and towards the nose much
+        # more than the outer end: the brows slant into a V. browInnerUp lifts the inner end
+        # (sad, afraid), browOuterUp the outer end (surprise).
+        ix = -s * (26.0 + 7.0 * down - 2.0 * inner_up)
+        iy = 5.0 + 15.0 * down - 13.0 * inner_up
         mx = s * 2.0
-        my = -5.0 + 4.0 * down - 4.0 * inner_up - 5.0 * outer_up
+        my = -5.0 + 9.0 * down - 5.0 * inner_up - 5.0 * outer_up
         ox = s * 30.0
-        oy = 3.0 + 2.0 * down - 1.0 * inner_up - 9.0 * outer_up
+        oy = 3.0 + 3.0 * down - 1.0 * inner_up - 9.0 * outer_up
+        thick = 1.0 + 0.35 * down  # the bunched inner end looks heavier
         canvas.save()
         canvas.translate(x, y)
         canvas.scale(fx, fy)
         brow = skia.Path()
-        brow.moveTo(ix, iy + 4.0)
-        brow.quadTo(ix - s * 3.5, iy, ix + s * 1.0, iy - 4.0)
-        brow.quadTo(2 * mx - (ix + ox) / 2, 2 * (my - 3.6) - (iy - 4.0 + oy - 1.0) / 2,
+        brow.moveTo(ix, iy + 4.0 * thick)
+        brow.quadTo(ix - s * 3.5, iy, ix + s * 1.0, iy - 4.0 * thick)
+        brow.quadTo(2 * mx - (ix + ox) / 2, 2 * (my - 3.6) - (iy - 4.0 * thick + oy - 1.0) / 2,
                     ox, oy - 1.0)
         brow.quadTo(ox + s * 1.5, oy + 0.2, ox - s * 1.0, oy + 1.2)
-        brow.quadTo(2 * mx - (ix + ox) / 2, 2 * (my + 2.6) - (iy + 4.0 + oy + 1.2) / 2,
-                    ix, iy + 4.0)
+        brow.quadTo(2 * mx - (ix + ox) / 2, 2 * (my + 2.6) - (iy + 4.0 * thick + oy + 1.2) / 2,
+                    ix, iy + 4.0 * thick)
         brow.close()
         canvas.drawPath(brow, self._p_brow)
+        if down > 0.15:
+            # Frown lines between the brows, beside the inner end.
+            fold = skia.Path()
+            fold.moveTo(ix - s * 7.0, iy - 10.0)
+            fold.quadTo(ix - s * 10.0, iy - 1.0, ix - s * 8.0, iy + 9.0)
+            self._p_crease_soft.setAlphaf(min(0.9, 1.3 * (down - 0.15)))
+            canvas.drawPath(fold, self._p_crease_soft)
+        if inner_up > 0.3 and down > 0.05:
+            # Grief: the inner ends pulled up and together wrinkle the middle of the forehead.
+            for k in (0.0, 7.0):
+                line = skia.Path()
+                line.moveTo(ix - s * 12.0, iy - 11.0 - k)
+                line.quadTo(ix - s * 2.0, iy - 15.0 - k, ix + s * 8.0, iy - 11.0 - k)
+                self._p_crease_soft.setAlphaf(min(0.6, (inner_up - 0.3) * min(1.0, 4 * down)))
+                canvas.drawPath(line, self._p_crease_soft)
         canvas.restore()
 
     def _draw_mouth(self, canvas: skia.Canvas, c: dict[str, float], place: Any, fore: Any,
@@ -773,7 +814,7 @@ class AvatarRenderer:
             pr = c["mouthPress" + sfx]
             hw = 33.0 * (1 + 0.30 * sm + 0.40 * st + 0.10 * dm + 0.06 * pr - 0.08 * fr)
             hw *= (1 - 0.48 * puck - 0.30 * fun) * (1 - 0.08 * jaw)
-            cy = 0.42 * (yu + yl) - 9.0 * sm + 7.0 * fr - 2.0 * dm + 1.5 * st
+            cy = 0.42 * (yu + yl) - 9.0 * sm + 10.0 * fr - 2.0 * dm + 1.5 * st
             corners.append((x0 + side * hw, cy, hw))
         (xl, cyl, hwl), (xr, cyr, hwr) = corners
         hw = 0.5 * (hwl + hwr)

@@ -59,7 +59,7 @@ MOVES: dict[str, list[tuple[str, float, float, float, str]]] = {
     "mouthPress{S}": [("upper_outer_{s}", 0.0, -0.02, 0.06, "upper"),
                       ("lower_outer_{s}", 0.0, 0.025, 0.06, "lower")],
     "mouthLowerDown{S}": [("lower_lip_{s}", 0.0, -0.09, 0.12, "lower")],
-    "mouthUpperUp{S}": [("upper_lip_{s}", 0.0, 0.07, 0.12, "upper")],
+    "mouthUpperUp{S}": [("upper_lip_{s}", 0.0, 0.1, 0.12, "upper")],
     "mouthLeft": [("lips", 0.09, 0.0, 0.2, "all")],
     "mouthRight": [("lips", -0.09, 0.0, 0.2, "all")],
     "mouthFunnel": [("corner_right", -0.05, 0.0, 0.12, "all"),
@@ -76,14 +76,19 @@ MOVES: dict[str, list[tuple[str, float, float, float, str]]] = {
     "mouthRollUpper": [("upper_outer", 0.0, -0.03, 0.05, "upper")],
     "mouthShrugLower": [("lower_lip", 0.0, 0.04, 0.2, "lower")],
     "mouthShrugUpper": [("upper_lip", 0.0, 0.025, 0.15, "upper")],
-    "browDown{S}": [("brow_{s}", -0.03, -0.07, 0.22, "all")],
+    # The inner end drops further and slides towards the nose: the brows slant into a V.
+    "browDown{S}": [("brow_{s}", -0.02, -0.05, 0.2, "all"),
+                    ("brow_inner_{s}", -0.06, -0.1, 0.12, "all")],
     "browInnerUp": [("brow_inner_right", 0.0, 0.1, 0.2, "all"),
                     ("brow_inner_left", 0.0, 0.1, 0.2, "all")],
     "browOuterUp{S}": [("brow_outer_{s}", 0.0, 0.09, 0.22, "all")],
     "cheekPuff": [("cheek_right", -0.06, 0.0, 0.3, "all"),
                   ("cheek_left", 0.06, 0.0, 0.3, "all")],
     "cheekSquint{S}": [("cheek_{s}", 0.0, 0.04, 0.18, "all")],
-    "noseSneer{S}": [("nose_wing_{s}", 0.0, 0.045, 0.12, "all")],
+    # The wing lifts, taking the upper lip and the cheek beside it a little way along.
+    "noseSneer{S}": [("nose_wing_{s}", 0.01, 0.075, 0.12, "all"),
+                     ("upper_lip_{s}", 0.0, 0.025, 0.1, "upper"),
+                     ("cheek_{s}", 0.0, 0.02, 0.15, "all")],
     "jawLeft": [("jaw", 0.08, 0.0, 0.0, "lower")],
     "jawRight": [("jaw", -0.08, 0.0, 0.0, "lower")],
     "jawForward": [("jaw", 0.0, -0.02, 0.0, "lower")],
@@ -92,6 +97,7 @@ MOVES: dict[str, list[tuple[str, float, float, float, str]]] = {
 LIDS: dict[str, tuple[float, float]] = {
     "eyeWide{S}": (0.3, -0.05),
     "eyeSquint{S}": (-0.12, 0.3),
+    "browDown{S}": (-0.15, 0.0),  # a lowered brow pushes the upper lid down
     "eyeLookUp{S}": (0.12, 0.05),
     "eyeLookDown{S}": (-0.25, -0.05),
 }
