@@ -99,22 +99,29 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
 
 
 def say(text: str, *, language: str = "en", voice: str | None = None, rate: int | None = None,
-        fps: float = 60.0, progress: Progress | None = None) -> Result:
+        fps: float = 60.0, progress: Progress | None = None,
+        emotion: str | dict[str, float] | EmotionTrack | None = None,
+        style: str | Style | None = None, blink_rate: float | None = None,
+        head_motion: float | None = None, still: bool = False,
+        seed: int | None = None) -> Result:
     """Speak ``text`` with espeak-ng and animate it from the synthesiser's own phone timings
     (no alignment step). ``language`` is any espeak-ng language code (see
     :func:`visemic.phonetics.espeak.languages`), ``voice`` an espeak variant, ``rate`` words per
-    minute. The result's audio is the synthesised speech (22.05 kHz)."""
+    minute. The result's audio is the synthesised speech (22.05 kHz). The expression
+    arguments (``emotion``, ``style``, ``blink_rate``, ``head_motion``, ``still``, ``seed``)
+    are :func:`animate`'s."""
     from visemic.phonetics import espeak
 
     if not text or not text.strip():
         raise VisemicError("nothing to say: the text is empty")
     if fps <= 0 or fps > 1000:
         raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
+    expr = expression.settings(emotion, style, blink_rate, head_motion, still, seed)
     audio, tl = espeak.synthesize(text, language, voice=voice, rate=rate)
     tl.language = language
     settings = {"text": text, "language": language, "fps": fps, "method": "synthesised",
-                "voice": voice, "rate": rate}
-    return _finish(audio, tl, prosody_mod.analyse(audio), fps, settings, progress)
+                "voice": voice, "rate": rate, "expression": expr.to_json()}
+    return _finish(audio, tl, prosody_mod.analyse(audio), fps, settings, progress, expr)
 
 
 def _animate_imported(source: Any, alignment: str | os.PathLike[str] | Timeline,

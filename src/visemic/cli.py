@@ -338,6 +338,7 @@ examples:
   visemic say "Hello there, how are you?" -o hello.mp4
   visemic say "Bonjour tout le monde." --language fr -o bonjour.json --wav bonjour.wav
   visemic say --text-file line.txt --voice f3 --rate 150 -o line.tsv
+  visemic say "Get out of my room." --emotion angry:0.9 --seed 3 -o angry.mp4
   visemic languages        # the language codes espeak-ng knows
 """
 
@@ -358,6 +359,7 @@ def add_say(sub: Any) -> None:
                    "(80-450, default 175)")
     p.add_argument("--wav", metavar="FILE", help="also write the synthesised speech as WAV")
     _add_output_options(p)
+    _add_expression_options(p)
     _add_video_options(p)
     p.set_defaults(run=run_say)
 
@@ -372,7 +374,7 @@ def run_say(args: argparse.Namespace) -> int:
     if args.wav is not None:
         _check_output_dir(args.wav)
     result = visemic.say(text or "", language=args.language, voice=args.voice, rate=args.rate,
-                         fps=args.fps)
+                         fps=args.fps, **_expression_kwargs(args))
     if args.wav is not None:
         save_wav(result.audio, args.wav)
     _save(result, args, target, show=not args.quiet and sys.stderr.isatty())

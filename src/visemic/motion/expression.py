@@ -104,6 +104,51 @@ def _emphasis_frames(timeline: Timeline, accents: list[speech_events.Accent],
     return out
 
 
+def widen_seal(seal: np.ndarray, fps: float) -> np.ndarray:
+    """The seal weight held over the frames the per-frame step limit needs to bring a channel
+    from 1 to 0: the lip-parting channels an emotion may hold near 1 then yield in time for a
+    short closure."""
+    reach = int(np.ceil(1.0 / (curves.MAX_STEP_60 * 60.0 / fps))) - 1
+    return maximum_filter1d(seal, 2 * reach + 1) if reach > 0 and len(seal) > 1 else seal
+
+
+def layer_emotion(values: np.ndarray, speech: np.ndarray, layer: np.ndarray, seal: np.ndarray,
+                  lip_seal: np.ndarray, speech_gap: np.ndarray | None = None) -> np.ndarray:
+    """Add an emotion ``layer`` (:func:`visemic.motion.emotion.offsets`) to ``values`` in place,
+    keeping the speech readable, and return the head posture it adds (``[n × 3]`` degrees).
+
+    ``values`` and ``speech`` are ``[n × ≥52]`` rows in :data:`arkit.CHANNELS` order: the face
+    so far and the speech mouth alone. Mouth-corner poses give way to rounded speech shapes;
+    the jaw bias parts the lips only where speech parts them; then, with ``seal`` (1 through
+    /p b m/, :func:`visemic.motion.curves.seal_weight`), nothing may part the lips further than
+    ``speech_gap`` (default: the speech's jawOpen − mouthClose), and the lip-parting channels
+    fall back to speech over ``lip_seal`` (:func:`widen_seal`).
+    """
+    idx = arkit.INDEX
+    ji, ci = idx["jawOpen"], idx["mouthClose"]
+    rounding = np.maximum(speech[:, idx["mouthPucker"]], speech[:, idx["mouthFunnel"]])
+    give_way = 1.0 - 0.7 * np.clip(rounding / 0.5, 0.0, 1.0)
+    layer = layer.copy()
+    for name in CORNERS:
+        layer[:, idx[name]] *= give_way
+    # Where the speech lips are together (pauses, closures) mouthClose follows the jaw bias and
+    # the lips stay together.
+    gap_speech = speech[:, ji] - speech[:, ci]
+    layer[:, ci] += layer[:, ji] * (1.0 - np.clip((gap_speech - 0.04) / 0.12, 0.0, 1.0))
+    blend = len(arkit.BLENDSHAPES)
+    values[:, :blend] += layer[:, :blend]
+    # The seal, last of the mouth. Speech curves are sealed already, so only the gap the layer
+    # (or a speaking style) added is taken back.
+    allowed = gap_speech if speech_gap is None else speech_gap
+    gap = values[:, ji] - values[:, ci]
+    values[:, ci] = values[:, ji] - ((1 - seal) * gap + seal * np.minimum(gap, allowed))
+    for name in LIP_PARTING:
+        c = idx[name]
+        values[:, c] = ((1 - lip_seal) * values[:, c]
+                        + lip_seal * np.minimum(values[:, c], speech[:, c]))
+    return layer[:, blend:blend + 3]
+
+
 def apply(anim: Animation, timeline: Timeline, prosody: Prosody, expr: Expression,
           text: str | None = None) -> None:
     """Layer ``expr`` onto ``anim`` (speech curves from :func:`curves.animate`) in place."""
@@ -125,36 +170,13 @@ def apply(anim: Animation, timeline: Timeline, prosody: Prosody, expr: Expressio
     for name in style_mod.LIP_CHANNELS:
         values[:, idx[name]] *= lip_gain
 
-    # 2. Emotion.
+    # 2. Emotion, 3. the seal.
     layer = emotion_mod.offsets(expr.emotion, times)
-    rounding = np.maximum(speech[:, idx["mouthPucker"]], speech[:, idx["mouthFunnel"]])
-    give_way = 1.0 - 0.7 * np.clip(rounding / 0.5, 0.0, 1.0)
-    for name in CORNERS:
-        layer[:, idx[name]] *= give_way
-    # The jaw bias parts the lips only as far as speech parts them: where the speech lips are
-    # together (pauses, closures) mouthClose follows the bias and the lips stay together.
     ji, ci = idx["jawOpen"], idx["mouthClose"]
-    speech_gap = speech[:, ji] - speech[:, ci]
-    layer[:, ci] += layer[:, ji] * (1.0 - np.clip((speech_gap - 0.04) / 0.12, 0.0, 1.0))
-    blend = len(arkit.BLENDSHAPES)
-    values[:, :blend] += layer[:, :blend]
-    posture = layer[:, blend:]
-
-    # 3. The seal, last of the mouth: nothing an emotion added may part /p b m/ further than
-    # the (style-scaled) speech did. Speech curves are sealed already, so only the added gap
-    # is taken back.
     seal = curves.seal_weight(timeline, times)
-    gap = values[:, ji] - values[:, ci]
-    scaled_gap = jaw_gain * (speech[:, ji] - speech[:, ci])
-    values[:, ci] = values[:, ji] - ((1 - seal) * gap + seal * np.minimum(gap, scaled_gap))
-    # The lip-parting channels yield over a wider window: an emotion may hold them near 1 and
-    # the step limit below needs a few frames to bring them down for a short closure.
-    reach = int(np.ceil(1.0 / (curves.MAX_STEP_60 * 60.0 / anim.fps))) - 1
-    lip_seal = maximum_filter1d(seal, 2 * reach + 1) if reach > 0 and n > 1 else seal
-    for name in LIP_PARTING:
-        c = idx[name]
-        values[:, c] = ((1 - lip_seal) * values[:, c]
-                        + lip_seal * np.minimum(values[:, c], speech[:, c]))
+    posture = layer_emotion(values, speech, layer, seal, widen_seal(seal, anim.fps),
+                            jaw_gain * (speech[:, ji] - speech[:, ci]))
+    blend = len(arkit.BLENDSHAPES)
 
     # 4. Eyes, brows, head.
     starts = [a for a, _ in spans]

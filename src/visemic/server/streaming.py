@@ -4,7 +4,8 @@ Protocol: the client sends binary messages of PCM16LE mono audio (16 kHz unless 
 ``?sample_rate=N``) and finally the text message ``end``. The server answers with text messages,
 one JSON object per frame in time order, ``{"frame", "time", "values": {ARKit name: value},
 "viseme", "head": [yaw, pitch, roll]}``, then ``{"done": true}``, and closes (1000). Query
-options: ``language``, ``fps`` (default 60), ``sample_rate``.
+options: ``language``, ``fps`` (default 60), ``sample_rate``, ``emotion`` (a mix such as
+``happy:0.6,surprised:0.3``, held for the whole stream).
 
 Each connection has its own :class:`visemic.stream.StreamAnimator`, hosted in the engine worker
 processes of :class:`visemic.stream.pool.EnginePool` (streams share nothing); its
@@ -74,6 +75,18 @@ def _options(query: Any) -> tuple[str, float, int]:
     return language, fps, rate
 
 
+def _emotion(query: Any) -> dict[str, float] | None:
+    from visemic.motion.emotion import parse_mix
+
+    text = query.get("emotion")
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_mix(text)
+    except VisemicError as e:
+        raise _Close(1008, str(e)) from None
+
+
 class StreamHub:
     """Serves ``/v1/stream`` connections within :class:`StreamLimits`."""
 
@@ -126,9 +139,11 @@ class StreamHub:
         sender = asyncio.create_task(_send_all(websocket, queue))
         try:
             language, fps, rate = _options(websocket.query_params)
+            emotion = _emotion(websocket.query_params)
             engine = await loop.run_in_executor(
                 self._executor, lambda: self._engines().open(sample_rate=rate, fps=fps,
-                                                             language=language))
+                                                             language=language,
+                                                             emotion=emotion))
             while True:
                 message = await self._receive(websocket)
                 if message.get("bytes") is not None:

@@ -26,6 +26,7 @@ examples:
   visemic stream speech.wav --livelink 127.0.0.1:11111 --subject visemic
   visemic stream --microphone --livelink 192.168.1.20:11111
   visemic stream speech.wav --no-realtime -o frames.jsonl
+  visemic stream --microphone --emotion happy:0.7 --livelink 127.0.0.1:11111
 """
 
 
@@ -57,6 +58,9 @@ def add_stream(sub: Any) -> None:
                    help="play a file out in real time (default) or as fast as possible")
     p.add_argument("--language", metavar="CODE", default="en",
                    help="language of the speech (default: en)")
+    p.add_argument("--emotion", metavar="MIX",
+                   help="emotion over the speech, e.g. happy:0.6,surprised:0.3 (intensities "
+                        "0-1; see 'visemic animate --help')")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     p.set_defaults(run=run_stream)
 
@@ -78,7 +82,12 @@ def run_stream(args: argparse.Namespace) -> int:
         _check_input(args.audio)
     if args.output not in (None, "-"):
         _check_output_dir(args.output)
-    engine = StreamAnimator(fps=args.fps, language=args.language)
+    emotion = None
+    if args.emotion is not None:
+        from visemic.motion.emotion import parse_mix
+
+        emotion = parse_mix(args.emotion)
+    engine = StreamAnimator(fps=args.fps, language=args.language, emotion=emotion)
     sender = None
     if args.livelink is not None:
         host, port = livelink_udp.parse_address(args.livelink)

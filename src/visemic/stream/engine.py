@@ -29,7 +29,9 @@ import numpy as np
 import pocketsphinx
 
 from visemic.errors import VisemicError
-from visemic.motion import arkit, curves, eyes, poses, visemes
+from visemic.motion import arkit, curves, expression, eyes, poses, visemes
+from visemic.motion import emotion as emotion_mod
+from visemic.motion.emotion import EmotionTrack, Keyframe
 from visemic.phonetics import silence
 from visemic.phonetics.arpabet import ARPABET_TO_IPA
 from visemic.prosody import speech_range
@@ -46,10 +48,13 @@ LEVEL_HISTORY = 10.0         # seconds of levels the noise floor and speech leve
 CMN_UPDATE = 0.25            # how often (seconds) the recogniser's cepstral mean is updated
 LEVEL_UPDATE = 0.25          # how often (seconds) those two are re-estimated
 MIN_CUE = visemes.MIN_CUE    # shortest non-decisive viseme, seconds
+EMOTION_EASE = 0.3           # seconds a change of emotion (set_emotion) takes by default
 NO_PHONE = ""                # a stretch with no phone: silence
 
 _MOUTH_COLS = np.array([arkit.INDEX[name] for name in poses.MOUTH])
 _BLINK_COLS = np.array([arkit.INDEX["eyeBlinkLeft"], arkit.INDEX["eyeBlinkRight"]])
+# Step-limited each frame: every blendshape but the blinks (the idle model shapes those).
+_LIMIT_COLS = np.setdiff1d(np.arange(len(arkit.BLENDSHAPES)), _BLINK_COLS)
 _COL = {name: i for i, name in enumerate(poses.MOUTH)}
 _JAW = _COL["jawOpen"]
 _CLOSE = _COL["mouthClose"]
@@ -176,6 +181,12 @@ class StreamAnimator:
     Eyes blink (about ``blink_rate`` a minute) and the head sways (``head_motion`` scales it;
     0 holds it still), seeded by ``seed``: see :mod:`visemic.stream.idle`.
 
+    ``emotion`` lays an emotion over the speech as in the batch path
+    (:mod:`visemic.motion.expression`; the lips still seal on /p b m/): a mix such as
+    ``"happy:0.6,surprised:0.3"`` or ``{"sad": 0.8}``, or an
+    :class:`~visemic.motion.emotion.EmotionTrack` whose keyframe times are stream seconds.
+    :meth:`set_emotion` changes it while the stream runs.
+
     ``language`` is recorded for the caller; the recogniser is the batch path's phone loop
     (English models, vocabulary-free, so other languages animate too, less accurately).
     Methods are serialised by a lock, but one stream's chunks must come from one source in order.
@@ -184,7 +195,8 @@ class StreamAnimator:
 
     def __init__(self, sample_rate: int = RATE, fps: float = 60.0, language: str = "en",
                  lookahead: float = LOOKAHEAD, seed: int = 0,
-                 blink_rate: float = eyes.BLINK_RATE, head_motion: float = 1.0) -> None:
+                 blink_rate: float = eyes.BLINK_RATE, head_motion: float = 1.0,
+                 emotion: str | dict[str, float] | EmotionTrack | None = None) -> None:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer) \
                 or not 1000 <= sample_rate <= 384000:
             raise VisemicError(f"sample_rate must be an integer in 1000…384000 Hz, "
@@ -198,6 +210,7 @@ class StreamAnimator:
         if not 0 <= blink_rate <= 120 or not 0 <= head_motion <= 3:
             raise VisemicError("blink_rate must be 0…120 a minute and head_motion 0…3")
         self._idle = IdleMotion(seed, blink_rate, head_motion)
+        self._emotion = emotion_mod.as_track(emotion)
         self.sample_rate = int(sample_rate)
         self.fps = float(fps)
         self.language = language
@@ -225,7 +238,7 @@ class StreamAnimator:
         self._done: list[_Segment] = []   # phones of finished utterances (trimmed as frames go)
         self._current: list[_Segment] = []  # the current utterance's best path
         self._next_frame = 0
-        self._previous: np.ndarray | None = None   # the last frame's mouth values
+        self._previous: np.ndarray | None = None   # the last frame's step-limited values
         self._shape = "X"
         self._shape_since = 0.0
         self._flushed = False
@@ -240,6 +253,28 @@ class StreamAnimator:
     @property
     def frames_emitted(self) -> int:
         return self._next_frame
+
+    @property
+    def emotion(self) -> EmotionTrack:
+        """The emotion as a track in stream time (a constant mix is one keyframe)."""
+        return self._emotion
+
+    def set_emotion(self, emotion: str | dict[str, float] | None,
+                    ease: float = EMOTION_EASE) -> None:
+        """From the next frame on, ease from the current emotion mix to ``emotion`` (a mix
+        string or dict; None is neutral) over ``ease`` seconds (smoothstep)."""
+        if emotion is not None and not isinstance(emotion, str | dict):
+            raise VisemicError("set_emotion takes a mix such as 'happy:0.6' or {'sad': 0.8}")
+        if not isinstance(ease, int | float) or not 0.0 <= ease <= 60.0:
+            raise VisemicError(f"ease must be between 0 and 60 s, got {ease!r}")
+        new = emotion_mod.as_track(emotion).keyframes[0].mix
+        with self._lock:
+            t = self._next_frame / self.fps
+            now = self._emotion.weights(np.array([t]))[0]
+            current = {name: float(min(1.0, w))
+                       for name, w in zip(emotion_mod.NAMES, now.tolist(), strict=True) if w > 0}
+            self._emotion = EmotionTrack((Keyframe(t, current or {"neutral": 1.0}),
+                                          Keyframe(t + float(ease), dict(new))))
 
     def push(self, samples: np.ndarray) -> list[StreamFrame]:
         """Feed the next chunk; return the frames that are now ready (possibly none)."""
@@ -366,20 +401,28 @@ class StreamAnimator:
         idx = np.arange(self._next_frame, upto)
         times = idx / self.fps
         phones = self._timeline(times[0] - REACH)
-        mouth = self._mouth(phones, times)
+        mouth, seal, lip_seal = self._mouth(phones, times)
+        speech = np.zeros((len(times), len(arkit.CHANNELS)))
+        speech[:, _MOUTH_COLS] = np.clip(mouth, 0.0, 1.0)
+        face = speech.copy()
+        layer = emotion_mod.offsets(self._emotion, times)
+        posture = (expression.layer_emotion(face, speech, layer, seal, lip_seal)
+                   if layer.any() else np.zeros((len(times), 3)))
+        face = np.clip(face[:, :len(arkit.BLENDSHAPES)], 0.0, 1.0)
         out = []
         max_step = curves.MAX_STEP_60 * 60.0 / self.fps
         shapes = [self._viseme(phones, float(t)) for t in times]
         blink, head = self._idle.frames(times, np.array([v != "X" for v in shapes]))
+        head = head + posture
         for k, i in enumerate(idx.tolist()):
-            row = np.clip(mouth[k], 0.0, 1.0)
+            row = face[k]
             if self._previous is not None:
-                row = np.clip(row, self._previous - max_step, self._previous + max_step)
-            row[_CLOSE] = min(row[_CLOSE], row[_JAW])
-            self._previous = row
-            values = np.zeros(len(arkit.BLENDSHAPES), np.float32)
-            values[_MOUTH_COLS] = row
-            values[_BLINK_COLS] = blink[k]
+                row[_LIMIT_COLS] = np.clip(row[_LIMIT_COLS], self._previous - max_step,
+                                           self._previous + max_step)
+            row[_MOUTH_COLS[_CLOSE]] = min(row[_MOUTH_COLS[_CLOSE]], row[_MOUTH_COLS[_JAW]])
+            self._previous = row[_LIMIT_COLS]
+            values = row.astype(np.float32)
+            values[_BLINK_COLS] = np.maximum(values[_BLINK_COLS], blink[k])
             out.append(StreamFrame(i, float(times[k]), values,
                                    (float(head[k, 0]), float(head[k, 1]), float(head[k, 2])),
                                    shapes[k]))
@@ -394,8 +437,11 @@ class StreamAnimator:
         while self._done and self._done[0].end < before:
             self._done.pop(0)
 
-    def _mouth(self, phones: list[_Segment], times: np.ndarray) -> np.ndarray:
-        """Dominance blend of the phones' poses and rest (as :mod:`visemic.motion.curves`)."""
+    def _mouth(self, phones: list[_Segment], times: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Dominance blend of the phones' poses and rest (as :mod:`visemic.motion.curves`),
+        and the seal weight through /p b m/: tight and widened (for an emotion layer, see
+        :func:`visemic.motion.expression.layer_emotion`)."""
         pulls: list[tuple[_Pose, float, float]] = []
         cursor = times[0] - REACH if not phones else min(phones[0].start, times[0] - REACH)
         first = True
@@ -431,6 +477,10 @@ class StreamAnimator:
         gain = 0.85 + 0.35 * self._loudness(times)
         mouth[:, _GAIN_COLS] *= gain[:, None]
         jaw, close, roll = mouth[:, _JAW], mouth[:, _CLOSE], mouth[:, _ROLL_LOWER]
+        seal = np.zeros(len(times))
+        lip_seal = np.zeros(len(times))
+        # As expression.widen_seal: frames the step limit needs to take a channel from 1 to 0.
+        widen = (np.ceil(1.0 / (curves.MAX_STEP_60 * 60.0 / self.fps)) - 1) / self.fps
         for p in phones:
             pose = _pose_of(p.symbol, False)
             if not (pose.bilabial or pose.labiodental):
@@ -438,10 +488,13 @@ class StreamAnimator:
             w = _window(times, p.start - curves.SEAL_LEAD, p.end, curves.SEAL_RAMP)
             if pose.bilabial:
                 close[:] = (1 - w) * close + w * jaw
+                seal = np.maximum(seal, w)
+                lip_seal = np.maximum(lip_seal, _window(times, p.start - curves.SEAL_LEAD - widen,
+                                                        p.end + widen, curves.SEAL_RAMP))
             else:
                 roll[:] = np.maximum(roll, 0.5 * w)
                 close[:] = np.maximum(close, w * np.maximum(jaw - 0.06, 0))
-        return mouth
+        return mouth, seal, lip_seal
 
     def _rest(self, start: float, end: float, first: bool) -> _Pose:
         # A gap is a pause (rest firmly) once it is long enough or known to be silence;
