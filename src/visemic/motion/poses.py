@@ -105,7 +105,10 @@ def pose(symbol: str) -> Pose:
     values = _sym(_consonant(f))
     bil = f.place == "bilabial" and f.manner in ("stop", "nasal", "trill")
     lab = f.place in ("labiodental", "bilabial") and not bil
-    lips_matter = bil or lab or f.place in ("labial-velar", "labial-palatal", "postalveolar")
+    # English /ɹ/ is labialised like /ʃ/: its lips round whatever the neighbours do.
+    rhotic = f.manner in ("approximant", "trill", "tap") and f.place in ("alveolar", "retroflex")
+    lips_matter = bil or lab or rhotic or f.place in ("labial-velar", "labial-palatal",
+                                                      "postalveolar")
     jaw = 0.4 if (bil or lab) else (0.12 if f.place in ("glottal", "pharyngeal") else 0.25)
     return Pose(values, jaw_strength=jaw, lip_strength=1.2 if lips_matter else 0.15,
                 round_lead=0.1 if f.place == "labial-velar" else 0.04,
