@@ -22,6 +22,9 @@ METHODS = ("words", "phones")
 _local = threading.local()
 FRAME = 0.01  # recognition runs at the model's native 10 ms frames
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "SIL", "+NSN+", "+SPN+", "(NULL)"}
+# The phone loop's "spoken noise" is, in practice, a filled pause ("uh", "um"): voiced, with the
+# mouth half open. Shown as that vowel rather than as rest.
+HESITATION = "ʌ"
 
 
 def _model(name: str) -> str:
@@ -59,9 +62,13 @@ def recognise(audio: Audio, method: str = "words", offset: float = 0.0) -> Timel
         phones = []
         for seg in dec.seg():
             name = seg.word.upper()
-            if name in _FILLERS or name not in ARPABET_TO_IPA:
+            if name == "+SPN+":
+                symbol = HESITATION
+            elif name in _FILLERS or name not in ARPABET_TO_IPA:
                 continue
-            phones.append(Phone(ARPABET_TO_IPA[name], seg.start_frame * FRAME + offset,
+            else:
+                symbol = ARPABET_TO_IPA[name]
+            phones.append(Phone(symbol, seg.start_frame * FRAME + offset,
                                 (seg.end_frame + 1) * FRAME + offset, -1, 0))
         return Timeline(language="en", phones=phones, source="recognised")
 
