@@ -78,6 +78,8 @@ def _consonant_shape(f: ipa.Features) -> str:
         return "F"
     if f.manner == "lateral" and f.voiced:
         return "H"
+    if f.manner == "approximant" and f.place in ("alveolar", "retroflex"):
+        return "E"  # English /ɹ/ is labialised, as its rhotic vowels are
     return "B"
 
 
