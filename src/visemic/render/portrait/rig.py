@@ -62,16 +62,9 @@ MOVES: dict[str, list[tuple[str, float, float, float, str]]] = {
     "mouthUpperUp{S}": [("upper_lip_{s}", 0.0, 0.1, 0.12, "upper")],
     "mouthLeft": [("lips", 0.09, 0.0, 0.2, "all")],
     "mouthRight": [("lips", -0.09, 0.0, 0.2, "all")],
-    "mouthFunnel": [("corner_right", -0.05, 0.0, 0.12, "all"),
-                    ("corner_left", 0.05, 0.0, 0.12, "all"),
-                    ("upper_inner", 0.0, 0.035, 0.05, "upper"),
-                    ("lower_inner", 0.0, -0.05, 0.05, "lower"),
-                    ("upper_outer", 0.0, 0.02, 0.08, "upper"),
-                    ("lower_outer", 0.0, -0.02, 0.08, "lower")],
-    "mouthPucker": [("corner_right", -0.1, 0.0, 0.16, "all"),
-                    ("corner_left", 0.1, 0.0, 0.16, "all"),
-                    ("upper_outer", 0.0, 0.012, 0.08, "upper"),
-                    ("lower_outer", 0.0, -0.012, 0.08, "lower")],
+    # Funnel opens a small hole; the gathering of both rounding channels is in ROUNDING.
+    "mouthFunnel": [("upper_inner", 0.0, 0.035, 0.05, "upper"),
+                    ("lower_inner", 0.0, -0.05, 0.05, "lower")],
     "mouthRollLower": [("lower_outer", 0.0, 0.035, 0.05, "lower")],
     "mouthRollUpper": [("upper_outer", 0.0, -0.03, 0.05, "upper")],
     "mouthShrugLower": [("lower_lip", 0.0, 0.04, 0.2, "lower")],
@@ -93,6 +86,26 @@ MOVES: dict[str, list[tuple[str, float, float, float, str]]] = {
     "jawRight": [("jaw", -0.08, 0.0, 0.0, "lower")],
     "jawForward": [("jaw", 0.0, -0.02, 0.0, "lower")],
 }
+# Rounding (the avatar's mouth does the same): channel → (gather, inset, thicken, seal).
+# gather: the lips and the skin around them close in towards the mouth's centre line by this
+# share of their distance from it (pucker 0.8: the mouth about 35 % narrower); inset: the
+# opening's ends close in further, so that it ends inside thick, pushed-forward corners;
+# thicken: each lip's outer edge moves away from the mouth line by this much at the middle
+# (eye distances), less towards the corners; seal: pucker presses the lips together, the gap
+# shrinking by this share of itself.
+ROUNDING: dict[str, tuple[float, float, float, float]] = {
+    "mouthPucker": (0.45, 0.12, 0.035, 0.45),
+    "mouthFunnel": (0.3, 0.08, 0.03, 0.0),
+}
+ROUND_REACH = 0.22  # falloff (eye distances) of the gathering beyond the lips
+# Rounded lips make an oval of the opening and, half as much, of their outline.
+ROUND_OPENING = 1.0
+ROUND_OUTLINE = 0.5
+ROUND_PUSH = 0.12  # lips forward at full rounding (eye distances; shows on a head turn)
+# Protruding lips hide the teeth further back: the upper edge rises, the lower sinks (eye
+# distances at full rounding).
+ROUND_TEETH = (0.035, 0.03)
+
 # Lid channels, as shares of the eye's height: (upper lid up, lower lid up).
 LIDS: dict[str, tuple[float, float]] = {
     "eyeWide{S}": (0.3, -0.05),
@@ -153,6 +166,7 @@ class Rig:
         self.jaw_weight = self._jaw_weights(rest)
         self._set_jaw(rest)
         self._basis = self._linear_basis(rest)
+        self._set_rounding(rest)
         self._set_closure(rest)
         self._basis_flat = self._basis.reshape(52, -1)
         self._set_lids(rest)
@@ -175,11 +189,16 @@ class Rig:
         open_eyes = self._apply_lids(pts, shapes)
         pts += self.jaw_weight[:, None] * self._jaw_delta(pts, jaw_open)
         self._close_lips(pts, shapes)
+        rounding = self._round_lips(pts, shapes)
+        self._uncross_lips(pts)
         tl = self.teeth_lower_rest.copy()
         tl += self._jaw_delta(tl, jaw_open)
         side = (shapes[INDEX["jawLeft"]] - shapes[INDEX["jawRight"]]) * 0.08 * self.iod
         tl[:, :2] += side * self.ex
         tu = self.teeth_upper_rest.copy()
+        if rounding > 0.0:
+            tu[:, :2] -= rounding * ROUND_TEETH[0] * self.iod * self.ey
+            tl[:, :2] += rounding * ROUND_TEETH[1] * self.iod * self.ey
         anchors = self.anchor_rest.copy()
         anchors += self.anchor_jaw[:, None] * self._jaw_delta(anchors, jaw_open)
         angles = np.radians(v[52:55] * head_scale) if v.shape[0] >= 55 else np.zeros(3)
@@ -380,6 +399,91 @@ class Rig:
                     weight = self._spread(f, ids, radius, region)
                     basis[INDEX[channel]] += weight[:, None] * vec[None, :]
         return basis
+
+    def _set_rounding(self, pts: np.ndarray) -> None:
+        """Adds the rounding channels' linear part (gather, inset, thicken) to the basis and
+        keeps what :meth:`_round_lips` needs per frame."""
+        f = self.to_face(pts)
+        corners = f[[61, 291]]
+        cx = float(corners[:, 0].mean())
+        half = max(float(abs(corners[1, 0] - corners[0, 0])) / 2, 1e-3)
+        lips = sorted(set(mesh.LIPS_OUTER_UPPER + mesh.LIPS_OUTER_LOWER + mesh.LIPS_INNER_UPPER
+                          + mesh.LIPS_INNER_LOWER))
+        reach = self._spread(f, lips, ROUND_REACH, "all")
+        toward = -(f[:, 0] - cx)[:, None] * self.ex[None, :] * self.iod  # to the centre line
+        inner = np.zeros(mesh.N_REFINED)
+        inner[list(mesh.LIPS_INNER_UPPER + mesh.LIPS_INNER_LOWER)] = 1.0
+        # Thicker towards the middle: the lips' outer edges, and the skin just beyond them.
+        thick = np.zeros((mesh.N_REFINED, 2))
+        for ids, region, sign in ((mesh.LIPS_OUTER_UPPER[1:-1], "upper", 1.0),
+                                  (mesh.LIPS_OUTER_LOWER[1:-1], "lower", -1.0)):
+            ids = list(ids)
+            d2 = ((f[:, None, :] - f[None, ids, :]) ** 2).sum(axis=-1)
+            near = np.argmin(d2, axis=1)
+            u = (f[ids, 0][near] - cx) / half
+            w = np.exp(-d2[np.arange(len(f)), near] / 0.06 ** 2) * np.clip(1 - u * u, 0, 1)
+            if region == "lower":
+                w = w * self.jaw_weight
+            else:
+                w = w * (1.0 - self.jaw_weight)
+            thick -= sign * w[:, None] * self.ey[None, :] * self.iod
+        for name, (gather, inset, thicken, _seal) in ROUNDING.items():
+            self._basis[INDEX[name]] += ((gather * reach + inset * inner)[:, None] * toward
+                                         + thicken * thick)
+        self._push = -ROUND_PUSH * self.iod * reach
+        self._iu = list(mesh.LIPS_INNER_UPPER)
+        self._il = list(mesh.LIPS_INNER_LOWER)
+        self._ou = list(mesh.LIPS_OUTER_UPPER)
+        self._ol = list(mesh.LIPS_OUTER_LOWER)
+        self._least_gap = np.minimum((pts[self._il, :2] - pts[self._iu, :2]) @ self.ey, 0.0)
+
+    def _round_lips(self, pts: np.ndarray, shapes: np.ndarray) -> float:
+        """The rounding channels' non-linear part, in place: the opening and (half as much)
+        the lips' outline become oval, pucker presses the lips together, the lips come
+        forward. Gaps are scaled, never crossed: sealed lips stay sealed. Returns the
+        rounding (0…1)."""
+        pucker = float(shapes[INDEX["mouthPucker"]])
+        rounding = min(1.0, pucker + float(shapes[INDEX["mouthFunnel"]]))
+        if rounding <= 0.0:
+            return 0.0
+        ex, ey = self.ex, self.ey
+        seal = 1.0 - ROUNDING["mouthPucker"][3] * pucker
+        mid = (pts[self._iu, :2] + pts[self._il, :2]) / 2.0
+        for upper, lower, share, s in ((self._iu, self._il, ROUND_OPENING, seal),
+                                       (self._ou, self._ol, ROUND_OUTLINE, 1.0)):
+            top, bottom = pts[upper, :2], pts[lower, :2]
+            ends = (top[0] + bottom[0]) / 2.0, (top[-1] + bottom[-1]) / 2.0
+            centre = (ends[0] + ends[1]) / 2.0
+            half = max(abs(float((ends[1] - ends[0]) @ ex)) / 2.0, 1e-6)
+            u = np.clip(((mid - centre) @ ex) / half, -1.0, 1.0)
+            oval = np.sqrt(1.0 - u * u)
+            h_top = (mid - top) @ ey  # how far each edge lies from the mouth line
+            h_bottom = (bottom - mid) @ ey
+            grow_top = rounding * share * (h_top.max() * oval - h_top)
+            grow_bottom = rounding * share * (h_bottom.max() * oval - h_bottom)
+            if s != 1.0:  # the opening: an oval, scaled about the mouth line
+                grow_top = (h_top + grow_top) * s - h_top
+                grow_bottom = (h_bottom + grow_bottom) * s - h_bottom
+            else:  # the outline: rounder and fuller, never thinner
+                np.maximum(grow_top, 0.0, out=grow_top)
+                np.maximum(grow_bottom, 0.0, out=grow_bottom)
+            pts[upper, :2] -= grow_top[:, None] * ey
+            pts[lower, :2] += grow_bottom[:, None] * ey
+            if upper is self._iu:  # the lips' outer edges go along with the inner ones
+                pts[self._ou[1:-1], :2] -= grow_top[1:-1, None] * ey
+                pts[self._ol[1:-1], :2] += grow_bottom[1:-1, None] * ey
+        pts[:, 2] += rounding * self._push
+        return rounding
+
+    def _uncross_lips(self, pts: np.ndarray) -> None:
+        """Where pressed or rolled lips would pass each other, they meet half way instead (a
+        crossed opening would show a sliver of teeth on /p b m/)."""
+        gap = (pts[self._il, :2] - pts[self._iu, :2]) @ self.ey
+        short = self._least_gap - gap  # lips photographed a little crossed may stay so
+        if short.max() > 0.0:
+            move = np.maximum(short, 0.0)[:, None] / 2.0 * self.ey
+            pts[self._iu, :2] -= move
+            pts[self._il, :2] += move
 
     def _set_closure(self, pts: np.ndarray) -> None:
         f = self.to_face(pts)

@@ -12,6 +12,7 @@ import numpy as np
 
 _SHIFT = 4  # sub-pixel bits for rasterising triangles
 _ONE = float(1 << _SHIFT)
+MAX_STRETCH = 40.0  # largest target → source magnification a triangle may have
 
 
 class MeshWarp:
@@ -107,6 +108,10 @@ class MeshWarp:
         coef = np.empty((len(tri) + 1, 6), np.float32)
         coef[:-1] = np.stack([a, b, tx, c, d, ty], axis=1)
         coef[-1] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+        # A triangle squashed to a sliver (closed lips over an opening) would send its few
+        # pixels far across the source: leave it out, the lips around it cover the line.
+        ok &= np.maximum(np.maximum(np.abs(a), np.abs(b)), np.maximum(np.abs(c), np.abs(d))) \
+            < MAX_STRETCH
         return coef, ok
 
 
