@@ -18,7 +18,9 @@ _ONE = float(1 << _SHIFT)
 TEETH = np.array([0.93, 0.90, 0.83])
 # Shares of the lip colour.
 CAVITY_FROM_LIPS = 0.3
+CORNER_FROM_LIPS = 0.55  # the inside of the lips, seen where they meet at the corners
 TONGUE_FROM_LIPS = 0.85
+LOWER_TEETH_LIGHT = 0.62  # the lower teeth sit in the upper lip's and the tongue's shade
 
 
 def _median_in(image: np.ndarray, polygons: list[np.ndarray], holes: list[np.ndarray]
@@ -50,6 +52,7 @@ class MouthPainter:
         if lips is None:
             lips = skin * np.array([0.9, 0.6, 0.6])
         self.cavity = lips * CAVITY_FROM_LIPS
+        self.corner = lips * CORNER_FROM_LIPS
         self.tongue = np.clip(lips * TONGUE_FROM_LIPS + 0.1 * skin, 0, 255)
         # Teeth: about as light as the skin (they sit in the lips' shade), a little of its tint.
         light = float(np.clip(skin.mean() / 255.0 * 1.15, 0.45, 0.97))
@@ -88,30 +91,44 @@ class MouthPainter:
 
         layer = np.empty((bh, bw, 3), np.float32)
         layer[:] = self.cavity
-        # The tongue: a low mound behind the lower teeth, coming forward with tongueOut.
         mid = (teeth_lower[0] + teeth_lower[-1]) / 2
         half = float(np.hypot(*(teeth_lower[-1] - teeth_lower[0]))) / 2
+        xs = (np.arange(bw, dtype=np.float32) + x0 - float(mid[0])) / max(half, 1.0)
+        xs *= xs
+        # Towards the corners the opening shows the lips' insides, not a black wedge.
+        corner = np.clip((xs - 0.55) / 0.4, 0.0, 1.0)
+        layer += corner[None, :, None] * (self.corner - self.cavity).astype(np.float32)
+        # The tongue: a low mound behind the lower teeth, coming forward with tongueOut.
         lift = (0.03 + 0.08 * tongue_out) * iod
         tongue = np.array([[mid[0] - 0.75 * half, bottom], [mid[0] - 0.6 * half, mid[1] + lift],
                            [mid[0], mid[1] - lift], [mid[0] + 0.6 * half, mid[1] + lift],
                            [mid[0] + 0.75 * half, bottom]])
         self._fill(layer, fixed(_smooth_curve(tongue)), self.tongue)
         # Only the edges of the lower incisors show above the lower lip.
-        lower = np.concatenate([teeth_lower, teeth_lower[::-1] + [0.0, 0.05 * iod]])
+        lower = np.concatenate([teeth_lower, teeth_lower[::-1] + [0.0, 0.035 * iod]])
         upper = np.concatenate([teeth_upper, [[teeth_upper[-1, 0], top],
                                               [teeth_upper[0, 0], top]]])
+        # Where the teeth are (they take their own light: enamel stays light in a narrow
+        # opening, where the cavity behind it is dark).
+        teeth = np.zeros((bh, bw), np.float32)
         if tongue_out < 0.5:
-            self._fill(layer, fixed(lower), self.teeth * 0.75)
+            self._fill(layer, fixed(lower), self.teeth * LOWER_TEETH_LIGHT)
+            cv2.fillPoly(teeth, [fixed(lower)], 1.0, cv2.LINE_AA, _SHIFT)
         else:
             self._fill(layer, fixed(tongue), self.tongue)
         self._fill(layer, fixed(upper), self.teeth)
+        cv2.fillPoly(teeth, [fixed(upper)], 1.0, cv2.LINE_AA, _SHIFT)
         self._incisor_gaps(layer, teeth_upper, origin)
-        # Light falls off towards the corners and into the lips' shadow.
-        xs = (np.arange(bw, dtype=np.float32) + x0 - float(mid[0])) / max(half, 1.0)
-        across = np.clip(1.0 - 0.45 * xs ** 2, 0.35, 1.0)
+        # Light falls off towards the corners and into the lips' shadow; on the teeth less
+        # (a soft shade under the lip, darker where the arch turns away at the sides).
+        across = np.clip(1.0 - 0.45 * xs, 0.5, 1.0)
+        across_teeth = np.clip(1.0 - 0.3 * xs, 0.5, 1.0)
         sigma = max(0.035 * iod, 0.8)
         shade = cv2.GaussianBlur(alpha.astype(np.float32) / 255.0, (0, 0), sigma)
         light = (0.3 + 0.7 * np.clip(shade * 1.6 - 0.5, 0.0, 1.0)) * across[None, :]
+        light += (0.8 - light) * corner[None, :]  # lit from the side, like the lips
+        light_teeth = (0.62 + 0.38 * np.clip(shade * 1.6 - 0.3, 0.0, 1.0)) * across_teeth[None, :]
+        light += (light_teeth - light) * teeth
         layer *= light[:, :, None]
         np.clip(layer, self.cavity.min() * 0.5, 255, out=layer)
         patch = image[y0:y1, x0:x1, :3].astype(np.float32)

@@ -625,7 +625,7 @@ class Rig:
         half = max(abs(f[0, 0] - f[-1, 0]) / 2, 1e-3)
         mid = (f[0, 0] + f[-1, 0]) / 2
         # The arch turns away towards the corners, so less of each tooth shows there.
-        profile = np.sqrt(np.clip(1.0 - ((f[:, 0] - mid) / half) ** 2, 0.0, 1.0))
+        profile = np.clip(1.0 - ((f[:, 0] - mid) / half) ** 2, 0.0, 1.0) ** 0.3
         upper_edge = line + (UPPER_TEETH * profile * self.iod)[:, None] * self.ey
         lower_edge = line - (LOWER_TEETH * profile * self.iod)[:, None] * self.ey
         depth = np.full((len(line), 1), self.z_lip)

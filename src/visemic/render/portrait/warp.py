@@ -12,7 +12,7 @@ import numpy as np
 
 _SHIFT = 4  # sub-pixel bits for rasterising triangles
 _ONE = float(1 << _SHIFT)
-MAX_STRETCH = 40.0  # largest target → source magnification a triangle may have
+MAX_STRETCH = 8.0  # largest target → source magnification a triangle may have
 
 
 class MeshWarp:
