@@ -15,7 +15,7 @@ from visemic.render.portrait import mesh
 _SHIFT = 4
 _ONE = float(1 << _SHIFT)
 # Reference colours (linear-ish 0…1 RGB) before matching to the portrait.
-TEETH = np.array([0.93, 0.90, 0.83])
+TEETH = np.array([0.94, 0.92, 0.87])
 # Shares of the lip colour.
 CAVITY_FROM_LIPS = 0.3
 CORNER_FROM_LIPS = 0.55  # the inside of the lips, seen where they meet at the corners
@@ -56,7 +56,7 @@ class MouthPainter:
         self.tongue = np.clip(lips * TONGUE_FROM_LIPS + 0.1 * skin, 0, 255)
         # Teeth: about as light as the skin (they sit in the lips' shade), a little of its tint.
         light = float(np.clip(skin.mean() / 255.0 * 1.15, 0.45, 0.97))
-        tint = (skin / max(skin.mean(), 1.0)) ** 0.25
+        tint = (skin / max(skin.mean(), 1.0)) ** 0.2
         self.teeth = np.clip(TEETH * 255.0 * light * tint, 0, 255)
 
     def paint(self, image: np.ndarray, inner: np.ndarray, teeth_upper: np.ndarray,

@@ -63,8 +63,8 @@ MOVES: dict[str, list[tuple[str, float, float, float, str]]] = {
     "mouthLeft": [("lips", 0.09, 0.0, 0.2, "all")],
     "mouthRight": [("lips", -0.09, 0.0, 0.2, "all")],
     # Funnel opens a small hole; the gathering of both rounding channels is in ROUNDING.
-    "mouthFunnel": [("upper_inner", 0.0, 0.035, 0.05, "upper"),
-                    ("lower_inner", 0.0, -0.05, 0.05, "lower")],
+    "mouthFunnel": [("upper_inner", 0.0, 0.05, 0.05, "upper"),
+                    ("lower_inner", 0.0, -0.07, 0.05, "lower")],
     "mouthRollLower": [("lower_outer", 0.0, 0.035, 0.05, "lower")],
     "mouthRollUpper": [("upper_outer", 0.0, -0.03, 0.05, "upper")],
     "mouthShrugLower": [("lower_lip", 0.0, 0.04, 0.2, "lower")],
@@ -94,8 +94,8 @@ MOVES: dict[str, list[tuple[str, float, float, float, str]]] = {
 # (eye distances), less towards the corners; seal: pucker presses the lips together, the gap
 # shrinking by this share of itself.
 ROUNDING: dict[str, tuple[float, float, float, float]] = {
-    "mouthPucker": (0.45, 0.12, 0.035, 0.45),
-    "mouthFunnel": (0.3, 0.08, 0.03, 0.0),
+    "mouthPucker": (0.45, 0.3, 0.035, 0.35),
+    "mouthFunnel": (0.3, 0.2, 0.03, 0.0),
 }
 ROUND_REACH = 0.22  # falloff (eye distances) of the gathering beyond the lips
 # Rounded lips make an oval of the opening and, half as much, of their outline.

@@ -1,0 +1,173 @@
+"""Portrait mouth shapes: rounded vowels round (narrow, oval, lips fuller), spread vowels
+spread, /p b m/ stay sealed, teeth read as teeth. Checked on the rig's landmarks, on rendered
+frames measured by Face Mesh, and (where ../shared is present) on real portraits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from visemic.motion.arkit import CHANNELS, INDEX
+from visemic.motion.poses import pose
+from visemic.render.portrait import PortraitRenderer, detect_faces, mesh
+from visemic.render.portrait.rig import Rig
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "portraits"
+
+
+def values(**named: float) -> np.ndarray:
+    v = np.zeros(len(CHANNELS), np.float32)
+    for name, x in named.items():
+        v[INDEX[name]] = x
+    return v
+
+
+def phone(symbol: str) -> np.ndarray:
+    """The ARKit target pose speech gives an IPA phone."""
+    return values(**pose(symbol).values)
+
+
+def width(points: np.ndarray) -> float:
+    """Corner-to-corner mouth width (outer lip corners)."""
+    return float(np.hypot(*(points[291, :2] - points[61, :2])))
+
+
+def opening(rig: Rig, points: np.ndarray) -> tuple[float, float]:
+    """(width, height) of the inner-lip opening, in the face's own axes."""
+    loop = points[list(mesh.inner_mouth()), :2]
+    across, down = loop @ rig.ex, loop @ rig.ey
+    return float(np.ptp(across)), float(np.ptp(down))
+
+
+def upper_thickness(rig: Rig, points: np.ndarray) -> float:
+    """Height of the upper lip at the middle (outer edge to inner edge)."""
+    return float((points[13, :2] - points[0, :2]) @ rig.ey)
+
+
+@pytest.fixture(scope="module")
+def face() -> np.ndarray:
+    from visemic.render import AvatarRenderer
+
+    return np.ascontiguousarray(AvatarRenderer((512, 512)).rest[:, :, :3])
+
+
+@pytest.fixture(scope="module")
+def renderer(face) -> PortraitRenderer:
+    return PortraitRenderer(face)
+
+
+def test_pucker_narrows_the_mouth_and_fills_the_lips(renderer):
+    rig = renderer.rig
+    rest = rig.rest
+    puckered = rig.pose(values(mouthPucker=0.8)).points
+    assert width(puckered) < 0.72 * width(rest)  # 30–40 % narrower
+    assert width(puckered) > 0.55 * width(rest)
+    assert upper_thickness(rig, puckered) > 1.05 * upper_thickness(rig, rest)
+    # Both corners come in, by about as much (no sideways drift).
+    centre_rest = (rest[61, :2] + rest[291, :2]) / 2
+    centre = (puckered[61, :2] + puckered[291, :2]) / 2
+    assert np.hypot(*(centre - centre_rest)) < 0.02 * rig.iod
+    # Funnel rounds too, a little less, and opens a small hole on its own.
+    funnel = rig.pose(values(mouthFunnel=0.8)).points
+    assert 0.6 * width(rest) < width(funnel) < 0.85 * width(rest)
+    w, h = opening(rig, funnel)
+    assert h > 0.04 * rig.iod
+
+
+def test_rounded_vowels_are_oval_spread_vowels_wide(renderer):
+    rig = renderer.rig
+    w_oo, h_oo = opening(rig, rig.pose(values(jawOpen=0.35, mouthPucker=0.6,
+                                              mouthFunnel=0.3)).points)
+    assert h_oo > 0.6 * w_oo  # an "O", not a slot
+    w_oh, h_oh = opening(rig, rig.pose(phone("o")).points)
+    w_ee, h_ee = opening(rig, rig.pose(phone("i")).points)
+    w_ah, h_ah = opening(rig, rig.pose(phone("ɑ")).points)
+    assert h_oh / w_oh > 2.0 * (h_ee / w_ee)
+    assert w_ee > 1.5 * w_oh and w_ah > 1.3 * w_oh
+    # "oo" is the narrowest mouth of all, "ee" the widest.
+    widths = {s: width(rig.pose(phone(s)).points) for s in ("u", "o", "i", "ɑ")}
+    assert min(widths, key=widths.get) == "u"
+    assert max(widths, key=widths.get) == "i"
+
+
+def test_rounded_lips_stay_sealed_and_pressed_lips_never_cross(renderer):
+    rig = renderer.rig
+    iu, il = list(mesh.LIPS_INNER_UPPER), list(mesh.LIPS_INNER_LOWER)
+    for v in (values(jawOpen=0.3, mouthClose=0.3, mouthPucker=0.7, mouthFunnel=0.3),
+              phone("m"), phone("b"), values(jawOpen=0.1, mouthClose=0.1, mouthPressLeft=1.0,
+                                             mouthPressRight=1.0, mouthRollLower=0.6,
+                                             mouthRollUpper=0.6)):
+        pts = rig.pose(v).points
+        gap = (pts[il, :2] - pts[iu, :2]) @ rig.ey
+        assert np.all(np.abs(gap) < 0.01 * rig.iod), gap / rig.iod
+    # Rendered: nothing of the interior (teeth, cavity) and no stray pixels show on a
+    # closure: every pixel around the mouth has a colour found near it in the portrait.
+    closed = renderer.render(phone("m"))[:, :, :3].astype(int)
+    rest = renderer.rest[:, :, :3].astype(int)
+    loop = renderer.landmarks[list(mesh.inner_mouth()), :2]
+    x0, y0 = np.floor(loop.min(axis=0) - 6).astype(int)
+    x1, y1 = np.ceil(loop.max(axis=0) + 6).astype(int)
+    r = 4
+    nearest = np.full((y1 - y0, x1 - x0), 999)
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            shifted = rest[y0 + dy:y1 + dy, x0 + dx:x1 + dx]
+            diff = np.abs(closed[y0:y1, x0:x1] - shifted).max(axis=2)
+            np.minimum(nearest, diff, out=nearest)
+    assert nearest.max() < 40
+
+
+def test_face_mesh_sees_the_rounding(renderer, face):
+    """Face Mesh, run on the rendered frames, finds the rounded mouth narrow and the spread
+    one wide."""
+    rest = detect_faces(face)[0]
+    oo = detect_faces(renderer.render(phone("u"))[:, :, :3])[0]
+    ee = detect_faces(renderer.render(phone("i"))[:, :, :3])[0]
+    assert width(oo) < 0.85 * width(rest)
+    assert width(ee) > width(oo) * 1.3
+
+
+def test_teeth_are_light(renderer):
+    """On "ee" the teeth fill the opening and are about as light as the skin, not grey."""
+    frame = renderer.render(phone("i"))
+    pts = renderer.pose_landmarks(phone("i"))
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(pts[list(mesh.inner_mouth())]).astype(np.int32)], 255)
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
+    inside = frame[mask > 0][:, :3].astype(float)
+    assert len(inside) > 50
+    luma = inside @ [0.299, 0.587, 0.114]
+    cheek = renderer.landmarks[list(mesh.CHEEK["left"]), :2]
+    skin_mask = np.zeros_like(mask)
+    cv2.fillPoly(skin_mask, [cv2.convexHull(np.round(cheek).astype(np.int32))], 255)
+    skin = float(np.median(frame[skin_mask > 0][:, :3].astype(float) @ [0.299, 0.587, 0.114]))
+    # Most of the opening is teeth, and they are nearly as light as the skin.
+    assert np.median(luma) > 0.7 * skin
+    assert np.percentile(luma, 90) > 0.85 * skin
+    # Off-white: not tinted strongly towards any channel.
+    teeth = inside[luma >= np.percentile(luma, 75)].mean(axis=0)
+    assert teeth.max() - teeth.min() < 0.2 * teeth.mean()
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/samples/portraits not present")
+@pytest.mark.parametrize("name", ["bouguereau_girl.jpg", "render_3d_boy.jpg",
+                                  "vermeer_pearl_earring.jpg"])
+def test_real_portraits_round_and_seal(name):
+    path = SHARED / name
+    if not path.is_file():
+        pytest.skip(f"{name} not present")
+    r = PortraitRenderer(path)
+    rig = r.rig
+    puckered = rig.pose(values(mouthPucker=0.8)).points
+    assert 0.55 * width(rig.rest) < width(puckered) < 0.72 * width(rig.rest)
+    w, h = opening(rig, rig.pose(values(jawOpen=0.35, mouthPucker=0.6,
+                                        mouthFunnel=0.3)).points)
+    assert h > 0.6 * w
+    sealed = rig.pose(phone("m")).points
+    gap = (sealed[list(mesh.LIPS_INNER_LOWER), :2] - sealed[list(mesh.LIPS_INNER_UPPER), :2])
+    assert np.all(np.abs(gap @ rig.ey) < 0.01 * rig.iod)
+    frame = r.render(phone("u"))
+    assert frame.shape[:2] == (r.size[1], r.size[0])
