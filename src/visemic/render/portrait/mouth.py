@@ -60,11 +60,13 @@ class MouthPainter:
         self.teeth = np.clip(TEETH * 255.0 * light * tint, 0, 255)
 
     def paint(self, image: np.ndarray, inner: np.ndarray, teeth_upper: np.ndarray,
-              teeth_lower: np.ndarray, tongue_out: float = 0.0, opacity: float = 1.0) -> None:
+              teeth_lower: np.ndarray, tongue_out: float = 0.0, opacity: float = 1.0,
+              teeth_shown: float = 1.0) -> None:
         """Paint into ``image`` (modified in place) inside the opening ``inner`` (the 20-point
         inner-lip loop of :func:`mesh.inner_mouth`), with the upper incisors' lower edge
         ``teeth_upper`` and the lower incisors' upper edge ``teeth_lower`` (11 points each,
-        right corner → left corner); ``opacity`` fades the whole interior."""
+        right corner → left corner); ``opacity`` fades the whole interior, ``teeth_shown``
+        the teeth into the dark cavity."""
         h, w = image.shape[:2]
         x0 = max(int(np.floor(inner[:, 0].min())) - 2, 0)
         y0 = max(int(np.floor(inner[:, 1].min())) - 2, 0)
@@ -111,14 +113,17 @@ class MouthPainter:
         # Where the teeth are (they take their own light: enamel stays light in a narrow
         # opening, where the cavity behind it is dark).
         teeth = np.zeros((bh, bw), np.float32)
+        shown = float(np.clip(teeth_shown, 0.0, 1.0))
+        enamel = self.cavity + (self.teeth - self.cavity) * shown
         if tongue_out < 0.5:
-            self._fill(layer, fixed(lower), self.teeth * LOWER_TEETH_LIGHT)
-            cv2.fillPoly(teeth, [fixed(lower)], 1.0, cv2.LINE_AA, _SHIFT)
+            self._fill(layer, fixed(lower), enamel * LOWER_TEETH_LIGHT)
+            cv2.fillPoly(teeth, [fixed(lower)], shown, cv2.LINE_AA, _SHIFT)
         else:
             self._fill(layer, fixed(tongue), self.tongue)
-        self._fill(layer, fixed(upper), self.teeth)
-        cv2.fillPoly(teeth, [fixed(upper)], 1.0, cv2.LINE_AA, _SHIFT)
-        self._incisor_gaps(layer, teeth_upper, origin)
+        self._fill(layer, fixed(upper), enamel)
+        cv2.fillPoly(teeth, [fixed(upper)], shown, cv2.LINE_AA, _SHIFT)
+        if shown > 0.5:
+            self._incisor_gaps(layer, teeth_upper, origin)
         # Light falls off towards the corners and into the lips' shadow; on the teeth less
         # (a soft shade under the lip, darker where the arch turns away at the sides).
         across = np.clip(1.0 - 0.45 * xs, 0.5, 1.0)

@@ -27,6 +27,9 @@ from visemic.render.portrait.warp import MeshWarp
 
 MAX_SIDE = 1080  # default output: the portrait's own size, at most this on the long side
 OPEN_FADE = 0.04  # lip gap (eye distances) over which the painted mouth interior fades in
+# Lip gaps (eye distances) over which the teeth come into view: a slit between nearly closed
+# lips shows the dark inside, not a line of light enamel.
+TEETH_FROM, TEETH_FADE = 0.02, 0.025
 CROP_MARGIN = 0.3  # room around the outer anchor ring, in eye distances
 # Crops larger than this (pixels) compute their warp maps at half resolution.
 FINE_WARP_PIXELS = 600 * 600
@@ -187,10 +190,11 @@ class PortraitRenderer:
         inner = pose.points[self._inner, :2]
         # The painted interior fades in over the first few pixels of opening, so that lips
         # that never quite met in the picture look as they did at rest.
-        opened = (_gap(pose.points, self.rig.ey) - self._rest_gap) / (OPEN_FADE * self.rig.iod)
-        if opened > 0.0 and _opening(inner) > 0.25:
+        gap = (_gap(pose.points, self.rig.ey) - self._rest_gap) / self.rig.iod
+        if gap > 0.0 and _opening(inner) > 0.25:
+            teeth = min(1.0, max(0.0, (gap - TEETH_FROM) / TEETH_FADE))
             self.mouth.paint(crop, inner, pose.teeth_upper, pose.teeth_lower, pose.tongue_out,
-                             min(1.0, opened))
+                             min(1.0, gap / OPEN_FADE), teeth)
         for side in mesh.SIDES:
             if pose.blink[side] > 0:
                 lid = pose.points[list(mesh.EYE_UPPER[side][1:-1]), :2]
