@@ -69,6 +69,10 @@ def normalize(text: str, language: str = "en") -> list[str]:
     lang = _num_lang(language)
     if lang:
         text = _NUMBER.sub(lambda m: _spell_number(m, lang), text)
+    if language.split("-")[0].lower() in ("ja", "jpn"):
+        from visemic.phonetics import japanese
+
+        text = " ".join(japanese.kana_words(text))
     if language.split("-")[0] == "en":
         for sym, word in _SYMBOLS.items():
             text = text.replace(sym, f" {word} ")

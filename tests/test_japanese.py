@@ -1,0 +1,32 @@
+"""Japanese transcripts: kanji are read through pykakasi (espeak-ng alone says "Chinese letter")."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import visemic
+from visemic.phonetics import espeak, japanese
+from visemic.phonetics import text as text_mod
+
+KANJI = "電球がともっていた。"
+KANA = "でんきゅうがともっていた"
+
+
+def test_kanji_become_hiragana_words():
+    words = japanese.kana_words(KANJI)
+    assert "".join(words) == KANA
+    assert len(words) >= 2  # unspaced text is split into words
+    assert text_mod.normalize("キャンプ、電柱!", "ja") == ["きゃんぷ", "でんちゅう"]
+
+
+def test_kanji_transcript_aligns_to_kana_speech():
+    audio, truth = espeak.synthesize(KANA, "ja")
+    res = visemic.animate(audio.samples, text=KANJI, sample_rate=audio.sample_rate,
+                          language="ja")
+    assert res.timeline.source == "aligned"
+    got = [p.symbol for p in res.timeline.phones]
+    # What espeak-ng said is what was aligned: same phones (no "tʃaɪniːz letə" per kanji).
+    assert got == [p.symbol for p in truth.phones]
+    starts = np.array([p.start for p in res.timeline.phones])
+    true_starts = np.array([p.start for p in truth.phones])
+    assert np.median(np.abs(starts - true_starts)) < 0.04
