@@ -30,3 +30,10 @@ def test_kanji_transcript_aligns_to_kana_speech():
     starts = np.array([p.start for p in res.timeline.phones])
     true_starts = np.array([p.start for p in truth.phones])
     assert np.median(np.abs(starts - true_starts)) < 0.04
+
+
+def test_say_reads_kanji():
+    res = visemic.say(KANJI, language="ja")
+    kana_res = visemic.say(KANA, language="ja")
+    assert [p.symbol for p in res.timeline.phones] == [p.symbol for p in kana_res.timeline.phones]
+    assert res.settings["text"] == KANJI

@@ -117,7 +117,13 @@ def say(text: str, *, language: str = "en", voice: str | None = None, rate: int 
     if fps <= 0 or fps > 1000:
         raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
     expr = expression.settings(emotion, style, blink_rate, head_motion, still, seed)
-    audio, tl = espeak.synthesize(text, language, voice=voice, rate=rate)
+    spoken = text
+    if language.split("-")[0].lower() in ("ja", "jpn"):
+        from visemic.phonetics import japanese
+
+        # espeak-ng reads kana only ("Chinese letter" for each kanji); keep the phrasing.
+        spoken = "".join(japanese.kana_words(text, keep_punctuation=True))
+    audio, tl = espeak.synthesize(spoken, language, voice=voice, rate=rate)
     tl.language = language
     settings = {"text": text, "language": language, "fps": fps, "method": "synthesised",
                 "voice": voice, "rate": rate, "expression": expr.to_json()}

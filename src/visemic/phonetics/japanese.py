@@ -18,15 +18,17 @@ def _converter() -> pykakasi.kakasi:
     return pykakasi.kakasi()
 
 
-def kana_words(text: str) -> list[str]:
-    """The words of ``text`` (kanji, kana and Latin mixed) as hiragana; punctuation dropped.
+def kana_words(text: str, keep_punctuation: bool = False) -> list[str]:
+    """The words of ``text`` (kanji, kana and Latin mixed) as hiragana; punctuation dropped
+    unless ``keep_punctuation`` (for speaking: pauses stay where the text has them).
 
     >>> kana_words("電球がともっていた。")
     ['でんきゅう', 'がともっていた']
     """
     words = []
     for item in _converter().convert(text):
-        word = "".join(ch for ch in item["hira"] if unicodedata.category(ch)[0] in "LMN")
+        word = item["hira"] if keep_punctuation else "".join(
+            ch for ch in item["hira"] if unicodedata.category(ch)[0] in "LMN")
         if word:
             words.append(word)
     return words
