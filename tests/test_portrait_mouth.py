@@ -171,3 +171,19 @@ def test_real_portraits_round_and_seal(name):
     assert np.all(np.abs(gap @ rig.ey) < 0.01 * rig.iod)
     frame = r.render(phone("u"))
     assert frame.shape[:2] == (r.size[1], r.size[0])
+
+
+def test_squinted_lids_taper_into_their_corners(renderer):
+    """An angry squint lowers the upper lid most at the middle, little next to the corners
+    (an even shift kinked the lid at the outer corner and broke its lash line)."""
+    rig = renderer.rig
+    squint = rig.pose(values(eyeSquintLeft=1.0, eyeSquintRight=1.0, browDownLeft=1.0,
+                             browDownRight=1.0)).points
+    for side in mesh.SIDES:
+        lid = list(mesh.EYE_UPPER[side])
+        drop = (squint[lid, :2] - rig.rest[lid, :2]) @ rig.ey
+        assert drop[4] > 0.0
+        assert drop[1] < 0.75 * drop[4] and drop[-2] < 0.75 * drop[4]
+        assert abs(drop[0]) < 0.15 * drop[4]  # the corner stays (nearly)
+        # Along the margin the lid turns gently: no step between neighbours.
+        assert np.max(np.abs(np.diff(drop))) < 0.5 * drop[4]

@@ -39,6 +39,8 @@ RING_FOLLOW = (0.9, 0.45)
 RING_SCALE = (1.3, 1.65)  # anchor rings: the face oval scaled about its centre
 # The lids close onto the line this share of the way from the upper to the lower lid.
 LID_MEET = 0.8
+# How much of a lid's raise or drop each of its 7 inner margin points takes (outer → inner).
+LID_TAPER = np.sin(np.pi * np.arange(1, 8) / 8.0)
 # Gaze: iris travel at full eyeLook*, as a share of the eye's half width / half height.
 GAZE_SIDEWAYS = 0.42
 GAZE_VERTICAL = 0.3
@@ -564,13 +566,15 @@ class Rig:
                 raise_up += u * v
                 raise_low += lo * v
             h = lid["height"]
-            up_shift = -raise_up * h * self.ey
-            low_shift = -raise_low * h * self.ey
+            # Tapered towards the corners, which stay put: an even shift would kink the lid
+            # (and break its lash line) at the outer corner.
+            up_shift = -raise_up * h * LID_TAPER[:, None] * self.ey
+            low_shift = -raise_low * h * LID_TAPER[:, None] * self.ey
             # Wide eyes and squints first, then the blink closes whatever is open.
             pts[lid["up"], :2] += up_shift
-            pts[lid["fold"], :2] += 0.5 * up_shift
+            pts[lid["fold"], :2] += 0.5 * up_shift[3]
             pts[lid["low"], :2] += low_shift
-            pts[lid["below"], :2] += 0.4 * low_shift
+            pts[lid["below"], :2] += 0.4 * low_shift[3]
             # Gaze: the iris (fan centre) moves within the opening.
             sign = 1.0 if side == "left" else -1.0
             look_out = float(shapes[INDEX[f"eyeLookOut{s}"]] - shapes[INDEX[f"eyeLookIn{s}"]])
@@ -584,7 +588,7 @@ class Rig:
                 # Whatever wide/squint did, the shut line is where both lids end up.
                 pts[lid["up"], :2] += b * (lid["shut_up"] - up_shift)
                 pts[lid["low"], :2] += b * (lid["shut_low"] - low_shift)
-                pts[lid["fold"], :2] += b * (lid["shut_fold"] - 0.5 * up_shift)
+                pts[lid["fold"], :2] += b * (lid["shut_fold"] - 0.5 * up_shift[3])
                 pts[lid["iris"][0], :2] += b * (lid["shut_iris"][0] - gaze)
                 pts[lid["iris"][1:], :2] += b * (lid["shut_iris"][0] - gaze)
         return np.concatenate(loops)
