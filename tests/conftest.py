@@ -76,3 +76,13 @@ def result_notext(spoken_wav):
     import visemic
 
     return visemic.animate(spoken_wav)
+
+
+@pytest.fixture(scope="session")
+def face():
+    """A generated portrait: the built-in avatar at rest (RGB)."""
+    import numpy as np
+
+    from visemic.render import AvatarRenderer
+
+    return np.ascontiguousarray(AvatarRenderer((512, 512)).rest[:, :, :3])

@@ -7,16 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from visemic.motion.arkit import CHANNELS, INDEX
+from visemic.motion import arkit
+from visemic.motion.arkit import CHANNELS
 from visemic.render.avatar import AvatarRenderer
 from visemic.render.portrait import mesh
-
-
-def values(**named: float) -> np.ndarray:
-    v = np.zeros(len(CHANNELS), np.float32)
-    for name, x in named.items():
-        v[INDEX[name]] = x
-    return v
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +19,7 @@ def avatar() -> AvatarRenderer:
 
 
 def draw(avatar: AvatarRenderer, **named: float) -> np.ndarray:
-    return avatar.render(values(**named), CHANNELS)[:, :, :3].astype(np.int32)
+    return avatar.render(arkit.frame(**named), CHANNELS)[:, :, :3].astype(np.int32)
 
 
 def near(img: np.ndarray, colour: tuple[int, int, int], tol: float) -> np.ndarray:
@@ -117,7 +111,7 @@ def rig(avatar):
 
 def test_portrait_rig_moves_the_emotion_landmarks(rig):
     rest = rig.to_face(rig.rest)
-    frown = rig.to_face(rig.pose(values(browDownLeft=1.0, browDownRight=1.0)).points)
+    frown = rig.to_face(rig.pose(arkit.frame(browDownLeft=1.0, browDownRight=1.0)).points)
     for side in mesh.SIDES:
         inner, outer = mesh.BROW_UPPER[side][-1], mesh.BROW_UPPER[side][0]
         drop_in = frown[inner, 1] - rest[inner, 1]
@@ -126,10 +120,10 @@ def test_portrait_rig_moves_the_emotion_landmarks(rig):
         assert abs(frown[inner, 0]) < abs(rest[inner, 0]) - 0.04, side  # towards the nose
         lid = mesh.EYE_UPPER[side][4]
         assert frown[lid, 1] > rest[lid, 1] + 0.01, side                 # lid lowered
-    sneer = rig.to_face(rig.pose(values(noseSneerLeft=1.0, noseSneerRight=1.0)).points)
+    sneer = rig.to_face(rig.pose(arkit.frame(noseSneerLeft=1.0, noseSneerRight=1.0)).points)
     for side in mesh.SIDES:
         wing = list(mesh.NOSE_WING[side])
         assert (rest[wing, 1] - sneer[wing, 1]).mean() > 0.05, side
-    raised = rig.to_face(rig.pose(values(mouthUpperUpLeft=1.0, mouthUpperUpRight=1.0)).points)
+    raised = rig.to_face(rig.pose(arkit.frame(mouthUpperUpLeft=1.0, mouthUpperUpRight=1.0)).points)
     upper = list(mesh.LIPS_OUTER_UPPER[1:-1])
     assert (rest[upper, 1] - raised[upper, 1]).mean() > 0.06

@@ -10,25 +10,11 @@ import numpy as np
 import pytest
 
 from visemic.errors import VisemicError
-from visemic.motion.arkit import CHANNELS, INDEX
+from visemic.motion import arkit
+from visemic.motion.arkit import CHANNELS
 from visemic.render.portrait import PortraitRenderer, detect_faces, mesh
 from visemic.render.portrait.quality import MouthMeter, face_mask, mouth_opening, ssim
 from visemic.types import Animation
-
-
-def values(**named: float) -> np.ndarray:
-    v = np.zeros(len(CHANNELS), np.float32)
-    for name, x in named.items():
-        v[INDEX[name]] = x
-    return v
-
-
-@pytest.fixture(scope="module")
-def face() -> np.ndarray:
-    """A generated portrait: the built-in avatar at rest (RGB)."""
-    from visemic.render import AvatarRenderer
-
-    return np.ascontiguousarray(AvatarRenderer((512, 512)).rest[:, :, :3])
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +60,10 @@ def test_rest_frame_is_the_portrait(renderer, face):
     crop = (slice(y0, y1), slice(x0, x1))
     assert ssim(rest[crop], face[crop], mask) >= 0.95
     # Nearly at rest goes through the warp (not the cached rest frame) and must match too.
-    near = renderer.render(values(jawOpen=0.004, eyeBlinkLeft=0.004, headYaw=0.05))
+    near = renderer.render(arkit.frame(jawOpen=0.004, eyeBlinkLeft=0.004, headYaw=0.05))
     assert ssim(near[crop], face[crop], mask) >= 0.95
     # Outside the face's crop nothing moves, ever.
-    talking = renderer.render(values(jawOpen=0.5, headYaw=8, headPitch=-5, eyeBlinkRight=1))
+    talking = renderer.render(arkit.frame(jawOpen=0.5, headYaw=8, headPitch=-5, eyeBlinkRight=1))
     cx0, cy0, cx1, cy1 = renderer.crop
     outside = np.ones(face.shape[:2], bool)
     outside[cy0:cy1, cx0:cx1] = False
@@ -85,7 +71,7 @@ def test_rest_frame_is_the_portrait(renderer, face):
 
 
 def test_upper_face_keeps_its_identity_while_talking(renderer, face):
-    frame = renderer.render(values(jawOpen=0.4, mouthFunnel=0.3))
+    frame = renderer.render(arkit.frame(jawOpen=0.4, mouthFunnel=0.3))
     mask, (x0, y0, x1, y1) = face_mask(renderer.landmarks, face.shape)
     crop = (slice(y0, y1), slice(x0, x1))
     above_nose = np.zeros_like(mask)
@@ -116,39 +102,39 @@ def test_no_black_torn_or_broken_frames(renderer, face):
 def test_rig_closes_lids_and_lips_and_turns_the_head(renderer):
     rig = renderer.rig
     for side, name in (("left", "eyeBlinkLeft"), ("right", "eyeBlinkRight")):
-        pts = rig.pose(values(**{name: 1.0})).points
+        pts = rig.pose(arkit.frame(**{name: 1.0})).points
         upper = pts[list(mesh.EYE_UPPER[side][1:-1]), :2]
         lower = pts[list(mesh.EYE_LOWER[side][1:-1]), :2]
         assert np.max(np.abs((lower - upper) @ rig.ey)) < 0.02 * rig.iod
         other = "right" if side == "left" else "left"
         still = pts[list(mesh.EYE_UPPER[other]), :2]
         assert np.allclose(still, rig.rest[list(mesh.EYE_UPPER[other]), :2])
-    opened = rig.pose(values(jawOpen=0.5)).points
+    opened = rig.pose(arkit.frame(jawOpen=0.5)).points
     assert mouth_opening(opened) > 0.15
-    sealed = rig.pose(values(jawOpen=0.5, mouthClose=0.5)).points
+    sealed = rig.pose(arkit.frame(jawOpen=0.5, mouthClose=0.5)).points
     assert mouth_opening(sealed) < 0.005
     assert sealed[152, 1] > rig.rest[152, 1] + 0.1 * rig.iod  # the chin stays down
-    turned = rig.pose(values(headYaw=10)).points
+    turned = rig.pose(arkit.frame(headYaw=10)).points
     assert turned[1, 0] > rig.rest[1, 0] + 0.05 * rig.iod  # nose towards the picture's right
-    nodded = rig.pose(values(headPitch=10)).points
+    nodded = rig.pose(arkit.frame(headPitch=10)).points
     assert nodded[1, 1] > rig.rest[1, 1] + 0.05 * rig.iod
-    look = rig.pose(values(eyeLookOutLeft=1.0, eyeLookInRight=1.0)).points
+    look = rig.pose(arkit.frame(eyeLookOutLeft=1.0, eyeLookInRight=1.0)).points
     for side in ("left", "right"):
         assert look[mesh.IRIS[side][0], 0] > rig.rest[mesh.IRIS[side][0], 0] + 0.02 * rig.iod
-    smile = rig.pose(values(mouthSmileLeft=1.0)).points
+    smile = rig.pose(arkit.frame(mouthSmileLeft=1.0)).points
     assert smile[291, 1] < rig.rest[291, 1] - 0.03 * rig.iod
     assert np.allclose(smile[61], rig.rest[61], atol=0.02 * rig.iod)
-    brows = rig.pose(values(browInnerUp=1.0)).points
+    brows = rig.pose(arkit.frame(browInnerUp=1.0)).points
     assert brows[107, 1] < rig.rest[107, 1] - 0.05 * rig.iod
 
 
 def test_still_and_motion_scale(face):
     still = PortraitRenderer(face, still=True, landmarks=detect_faces(face)[0])
-    assert np.array_equal(still.render(values(headYaw=10)), still.rest)
+    assert np.array_equal(still.render(arkit.frame(headYaw=10)), still.rest)
     half = PortraitRenderer(face, motion_scale=0.5, landmarks=still.landmarks)
     full = PortraitRenderer(face, landmarks=still.landmarks)
-    nose_half = half.pose_landmarks(values(headYaw=10))[1, 0] - still.landmarks[1, 0]
-    nose_full = full.pose_landmarks(values(headYaw=10))[1, 0] - still.landmarks[1, 0]
+    nose_half = half.pose_landmarks(arkit.frame(headYaw=10))[1, 0] - still.landmarks[1, 0]
+    nose_full = full.pose_landmarks(arkit.frame(headYaw=10))[1, 0] - still.landmarks[1, 0]
     assert nose_full > 0 and abs(nose_half - nose_full / 2) < 0.1 * nose_full
 
 
@@ -158,7 +144,7 @@ def test_lip_gap_seen_by_face_mesh_follows_jaw_open(renderer, meter):
     jaw = np.clip(0.35 * np.abs(np.sin(2 * np.pi * 1.3 * t)) * (0.6 + 0.4 * np.sin(t)), 0, 1)
     measured = []
     for j in jaw:
-        m = meter(renderer.render(values(jawOpen=float(j))))
+        m = meter(renderer.render(arkit.frame(jawOpen=float(j))))
         assert m is not None, "Face Mesh lost the rendered face"
         measured.append(m[0])
     assert np.corrcoef(measured, jaw)[0, 1] >= 0.8
@@ -201,14 +187,14 @@ def test_open_mouthed_portrait_is_closed_at_rest(meter):
     from visemic.render import AvatarRenderer
 
     avatar = AvatarRenderer((512, 512))
-    opened = np.ascontiguousarray(avatar.render(values(jawOpen=0.45), CHANNELS)[:, :, :3])
+    opened = np.ascontiguousarray(avatar.render(arkit.frame(jawOpen=0.45), CHANNELS)[:, :, :3])
     source_gap = meter(opened)[0]
     assert source_gap > 0.1
     r = PortraitRenderer(opened)
     assert r.rig.mouth_was_open
     assert mouth_opening(r.rig.rest) < 0.005
     assert meter(r.rest)[0] < 0.3 * source_gap  # Face Mesh sees the lips (nearly) together
-    assert meter(r.render(values(jawOpen=0.45)))[0] > 0.1
+    assert meter(r.render(arkit.frame(jawOpen=0.45)))[0] > 0.1
 
 
 def test_no_face_is_one_clear_error(drawing):
@@ -225,12 +211,12 @@ def test_supplied_landmarks_animate_a_drawing(face, drawing, tmp_path):
     r = PortraitRenderer(drawing, landmarks=path)
     assert r.size == (360, 400)
     assert np.array_equal(r.rest[:, :, :3], drawing)
-    opened = r.render(values(jawOpen=0.6))
+    opened = r.render(arkit.frame(jawOpen=0.6))
     mouth = pts[list(mesh.inner_mouth())]
     y0, y1 = int(mouth[:, 1].min()), int(mouth[:, 1].max()) + 20
     x0, x1 = int(mouth[:, 0].min()), int(mouth[:, 0].max())
     assert np.abs(opened[y0:y1, x0:x1, :3].astype(int) - drawing[y0:y1, x0:x1]).mean() > 10
-    blink = r.render(values(eyeBlinkLeft=1.0, eyeBlinkRight=1.0))
+    blink = r.render(arkit.frame(eyeBlinkLeft=1.0, eyeBlinkRight=1.0))
     assert not np.array_equal(blink, r.rest)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(pts[:100].tolist()))

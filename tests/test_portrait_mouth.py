@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from visemic.motion.arkit import CHANNELS, INDEX
+from visemic.motion import arkit
 from visemic.motion.poses import pose
 from visemic.render.portrait import PortraitRenderer, detect_faces, mesh
 from visemic.render.portrait.rig import Rig
@@ -18,16 +18,9 @@ from visemic.render.portrait.rig import Rig
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "portraits"
 
 
-def values(**named: float) -> np.ndarray:
-    v = np.zeros(len(CHANNELS), np.float32)
-    for name, x in named.items():
-        v[INDEX[name]] = x
-    return v
-
-
 def phone(symbol: str) -> np.ndarray:
     """The ARKit target pose speech gives an IPA phone."""
-    return values(**pose(symbol).values)
+    return arkit.frame(**pose(symbol).values)
 
 
 def width(points: np.ndarray) -> float:
@@ -48,13 +41,6 @@ def upper_thickness(rig: Rig, points: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def face() -> np.ndarray:
-    from visemic.render import AvatarRenderer
-
-    return np.ascontiguousarray(AvatarRenderer((512, 512)).rest[:, :, :3])
-
-
-@pytest.fixture(scope="module")
 def renderer(face) -> PortraitRenderer:
     return PortraitRenderer(face)
 
@@ -62,7 +48,7 @@ def renderer(face) -> PortraitRenderer:
 def test_pucker_narrows_the_mouth_and_fills_the_lips(renderer):
     rig = renderer.rig
     rest = rig.rest
-    puckered = rig.pose(values(mouthPucker=0.8)).points
+    puckered = rig.pose(arkit.frame(mouthPucker=0.8)).points
     assert width(puckered) < 0.72 * width(rest)  # 30–40 % narrower
     assert width(puckered) > 0.55 * width(rest)
     assert upper_thickness(rig, puckered) > 1.05 * upper_thickness(rig, rest)
@@ -71,7 +57,7 @@ def test_pucker_narrows_the_mouth_and_fills_the_lips(renderer):
     centre = (puckered[61, :2] + puckered[291, :2]) / 2
     assert np.hypot(*(centre - centre_rest)) < 0.02 * rig.iod
     # Funnel rounds too, a little less, and opens a small hole on its own.
-    funnel = rig.pose(values(mouthFunnel=0.8)).points
+    funnel = rig.pose(arkit.frame(mouthFunnel=0.8)).points
     assert 0.6 * width(rest) < width(funnel) < 0.85 * width(rest)
     w, h = opening(rig, funnel)
     assert h > 0.04 * rig.iod
@@ -79,7 +65,7 @@ def test_pucker_narrows_the_mouth_and_fills_the_lips(renderer):
 
 def test_rounded_vowels_are_oval_spread_vowels_wide(renderer):
     rig = renderer.rig
-    w_oo, h_oo = opening(rig, rig.pose(values(jawOpen=0.35, mouthPucker=0.6,
+    w_oo, h_oo = opening(rig, rig.pose(arkit.frame(jawOpen=0.35, mouthPucker=0.6,
                                               mouthFunnel=0.3)).points)
     assert h_oo > 0.6 * w_oo  # an "O", not a slot
     w_oh, h_oh = opening(rig, rig.pose(phone("o")).points)
@@ -96,8 +82,8 @@ def test_rounded_vowels_are_oval_spread_vowels_wide(renderer):
 def test_rounded_lips_stay_sealed_and_pressed_lips_never_cross(renderer):
     rig = renderer.rig
     iu, il = list(mesh.LIPS_INNER_UPPER), list(mesh.LIPS_INNER_LOWER)
-    for v in (values(jawOpen=0.3, mouthClose=0.3, mouthPucker=0.7, mouthFunnel=0.3),
-              phone("m"), phone("b"), values(jawOpen=0.1, mouthClose=0.1, mouthPressLeft=1.0,
+    for v in (arkit.frame(jawOpen=0.3, mouthClose=0.3, mouthPucker=0.7, mouthFunnel=0.3),
+              phone("m"), phone("b"), arkit.frame(jawOpen=0.1, mouthClose=0.1, mouthPressLeft=1.0,
                                              mouthPressRight=1.0, mouthRollLower=0.6,
                                              mouthRollUpper=0.6)):
         pts = rig.pose(v).points
@@ -161,9 +147,9 @@ def test_real_portraits_round_and_seal(name):
         pytest.skip(f"{name} not present")
     r = PortraitRenderer(path)
     rig = r.rig
-    puckered = rig.pose(values(mouthPucker=0.8)).points
+    puckered = rig.pose(arkit.frame(mouthPucker=0.8)).points
     assert 0.55 * width(rig.rest) < width(puckered) < 0.72 * width(rig.rest)
-    w, h = opening(rig, rig.pose(values(jawOpen=0.35, mouthPucker=0.6,
+    w, h = opening(rig, rig.pose(arkit.frame(jawOpen=0.35, mouthPucker=0.6,
                                         mouthFunnel=0.3)).points)
     assert h > 0.6 * w
     sealed = rig.pose(phone("m")).points
@@ -177,7 +163,7 @@ def test_squinted_lids_taper_into_their_corners(renderer):
     """An angry squint lowers the upper lid most at the middle, little next to the corners
     (an even shift kinked the lid at the outer corner and broke its lash line)."""
     rig = renderer.rig
-    squint = rig.pose(values(eyeSquintLeft=1.0, eyeSquintRight=1.0, browDownLeft=1.0,
+    squint = rig.pose(arkit.frame(eyeSquintLeft=1.0, eyeSquintRight=1.0, browDownLeft=1.0,
                              browDownRight=1.0)).points
     for side in mesh.SIDES:
         lid = list(mesh.EYE_UPPER[side])

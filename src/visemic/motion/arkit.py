@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 BLENDSHAPES: tuple[str, ...] = (
     "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft",
     "eyeSquintLeft", "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight",
@@ -24,3 +26,12 @@ CHANNELS: tuple[str, ...] = BLENDSHAPES + HEAD
 INDEX: dict[str, int] = {name: i for i, name in enumerate(CHANNELS)}
 
 assert len(BLENDSHAPES) == 52
+
+
+def frame(**named: float) -> np.ndarray:
+    """One frame of :data:`CHANNELS` (float32, Apple's order) with the named channels set and
+    the rest 0, e.g. ``frame(jawOpen=0.5, mouthPucker=0.8)`` for a renderer."""
+    v = np.zeros(len(CHANNELS), np.float32)
+    for name, x in named.items():
+        v[INDEX[name]] = x
+    return v
