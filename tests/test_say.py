@@ -56,7 +56,7 @@ def test_say_timeline_matches_espeak_phonemes(language: str, tmp_path: Path, cap
     assert tl["source"] == "synthesised" and tl["language"] == language
     phones = [p["phone"] for p in tl["phones"]]
     if language == "ja":  # kanji are read through pykakasi (espeak-ng reads kana only)
-        text = "".join(japanese.kana_words(text, keep_punctuation=True))
+        text = japanese.kana_text(text)
     expected = [p for w in espeak.phonemize(text, language) for p in w.phones]
     assert phones == expected and phones
     assert "aɪ" not in phones or language != "ja"  # no "Chinese letter"

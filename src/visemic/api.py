@@ -16,7 +16,7 @@ from visemic.errors import VisemicError
 from visemic.motion import expression, visemes
 from visemic.motion.emotion import EmotionTrack
 from visemic.motion.style import Style
-from visemic.phonetics import segmenter
+from visemic.phonetics import japanese, segmenter
 from visemic.phonetics import text as text_mod
 from visemic.phonetics import timeline as timeline_mod
 from visemic.types import Animation, Audio, Prosody, Timeline
@@ -117,12 +117,8 @@ def say(text: str, *, language: str = "en", voice: str | None = None, rate: int 
     if fps <= 0 or fps > 1000:
         raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
     expr = expression.settings(emotion, style, blink_rate, head_motion, still, seed)
-    spoken = text
-    if language.split("-")[0].lower() in ("ja", "jpn"):
-        from visemic.phonetics import japanese
-
-        # espeak-ng reads kana only ("Chinese letter" for each kanji); keep the phrasing.
-        spoken = "".join(japanese.kana_words(text, keep_punctuation=True))
+    # espeak-ng reads Japanese kana only ("Chinese letter" for each kanji).
+    spoken = japanese.kana_text(text) if japanese.applies(language) else text
     audio, tl = espeak.synthesize(spoken, language, voice=voice, rate=rate)
     tl.language = language
     settings = {"text": text, "language": language, "fps": fps, "method": "synthesised",

@@ -1,4 +1,4 @@
-"""Japanese text → words in hiragana, which espeak-ng can read.
+"""Japanese text → hiragana, which espeak-ng can read.
 
 espeak-ng's Japanese voice reads only kana: it says "Chinese letter" for every kanji. pykakasi
 (offline, its dictionary in the wheel) gives each word's reading and splits the unspaced text
@@ -9,26 +9,36 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
-import pykakasi
+
+def applies(language: str) -> bool:
+    """Whether ``language`` (an espeak-ng / ISO code such as "ja" or "ja-JP") is Japanese."""
+    return language.split("-")[0].lower() in ("ja", "jpn")
 
 
 @lru_cache(maxsize=1)
-def _converter() -> pykakasi.kakasi:
+def _converter() -> Any:
+    import pykakasi  # imported on first use: most runs never meet Japanese
+
     return pykakasi.kakasi()
 
 
-def kana_words(text: str, keep_punctuation: bool = False) -> list[str]:
-    """The words of ``text`` (kanji, kana and Latin mixed) as hiragana; punctuation dropped
-    unless ``keep_punctuation`` (for speaking: pauses stay where the text has them).
+def kana_text(text: str) -> str:
+    """``text`` (kanji, kana and Latin mixed) in hiragana, punctuation kept (for speaking:
+    pauses stay where the text has them)."""
+    return "".join(item["hira"] for item in _converter().convert(text))
+
+
+def kana_words(text: str) -> list[str]:
+    """The words of ``text`` in hiragana; punctuation dropped.
 
     >>> kana_words("電球がともっていた。")
     ['でんきゅう', 'がともっていた']
     """
     words = []
     for item in _converter().convert(text):
-        word = item["hira"] if keep_punctuation else "".join(
-            ch for ch in item["hira"] if unicodedata.category(ch)[0] in "LMN")
+        word = "".join(ch for ch in item["hira"] if unicodedata.category(ch)[0] in "LMN")
         if word:
             words.append(word)
     return words

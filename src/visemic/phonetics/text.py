@@ -12,6 +12,8 @@ import unicodedata
 
 from num2words import CONVERTER_CLASSES, num2words
 
+from visemic.phonetics import japanese
+
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
 _SYMBOLS = {"&": "and", "%": "percent", "+": "plus", "@": "at", "=": "equals", "#": "number"}
 _CURRENCY = {"$": ("dollar", "dollars"), "£": ("pound", "pounds"), "€": ("euro", "euros")}
@@ -69,9 +71,7 @@ def normalize(text: str, language: str = "en") -> list[str]:
     lang = _num_lang(language)
     if lang:
         text = _NUMBER.sub(lambda m: _spell_number(m, lang), text)
-    if language.split("-")[0].lower() in ("ja", "jpn"):
-        from visemic.phonetics import japanese
-
+    if japanese.applies(language):
         text = " ".join(japanese.kana_words(text))
     if language.split("-")[0] == "en":
         for sym, word in _SYMBOLS.items():
