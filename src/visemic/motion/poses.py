@@ -64,6 +64,10 @@ def _vowel(f: ipa.Features) -> dict[str, float]:
     return v
 
 
+def _rhotic(f: ipa.Features) -> bool:
+    return f.manner in ("approximant", "trill", "tap") and f.place in ("alveolar", "retroflex")
+
+
 def _consonant(f: ipa.Features) -> dict[str, float]:
     place, manner = f.place, f.manner
     if place == "bilabial" and manner in ("stop", "nasal", "trill"):
@@ -80,7 +84,7 @@ def _consonant(f: ipa.Features) -> dict[str, float]:
     if place in ("postalveolar",) or (place == "palatal" and manner != "approximant"):
         return {"jawOpen": 0.12, "mouthFunnel": 0.45, "mouthPucker": 0.2, "mouthUpperUp": 0.15,
                 "mouthLowerDown": 0.1}
-    if manner in ("approximant", "trill", "tap") and place in ("alveolar", "retroflex"):
+    if _rhotic(f):
         return {"jawOpen": 0.15, "mouthFunnel": 0.35, "mouthPucker": 0.25}
     if place == "palatal":
         return {"jawOpen": 0.1, "mouthStretch": 0.25, "mouthSmile": 0.08}
@@ -106,9 +110,8 @@ def pose(symbol: str) -> Pose:
     bil = f.place == "bilabial" and f.manner in ("stop", "nasal", "trill")
     lab = f.place in ("labiodental", "bilabial") and not bil
     # English /ɹ/ is labialised like /ʃ/: its lips round whatever the neighbours do.
-    rhotic = f.manner in ("approximant", "trill", "tap") and f.place in ("alveolar", "retroflex")
-    lips_matter = bil or lab or rhotic or f.place in ("labial-velar", "labial-palatal",
-                                                      "postalveolar")
+    lips_matter = (bil or lab or _rhotic(f)
+                   or f.place in ("labial-velar", "labial-palatal", "postalveolar"))
     jaw = 0.4 if (bil or lab) else (0.12 if f.place in ("glottal", "pharyngeal") else 0.25)
     return Pose(values, jaw_strength=jaw, lip_strength=1.2 if lips_matter else 0.15,
                 round_lead=0.1 if f.place == "labial-velar" else 0.04,

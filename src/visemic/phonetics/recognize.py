@@ -62,12 +62,9 @@ def recognise(audio: Audio, method: str = "words", offset: float = 0.0) -> Timel
         phones = []
         for seg in dec.seg():
             name = seg.word.upper()
-            if name == "+SPN+":
-                symbol = HESITATION
-            elif name in _FILLERS or name not in ARPABET_TO_IPA:
+            symbol = HESITATION if name == "+SPN+" else ARPABET_TO_IPA.get(name)
+            if symbol is None:
                 continue
-            else:
-                symbol = ARPABET_TO_IPA[name]
             phones.append(Phone(symbol, seg.start_frame * FRAME + offset,
                                 (seg.end_frame + 1) * FRAME + offset, -1, 0))
         return Timeline(language="en", phones=phones, source="recognised")
