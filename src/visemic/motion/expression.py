@@ -104,11 +104,15 @@ def _emphasis_frames(timeline: Timeline, accents: list[speech_events.Accent],
     return out
 
 
+def seal_reach(fps: float) -> int:
+    """Frames beyond the seal the per-frame step limit needs to bring a channel from 1 to 0."""
+    return int(np.ceil(1.0 / (curves.MAX_STEP_60 * 60.0 / fps))) - 1
+
+
 def widen_seal(seal: np.ndarray, fps: float) -> np.ndarray:
-    """The seal weight held over the frames the per-frame step limit needs to bring a channel
-    from 1 to 0: the lip-parting channels an emotion may hold near 1 then yield in time for a
-    short closure."""
-    reach = int(np.ceil(1.0 / (curves.MAX_STEP_60 * 60.0 / fps))) - 1
+    """The seal weight held :func:`seal_reach` frames longer each side: the lip-parting
+    channels an emotion may hold near 1 then yield in time for a short closure."""
+    reach = seal_reach(fps)
     return maximum_filter1d(seal, 2 * reach + 1) if reach > 0 and len(seal) > 1 else seal
 
 

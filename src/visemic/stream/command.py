@@ -82,12 +82,7 @@ def run_stream(args: argparse.Namespace) -> int:
         _check_input(args.audio)
     if args.output not in (None, "-"):
         _check_output_dir(args.output)
-    emotion = None
-    if args.emotion is not None:
-        from visemic.motion.emotion import parse_mix
-
-        emotion = parse_mix(args.emotion)
-    engine = StreamAnimator(fps=args.fps, language=args.language, emotion=emotion)
+    engine = StreamAnimator(fps=args.fps, language=args.language, emotion=args.emotion)
     sender = None
     if args.livelink is not None:
         host, port = livelink_udp.parse_address(args.livelink)

@@ -479,8 +479,7 @@ class StreamAnimator:
         jaw, close, roll = mouth[:, _JAW], mouth[:, _CLOSE], mouth[:, _ROLL_LOWER]
         seal = np.zeros(len(times))
         lip_seal = np.zeros(len(times))
-        # As expression.widen_seal: frames the step limit needs to take a channel from 1 to 0.
-        widen = (np.ceil(1.0 / (curves.MAX_STEP_60 * 60.0 / self.fps)) - 1) / self.fps
+        widen = expression.seal_reach(self.fps) / self.fps  # as expression.widen_seal
         for p in phones:
             pose = _pose_of(p.symbol, False)
             if not (pose.bilabial or pose.labiodental):
