@@ -451,8 +451,8 @@ class Rig:
         ex, ey = self.ex, self.ey
         seal = 1.0 - ROUNDING["mouthPucker"][3] * pucker
         mid = (pts[self._iu, :2] + pts[self._il, :2]) / 2.0
-        for upper, lower, share, s in ((self._iu, self._il, ROUND_OPENING, seal),
-                                       (self._ou, self._ol, ROUND_OUTLINE, 1.0)):
+        for opening, upper, lower, share in ((True, self._iu, self._il, ROUND_OPENING),
+                                             (False, self._ou, self._ol, ROUND_OUTLINE)):
             top, bottom = pts[upper, :2], pts[lower, :2]
             ends = (top[0] + bottom[0]) / 2.0, (top[-1] + bottom[-1]) / 2.0
             centre = (ends[0] + ends[1]) / 2.0
@@ -463,15 +463,15 @@ class Rig:
             h_bottom = (bottom - mid) @ ey
             grow_top = rounding * share * (h_top.max() * oval - h_top)
             grow_bottom = rounding * share * (h_bottom.max() * oval - h_bottom)
-            if s != 1.0:  # the opening: an oval, scaled about the mouth line
-                grow_top = (h_top + grow_top) * s - h_top
-                grow_bottom = (h_bottom + grow_bottom) * s - h_bottom
+            if opening:  # an oval, scaled about the mouth line
+                grow_top = (h_top + grow_top) * seal - h_top
+                grow_bottom = (h_bottom + grow_bottom) * seal - h_bottom
             else:  # the outline: rounder and fuller, never thinner
                 np.maximum(grow_top, 0.0, out=grow_top)
                 np.maximum(grow_bottom, 0.0, out=grow_bottom)
             pts[upper, :2] -= grow_top[:, None] * ey
             pts[lower, :2] += grow_bottom[:, None] * ey
-            if upper is self._iu:  # the lips' outer edges go along with the inner ones
+            if opening:  # the lips' outer edges go along with the inner ones
                 pts[self._ou[1:-1], :2] -= grow_top[1:-1, None] * ey
                 pts[self._ol[1:-1], :2] += grow_bottom[1:-1, None] * ey
         pts[:, 2] += rounding * self._push
