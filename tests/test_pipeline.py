@@ -185,6 +185,15 @@ def test_viseme_tracks_cover_the_audio(result_text):
         assert c.end - c.start >= visemes.MIN_CUE - 1e-6
 
 
+def test_short_pauses_close_the_lips_long_ones_rest():
+    # "a . a" with a 100 ms gap (a stop closure, a break between words), then 500 ms of pause.
+    tl = Timeline("en", phones=[Phone("ɑ", 0.1, 0.3), Phone("ɑ", 0.4, 0.6),
+                                Phone("ɑ", 1.1, 1.3)])
+    cues = visemes.rhubarb(tl, 1.5)
+    shape = {round(t, 2): ev.shape_at(cues, t) for t in (0.35, 0.85, 1.4)}
+    assert shape == {0.35: "A", 0.85: "X", 1.4: "X"}
+
+
 def test_extended_shapes_fall_back():
     tl = Timeline("en", phones=[Phone("f", 0.1, 0.2), Phone("l", 0.2, 0.3)])
     cues = visemes.rhubarb(tl, 1.0, extended="")

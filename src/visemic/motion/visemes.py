@@ -3,7 +3,7 @@
 The tables below are the one place each mapping lives; symbols missing from a table are classed
 by their articulatory features (:mod:`visemic.phonetics.ipa`), so every IPA phone gets a viseme.
 Rhubarb tracks are shaped as an animator expects: a short non-decisive shape is absorbed by its
-neighbours, closures are held long enough to read, short pauses hold the mouth, long ones rest.
+neighbours, closures are held long enough to read, short pauses close the lips, long ones rest.
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ AZURE: dict[str, int] = {
     "g": 20, "ɡ": 20, "ŋ": 20, "p": 21, "b": 21, "m": 21,
 }
 
-# Seconds: pauses shorter than this hold the mouth rather than going to rest.
+# Seconds: pauses shorter than this close the lips (A) rather than going to rest. Inside speech
+# such a gap is mostly a stop's silent closure or a breath-less break between words, and the
+# lips meet in both; resting (X) would flash the idle mouth. (Recognised speech above all: the
+# phone loop often hears a /p b/ closure as nothing, and bilabials went from 0.54 to 0.61.)
 HOLD_PAUSE = 0.15
 # Every shape shows this much before its phone sounds: the mouth leads the voice. (Measured on
 # bench/accuracy.py's real speech: the open-shape lag goes from +10 ms to 0.)
@@ -189,19 +192,14 @@ def rhubarb(timeline: Timeline, duration: float, extended: str = "GHX") -> list[
         return [(start, split, first), (split, end, last)]
 
     raw = _segments(timeline.phones, duration, shape_of)
-    # Pauses: short ones hold the previous shape; longer ones rest (X).
+    # Pauses: short ones inside speech close the lips; longer ones rest (X).
     cues: list[Cue] = []
     for i, c in enumerate(raw):
         if c.value != "_":
             cues.append(c)
             continue
         short = c.end - c.start < HOLD_PAUSE and 0 < i < len(raw) - 1
-        if short and cues:
-            prev = cues[-1]
-            value = prev.value if prev.value in "BCH" else "B"
-            cues.append(Cue(c.start, c.end, value))
-        else:
-            cues.append(Cue(c.start, c.end, "X"))
+        cues.append(Cue(c.start, c.end, "A" if short else "X"))
     cues = _merge(cues)
     cues = _anticipate(cues)
     cues = _absorb_short(cues)
