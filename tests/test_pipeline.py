@@ -64,8 +64,10 @@ def test_missing_and_non_audio_files(tmp_path):
 
 @pytest.mark.parametrize("text, words", [
     ("Go forward 10 meters!", ["go", "forward", "ten", "meters"]),
-    ("It's 3:00, I paid $5.50.", ["it's", "three", "zero", "i", "paid", "five", "dollars",
+    ("It's 3:00, I paid $5.50.", ["it's", "three", "o'clock", "i", "paid", "five", "dollars",
                                   "fifty", "cents"]),
+    ("Meet at 9:05 or 14:30.", ["meet", "at", "nine", "oh", "five", "or", "fourteen", "thirty"]),
+    ("gonna cough here <vocnoise> yeah [laughs] so", ["gonna", "cough", "here", "yeah", "so"]),
     ("The 21st of May, 1999", ["the", "twenty", "first", "of", "may", "nineteen", "ninety",
                                "nine"]),
     ("rock-and-roll & “jazz”", ["rock", "and", "roll", "and", "jazz"]),

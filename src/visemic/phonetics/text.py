@@ -1,8 +1,10 @@
 """Transcript normalisation: real-world text → the spoken words a dictionary can look up.
 
 Handles casing, punctuation, quotes, numbers (cardinals, ordinals, years, decimals, currency,
-percentages, via num2words), symbols (&, %, +), hyphenated words and common contractions. Words
-are kept with their apostrophes ("don't", "i'm"): the CMU dictionary spells contractions so.
+percentages, clock times, via num2words), symbols (&, %, +), hyphenated words and common
+contractions. Words are kept with their apostrophes ("don't", "i'm"): the CMU dictionary spells
+contractions so. Annotations in angle or square brackets ("<cough>", "[laughter]") are not
+speech and are dropped.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ _CURRENCY = {"$": ("dollar", "dollars"), "£": ("pound", "pounds"), "€": ("eur
 _NUMBER = re.compile(r"(?P<cur>[$£€])?"
                      r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
                      r"(?P<suf>st|nd|rd|th|s|%)?", re.IGNORECASE)
+_CLOCK = re.compile(r"\b(?P<h>[012]?\d):(?P<m>[0-5]\d)\b")
+# Transcription conventions for non-speech events: <vocnoise>, [laughs], [inaudible].
+_ANNOTATION = re.compile(r"<[^<>]*>|\[[^\[\]]*\]")
 
 
 def _num_lang(language: str) -> str | None:
@@ -61,6 +66,17 @@ def _spell_number(m: re.Match[str], lang: str) -> str:
     return f" {words} "
 
 
+def _spell_clock(m: re.Match[str]) -> str:
+    """English clock times: 3:00 → "three o'clock", 3:05 → "three oh five", 14:30 → "fourteen
+    thirty"."""
+    hours, minutes = int(m.group("h")), int(m.group("m"))
+    spoken = num2words(hours, lang="en")
+    if minutes == 0:
+        return f" {spoken} o'clock "
+    prefix = "oh " if minutes < 10 else ""
+    return f" {spoken} {prefix}{num2words(minutes, lang='en')} "
+
+
 def normalize(text: str, language: str = "en") -> list[str]:
     """Split ``text`` into lower-case spoken words, numbers spelled out.
 
@@ -68,7 +84,10 @@ def normalize(text: str, language: str = "en") -> list[str]:
     ['go', 'forward', 'ten', 'meters']
     """
     text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
+    text = _ANNOTATION.sub(" ", text)
     lang = _num_lang(language)
+    if lang == "en":
+        text = _CLOCK.sub(_spell_clock, text)
     if lang:
         text = _NUMBER.sub(lambda m: _spell_number(m, lang), text)
     if japanese.applies(language):
