@@ -196,6 +196,16 @@ def test_short_pauses_close_the_lips_long_ones_rest():
     assert shape == {0.35: "A", 0.85: "X", 1.4: "X"}
 
 
+def test_a_short_closure_between_vowels_still_shows():
+    tl = Timeline("en", phones=[Phone("u", 0.1, 0.3), Phone("b", 0.3, 0.32),
+                                Phone("ɑ", 0.32, 0.5)])
+    cues = visemes.rhubarb(tl, 0.8)
+    closure = [c for c in cues if c.value == "A"]
+    assert len(closure) == 1 and closure[0].end - closure[0].start >= visemes.MIN_CUE - 1e-9
+    assert [c.value for c in cues] == ["X", "F", "A", "D", "X"]
+    assert min(c.end - c.start for c in cues) >= visemes.MIN_CUE - 1e-9
+
+
 def test_extended_shapes_fall_back():
     tl = Timeline("en", phones=[Phone("f", 0.1, 0.2), Phone("l", 0.2, 0.3)])
     cues = visemes.rhubarb(tl, 1.0, extended="")

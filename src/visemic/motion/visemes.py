@@ -198,8 +198,13 @@ def rhubarb(timeline: Timeline, duration: float, extended: str = "GHX") -> list[
         if c.value != "_":
             cues.append(c)
             continue
-        short = c.end - c.start < HOLD_PAUSE and 0 < i < len(raw) - 1
-        cues.append(Cue(c.start, c.end, "A" if short else "X"))
+        if c.end - c.start >= HOLD_PAUSE or i in (0, len(raw) - 1):
+            cues.append(Cue(c.start, c.end, "X"))
+        elif c.end - c.start >= MIN_CUE or not cues:
+            cues.append(Cue(c.start, c.end, "A"))
+        else:  # too short to show: the mouth holds its shape through it
+            prev = cues[-1].value
+            cues.append(Cue(c.start, c.end, prev if prev in "BCH" else "B"))
     cues = _merge(cues)
     cues = _anticipate(cues)
     cues = _absorb_short(cues)
@@ -225,28 +230,32 @@ def _anticipate(cues: list[Cue]) -> list[Cue]:
 
 
 def _widen(cues: list[Cue], value: str, width: float) -> list[Cue]:
-    """Stretch every ``value`` cue to at least ``width``, evenly about its centre, taking the
-    time from non-decisive neighbours only."""
+    """Stretch every ``value`` cue to at least ``width``, about its centre, taking the time from
+    non-decisive neighbours; one still shorter than MIN_CUE then takes what it lacks from
+    decisive neighbours that stay at least MIN_CUE long."""
     out = list(cues)
     for i, c in enumerate(out):
-        need = width - (c.end - c.start)
-        if c.value != value or need <= 0:
+        if c.value != value or c.end - c.start >= width:
             continue
-        start, end = c.start, c.end
-        for j, side in ((i - 1, -1), (i + 1, 1)):
-            if not 0 <= j < len(out) or out[j].value in DECISIVE:
-                continue
-            n = out[j]
-            take = min(need / 2, (n.end - n.start) - MIN_CUE)
-            if take <= 0:
-                continue
-            if side < 0:
-                start -= take
-                out[j] = Cue(n.start, start, n.value)
-            else:
-                end += take
-                out[j] = Cue(end, n.end, n.value)
-        out[i] = Cue(start, end, c.value)
+        for lenders, goal in (({"non-decisive"}, width), ({"non-decisive", "decisive"}, MIN_CUE)):
+            need = goal - (out[i].end - out[i].start)
+            for j, side in ((i - 1, -1), (i + 1, 1)):
+                kind = "decisive" if 0 <= j < len(out) and out[j].value in DECISIVE \
+                    else "non-decisive"
+                if need <= 0 or not 0 <= j < len(out) or kind not in lenders:
+                    continue
+                n, cur = out[j], out[i]
+                take = min(need / 2 if lenders == {"non-decisive"} else need,
+                           (n.end - n.start) - MIN_CUE)
+                if take <= 0:
+                    continue
+                need -= take
+                if side < 0:
+                    out[j] = Cue(n.start, cur.start - take, n.value)
+                    out[i] = Cue(cur.start - take, cur.end, cur.value)
+                else:
+                    out[j] = Cue(cur.end + take, n.end, n.value)
+                    out[i] = Cue(cur.start, cur.end + take, cur.value)
     return _merge(out)
 
 
