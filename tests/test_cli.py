@@ -240,31 +240,20 @@ def test_progress_policy(long_wav, wav):
     assert not _want_progress(Namespace(quiet=False), str(wav))
 
 
-def test_ctrl_c_exits_130_and_leaves_no_file(very_long_wav, tmp_path):
-    out = tmp_path / "long.json"
+@pytest.mark.parametrize("sig, suffix, code", [(signal.SIGINT, ".json", 130),
+                                               (signal.SIGTERM, ".csv", 143)])
+def test_interrupt_exits_cleanly_and_leaves_no_file(very_long_wav, tmp_path, sig, suffix, code):
+    out = tmp_path / ("long" + suffix)
     proc = subprocess.Popen([sys.executable, "-m", "visemic", "animate", str(very_long_wav),
                              "-o", str(out)], stderr=subprocess.PIPE, text=True,
                             preexec_fn=_default_signals)
     assert proc.stderr is not None
     assert "%" in proc.stderr.readline()  # the first segment is done: the analysis is under way
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     rest = proc.stderr.read()
-    assert proc.wait(timeout=60) == 130
+    assert proc.wait(timeout=60) == code
     assert "Traceback" not in rest and "KeyboardInterrupt" not in rest
     assert leftovers(tmp_path) == []
-
-
-def test_sigterm_also_cleans_up(very_long_wav, tmp_path):
-    out = tmp_path / "long.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "visemic", "animate", str(very_long_wav),
-                             "-o", str(out)], stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_signals)
-    assert proc.stderr is not None
-    assert "%" in proc.stderr.readline()
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 143
-    assert leftovers(tmp_path) == []
-    assert "Traceback" not in proc.stderr.read()
 
 
 @pytest.mark.skipif(os.environ.get("VISEMIC_SKIP_VIDEO") == "1", reason="video disabled")

@@ -206,6 +206,13 @@ def test_a_short_closure_between_vowels_still_shows():
     assert min(c.end - c.start for c in cues) >= visemes.MIN_CUE - 1e-9
 
 
+def test_a_short_closure_between_consonant_shapes_is_held_two_film_frames():
+    tl = Timeline("en", phones=[Phone("ɪ", 0.1, 0.3), Phone("b", 0.3, 0.32),
+                                Phone("ɪ", 0.32, 0.5)])
+    closure = [c for c in visemes.rhubarb(tl, 0.8) if c.value == "A"]
+    assert len(closure) == 1 and closure[0].end - closure[0].start >= visemes.MIN_CLOSURE - 1e-9
+
+
 def test_extended_shapes_fall_back():
     tl = Timeline("en", phones=[Phone("f", 0.1, 0.2), Phone("l", 0.2, 0.3)])
     cues = visemes.rhubarb(tl, 1.0, extended="")

@@ -200,7 +200,7 @@ def rhubarb(timeline: Timeline, duration: float, extended: str = "GHX") -> list[
             continue
         if c.end - c.start >= HOLD_PAUSE or i in (0, len(raw) - 1):
             cues.append(Cue(c.start, c.end, "X"))
-        elif c.end - c.start >= MIN_CUE or not cues:
+        elif c.end - c.start >= MIN_CUE:
             cues.append(Cue(c.start, c.end, "A"))
         else:  # too short to show: the mouth holds its shape through it
             prev = cues[-1].value
@@ -230,33 +230,34 @@ def _anticipate(cues: list[Cue]) -> list[Cue]:
 
 
 def _widen(cues: list[Cue], value: str, width: float) -> list[Cue]:
-    """Stretch every ``value`` cue to at least ``width``, about its centre, taking the time from
-    non-decisive neighbours; one still shorter than MIN_CUE then takes what it lacks from
-    decisive neighbours that stay at least MIN_CUE long."""
+    """Stretch every ``value`` cue to at least ``width``, evenly about its centre, taking the
+    time from non-decisive neighbours; one still shorter than MIN_CUE then takes what it lacks
+    from decisive neighbours too."""
     out = list(cues)
     for i, c in enumerate(out):
-        if c.value != value or c.end - c.start >= width:
+        if c.value != value:
             continue
-        for lenders, goal in (({"non-decisive"}, width), ({"non-decisive", "decisive"}, MIN_CUE)):
-            need = goal - (out[i].end - out[i].start)
-            for j, side in ((i - 1, -1), (i + 1, 1)):
-                kind = "decisive" if 0 <= j < len(out) and out[j].value in DECISIVE \
-                    else "non-decisive"
-                if need <= 0 or not 0 <= j < len(out) or kind not in lenders:
-                    continue
-                n, cur = out[j], out[i]
-                take = min(need / 2 if lenders == {"non-decisive"} else need,
-                           (n.end - n.start) - MIN_CUE)
-                if take <= 0:
-                    continue
-                need -= take
-                if side < 0:
-                    out[j] = Cue(n.start, cur.start - take, n.value)
-                    out[i] = Cue(cur.start - take, cur.end, cur.value)
-                else:
-                    out[j] = Cue(cur.end + take, n.end, n.value)
-                    out[i] = Cue(cur.start, cur.end + take, cur.value)
+        half = (width - (c.end - c.start)) / 2
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(out) and out[j].value not in DECISIVE:
+                _borrow(out, i, j, half)
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(out):
+                _borrow(out, i, j, MIN_CUE - (out[i].end - out[i].start))
     return _merge(out)
+
+
+def _borrow(out: list[Cue], i: int, j: int, want: float) -> None:
+    """Move up to ``want`` seconds from the neighbouring cue ``out[j]`` into ``out[i]``, leaving
+    the neighbour at least MIN_CUE long."""
+    n, c = out[j], out[i]
+    take = min(want, (n.end - n.start) - MIN_CUE)
+    if take <= 0:
+        return
+    if j < i:
+        out[j], out[i] = Cue(n.start, c.start - take, n.value), Cue(c.start - take, c.end, c.value)
+    else:
+        out[j], out[i] = Cue(c.end + take, n.end, n.value), Cue(c.start, c.end + take, c.value)
 
 
 def _absorb_short(cues: list[Cue]) -> list[Cue]:
@@ -272,22 +273,10 @@ def _absorb_short(cues: list[Cue]) -> list[Cue]:
             prev = out[i - 1] if i > 0 else None
             nxt = out[i + 1] if i + 1 < len(out) else None
             if c.value in DECISIVE:
-                need = MIN_CUE - (c.end - c.start)
-                start, end = c.start, c.end
-                if nxt is not None and nxt.value not in DECISIVE:
-                    take = min(need, (nxt.end - nxt.start) - MIN_CUE)
-                    if take > 0:
-                        end += take
-                        need -= take
-                        out[i + 1] = Cue(end, nxt.end, nxt.value)
-                if need > 0 and prev is not None and prev.value not in DECISIVE:
-                    take = min(need, (prev.end - prev.start) - MIN_CUE)
-                    if take > 0:
-                        start -= take
-                        out[i - 1] = Cue(prev.start, start, prev.value)
-                if (start, end) != (c.start, c.end):
-                    out[i] = Cue(start, end, c.value)
-                    changed = True
+                for j in (i + 1, i - 1):  # the next neighbour first
+                    if 0 <= j < len(out) and out[j].value not in DECISIVE:
+                        _borrow(out, i, j, MIN_CUE - (out[i].end - out[i].start))
+                changed = changed or out[i] != c
                 continue
             # Non-decisive and short: join the longer neighbour.
             if prev is None and nxt is None:
