@@ -256,6 +256,30 @@ def test_interrupt_exits_cleanly_and_leaves_no_file(very_long_wav, tmp_path, sig
     assert leftovers(tmp_path) == []
 
 
+def test_an_interrupt_python_dropped_still_stops_the_command(wav, tmp_path, monkeypatch, capsys):
+    """Python drops a KeyboardInterrupt raised inside a finaliser or a C library's callback; the
+    command must stop all the same, before writing anything."""
+    from visemic import cli
+
+    real = visemic.animate
+
+    def animate(*args, **kwargs):
+        try:
+            cli._on_signal(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            pass  # what a finaliser does with it
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(visemic, "animate", animate)
+    out = tmp_path / "short.json"
+    code, _, _ = run(["animate", wav, "-o", out, "-q"], capsys)
+    assert code == 130
+    assert leftovers(tmp_path) == []
+    # The next command starts afresh.
+    monkeypatch.setattr(visemic, "animate", real)
+    assert run(["animate", wav, "-o", out, "-q"], capsys)[0] == 0
+
+
 @pytest.mark.skipif(os.environ.get("VISEMIC_SKIP_VIDEO") == "1", reason="video disabled")
 def test_video_options_reach_the_video_writer(wav, tmp_path, capsys):
     pytest.importorskip("visemic.outputs.video")

@@ -301,10 +301,11 @@ def _analyse(args: argparse.Namespace, **kwargs: Any) -> tuple[Any, bool]:
     bar = Progress("analysing", tty=None) if show else None
     try:
         result = visemic.animate(args.audio, text=text, language=args.language,
-                                 alignment=args.alignment, progress=bar, **kwargs)
+                                 alignment=args.alignment, progress=_checked(bar), **kwargs)
     finally:
         if bar is not None:
             bar.close()
+    _stop_if_signalled()
     return result, show
 
 
@@ -316,7 +317,8 @@ def _save(result: Any, args: argparse.Namespace, target: str, show: bool) -> Non
     options = _video_options(args)
     video = formats.is_video(formats.resolve_format(target, args.format))
     if video and show:
-        options["progress"] = render_bar = Progress("rendering")
+        render_bar = Progress("rendering")
+        options["progress"] = _checked(render_bar)
     else:
         render_bar = None
     try:
@@ -471,8 +473,34 @@ def _error(message: str) -> int:
     return EXIT_ERROR
 
 
-def _terminate(signum: int, frame: Any) -> None:
-    raise Terminated
+# Signals received while a command runs. Python raises KeyboardInterrupt (or our Terminated) in
+# whatever Python code runs next, and where that is a finaliser or a C library's callback the
+# exception is printed and dropped: the command would then finish as if never stopped. So the
+# signal is also remembered, and raised again at the checkpoints (each progress report, the end
+# of the analysis) before anything is written.
+_received: list[int] = []
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    _received.append(signum)
+    _stop_if_signalled()
+
+
+def _stop_if_signalled() -> None:
+    if _received:
+        raise Terminated if _received[0] == signal.SIGTERM else KeyboardInterrupt
+
+
+def _checked(progress: Any) -> Any:
+    """``progress`` (a callable taking 0…1, or None) that first stops on a received signal."""
+    if progress is None:
+        return None
+
+    def report(fraction: float) -> None:
+        _stop_if_signalled()
+        progress(fraction)
+
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -521,18 +549,23 @@ def _silence_stdout() -> None:
 
 
 class _signals:
-    """Install the SIGTERM handler for the duration of a command (main thread only)."""
+    """Install the SIGTERM and SIGINT handlers for the duration of a command (main thread only;
+    a SIGINT the parent ignores stays ignored)."""
 
     def __enter__(self) -> None:
-        self.previous = None
-        try:
-            self.previous = signal.signal(signal.SIGTERM, _terminate)
-        except ValueError:  # not the main thread
-            pass
+        self.previous: dict[int, Any] = {}
+        _received.clear()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            if sig == signal.SIGINT and signal.getsignal(sig) is signal.SIG_IGN:
+                continue
+            try:
+                self.previous[sig] = signal.signal(sig, _on_signal)
+            except ValueError:  # not the main thread
+                return
 
     def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
+        for sig, previous in self.previous.items():
+            signal.signal(sig, previous)
 
 
 if __name__ == "__main__":
