@@ -37,3 +37,18 @@ def test_say_reads_kanji():
     kana_res = visemic.say(KANA, language="ja")
     assert [p.symbol for p in res.timeline.phones] == [p.symbol for p in kana_res.timeline.phones]
     assert res.settings["text"] == KANJI
+
+
+def test_numbers_are_read_with_their_counters():
+    # Apart from its numeral, 時 is "toki" and 日 "hi": joined, 3時 is "sanji", 3日 "mikka".
+    assert text_mod.normalize("3時に会いましょう", "ja")[0] == "さんじ"
+    assert text_mod.normalize("５月３日", "ja") == ["ごがつ", "みっか"]
+    assert "".join(text_mod.normalize("1000円です", "ja")) == "せんえんです"
+    assert text_mod.normalize("10 meters", "en") == ["ten", "meters"]
+
+
+def test_kyou_wa_is_today_unless_it_is_the_greeting():
+    assert text_mod.normalize("今日はいい天気", "ja")[0] == "きょうは"
+    assert text_mod.normalize("こんにちは、今日は雨です", "ja")[:2] == ["こんにちは", "きょうは"]
+    assert text_mod.normalize("今日は。", "ja") == ["こんにちは"]
+    assert japanese.kana_text("今日は雨。") == "きょうはあめ。"

@@ -24,10 +24,31 @@ def _converter() -> Any:
     return pykakasi.kakasi()
 
 
+# pykakasi reads 今日は as the greeting everywhere; before more words of its sentence it is
+# "kyō wa" (today …).
+_GREETING, _TODAY = "こんにちは", "きょうは"
+
+
+def _readings(text: str) -> list[tuple[str, str]]:
+    """(original, hiragana) per pykakasi item, with the greeting misreading corrected."""
+    items = [(item["orig"], item["hira"]) for item in _converter().convert(text)]
+    for i, (orig, hira) in enumerate(items):
+        if orig.startswith("今日は") and hira.startswith(_GREETING):
+            following = items[i + 1][0] if i + 1 < len(items) else ""
+            rest = orig[len("今日は"):]
+            if rest or (following and _is_word(following)):
+                items[i] = (orig, _TODAY + hira[len(_GREETING):])
+    return items
+
+
+def _is_word(text: str) -> bool:
+    return any(unicodedata.category(ch)[0] in "LMN" for ch in text)
+
+
 def kana_text(text: str) -> str:
     """``text`` (kanji, kana and Latin mixed) in hiragana, punctuation kept (for speaking:
     pauses stay where the text has them)."""
-    return "".join(item["hira"] for item in _converter().convert(text))
+    return "".join(hira for _, hira in _readings(text))
 
 
 def kana_words(text: str) -> list[str]:
@@ -37,8 +58,8 @@ def kana_words(text: str) -> list[str]:
     ['でんきゅう', 'がともっていた']
     """
     words = []
-    for item in _converter().convert(text):
-        word = "".join(ch for ch in item["hira"] if unicodedata.category(ch)[0] in "LMN")
+    for _, hira in _readings(text):
+        word = "".join(ch for ch in hira if unicodedata.category(ch)[0] in "LMN")
         if word:
             words.append(word)
     return words

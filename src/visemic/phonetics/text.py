@@ -35,7 +35,7 @@ def _num_lang(language: str) -> str | None:
     return None
 
 
-def _spell_number(m: re.Match[str], lang: str) -> str:
+def _spell_number(m: re.Match[str], lang: str, spaced: bool = True) -> str:
     raw = m.group("num").replace(",", "")
     cur, suf = m.group("cur"), (m.group("suf") or "").lower()
     if cur and lang == "en" and "." in raw:
@@ -63,7 +63,7 @@ def _spell_number(m: re.Match[str], lang: str) -> str:
         words += " percent"
     if cur and lang == "en":
         words += " " + _CURRENCY[cur][0 if value == 1 else 1]
-    return f" {words} "
+    return f" {words} " if spaced else words
 
 
 def _spell_clock(m: re.Match[str]) -> str:
@@ -88,8 +88,10 @@ def normalize(text: str, language: str = "en") -> list[str]:
     lang = _num_lang(language)
     if lang == "en":
         text = _CLOCK.sub(_spell_clock, text)
+    # Japanese numerals stay joined to their counter: 3時 → 三時 → さんじ (apart, 時 is "toki").
+    spaced = not japanese.applies(language)
     if lang:
-        text = _NUMBER.sub(lambda m: _spell_number(m, lang), text)
+        text = _NUMBER.sub(lambda m: _spell_number(m, lang, spaced), text)
     if japanese.applies(language):
         text = " ".join(japanese.kana_words(text))
     if language.split("-")[0] == "en":
