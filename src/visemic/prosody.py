@@ -12,7 +12,7 @@ from visemic.types import Audio, Prosody
 
 RATE = 100.0          # frames per second
 _WIN = 0.032          # seconds
-_F0_MIN, _F0_MAX = 60.0, 400.0
+F0_MIN, F0_MAX = 60.0, 400.0  # Hz: the pitch search range
 
 
 def frame_signal(x: np.ndarray, sr: int, rate: float = RATE, win: float = _WIN) -> np.ndarray:
@@ -47,7 +47,7 @@ def pitch(x: np.ndarray, sr: int, rate: float = RATE) -> tuple[np.ndarray, np.nd
     frames = frame_signal(x, sr, rate, win=0.04)
     out_f0 = np.zeros(len(frames), np.float32)
     out_clarity = np.zeros(len(frames), np.float32)
-    lo, hi = int(sr / _F0_MAX), int(sr / _F0_MIN)
+    lo, hi = int(sr / F0_MAX), int(sr / F0_MIN)
     nfft = 1 << int(np.ceil(np.log2(2 * frames.shape[1]))) if len(frames) else 0
     # Blocks bound the FFT's memory on long files.
     for b in range(0, len(frames), 4096):

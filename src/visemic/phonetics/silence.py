@@ -1,21 +1,29 @@
 """Silence detection: which 10 ms frames hold speech, so pauses return the face to rest.
 
 A frame is speech when it is well above the recording's noise floor and not far below its speech
-level, and louder than an absolute floor (digital silence and hiss never count). Recognisers
-happily "hear" phones in silence; :func:`drop_silent_phones` removes them.
+level, and louder than an absolute floor (digital silence and hiss never count). A quiet stretch
+with steady voicing is speech too: a murmured "uh" or "mm" can sit barely above the floor of a
+conversational recording, yet its pitch gives it away. Recognisers happily "hear" phones in
+silence; :func:`drop_silent_phones` removes them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from visemic.prosody import RATE, level_db, speech_range
+from visemic.prosody import F0_MAX, F0_MIN, RATE, level_db, pitch, speech_range
 from visemic.types import Audio, Timeline
 
 ABSOLUTE_FLOOR_DB = -60.0
 ABOVE_NOISE_DB = 6.0
 BELOW_PEAK_DB = 50.0
 MIN_PAUSE = 0.3  # seconds; shorter silences (stop closures, hesitations) stay speech
+# Steady voicing: periodicity at least VOICED_CLARITY, f0 changing less than STEADY (log) from
+# frame to frame, for MIN_VOICED, a little above the floor (a hum *is* the floor).
+VOICED_CLARITY = 0.5
+STEADY = 0.12
+MIN_VOICED = 0.05  # seconds
+ABOVE_FLOOR_VOICED_DB = 1.5
 
 
 def speech_mask(audio: Audio) -> np.ndarray:
@@ -26,18 +34,49 @@ def speech_mask(audio: Audio) -> np.ndarray:
     return db > threshold
 
 
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) index pairs of the True stretches of ``mask``."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def steady_voicing(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Boolean per 10 ms frame: clearly periodic, with an f0 that glides rather than jumps."""
+    f0, clarity = pitch(samples, sample_rate, RATE)
+    log_f0 = np.log(np.maximum(f0, 1.0))
+    step = np.abs(np.diff(log_f0, prepend=log_f0[:1]))
+    # A best lag at the edge of the search range is no pitch peak: low-pass noise correlates
+    # most at the shortest lag.
+    inside = (f0 > F0_MIN * 1.02) & (f0 < F0_MAX * 0.98)
+    return (clarity >= VOICED_CLARITY) & (step < STEADY) & inside
+
+
 def pauses(audio: Audio, min_pause: float = MIN_PAUSE) -> np.ndarray:
     """Boolean per 10 ms frame: True inside stretches without speech of at least ``min_pause``.
 
-    Short silent stretches are kept as speech: a stop's closure is silent too.
+    Short silent stretches are kept as speech: a stop's closure is silent too. Voicing is only
+    looked for inside the quiet stretches, so it costs little.
     """
-    quiet = ~speech_mask(audio)
-    out = np.zeros_like(quiet)
+    x, sr = audio.samples, audio.sample_rate
+    db = level_db(x, sr, RATE)
+    floor, peak = speech_range(db)
+    threshold = max(ABSOLUTE_FLOOR_DB, floor + ABOVE_NOISE_DB, peak - BELOW_PEAK_DB)
+    out = np.zeros(len(db), bool)
     n = int(round(min_pause * RATE))
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
-    for a, b in zip(edges[::2], edges[1::2], strict=True):
-        if b - a >= n:
-            out[a:b] = True
+    m = int(round(MIN_VOICED * RATE))
+    hop = sr / RATE
+    for a, b in _runs(db <= threshold):
+        if b - a < n:
+            continue
+        voiced = steady_voicing(x[int(a * hop):int(b * hop)], sr)[:b - a]
+        voiced &= db[a:a + len(voiced)] > max(ABSOLUTE_FLOOR_DB, floor + ABOVE_FLOOR_VOICED_DB)
+        quiet = np.ones(b - a, bool)
+        for va, vb in _runs(voiced):
+            if vb - va >= m:
+                quiet[va:vb] = False
+        for qa, qb in _runs(quiet):
+            if qb - qa >= n:
+                out[a + qa:a + qb] = True
     return out
 
 
