@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from visemic.errors import VisemicError
-from visemic.stream.engine import StreamFrame
+from visemic.stream.engine import EMOTION_EASE, StreamFrame
 
 
 def _worker(conn: Any) -> None:
@@ -48,6 +48,11 @@ def _worker(conn: Any) -> None:
                 if sid not in engines:
                     raise VisemicError("this stream has ended (flush was called)")
                 result = engines[sid].push(payload)
+            elif op == "emotion":
+                if sid not in engines:
+                    raise VisemicError("this stream has ended (flush was called)")
+                engines[sid].set_emotion(*payload)
+                result = None
             elif op == "close":  # the client went away: drop the engine unflushed
                 engines.pop(sid, None)
                 result = None
@@ -100,7 +105,8 @@ class _Worker:
 
 
 class RemoteStream:
-    """One stream on a pool worker: ``push`` and ``flush`` as on ``StreamAnimator``."""
+    """One stream on a pool worker: ``push``, ``set_emotion`` and ``flush`` as on
+    ``StreamAnimator``."""
 
     def __init__(self, worker: _Worker, sid: int) -> None:
         self._worker, self._sid = worker, sid
@@ -109,6 +115,11 @@ class RemoteStream:
     def push(self, samples: np.ndarray) -> list[StreamFrame]:
         with self._lock:
             return self._worker.call(self._sid, "push", samples)
+
+    def set_emotion(self, emotion: str | dict[str, float] | None,
+                    ease: float = EMOTION_EASE) -> None:
+        with self._lock:
+            self._worker.call(self._sid, "emotion", (emotion, ease))
 
     def flush(self) -> list[StreamFrame]:
         with self._lock:
