@@ -42,6 +42,7 @@ class AnimateRequest:
     language: str = "en"
     fps: float = 60.0
     portrait: bool = False  # a portrait image came with it (video formats only)
+    emotion: str | None = None  # a checked mix such as "happy:0.6,surprised:0.3"; None: neutral
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,7 +57,8 @@ class AnimateRequest:
 
 
 def parse_request(format: str | None, text: str | None, language: str | None,
-                  fps: str | None, portrait: bool = False) -> AnimateRequest:
+                  fps: str | None, portrait: bool = False, emotion: str | None = None
+                  ) -> AnimateRequest:
     """Check the form fields; raises :class:`VisemicError` saying what is wrong."""
     from visemic.outputs import formats
 
@@ -87,7 +89,23 @@ def parse_request(format: str | None, text: str | None, language: str | None,
     if portrait and name not in VIDEO:
         raise VisemicError(f"a portrait applies to video formats ({', '.join(VIDEO)}), "
                            f"not {name}")
-    return AnimateRequest(format=name, text=text, language=lang, fps=rate, portrait=portrait)
+    return AnimateRequest(format=name, text=text, language=lang, fps=rate, portrait=portrait,
+                          emotion=_emotion(emotion))
+
+
+def _emotion(text: str | None) -> str | None:
+    """The ``emotion`` field as a checked mix string (the CLI's ``--emotion``); blank is None."""
+    from visemic.motion.emotion import parse_mix
+
+    if text is None or not text.strip():
+        return None
+    if len(text) > 400:
+        raise VisemicError(f"emotion: the mix is too long ({len(text)} characters)")
+    try:
+        mix = parse_mix(text)
+    except VisemicError as e:
+        raise VisemicError(f"emotion: {e}") from None
+    return ",".join(f"{name}:{value:g}" for name, value in mix.items())
 
 
 def run(request: AnimateRequest, audio_path: str, out_path: str,
@@ -110,7 +128,7 @@ def run(request: AnimateRequest, audio_path: str, out_path: str,
 
     try:
         result = visemic.animate(audio_path, text=request.text, language=request.language,
-                                 fps=request.fps, progress=analysing)
+                                 fps=request.fps, progress=analysing, emotion=request.emotion)
     except VisemicError as e:
         # The file name is the server's own; the client knows it only as its upload.
         raise VisemicError(str(e).replace(audio_path, "the upload")) from None

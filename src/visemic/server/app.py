@@ -1,7 +1,8 @@
 """The HTTP API and web page of ``visemic serve`` (FastAPI).
 
 Routes: ``GET /`` the web page; ``GET /health``; ``POST /v1/animate`` (multipart: ``audio`` file,
-optional ``text``, ``language``, ``format``, ``fps``, and for video a ``portrait`` image) answers
+optional ``text``, ``language``, ``format``, ``fps``, ``emotion`` (a mix such as
+``happy:0.6,surprised:0.3``), and for video a ``portrait`` image) answers
 with the export itself, or with ``?async=1`` 202 and a job; ``GET /v1/jobs``,
 ``GET|DELETE /v1/jobs/{id}``, ``GET /v1/jobs/{id}/result``; WebSocket ``/v1/stream``
 (:mod:`visemic.server.streaming`); OpenAPI at ``/openapi.json`` and ``/docs``.
@@ -33,6 +34,7 @@ from starlette.exceptions import HTTPException
 
 import visemic
 from visemic.errors import VisemicError
+from visemic.motion.emotion import NAMES
 from visemic.server import analysis, uploads
 from visemic.server.jobs import JobRunner, JobStore, describe_failure
 from visemic.server.pool import Busy, WorkerPool
@@ -53,6 +55,10 @@ _FORM_SCHEMA = {
                 "language": {"type": "string", "default": "en"},
                 "format": {"type": "string", "default": "json", "enum": list(analysis.MEDIA)},
                 "fps": {"type": "number", "default": 60},
+                "emotion": {"type": "string", "example": "happy:0.6,surprised:0.3",
+                            "description": "emotion mix laid over the speech: name:intensity "
+                                           "pairs (intensity 0-1; a bare name means 1) of "
+                                           + ", ".join(NAMES) + "; default neutral"},
                 "portrait": {"type": "string", "format": "binary",
                              "description": "video formats: animate the face in this image "
                                             "instead of the built-in avatar"},
@@ -163,7 +169,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
             f = upload.fields
             try:
                 req = analysis.parse_request(f.get("format"), f.get("text"), f.get("language"),
-                                             f.get("fps"), portrait=upload.portrait is not None)
+                                             f.get("fps"), portrait=upload.portrait is not None,
+                                             emotion=f.get("emotion"))
             except VisemicError as e:
                 return _error(400, str(e))
             if run_async:

@@ -4,8 +4,15 @@ Protocol: the client sends binary messages of PCM16LE mono audio (16 kHz unless 
 ``?sample_rate=N``) and finally the text message ``end``. The server answers with text messages,
 one JSON object per frame in time order, ``{"frame", "time", "values": {ARKit name: value},
 "viseme", "head": [yaw, pitch, roll]}``, then ``{"done": true}``, and closes (1000). Query
-options: ``language``, ``fps`` (default 60), ``sample_rate``, ``emotion`` (a mix such as
-``happy:0.6,surprised:0.3``, held for the whole stream).
+options: ``language``, ``fps`` (default 60), ``sample_rate``, ``emotion`` (the mix to start with,
+such as ``happy:0.6,surprised:0.3``; default neutral).
+
+Between audio messages the client may send a control message, a text message holding a JSON
+object ``{"emotion": MIX, "ease": SECONDS}``: MIX is a mix string (``"happy:0.6"``), an object
+(``{"happy": 0.6}``) or ``null`` (neutral); ``ease`` (optional, 0 to 60, default
+:data:`visemic.stream.engine.EMOTION_EASE`) is how long the face takes to ease to it. It applies
+from the first frame not yet sent (frames already computed keep the old emotion); nothing is
+answered.
 
 Each connection has its own :class:`visemic.stream.StreamAnimator`, hosted in the engine worker
 processes of :class:`visemic.stream.pool.EnginePool` (streams share nothing); its
@@ -17,7 +24,8 @@ stops reading audio (back-pressure: the client's sends block in TCP); if it stay
 "client is not reading frames". So a client that stops reading costs a bounded amount of memory
 (the queue, plus the socket buffers), however much audio it tries to send.
 
-Close codes: 1000 done; 1003 a text message other than ``end``; 1007 audio that is not PCM16
+Close codes: 1000 done; 1003 a text message other than ``end`` or a well-formed control message
+(malformed JSON, unknown keys, a bad mix or ease); 1007 audio that is not PCM16
 (odd length); 1008 stalled, idle too long or a bad API key; 1009 a message over the size limit;
 1011 an internal error; 1013 too many streams (try again later). An ``{"error": …}`` message
 precedes every close except 1000, when the client is still reading.
@@ -87,6 +95,44 @@ def _emotion(query: Any) -> dict[str, float] | None:
         raise _Close(1008, str(e)) from None
 
 
+def _control(text: str) -> tuple[dict[str, float] | None, float]:
+    """A control message's (mix, ease); raises a 1003 :class:`_Close` naming the problem."""
+    from visemic.motion.emotion import check_mix, parse_mix
+    from visemic.stream.engine import EMOTION_EASE
+
+    def bad(problem: str) -> _Close:
+        return _Close(1003, f"bad control message: {problem}")
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise bad(f"not valid JSON ({e.msg} at character {e.pos})") from None
+    if not isinstance(data, dict):
+        raise bad('expected an object such as {"emotion": "happy:0.6", "ease": 0.3}')
+    unknown = sorted(set(data) - {"emotion", "ease"})
+    if unknown:
+        raise bad(f"unknown key {unknown[0][:40]!r} (keys: emotion, ease)")
+    if "emotion" not in data:
+        raise bad('no "emotion" (a mix such as "happy:0.6", an object or null)')
+    emotion = data["emotion"]
+    try:
+        if emotion is None:
+            mix = None
+        elif isinstance(emotion, str):
+            mix = parse_mix(emotion)
+        elif isinstance(emotion, dict):
+            mix = check_mix(emotion)
+        else:
+            raise bad('"emotion" must be a mix string, an object or null')
+    except VisemicError as e:
+        raise bad(str(e)) from None
+    ease = data.get("ease", EMOTION_EASE)
+    if isinstance(ease, bool) or not isinstance(ease, int | float) or not math.isfinite(ease) \
+            or not 0.0 <= ease <= 60.0:
+        raise bad(f'"ease" must be a number of seconds from 0 to 60, got {str(ease)[:40]}')
+    return mix, float(ease)
+
+
 class StreamHub:
     """Serves ``/v1/stream`` connections within :class:`StreamLimits`."""
 
@@ -151,8 +197,14 @@ class StreamHub:
                     frames = await loop.run_in_executor(self._executor, engine.push, samples)
                     await self._enqueue(queue, sender, [_frame_text(f) for f in frames])
                 elif message.get("text") is not None:
-                    if message["text"].strip().lower() != "end":
+                    text = message["text"].strip()
+                    if text.startswith("{"):
+                        mix, ease = _control(text)
+                        await loop.run_in_executor(self._executor, engine.set_emotion, mix, ease)
+                        continue
+                    if text.lower() != "end":
                         raise _Close(1003, "unexpected text message: send binary PCM16 audio, "
+                                           'a control message such as {"emotion": "happy:0.6"}, '
                                            "then the text 'end'")
                     frames = await loop.run_in_executor(self._executor, engine.flush)
                     texts = [_frame_text(f) for f in frames]
@@ -240,12 +292,12 @@ async def _close(websocket: WebSocket, code: int, reason: str, error: bool = Fal
     seconds for a stalled client to make room; after that the connection is simply dropped."""
     if websocket.application_state == WebSocketState.DISCONNECTED:
         return
-    reason = reason.encode("utf-8")[:120].decode("utf-8", "ignore")  # the protocol's limit
+    short = reason.encode("utf-8")[:120].decode("utf-8", "ignore")  # the close frame's limit
 
     async def send() -> None:
-        if error:
+        if error:  # the whole reason: the close frame may cut it
             await websocket.send_text(json.dumps({"error": reason}))
-        await websocket.close(code, reason)
+        await websocket.close(code, short)
 
     try:
         await asyncio.wait_for(send(), grace)

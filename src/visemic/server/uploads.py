@@ -19,7 +19,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 # Fields an animate request may carry besides the audio (and the optional portrait image).
-FIELDS = ("text", "language", "format", "fps")
+FIELDS = ("text", "language", "format", "fps", "emotion")
 FILES = ("audio", "portrait")
 # Text fields are small; this bounds what the parser holds in memory for each.
 MAX_FIELD_BYTES = 256 * 1024
