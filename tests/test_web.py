@@ -1,6 +1,7 @@
 """The web page in a real browser (headless Chromium driven by Playwright): an uploaded WAV
 animates the avatar and offers downloads; the live-microphone mode (Chromium's fake microphone
-playing a generated speech WAV) streams frames over the WebSocket and moves the mouth.
+playing a generated speech WAV) streams frames over the WebSocket and moves the mouth; the emotion
+control changes the face of both.
 
 Needs /usr/bin/chromium (Debian's package; .ci/run installs it) and skips without it. Set
 VISEMIC_WEB_SCREENSHOTS=DIR to keep the screenshots (docs/images/web.png is made that way).
@@ -12,6 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_server import ServerProcess, transcript
 
@@ -117,3 +119,77 @@ def test_live_microphone_streams_frames(page, tmp_path):
     page.click("#mic-btn")  # stop: the page sends "end" and gets {"done": true}
     page.wait_for_function("window.visemicState.done", timeout=20_000)
     assert state(page)["outOfOrder"] == 0
+
+
+def avatar_pixels(page) -> np.ndarray:
+    import cv2
+
+    png = page.locator("#avatar").screenshot()
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).astype(np.float32)
+
+
+def choose_emotion(page, name: str, intensity: float | None = None) -> None:
+    page.wait_for_selector(f"#emotion option[value={name}]", state="attached")
+    page.select_option("#emotion", name)
+    if intensity is not None:
+        page.eval_on_selector("#intensity", """(el, v) => {
+            el.value = String(v); el.dispatchEvent(new Event('input', {bubbles: true})); }""",
+                              intensity)
+
+
+def animate_and_hold(page, t: float) -> None:
+    """Analyse the chosen file with the page's settings; stop playback at ``t`` seconds."""
+    page.click("#animate-btn")
+    page.wait_for_function("window.visemicState.analysed || window.visemicState.error",
+                           timeout=60_000)
+    assert state(page)["error"] is None
+    page.evaluate(f"""() => {{ const p = document.getElementById('player'); p.pause();
+                              p.currentTime = {t}; }}""")
+    page.wait_for_function(f"Math.abs(window.visemicState.lastTime - {t}) < 1e-3")
+    page.wait_for_timeout(100)
+
+
+def test_emotion_control_changes_the_avatar(page, spoken, spoken_wav, tmp_path):
+    """The same moment of the same recording, neutral then happy: the face smiles."""
+    t = _open_vowel_time(spoken[1])
+    page.set_input_files("#audio-file", str(spoken_wav))
+    animate_and_hold(page, t)
+    neutral, neutral_smile = avatar_pixels(page), state(page)["smile"]
+    assert page.is_disabled("#intensity")  # neutral has no intensity
+    choose_emotion(page, "happy", 1.0)
+    assert state(page)["emotion"] == "happy:1.00"
+    assert "press Animate" in page.inner_text("#status")
+    animate_and_hold(page, t)
+    assert state(page)["analysedEmotion"] == "happy:1.00"
+    happy = avatar_pixels(page)
+    assert state(page)["smile"] > neutral_smile + 0.4
+    diff = np.abs(happy - neutral).mean(axis=2)
+    h, w = diff.shape
+    # The mouth and cheeks change; the background in the corners does not.
+    assert diff[int(0.55 * h): int(0.8 * h), w // 3: 2 * w // 3].mean() > 5.0
+    assert diff[: h // 8, : w // 8].mean() < 0.5
+    shot = tmp_path / "web-emotion.png"
+    page.screenshot(path=str(shot))
+    keep(shot, "web-emotion.png")
+
+
+def test_emotion_changes_the_live_face(page, tmp_path):
+    """Live: the stream starts neutral; choosing happy sends a control message and the face
+    eases into a smile while the speech goes on."""
+    page.click("#tab-mic")
+    page.click("#mic-btn")
+    page.wait_for_function("window.visemicState.streamFrames > 60 || window.visemicState.error",
+                           timeout=60_000)
+    assert state(page)["smile"] < 0.3
+    choose_emotion(page, "happy", 0.9)
+    page.wait_for_function("window.visemicState.smile > 0.6 || window.visemicState.error",
+                           timeout=20_000)
+    s = state(page)
+    assert s["error"] is None and s["emotionMessages"] >= 1 and s["outOfOrder"] == 0
+    shot = tmp_path / "web-mic-happy.png"
+    page.screenshot(path=str(shot))
+    keep(shot, "web-mic-happy.png")
+    choose_emotion(page, "neutral")
+    page.wait_for_function("window.visemicState.smile < 0.3", timeout=20_000)
+    page.click("#mic-btn")
+    page.wait_for_function("window.visemicState.done", timeout=20_000)

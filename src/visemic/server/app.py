@@ -149,7 +149,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
     async def health() -> dict[str, Any]:
         return {"status": "ok", "version": visemic.__version__, "workers": pool.workers,
                 "pending": pool.pending, "streams": hub.active,
-                "formats": list(analysis.MEDIA), "auth": api_key is not None,
+                "formats": list(analysis.MEDIA), "emotions": list(NAMES),
+                "auth": api_key is not None,
                 "max_upload_bytes": max_upload_bytes}
 
     @app.post("/v1/animate", summary="Analyse speech; answer with the export (or a job)",

@@ -1,6 +1,7 @@
 // The visemic web page: analyse a dropped audio file (POST /v1/animate) and play it back on the
 // avatar, with downloads made as server jobs; or drive the avatar live from the microphone over
-// the WebSocket /v1/stream.
+// the WebSocket /v1/stream. The emotion control applies to both: a form field of the analysis,
+// and for the live stream a query option at connect and a control message when it changes.
 import { Avatar, sampleAnimation } from "./avatar.js";
 
 const $ = (id) => document.getElementById(id);
@@ -10,6 +11,7 @@ const avatar = new Avatar($("avatar"));
 const state = {
   mode: "file", analysed: false, frames: 0, streamFrames: 0, maxJawOpen: 0, maxGap: 0,
   lastTime: 0, done: false, downloads: [], error: null, lastFrameTime: -1, outOfOrder: 0,
+  emotion: "", analysedEmotion: null, smile: 0, emotionMessages: 0,
 };
 window.visemicState = state;
 window.visemicAvatar = avatar;
@@ -52,6 +54,7 @@ async function errorText(response) {
 
 function show(values, head, viseme) {
   avatar.set(values, head);
+  state.smile = ((values.mouthSmileLeft || 0) + (values.mouthSmileRight || 0)) / 2;
   const jaw = values.jawOpen || 0;
   const gap = Math.max(0, jaw - (values.mouthClose || 0));
   const round = Math.max(values.mouthFunnel || 0, values.mouthPucker || 0);
@@ -77,10 +80,60 @@ $("tab-file").addEventListener("click", () => setTab("file"));
 $("tab-mic").addEventListener("click", () => setTab("mic"));
 
 // ------------------------------------------------------------------------------------------
+// emotion: a name and an intensity, sent as a mix string ("happy:0.70"; "" is neutral)
+
+const EMOTION_EASE = 0.3; // seconds the live face takes to ease to a new emotion
+const EMOTION_INTERVAL = 150; // ms between control messages while the slider is dragged
+
+function emotionMix() {
+  const name = $("emotion").value;
+  return name === "neutral" ? "" : `${name}:${Number($("intensity").value).toFixed(2)}`;
+}
+
+fetch("/health").then((r) => r.json()).then((health) => {
+  for (const name of health.emotions || []) {
+    if (name === "neutral") continue;
+    const option = document.createElement("option");
+    option.value = name;
+    option.textContent = name;
+    $("emotion").append(option);
+  }
+}).catch(() => {}); // without the list the page still works, neutral only
+
+function emotionChanged() {
+  state.emotion = emotionMix();
+  $("intensity").disabled = $("emotion").value === "neutral";
+  $("intensity-value").textContent = Number($("intensity").value).toFixed(2);
+  if (mic) sendEmotion();
+  else if (result && result.emotion !== state.emotion) {
+    status("Emotion changed: press Animate to apply it to the recording.");
+  }
+}
+$("emotion").addEventListener("change", emotionChanged);
+$("intensity").addEventListener("input", emotionChanged);
+
+// The live face eases to the new emotion; while the slider moves, at most one message per
+// EMOTION_INTERVAL, the last one always sent.
+function sendEmotion() {
+  if (!mic || mic.socket.readyState !== WebSocket.OPEN) return;
+  clearTimeout(mic.emotionTimer);
+  const wait = mic.emotionSentAt + EMOTION_INTERVAL - performance.now();
+  if (wait > 0) {
+    mic.emotionTimer = setTimeout(sendEmotion, wait);
+    return;
+  }
+  mic.emotionSentAt = performance.now();
+  const mix = emotionMix();
+  mic.socket.send(JSON.stringify({ emotion: mix || null, ease: EMOTION_EASE }));
+  state.emotionMessages += 1;
+}
+
+// ------------------------------------------------------------------------------------------
 // audio file → full result → playback
 
 let file = null;
 let result = null; // the full JSON result: {animation: {fps, channels, values}, visemes, …}
+                   // plus .emotion, the mix it was made with (downloads use the same)
 
 function chooseFile(f) {
   if (!f) return;
@@ -111,7 +164,7 @@ $("portrait-file").addEventListener("change", (e) => {
   if (mp4) mp4.textContent = image ? "Portrait video (MP4)" : "Avatar video (MP4)";
 });
 
-function form(format) {
+function form(format, emotion) {
   const data = new FormData();
   data.append("audio", file, "audio");
   const portrait = $("portrait-file").files[0];
@@ -122,6 +175,7 @@ function form(format) {
   if (text) data.append("text", text);
   data.append("language", $("language").value.trim() || "en");
   data.append("format", format);
+  if (emotion) data.append("emotion", emotion);
   return data;
 }
 
@@ -129,21 +183,26 @@ $("animate-btn").addEventListener("click", async () => {
   if (!file) return;
   $("animate-btn").disabled = true;
   status("Analysing…");
+  state.analysed = false;
   const started = performance.now();
+  const emotion = emotionMix();
   try {
     const response = await fetch("/v1/animate", {
-      method: "POST", body: form("json"), headers: authHeaders(),
+      method: "POST", body: form("json", emotion), headers: authHeaders(),
     });
     if (!response.ok) throw new Error(await errorText(response));
     const text = await response.text();
     result = JSON.parse(text);
+    result.emotion = emotion;
+    state.analysedEmotion = emotion;
     const anim = result.animation;
     state.analysed = true;
     state.frames = anim.values.length;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     const phones = result.timeline.phones.length;
     status(`Analysed ${result.audio.duration.toFixed(1)} s of speech in ${seconds} s: ` +
-      `${phones} phones, ${anim.values.length} frames at ${anim.fps} fps.`);
+      `${phones} phones, ${anim.values.length} frames at ${anim.fps} fps` +
+      (emotion ? `, ${emotion.replace(":", " ")}.` : "."));
     $("frame-count").textContent = `${anim.values.length} frames · ${anim.channels.length} channels`;
     offerDownloads(new Blob([text], { type: "application/json" }));
     const player = $("player");
@@ -224,7 +283,7 @@ async function makeDownload(item, button, format) {
   item.append(bar);
   try {
     const submitted = await fetch("/v1/animate?async=1", {
-      method: "POST", body: form(format), headers: authHeaders(),
+      method: "POST", body: form(format, result.emotion), headers: authHeaders(),
     });
     if (!submitted.ok) throw new Error(await errorText(submitted));
     let job = await submitted.json();
@@ -271,16 +330,21 @@ async function startMic() {
     const node = new AudioWorkletNode(context, "pcm-downsampler");
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const params = new URLSearchParams({ language: $("language").value.trim() || "en" });
+    const emotion = emotionMix();
+    if (emotion) params.set("emotion", emotion);
     const key = $("api-key").value.trim();
     if (key) params.set("api_key", key);
     const socket = new WebSocket(`${scheme}://${location.host}/v1/stream?${params}`);
     socket.binaryType = "arraybuffer";
-    mic = { media, context, node, socket, sent: 0, started: performance.now() };
+    mic = { media, context, node, socket, sent: 0, started: performance.now(),
+      emotion, emotionSentAt: 0, emotionTimer: null };
     await new Promise((resolve, reject) => {
       socket.onopen = resolve;
       socket.onerror = () => reject(new Error("cannot open the WebSocket /v1/stream"));
     });
     socket.onmessage = (event) => onFrame(JSON.parse(event.data));
+    // the emotion may have changed while the socket was opening
+    if (emotionMix() !== emotion) sendEmotion();
     socket.onclose = (event) => {
       if (event.code !== 1000 && event.code !== 1005) {
         status(`Stream closed: ${event.reason || event.code}`, true);
@@ -334,6 +398,7 @@ function onFrame(message) {
 function stopMic(sendEnd = true) {
   if (!mic) return;
   const { media, context, socket } = mic;
+  clearTimeout(mic.emotionTimer);
   mic = null;
   media.getTracks().forEach((t) => t.stop());
   context.close();
