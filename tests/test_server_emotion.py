@@ -211,6 +211,7 @@ def test_bad_control_message_closes_1003(client):
         ('{"mood": "happy"}', "unknown key 'mood'"),
         ('{"ease": 1}', 'no "emotion"'),
         ("[1, 2]", "unexpected text message"),
+        ('{"emotion": "' + "happy," * 1000 + '"}', "too long"),
     ]
     for message, reason in cases:
         with client.websocket_connect("/v1/stream") as ws:

@@ -11,8 +11,8 @@ Between audio messages the client may send a control message, a text message hol
 object ``{"emotion": MIX, "ease": SECONDS}``: MIX is a mix string (``"happy:0.6"``), an object
 (``{"happy": 0.6}``) or ``null`` (neutral); ``ease`` (optional, 0 to 60, default
 :data:`visemic.stream.engine.EMOTION_EASE`) is how long the face takes to ease to it. It applies
-from the first frame not yet sent (frames already computed keep the old emotion); nothing is
-answered.
+from the first frame not yet computed (frames already computed, sent or queued, keep the old
+emotion); nothing is answered.
 
 Each connection has its own :class:`visemic.stream.StreamAnimator`, hosted in the engine worker
 processes of :class:`visemic.stream.pool.EnginePool` (streams share nothing); its
@@ -24,8 +24,8 @@ stops reading audio (back-pressure: the client's sends block in TCP); if it stay
 "client is not reading frames". So a client that stops reading costs a bounded amount of memory
 (the queue, plus the socket buffers), however much audio it tries to send.
 
-Close codes: 1000 done; 1003 a text message other than ``end`` or a well-formed control message
-(malformed JSON, unknown keys, a bad mix or ease); 1007 audio that is not PCM16
+Close codes: 1000 done; 1003 a text message that is neither ``end`` nor a well-formed control
+message (malformed JSON, unknown keys, a bad mix or ease); 1007 audio that is not PCM16
 (odd length); 1008 stalled, idle too long or a bad API key; 1009 a message over the size limit;
 1011 an internal error; 1013 too many streams (try again later). An ``{"error": …}`` message
 precedes every close except 1000, when the client is still reading.
@@ -48,6 +48,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from visemic.errors import VisemicError
 
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
+MAX_CONTROL_CHARS = 4096  # a control message (a mix of every emotion is a tenth of this)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ def _control(text: str) -> tuple[dict[str, float] | None, float]:
     def bad(problem: str) -> _Close:
         return _Close(1003, f"bad control message: {problem}")
 
+    if len(text) > MAX_CONTROL_CHARS:
+        raise bad(f"too long ({len(text)} characters; at most {MAX_CONTROL_CHARS})")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
