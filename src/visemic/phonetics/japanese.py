@@ -36,13 +36,14 @@ def _readings(text: str) -> list[tuple[str, str]]:
         if orig.startswith("今日は") and hira.startswith(_GREETING):
             following = items[i + 1][0] if i + 1 < len(items) else ""
             rest = orig[len("今日は"):]
-            if rest or (following and _is_word(following)):
+            if rest or _letters(following):
                 items[i] = (orig, _TODAY + hira[len(_GREETING):])
     return items
 
 
-def _is_word(text: str) -> bool:
-    return any(unicodedata.category(ch)[0] in "LMN" for ch in text)
+def _letters(text: str) -> str:
+    """``text`` without punctuation and spaces (letters, marks and digits kept)."""
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LMN")
 
 
 def kana_text(text: str) -> str:
@@ -59,7 +60,7 @@ def kana_words(text: str) -> list[str]:
     """
     words = []
     for _, hira in _readings(text):
-        word = "".join(ch for ch in hira if unicodedata.category(ch)[0] in "LMN")
+        word = _letters(hira)
         if word:
             words.append(word)
     return words

@@ -26,12 +26,11 @@ MIN_VOICED = 0.05  # seconds
 ABOVE_FLOOR_VOICED_DB = 1.5
 
 
-def speech_mask(audio: Audio) -> np.ndarray:
-    """Boolean per 10 ms frame: True where there is speech energy."""
+def _levels(audio: Audio) -> tuple[np.ndarray, float, float]:
+    """(frame level in dB, noise floor, the level above which a frame is speech)."""
     db = level_db(audio.samples, audio.sample_rate, RATE)
     floor, peak = speech_range(db)
-    threshold = max(ABSOLUTE_FLOOR_DB, floor + ABOVE_NOISE_DB, peak - BELOW_PEAK_DB)
-    return db > threshold
+    return db, floor, max(ABSOLUTE_FLOOR_DB, floor + ABOVE_NOISE_DB, peak - BELOW_PEAK_DB)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -58,9 +57,7 @@ def pauses(audio: Audio, min_pause: float = MIN_PAUSE) -> np.ndarray:
     looked for inside the quiet stretches, so it costs little.
     """
     x, sr = audio.samples, audio.sample_rate
-    db = level_db(x, sr, RATE)
-    floor, peak = speech_range(db)
-    threshold = max(ABSOLUTE_FLOOR_DB, floor + ABOVE_NOISE_DB, peak - BELOW_PEAK_DB)
+    db, floor, threshold = _levels(audio)
     out = np.zeros(len(db), bool)
     n = int(round(min_pause * RATE))
     m = int(round(MIN_VOICED * RATE))

@@ -32,6 +32,12 @@ def _worker(conn: Any) -> None:
     from visemic.stream.engine import StreamAnimator
 
     engines: dict[int, StreamAnimator] = {}
+
+    def live(sid: int) -> StreamAnimator:
+        if sid not in engines:
+            raise VisemicError("this stream has ended (flush was called)")
+        return engines[sid]
+
     while True:
         try:
             request = conn.recv()
@@ -45,13 +51,9 @@ def _worker(conn: Any) -> None:
                 engines[sid] = StreamAnimator(**payload)
                 result: Any = None
             elif op == "push":
-                if sid not in engines:
-                    raise VisemicError("this stream has ended (flush was called)")
-                result = engines[sid].push(payload)
+                result = live(sid).push(payload)
             elif op == "emotion":
-                if sid not in engines:
-                    raise VisemicError("this stream has ended (flush was called)")
-                engines[sid].set_emotion(*payload)
+                live(sid).set_emotion(*payload)
                 result = None
             elif op == "close":  # the client went away: drop the engine unflushed
                 engines.pop(sid, None)
