@@ -47,6 +47,17 @@ def test_numbers_are_read_with_their_counters():
     assert text_mod.normalize("10 meters", "en") == ["ten", "meters"]
 
 
+def test_a_numerals_last_digit_is_read_with_its_counter():
+    # pykakasi splits 二十四 off 年 and reads its 四 as "shi"; joined it is "yo" (yonen).
+    assert "".join(text_mod.normalize("2024年", "ja")) == "にせんにじゅうよねん"
+    assert "".join(text_mod.normalize("14日", "ja")) == "じゅうよっか"
+    assert "".join(text_mod.normalize("19時", "ja")) == "じゅうくじ"
+    assert "".join(text_mod.normalize("11本", "ja")) == "じゅういっぽん"
+    # Native readings belong to the bare numbers only: 12日 is not "jū-futsuka".
+    assert "".join(text_mod.normalize("12日", "ja")) == "じゅうににち"
+    assert "".join(text_mod.normalize("11人", "ja")) == "じゅういちにん"
+
+
 def test_kyou_wa_is_today_unless_it_is_the_greeting():
     assert text_mod.normalize("今日はいい天気", "ja")[0] == "きょうは"
     assert text_mod.normalize("こんにちは、今日は雨です", "ja")[:2] == ["こんにちは", "きょうは"]

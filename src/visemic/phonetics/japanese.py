@@ -7,6 +7,7 @@ into words as it goes.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 from typing import Any
@@ -29,9 +30,39 @@ def _converter() -> Any:
 _GREETING, _TODAY = "こんにちは", "きょうは"
 
 
+# A numeral's last digit joins the counter after it (二十四年 is にじゅう + よねん, not
+# にじゅうし ねん): pykakasi knows the digit-and-counter words but splits longer numerals off.
+# The joined reading is kept only when it is the digit's Sino-Japanese reading (sound changes
+# included): native ones such as ふつか (二日) or ひとり (一人) are for the bare number alone.
+_DIGIT_READINGS = {"一": ("いち", "いっ"), "二": ("に",), "三": ("さん",), "四": ("よん", "よ"),
+                   "五": ("ご",), "六": ("ろく", "ろっ"), "七": ("なな", "しち"),
+                   "八": ("はち", "はっ"), "九": ("きゅう", "く")}
+_NUMERAL = re.compile("[〇一二三四五六七八九十百千万億兆]+")
+
+
+def _hira(text: str) -> str:
+    return "".join(item["hira"] for item in _converter().convert(text))
+
+
+def _join_counters(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    out = list(items)
+    for i in range(len(out) - 1):
+        num, counter = out[i][0], out[i + 1][0]
+        if (len(num) < 2 or not _NUMERAL.fullmatch(num) or num[-1] not in _DIGIT_READINGS
+                or not counter or _NUMERAL.match(counter) or not _letters(counter[0])):
+            continue
+        joined = _converter().convert(num[-1] + counter[0])
+        if len(joined) != 1 or not joined[0]["hira"].startswith(_DIGIT_READINGS[num[-1]]):
+            continue
+        out[i] = (num, _hira(num[:-1]) + joined[0]["hira"])
+        out[i + 1] = (counter, _hira(counter[1:]))
+    return out
+
+
 def _readings(text: str) -> list[tuple[str, str]]:
-    """(original, hiragana) per pykakasi item, with the greeting misreading corrected."""
-    items = [(item["orig"], item["hira"]) for item in _converter().convert(text)]
+    """(original, hiragana) per pykakasi item, with the greeting misreading corrected and
+    numerals read with their counters."""
+    items = _join_counters([(item["orig"], item["hira"]) for item in _converter().convert(text)])
     for i, (orig, hira) in enumerate(items):
         if orig.startswith("今日は") and hira.startswith(_GREETING):
             following = items[i + 1][0] if i + 1 < len(items) else ""
