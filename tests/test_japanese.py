@@ -58,6 +58,19 @@ def test_a_numerals_last_digit_is_read_with_its_counter():
     assert "".join(text_mod.normalize("11人", "ja")) == "じゅういちにん"
 
 
+def test_numerals_are_read_as_counted():
+    # pykakasi says し and しち (四百 "shihyaku"); counting says よん and なな.
+    assert japanese.numeral_reading("四百") == "よんひゃく"
+    assert japanese.numeral_reading("七十七") == "ななじゅうなな"
+    assert japanese.numeral_reading("三千六百八") == "さんぜんろっぴゃくはち"
+    assert japanese.numeral_reading("一億二千万") == "いちおくにせんまん"
+    assert japanese.numeral_reading("四年") is None
+    assert "".join(text_mod.normalize("400", "ja")) == "よんひゃく"
+    # Words that only contain numerals keep their own reading.
+    assert "".join(text_mod.normalize("十分です", "ja")) == "じゅうぶんです"
+    assert "".join(text_mod.normalize("二十日", "ja")) == "はつか"
+
+
 def test_kyou_wa_is_today_unless_it_is_the_greeting():
     assert text_mod.normalize("今日はいい天気", "ja")[0] == "きょうは"
     assert text_mod.normalize("こんにちは、今日は雨です", "ja")[:2] == ["こんにちは", "きょうは"]

@@ -30,39 +30,90 @@ def _converter() -> Any:
 _GREETING, _TODAY = "こんにちは", "きょうは"
 
 
+# Numerals are read here, not by pykakasi, which says し and しち for 4 and 7 where counting
+# says よん and なな (四百 is よんひゃく), and splits long numerals into several items.
+_DIGITS = {"一": "いち", "二": "に", "三": "さん", "四": "よん", "五": "ご", "六": "ろく",
+           "七": "なな", "八": "はち", "九": "きゅう"}
+# Place values with the sound changes of the digits before them.
+_PLACES = (("千", "せん", {"一": "いっせん", "三": "さんぜん", "八": "はっせん"}),
+           ("百", "ひゃく", {"三": "さんびゃく", "六": "ろっぴゃく", "八": "はっぴゃく"}),
+           ("十", "じゅう", {}))
+_GROUPS = (("兆", "ちょう", {"一": "いっちょう"}), ("億", "おく", {}), ("万", "まん", {}))
+_NUMERAL = re.compile("[一二三四五六七八九十百千万億兆]+")
+
+
+def _under_10000(text: str) -> str | None:
+    out = ""
+    for unit, reading, changed in _PLACES:
+        if unit in text:
+            head, text = text.split(unit, 1)
+            if head in changed:
+                out += changed[head]
+            elif head in ("", "一"):
+                out += reading
+            elif head in _DIGITS:
+                out += _DIGITS[head] + reading
+            else:
+                return None
+    if text and text not in _DIGITS:
+        return None
+    return out + _DIGITS.get(text, "")
+
+
+def numeral_reading(text: str) -> str | None:
+    """The reading of a kanji numeral as counted (二千二十四 → にせんにじゅうよん), or None
+    when ``text`` is not one."""
+    if not _NUMERAL.fullmatch(text):
+        return None
+    out = ""
+    for unit, reading, changed in _GROUPS:
+        if unit in text:
+            head, text = text.split(unit, 1)
+            group = changed.get(head) or ((_under_10000(head) or "") + reading if head else None)
+            if group is None or (head and _under_10000(head) is None):
+                return None
+            out += group
+    rest = _under_10000(text) if text else ""
+    return None if rest is None else out + rest
+
+
 # A numeral's last digit joins the counter after it (二十四年 is にじゅう + よねん, not
-# にじゅうし ねん): pykakasi knows the digit-and-counter words but splits longer numerals off.
+# にじゅうよん ねん): pykakasi knows the digit-and-counter words but splits longer numerals off.
 # The joined reading is kept only when it is the digit's Sino-Japanese reading (sound changes
 # included): native ones such as ふつか (二日) or ひとり (一人) are for the bare number alone.
 _DIGIT_READINGS = {"一": ("いち", "いっ"), "二": ("に",), "三": ("さん",), "四": ("よん", "よ"),
                    "五": ("ご",), "六": ("ろく", "ろっ"), "七": ("なな", "しち"),
                    "八": ("はち", "はっ"), "九": ("きゅう", "く")}
-_NUMERAL = re.compile("[〇一二三四五六七八九十百千万億兆]+")
 
 
-def _hira(text: str) -> str:
-    return "".join(item["hira"] for item in _converter().convert(text))
-
-
-def _join_counters(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    out = list(items)
+def _numerals(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Consecutive numeral items merged and read by :func:`numeral_reading`; each last digit
+    then read together with the counter after it."""
+    out: list[tuple[str, str]] = []
+    for orig, hira in items:
+        if out and _NUMERAL.fullmatch(out[-1][0]) and _NUMERAL.fullmatch(orig):
+            orig = out.pop()[0] + orig
+        out.append((orig, numeral_reading(orig) or hira))
     for i in range(len(out) - 1):
         num, counter = out[i][0], out[i + 1][0]
-        if (len(num) < 2 or not _NUMERAL.fullmatch(num) or num[-1] not in _DIGIT_READINGS
-                or not counter or _NUMERAL.match(counter) or not _letters(counter[0])):
+        if (not _NUMERAL.fullmatch(num) or num[-1] not in _DIGIT_READINGS
+                or _NUMERAL.match(counter) or not _letters(counter[:1])):
             continue
         joined = _converter().convert(num[-1] + counter[0])
-        if len(joined) != 1 or not joined[0]["hira"].startswith(_DIGIT_READINGS[num[-1]]):
+        head = numeral_reading(num[:-1]) if len(num) > 1 else ""
+        if (head is None or len(joined) != 1
+                or not joined[0]["hira"].startswith(_DIGIT_READINGS[num[-1]])):
             continue
-        out[i] = (num, _hira(num[:-1]) + joined[0]["hira"])
-        out[i + 1] = (counter, _hira(counter[1:]))
+        out[i] = (num, head + joined[0]["hira"])
+        out[i + 1] = (counter, "".join(item["hira"] for item in
+                                       _converter().convert(counter[1:])))
     return out
 
 
 def _readings(text: str) -> list[tuple[str, str]]:
     """(original, hiragana) per pykakasi item, with the greeting misreading corrected and
     numerals read with their counters."""
-    items = _join_counters([(item["orig"], item["hira"]) for item in _converter().convert(text)])
+    items = _numerals([(item["orig"], item["hira"]) for item in _converter().convert(text)])
     for i, (orig, hira) in enumerate(items):
         if orig.startswith("今日は") and hira.startswith(_GREETING):
             following = items[i + 1][0] if i + 1 < len(items) else ""
