@@ -50,6 +50,7 @@ LEVEL_UPDATE = 0.25          # how often (seconds) those two are re-estimated
 MIN_CUE = visemes.MIN_CUE    # shortest non-decisive viseme, seconds
 EMOTION_EASE = 0.3           # seconds a change of emotion (set_emotion) takes by default
 NO_PHONE = ""                # a stretch with no phone: silence
+VOICING_CONTEXT = 0.1        # seconds of earlier audio the pitch of new level frames sees
 
 _MOUTH_COLS = np.array([arkit.INDEX[name] for name in poses.MOUTH])
 _BLINK_COLS = np.array([arkit.INDEX["eyeBlinkLeft"], arkit.INDEX["eyeBlinkRight"]])
@@ -234,6 +235,8 @@ class StreamAnimator:
         self._floor, self._peak = -90.0, -20.0
         self._next_update = 0
         self._quiet_run = 0          # quiet level frames at the end of the stream so far
+        self._voiced_run = 0         # of those, steadily voiced ones in a row (a murmur)
+        self._context = np.zeros(0, np.float32)  # the last VOICING_CONTEXT s of level frames
         self._pauses: list[list[float]] = []  # [start, end] of pauses ≥ MIN_PAUSE (seconds)
         self._done: list[_Segment] = []   # phones of finished utterances (trimmed as frames go)
         self._current: list[_Segment] = []  # the current utterance's best path
@@ -336,13 +339,24 @@ class StreamAnimator:
         self._recent_start = self._level_count - len(self._recent_db)
         threshold = max(silence.ABSOLUTE_FLOOR_DB, self._floor + silence.ABOVE_NOISE_DB,
                         self._peak - silence.BELOW_PEAK_DB)
+        quiet = db <= threshold
+        voiced = self._voiced(frames.reshape(-1), db) if quiet.any() else np.zeros(n, bool)
+        self._context = np.concatenate([self._context, frames.reshape(-1)])[
+            -int(VOICING_CONTEXT * RATE):]
         min_run = int(round(silence.MIN_PAUSE / FRAME))
-        for i, quiet in enumerate((db <= threshold).tolist()):
-            if not quiet:
+        min_voiced = int(round(silence.MIN_VOICED / FRAME))
+        for i, (q, v) in enumerate(zip(quiet.tolist(), voiced.tolist(), strict=True)):
+            self._voiced_run = self._voiced_run + 1 if q and v else 0
+            if not q or self._voiced_run > min_voiced:
+                self._quiet_run = 0
+                continue
+            end = (self._level_count - n + i + 1) * FRAME
+            if self._voiced_run == min_voiced:
+                # Steady voicing (a murmured "uh", "mm"): speech after all, as offline.
+                self._unpause(end - min_voiced * FRAME)
                 self._quiet_run = 0
                 continue
             self._quiet_run += 1
-            end = (self._level_count - n + i + 1) * FRAME
             if self._quiet_run == min_run:
                 self._pauses.append([end - min_run * FRAME, end])
             elif self._quiet_run > min_run:
@@ -351,6 +365,21 @@ class StreamAnimator:
         horizon = self._next_frame / self.fps - REACH
         while len(self._pauses) > 1 and self._pauses[0][1] < horizon:
             self._pauses.pop(0)
+
+    def _voiced(self, samples: np.ndarray, db: np.ndarray) -> np.ndarray:
+        """Per new level frame: steady voicing a little above the noise floor
+        (:func:`visemic.phonetics.silence.steady_voicing`, with some earlier audio as context)."""
+        x = np.concatenate([self._context, samples])
+        steady = silence.steady_voicing(x, RATE)[-len(db):]
+        return steady & (db > max(silence.ABSOLUTE_FLOOR_DB,
+                                  self._floor + silence.ABOVE_FLOOR_VOICED_DB))
+
+    def _unpause(self, t: float) -> None:
+        """End the latest pause at ``t``; drop it if what is left is too short to be one."""
+        if self._pauses and self._pauses[-1][1] > t:
+            self._pauses[-1][1] = t
+            if self._pauses[-1][1] - self._pauses[-1][0] < silence.MIN_PAUSE - 1e-9:
+                self._pauses.pop()
 
     def _read_hypothesis(self) -> None:
         if self._received - self._cmn_at >= CMN_UPDATE * RATE:
