@@ -9,9 +9,9 @@ One :class:`StreamAnimator` per stream (they share nothing, so streams are isola
   tables and coarticulation constants (:mod:`visemic.motion.poses`, :mod:`visemic.motion.curves`):
   dominance blending, lips sealed through /p b m/, lower lip tucked for /f v/, rest in pauses,
   jaw scaled by loudness, per-frame step limits (no pops);
-- an energy gate (the rules of :mod:`visemic.phonetics.silence`, with a running noise floor and
-  speech level) drops phones "heard" in pauses, and the recogniser's utterance is restarted in
-  pauses so its work per chunk stays flat however long the stream runs.
+- an energy gate (the rules of :mod:`visemic.phonetics.silence`, steady voicing included, with a
+  running noise floor and speech level) drops phones "heard" in pauses, and the recogniser's
+  utterance is restarted in pauses so its work per chunk stays flat however long it runs.
 
 A frame, once returned, is final. Frames come out in time order, exactly one per ``1/fps`` of
 audio; :meth:`StreamAnimator.flush` returns the ones still held back for look-ahead.
