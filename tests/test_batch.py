@@ -252,12 +252,16 @@ def test_resume_after_kill_9_loses_and_duplicates_nothing(clips, reference, tmp_
 def test_ctrl_c_stops_cleanly(clips, reference, tmp_path):
     out = tmp_path / "out"
     journal = out / STATE_DIR / JOURNAL
-    proc = batch_cli(str(clips), "-o", str(out), "--format", FORMATS, "--workers", "1")
+    # As from a terminal: a background job (make, CI) may start us with SIGINT ignored, and the
+    # command keeps a SIGINT its parent ignores ignored.
+    proc = batch_cli(str(clips), "-o", str(out), "--format", FORMATS, "--workers", "1",
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
         if journal.exists() and journal.read_text().count("\n") >= 1:
             break
         time.sleep(0.01)
+    assert proc.poll() is None, "the batch ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
