@@ -27,6 +27,7 @@ OUTPUT_SUFFIXES: dict[str, str] = {
     "rhubarb-json": ".rhubarb.json",
     "rhubarb-dat": ".dat",
     "phones": ".phones.json",
+    "gltf": ".gltf",
 }
 
 

@@ -12,6 +12,7 @@ rhubarb-xml    .xml
 rhubarb-json   (name)
 rhubarb-dat    .dat
 phones         (name)    the phonetic timeline only
+gltf           .gltf     glTF 2.0: the curves as morph-target weights (:mod:`visemic.outputs.gltf`)
 =============  ========  =====================================================================
 
 Video (``mp4``, ``webm``, ``png`` for a PNG sequence) goes to
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from visemic.errors import VisemicError
-from visemic.outputs import atomic, json_export, livelink, rhubarb_formats
+from visemic.outputs import atomic, gltf, json_export, livelink, rhubarb_formats
 
 if TYPE_CHECKING:
     from visemic.api import Result
@@ -62,6 +63,8 @@ EXPORTERS: dict[str, Exporter] = {
                  {"extended": "GHX", "dat_fps": 24.0, "preston_blair": False},
                  "Moho/OpenToonz switch data (Rhubarb DAT)"),
         Exporter("phones", json_export.write_phones, {}, "phonetic timeline (IPA) as JSON"),
+        Exporter("gltf", gltf.write_gltf, {},
+                 "glTF 2.0 animation: ARKit-52 morph-target weights and head rotation"),
     )
 }
 
@@ -71,7 +74,7 @@ VIDEO_FORMATS = ("mp4", "webm", "png")
 # (.mp4/.m4v/.mov, .webm, a folder or a ``frames/%05d.png`` pattern for a PNG sequence).
 EXTENSIONS: dict[str, str] = {
     ".json": "json", ".csv": "csv", ".tsv": "rhubarb-tsv", ".xml": "rhubarb-xml",
-    ".dat": "rhubarb-dat",
+    ".dat": "rhubarb-dat", ".gltf": "gltf",
 }
 # Used when the video writer is not installed, so that the error names the real problem.
 _VIDEO_EXTENSIONS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".webm": "webm", ".png": "png"}

@@ -25,6 +25,7 @@ MEDIA: dict[str, tuple[str, str]] = {
     "rhubarb-json": ("application/json", ".json"),
     "rhubarb-dat": ("text/plain; charset=utf-8", ".dat"),
     "phones": ("application/json", ".json"),
+    "gltf": ("model/gltf+json", ".gltf"),
     "mp4": ("video/mp4", ".mp4"),
     "webm": ("video/webm", ".webm"),
 }

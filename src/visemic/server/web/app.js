@@ -21,6 +21,7 @@ const DOWNLOADS = [
   ["rhubarb-tsv", "Rhubarb TSV"],
   ["rhubarb-xml", "Rhubarb XML"],
   ["phones", "Phones (IPA) JSON"],
+  ["gltf", "glTF animation (ARKit morph targets)"],
   ["mp4", "Avatar video (MP4)"],
 ];
 
@@ -271,7 +272,8 @@ function offerDownloads(jsonBlob) {
 }
 
 const EXTENSIONS = {
-  csv: "csv", "rhubarb-tsv": "tsv", "rhubarb-xml": "xml", phones: "json", mp4: "mp4",
+  csv: "csv", "rhubarb-tsv": "tsv", "rhubarb-xml": "xml", phones: "json", gltf: "gltf",
+  mp4: "mp4",
 };
 
 // Each download is a server job: submit, follow its progress, fetch the result.
