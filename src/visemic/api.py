@@ -38,8 +38,8 @@ class Result:
              **options: Any) -> Path:
         """Write the result to ``path`` atomically; ``format`` defaults to the extension's.
 
-        Formats: json, csv, rhubarb-tsv, rhubarb-xml, rhubarb-json, rhubarb-dat, phones, and the
-        video formats of :mod:`visemic.outputs.video`. Returns the path written.
+        Formats: json, csv, rhubarb-tsv, rhubarb-xml, rhubarb-json, rhubarb-dat, phones, gltf,
+        and the video formats of :mod:`visemic.outputs.video`. Returns the path written.
         """
         from visemic.outputs import formats
 
