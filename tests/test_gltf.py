@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import visemic
+from visemic.errors import VisemicError
 from visemic.motion import arkit
 from visemic.outputs import formats, gltf
 from visemic.types import Animation, Audio
@@ -28,6 +30,20 @@ def load(text: str) -> tuple[dict, bytes]:
     assert uri.startswith("data:application/octet-stream;base64,")
     data = base64.b64decode(uri.split(",", 1)[1])
     assert len(data) == doc["buffers"][0]["byteLength"]
+    return doc, data
+
+
+def load_glb(blob: bytes) -> tuple[dict, bytes]:
+    magic, version, total = struct.unpack_from("<4sII", blob, 0)
+    assert (magic, version, total) == (b"glTF", 2, len(blob))
+    n_json, kind = struct.unpack_from("<I4s", blob, 12)
+    assert kind == b"JSON" and n_json % 4 == 0
+    doc = json.loads(blob[20:20 + n_json])
+    n_bin, kind = struct.unpack_from("<I4s", blob, 20 + n_json)
+    assert kind == b"BIN\0" and n_bin % 4 == 0
+    data = blob[28 + n_json:28 + n_json + n_bin]
+    assert len(data) == n_bin and 28 + n_json + n_bin == len(blob)
+    assert doc["buffers"] == [{"byteLength": n_bin}]
     return doc, data
 
 
@@ -139,6 +155,15 @@ def test_empty_and_long_animations():
         assert np.array_equal(w, values[:, :52])
 
 
+def test_glb_holds_the_same_document_and_data(result):
+    doc, data = load_glb(formats.render_bytes(result, "glb"))
+    text_doc, text_data = load(formats.render(result, "gltf"))
+    text_doc["buffers"] = doc["buffers"]
+    assert doc == text_doc and data == text_data
+    with pytest.raises(VisemicError, match="binary"):
+        formats.render(result, "glb")
+
+
 def test_cli_writes_gltf_by_extension(spoken_wav, tmp_path):
     out = tmp_path / "face.gltf"
     proc = subprocess.run([sys.executable, "-m", "visemic", "animate", str(spoken_wav), "-o",
@@ -146,6 +171,11 @@ def test_cli_writes_gltf_by_extension(spoken_wav, tmp_path):
     assert proc.returncode == 0, proc.stderr
     doc, _ = load(out.read_text(encoding="utf-8"))
     assert doc["animations"][0]["name"] == Path(spoken_wav).stem
+    glb = tmp_path / "face.glb"
+    proc = subprocess.run([sys.executable, "-m", "visemic", "animate", str(spoken_wav), "-o",
+                           str(glb), "-q"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert load_glb(glb.read_bytes())[0]["animations"][0]["name"] == Path(spoken_wav).stem
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js for the validator")
@@ -157,13 +187,14 @@ def test_khronos_validator_finds_no_issue(result, tmp_path):
                               "gltf-validator@2.0.0-dev.3.10"], capture_output=True, timeout=120)
     if install.returncode != 0:
         pytest.skip("npm could not install gltf-validator (offline?)")
-    path = tmp_path / "face.gltf"
-    formats.save(result, path)
     script = ("const v=require('gltf-validator');const fs=require('fs');"
               "v.validateBytes(new Uint8Array(fs.readFileSync(process.argv[1])))"
               ".then(r=>console.log(JSON.stringify(r.issues)))")
-    proc = subprocess.run(["node", "-e", script, str(path)], capture_output=True, text=True,
-                          timeout=60, cwd=root)
-    assert proc.returncode == 0, proc.stderr
-    issues = json.loads(proc.stdout)
-    assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, issues["messages"]
+    for name in ("face.gltf", "face.glb"):
+        path = tmp_path / name
+        formats.save(result, path)
+        proc = subprocess.run(["node", "-e", script, str(path)], capture_output=True, text=True,
+                              timeout=60, cwd=root)
+        assert proc.returncode == 0, proc.stderr
+        issues = json.loads(proc.stdout)
+        assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, (name, issues)

@@ -28,6 +28,7 @@ OUTPUT_SUFFIXES: dict[str, str] = {
     "rhubarb-dat": ".dat",
     "phones": ".phones.json",
     "gltf": ".gltf",
+    "glb": ".glb",
 }
 
 
@@ -142,7 +143,7 @@ def _render(result: visemic.Result, fmt: str, audio_name: str) -> bytes:
     from visemic.outputs import formats
 
     options = {"sound_file": audio_name} if fmt in ("rhubarb-xml", "rhubarb-json") else {}
-    return formats.render(result, fmt, **options).encode("utf-8")
+    return formats.render_bytes(result, fmt, **options)
 
 
 def _one_line(text: str) -> str:

@@ -13,6 +13,7 @@ rhubarb-json   (name)
 rhubarb-dat    .dat
 phones         (name)    the phonetic timeline only
 gltf           .gltf     glTF 2.0: the curves as morph-target weights (:mod:`visemic.outputs.gltf`)
+glb            .glb      the same as binary glTF
 =============  ========  =====================================================================
 
 Video (``mp4``, ``webm``, ``png`` for a PNG sequence) goes to
@@ -27,7 +28,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from visemic.errors import VisemicError
 from visemic.outputs import atomic, gltf, json_export, livelink, rhubarb_formats
@@ -46,6 +47,7 @@ class Exporter:
     # option is never silently ignored).
     options: dict[str, Any]
     description: str
+    binary: bool = False  # ``write`` takes a binary stream
 
 
 EXPORTERS: dict[str, Exporter] = {
@@ -65,6 +67,7 @@ EXPORTERS: dict[str, Exporter] = {
         Exporter("phones", json_export.write_phones, {}, "phonetic timeline (IPA) as JSON"),
         Exporter("gltf", gltf.write_gltf, {},
                  "glTF 2.0 animation: ARKit-52 morph-target weights and head rotation"),
+        Exporter("glb", gltf.write_glb, {}, "the glTF animation as one binary .glb", True),
     )
 }
 
@@ -74,7 +77,7 @@ VIDEO_FORMATS = ("mp4", "webm", "png")
 # (.mp4/.m4v/.mov, .webm, a folder or a ``frames/%05d.png`` pattern for a PNG sequence).
 EXTENSIONS: dict[str, str] = {
     ".json": "json", ".csv": "csv", ".tsv": "rhubarb-tsv", ".xml": "rhubarb-xml",
-    ".dat": "rhubarb-dat", ".gltf": "gltf",
+    ".dat": "rhubarb-dat", ".gltf": "gltf", ".glb": "glb",
 }
 # Used when the video writer is not installed, so that the error names the real problem.
 _VIDEO_EXTENSIONS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".webm": "webm", ".png": "png"}
@@ -127,6 +130,12 @@ def is_video(format: str) -> bool:
     return format in VIDEO_FORMATS
 
 
+def is_binary(format: str) -> bool:
+    """Whether ``format`` is an export written as bytes (``render_bytes``, not ``render``)."""
+    exporter = EXPORTERS.get(format)
+    return exporter is not None and exporter.binary
+
+
 def check_options(format: str, options: dict[str, Any]) -> dict[str, Any]:
     """The exporter's options with defaults filled in; unknown ones are an error."""
     if is_video(format):
@@ -140,8 +149,8 @@ def check_options(format: str, options: dict[str, Any]) -> dict[str, Any]:
     return {**accepted, **options}
 
 
-def write(result: Result, out: TextIO, format: str, **options: Any) -> None:
-    """Write a text format to an open text stream."""
+def write(result: Result, out: TextIO | BinaryIO, format: str, **options: Any) -> None:
+    """Write a format to an open stream: a text stream, or a binary one for binary formats."""
     if is_video(format):
         raise VisemicError(f"{format} is a video format; it needs a file path, not a stream")
     opts = check_options(format, options)
@@ -150,9 +159,20 @@ def write(result: Result, out: TextIO, format: str, **options: Any) -> None:
 
 def render(result: Result, format: str, **options: Any) -> str:
     """A text format as a string (for small results, servers and tests)."""
+    if is_binary(format):
+        raise VisemicError(f"{format} is a binary format; use render_bytes")
     buf = io.StringIO()
     write(result, buf, format, **options)
     return buf.getvalue()
+
+
+def render_bytes(result: Result, format: str, **options: Any) -> bytes:
+    """Any export format as the bytes of its file (text formats in UTF-8)."""
+    if is_binary(format):
+        buf = io.BytesIO()
+        write(result, buf, format, **options)
+        return buf.getvalue()
+    return render(result, format, **options).encode("utf-8")
 
 
 def _stdout_text() -> TextIO:
@@ -180,6 +200,15 @@ def save(result: Result, path: str | os.PathLike[str], format: str | None = None
             raise VisemicError(f"{name} video cannot be written to stdout; give a file name")
         return _save_video(result, path, name, format is not None, options)
     opts = check_options(name, options)
+    binary = is_binary(name)
+    if os.fspath(path) == STDOUT and binary:
+        sys.stdout.flush()
+        raw = getattr(sys.stdout, "buffer", None)
+        if raw is None:
+            raise VisemicError(f"{name} is binary and this stdout takes text only; give a file")
+        EXPORTERS[name].write(result, raw, **opts)
+        raw.flush()
+        return Path(STDOUT)
     if os.fspath(path) == STDOUT:
         sys.stdout.flush()  # keep anything already printed ahead of the export
         out = _stdout_text()
@@ -195,8 +224,12 @@ def save(result: Result, path: str | os.PathLike[str], format: str | None = None
         raise VisemicError(f"{final} is a directory; give a file name")
     try:
         with atomic.atomic_path(final) as tmp:
-            with open(tmp, "w", encoding="utf-8", newline="\n") as fp:
-                EXPORTERS[name].write(result, fp, **opts)
+            if binary:
+                with open(tmp, "wb") as fb:
+                    EXPORTERS[name].write(result, fb, **opts)
+            else:
+                with open(tmp, "w", encoding="utf-8", newline="\n") as fp:
+                    EXPORTERS[name].write(result, fp, **opts)
             # The temporary file is private (0600); give the result the usual permissions.
             os.chmod(tmp, 0o666 & ~_umask())
     except OSError as e:

@@ -1,7 +1,8 @@
 """glTF 2.0 export: the ARKit-52 curves as morph-target weights and the head as a rotation.
 
-One self-contained ``.gltf`` file (JSON, its binary buffer embedded as a base64 data URI, written
-a block at a time) that Blender, three.js, Babylon.js, Godot and Unity's glTF importers read:
+One self-contained file that Blender, three.js, Babylon.js, Godot and Unity's glTF importers
+read: ``.gltf`` (JSON, the binary buffer embedded as a base64 data URI) or ``.glb`` (the binary
+container, a quarter smaller); either is written a block at a time. It holds:
 
 - node ``head``, whose rotation follows headYaw, headPitch and headRoll. glTF axes: +Y up, the
   face looking along +Z; yaw turns about +Y (nose towards the character's left), pitch about +X
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import numpy as np
 
@@ -224,6 +226,20 @@ def _padded_pieces(pieces: list[Any]) -> Iterator[bytes]:
             total += len(chunk)
             yield chunk
         yield b"\0" * ((-total) % 4)
+
+
+def write_glb(result: Result, out: BinaryIO) -> None:
+    """The ``.glb`` file: a 12-byte header, the JSON chunk, then the binary chunk."""
+    doc, pieces, length = document(result)
+    doc["buffers"] = [{"byteLength": length}]
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text += b" " * ((-len(text)) % 4)  # the JSON chunk is padded with spaces
+    total = 12 + 8 + len(text) + 8 + length
+    out.write(struct.pack("<4sII", b"glTF", 2, total))
+    out.write(struct.pack("<I4s", len(text), b"JSON") + text)
+    out.write(struct.pack("<I4s", length, b"BIN\0"))
+    for piece in pieces:
+        out.write(piece)
 
 
 def write_gltf(result: Result, out: TextIO) -> None:

@@ -26,6 +26,7 @@ MEDIA: dict[str, tuple[str, str]] = {
     "rhubarb-dat": ("text/plain; charset=utf-8", ".dat"),
     "phones": ("application/json", ".json"),
     "gltf": ("model/gltf+json", ".gltf"),
+    "glb": ("model/gltf-binary", ".glb"),
     "mp4": ("video/mp4", ".mp4"),
     "webm": ("video/webm", ".webm"),
 }
