@@ -173,8 +173,7 @@ def document(result: Result) -> tuple[dict[str, Any], Iterator[bytes], int]:
         r_acc = layout.add(16 * n, n, "VEC4")
         cols = [index[name] for name in BLENDSHAPES]
         heads = [index[name] for name in HEAD] if all(h in index for h in HEAD) else None
-        pieces += [_blocks(times.astype(np.float32)),
-                   _blocks(np.clip(anim.values[:, cols], 0.0, 1.0).astype(np.float32)),
+        pieces += [_blocks(times.astype(np.float32)), _weight_blocks(anim.values, cols),
                    _rotation_blocks(anim.values, heads, n)]
         doc_animation["samplers"] = [{"input": t_acc, "output": w_acc, "interpolation": "LINEAR"},
                                      {"input": t_acc, "output": r_acc, "interpolation": "LINEAR"}]
@@ -203,6 +202,13 @@ def document(result: Result) -> tuple[dict[str, Any], Iterator[bytes], int]:
 def _blocks(a: np.ndarray) -> Iterator[bytes]:
     for i in range(0, len(a), BLOCK_FRAMES):
         yield np.ascontiguousarray(a[i:i + BLOCK_FRAMES]).tobytes()
+
+
+def _weight_blocks(values: np.ndarray, cols: list[int]) -> Iterator[bytes]:
+    # A block at a time: the selected, clipped copy of an hour's curves is never whole.
+    for i in range(0, len(values), BLOCK_FRAMES):
+        block = np.clip(values[i:i + BLOCK_FRAMES, cols], 0.0, 1.0)
+        yield block.astype(np.float32).tobytes()
 
 
 def _rotation_blocks(values: np.ndarray, heads: list[int] | None, n: int) -> Iterator[bytes]:
