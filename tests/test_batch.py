@@ -217,17 +217,22 @@ def test_failures_are_recorded_and_the_batch_goes_on(clips, tmp_path):
     assert "2 made" in err and "2 failed" in err and "Traceback" not in err
 
 
+def wait_for_journal(proc: subprocess.Popen, journal: Path, lines: int) -> None:
+    """Wait until the running batch has journalled ``lines`` items; it must still be running."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        if journal.exists() and journal.read_text().count("\n") >= lines:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the batch ended before it could be stopped"
+
+
 def test_resume_after_kill_9_loses_and_duplicates_nothing(clips, reference, tmp_path):
     out = tmp_path / "out"
     journal = out / STATE_DIR / JOURNAL
     proc = batch_cli(str(clips), "-o", str(out), "--format", FORMATS, "--workers", "1",
                      "--quiet")
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and journal.read_text().count("\n") >= 2:
-            break
-        time.sleep(0.01)
-    assert proc.poll() is None, "the batch ended before it could be killed"
+    wait_for_journal(proc, journal, 2)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     done_before = set(journalled(journal))
@@ -256,12 +261,7 @@ def test_ctrl_c_stops_cleanly(clips, reference, tmp_path):
     # command keeps a SIGINT its parent ignores ignored.
     proc = batch_cli(str(clips), "-o", str(out), "--format", FORMATS, "--workers", "1",
                      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and journal.read_text().count("\n") >= 1:
-            break
-        time.sleep(0.01)
-    assert proc.poll() is None, "the batch ended before it could be interrupted"
+    wait_for_journal(proc, journal, 1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
