@@ -11,6 +11,7 @@ Each subcommand is one ``add_<name>(subparsers)`` function that registers its pa
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import signal
@@ -60,7 +61,12 @@ output:
   --format F         without -o (or with -o -) the result goes to stdout (text formats only)
   neither            is an error: visemic never guesses where a result should go
 
-formats: json, csv, rhubarb-tsv, rhubarb-xml, rhubarb-json, rhubarb-dat, phones, mp4, webm, png
+formats: json, csv, rhubarb-tsv, rhubarb-xml, rhubarb-json, rhubarb-dat, phones, gltf, glb,
+         srt, vtt (subtitles of the words), mp4, webm, png
+
+Without --text the words are recognised with Whisper (models installed with visemic, nothing
+is downloaded), the language detected unless --language is given, and then aligned like a
+transcript; where no words are heard the phone loop stands in ("warning:" on stderr).
 
 Progress is shown on stderr when it is a terminal or the audio is longer than 20 s (--quiet
 silences it). Errors: one line "error: ..." on stderr, exit status 2; Ctrl-C exits 130. Output
@@ -69,6 +75,7 @@ files appear complete or not at all.
 examples:
   visemic animate speech.wav --text "Go forward ten meters." -o speech.json
   visemic animate speech.wav -o speech.tsv
+  visemic animate interview.wav --language en -o interview.srt
   visemic animate speech.wav --format rhubarb-json > cues.json
   visemic animate speech.wav -o talk.mp4 --size 720x720
 """
@@ -107,9 +114,6 @@ def add_animate(sub: Any) -> None:
         epilog=ANIMATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_speech_options(p)
     _add_output_options(p)
-    p.add_argument("--method", choices=("words", "phones"),
-                   help="recognition without a transcript: phone-loop decoding (phones) or "
-                        "word recognition then alignment (words)")
     _add_expression_options(p)
     _add_video_options(p)
     p.set_defaults(run=run_animate)
@@ -124,9 +128,20 @@ def _add_speech_options(p: argparse.ArgumentParser) -> None:
     text.add_argument("--alignment", metavar="F",
                       help="use this word/phone alignment (Praat TextGrid, CTM or JSON, e.g. "
                            "from MFA, WhisperX or a TTS engine) instead of analysing the speech")
-    p.add_argument("--language", metavar="CODE", default="en",
+    p.add_argument("--language", metavar="CODE",
                    help="language of the speech, an espeak-ng code such as en, fr, de, "
-                        "cmn, es-419 (default: en)")
+                        "cmn, es-419 (default: detected from the speech when there is no "
+                        "transcript, else en)")
+    rec = p.add_argument_group("without a transcript")
+    rec.add_argument("--recognizer", "--method", dest="method",
+                     choices=("whisper", "phones", "words"),
+                     help="whisper (default): Whisper's words, aligned like a transcript; "
+                          "phones: pocketsphinx's phone loop (fast, vocabulary-free); "
+                          "words: pocketsphinx's English word recogniser")
+    rec.add_argument("--asr-model", metavar="M",
+                     help="Whisper model: tiny.en (English), base (multilingual) or a folder "
+                          "holding a CTranslate2 Whisper model (default: tiny.en for "
+                          "--language en, else base)")
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
@@ -281,8 +296,6 @@ def _output_target(args: argparse.Namespace, command: str) -> tuple[str, str]:
 def run_animate(args: argparse.Namespace) -> int:
     target, _ = _output_target(args, "animate")
     kwargs: dict[str, Any] = {"fps": args.fps, **_expression_kwargs(args)}
-    if args.method is not None:
-        kwargs["method"] = args.method
     result, show = _analyse(args, **kwargs)
     _save(result, args, target, show)
     return 0
@@ -297,6 +310,12 @@ def _analyse(args: argparse.Namespace, **kwargs: Any) -> tuple[Any, bool]:
     _check_input(args.audio)
     if args.alignment is not None:
         _check_input(args.alignment)
+    if args.method is not None:
+        kwargs["method"] = args.method
+    if args.asr_model is not None:
+        if args.method not in (None, "whisper"):
+            raise UsageError(f"--asr-model goes with --recognizer whisper, not {args.method}")
+        kwargs["asr_model"] = args.asr_model
     show = _want_progress(args, args.audio)
     bar = Progress("analysing", tty=None) if show else None
     try:
@@ -503,9 +522,27 @@ def _checked(progress: Any) -> Any:
     return report
 
 
+class _WarningLines(logging.Handler):
+    """visemic's log warnings as one ``warning: …`` line each on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = " ".join(record.getMessage().split())
+        sys.stderr.write(f"{record.levelname.lower()}: {text}\n")
+        sys.stderr.flush()
+
+
+def _warnings_to_stderr() -> None:
+    logger = logging.getLogger("visemic")
+    if not any(isinstance(h, _WarningLines) for h in logger.handlers):
+        handler = _WarningLines(logging.WARNING)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    _warnings_to_stderr()
     with _signals():
         try:
             if args_list and args_list[0] == "rhubarb":

@@ -29,6 +29,8 @@ OUTPUT_SUFFIXES: dict[str, str] = {
     "phones": ".phones.json",
     "gltf": ".gltf",
     "glb": ".glb",
+    "srt": ".srt",
+    "vtt": ".vtt",
 }
 
 
@@ -41,7 +43,7 @@ class Job:
     name: str
     audio_name: str
     text: str | None
-    language: str
+    language: str | None
     fps: float
     method: str
     formats: tuple[str, ...]

@@ -101,8 +101,8 @@ def default_workers() -> int:
 
 def run_batch(inputs: str | os.PathLike[str], outdir: str | os.PathLike[str], *,
               formats: str | Sequence[str] = ("json",), workers: int | None = None,
-              ray: str | None = None, language: str = "en", fps: float = 60.0,
-              method: str = "phones", progress: bool = False,
+              ray: str | None = None, language: str | None = None, fps: float = 60.0,
+              method: str = "whisper", progress: bool = False,
               stream: TextIO | None = None) -> BatchReport:
     """Lip-sync every item of ``inputs`` (a folder of audio with same-name .txt/.lab
     transcripts, or a CSV manifest; see :mod:`visemic.batch.inputs`) into ``outdir``.
