@@ -247,8 +247,8 @@ def _manifest_rows(items: list[Item], files: dict[str, list[str]], failed: dict[
                    folder: OutputFolder) -> Iterator[tuple[str, ...]]:
     for item in items:
         if item.name in failed:
-            yield (item.name, item.audio_name, item.language, "failed", "", "")
+            yield (item.name, item.audio_name, item.language or "", "failed", "", "")
         else:
             record = folder.records[item.name]
-            yield (item.name, item.audio_name, item.language, "ok",
+            yield (item.name, item.audio_name, item.language or "", "ok",
                    ";".join(files[item.name]), record.key)

@@ -31,17 +31,22 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ENGLISH_MODEL = "tiny.en"
 MULTILINGUAL_MODEL = "base"
-# Decoding: greedy with a short temperature fallback (as Whisper does when a window's text looks
-# like a loop). Previous text is not fed back: that is how Whisper's repetition loops spread.
+# Decoding: greedy, decoded again a little warmer when the text is improbable (Whisper's own
+# fallback). Previous text is not fed back: that is how Whisper's repetition loops spread. Text
+# that compresses well is *not* taken as a loop: speech that repeats itself does too (a window of a
+# sentence said six times measured 4.5, over Whisper's 2.4), and was lost.
 BEAM_SIZE = 1
-TEMPERATURES = (0.0, 0.4, 0.8)
-# A window whose text Whisper itself doubts is dropped (its usual test for silence: likely no
-# speech and a low log-probability), and so is text that loops (highly compressible) or is very
-# improbable: Whisper "hears" stock phrases in music and noise.
+TEMPERATURES = (0.0, 0.4)
+# A window Whisper judges silent (likely no speech and a low log-probability) is skipped by
+# faster-whisper itself; text still very improbable after the fallback is dropped too: that is
+# what Whisper "hears" in music and noise.
 NO_SPEECH = 0.6
 LOW_LOGPROB = -1.0
 VERY_LOW_LOGPROB = -1.5
-LOOPING = 2.4
+# Whisper's loops on tones and noise ("beep beep beep …", "1.5kg 1.5kg …"): a phrase of up to
+# LOOP_WORDS words said LOOP_TIMES times in a row or more.
+LOOP_WORDS = 4
+LOOP_TIMES = 5
 # Whisper's language codes that espeak-ng (the aligner's pronunciations) names otherwise, and
 # the reverse for codes given with --language.
 TO_ESPEAK = {"nn": "nb"}
@@ -179,7 +184,7 @@ def _transcribe(model: Any, samples: np.ndarray, language: str | None,
     options = TranscriptionOptions(
         beam_size=BEAM_SIZE, best_of=1, patience=1.0, length_penalty=1.0,
         repetition_penalty=1.0, no_repeat_ngram_size=0, log_prob_threshold=LOW_LOGPROB,
-        no_speech_threshold=NO_SPEECH, compression_ratio_threshold=LOOPING,
+        no_speech_threshold=NO_SPEECH, compression_ratio_threshold=None,
         condition_on_previous_text=False, prompt_reset_on_temperature=0.5,
         temperatures=list(TEMPERATURES), initial_prompt=None, prefix=None,
         suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
@@ -187,19 +192,31 @@ def _transcribe(model: Any, samples: np.ndarray, language: str | None,
         prepend_punctuations="\"'“¿([{-", append_punctuations="\"'.。,，!！?？:：”)]}、",
         multilingual=False, max_new_tokens=None, clip_timestamps="0",
         hallucination_silence_threshold=None, hotwords=None)
+    # Judged a window at a time (a loop comes split into many short segments).
+    windows: dict[int, list[Any]] = {}
+    for seg in model.generate_segments(features, tokenizer, options, False, encoded):
+        if seg.text.strip():
+            windows.setdefault(seg.seek, []).append(seg)
     kept: list[str] = []
     dropped: list[str] = []
-    for seg in model.generate_segments(features, tokenizer, options, False, encoded):
-        text = seg.text.strip()
-        if not text:
-            continue
-        doubtful = ((seg.no_speech_prob > NO_SPEECH and seg.avg_logprob < LOW_LOGPROB)
-                    or seg.avg_logprob < VERY_LOW_LOGPROB
-                    or seg.compression_ratio > LOOPING)
+    for segs in windows.values():
+        text = _join([seg.text.strip() for seg in segs], language)
+        doubtful = min(seg.avg_logprob for seg in segs) < VERY_LOW_LOGPROB or loops(text)
         (dropped if doubtful else kept).append(text)
     return Recognition(text=_join(kept, language), language=language,
                        probability=float(probability), model=resolved.name,
                        packages=resolved.packages, dropped=dropped)
+
+
+def loops(text: str) -> bool:
+    """Whether ``text`` repeats a short phrase over and over (see LOOP_WORDS)."""
+    words = re.sub(r"[^\w\s]", " ", text.lower()).split()
+    for n in range(1, LOOP_WORDS + 1):
+        for i in range(len(words) - n * LOOP_TIMES + 1):
+            phrase = words[i:i + n]
+            if all(words[i + k * n:i + (k + 1) * n] == phrase for k in range(1, LOOP_TIMES)):
+                return True
+    return False
 
 
 _SPACELESS = {"zh", "ja", "yue", "th", "lo", "my", "bo", "km"}
