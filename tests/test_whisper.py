@@ -15,6 +15,7 @@ import pytest
 
 import visemic
 from visemic.audio import save_wav
+from visemic.errors import VisemicError
 from visemic.outputs import formats
 from visemic.phonetics import asr_models
 from visemic.types import Audio
@@ -184,7 +185,7 @@ def test_base_is_joined_once_into_the_cache(tmp_path, monkeypatch):
     with open(first.path / "model.bin", "r+b") as fp:
         fp.seek(1000)
         fp.write(b"\xff" * 16)
-    with pytest.raises(visemic.VisemicError, match="delete .* to rebuild"):
+    with pytest.raises(VisemicError, match="delete .* to rebuild"):
         asr_models.resolve("base")
 
 
