@@ -154,11 +154,12 @@ def main() -> None:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-accuracy", action="store_true")
     ap.add_argument("--minutes", type=float, default=2.0)
+    ap.add_argument("--eval", type=Path, default=EVAL, help=f"the set (default: {EVAL})")
     ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args()
-    if not EVAL.is_dir():
-        sys.exit(f"error: {EVAL} not found (the shared development set)")
-    items = sorted(EVAL.glob("*.json"))
+    if not args.eval.is_dir():
+        sys.exit(f"error: {args.eval} not found (the shared development set)")
+    items = sorted(args.eval.glob("*.json"))
     english = [p for p in items if item_language(json.loads(p.read_text())) == "en"]
     others = [p for p in items if p not in english]
     if not args.skip_accuracy:
