@@ -43,6 +43,12 @@ TEMPERATURES = (0.0, 0.4)
 NO_SPEECH = 0.6
 LOW_LOGPROB = -1.0
 VERY_LOW_LOGPROB = -1.5
+# Whisper leaves out "um" and "uh" unless its prompt has them; the mouth does not (an "um" closes
+# the lips), and neither do careful transcripts. A disfluent prompt keeps them: on the English
+# development set the macro score rose from 0.881 to 0.910 (0.929 with the transcripts).
+PROMPTS = {"en": "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking."}
+# ...which Whisper then spells long; the dictionary spells them short.
+FILLERS = ((re.compile(r"\b([Uu])mm+\b"), r"\1m"), (re.compile(r"\b([Uu])hh+\b"), r"\1h"))
 # Whisper's loops on tones and noise ("beep beep beep …", "1.5kg 1.5kg …"): a phrase of up to
 # LOOP_WORDS words said LOOP_TIMES times in a row or more.
 LOOP_WORDS = 4
@@ -186,7 +192,7 @@ def _transcribe(model: Any, samples: np.ndarray, language: str | None,
         repetition_penalty=1.0, no_repeat_ngram_size=0, log_prob_threshold=LOW_LOGPROB,
         no_speech_threshold=NO_SPEECH, compression_ratio_threshold=None,
         condition_on_previous_text=False, prompt_reset_on_temperature=0.5,
-        temperatures=list(TEMPERATURES), initial_prompt=None, prefix=None,
+        temperatures=list(TEMPERATURES), initial_prompt=PROMPTS.get(language), prefix=None,
         suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
         without_timestamps=False, max_initial_timestamp=1.0, word_timestamps=False,
         prepend_punctuations="\"'“¿([{-", append_punctuations="\"'.。,，!！?？:：”)]}、",
@@ -224,4 +230,7 @@ _SPACELESS = {"zh", "ja", "yue", "th", "lo", "my", "bo", "km"}
 
 def _join(parts: list[str], language: str) -> str:
     sep = "" if language in _SPACELESS else " "
-    return re.sub(r"\s+", " ", sep.join(parts)).strip()
+    text = re.sub(r"\s+", " ", sep.join(parts)).strip()
+    for pattern, short in FILLERS:
+        text = pattern.sub(short, text)
+    return text
