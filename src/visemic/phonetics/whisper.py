@@ -31,15 +31,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ENGLISH_MODEL = "tiny.en"
 MULTILINGUAL_MODEL = "base"
-# Decoding: greedy, decoded again a little warmer when the text is improbable (Whisper's own
-# fallback). Previous text is not fed back: that is how Whisper's repetition loops spread. Text
-# that compresses well is *not* taken as a loop: speech that repeats itself does too (a window of a
-# sentence said six times measured 4.5, over Whisper's 2.4), and was lost.
+# Decoding: greedy, at temperature 0 only, so a clip always gives the same text (Whisper's
+# fallback to sampling at higher temperatures made batch and Ray runs differ, and measured no
+# better here; nor did a beam of 5). Previous text is not fed back: that is how Whisper's
+# repetition loops spread. Text that compresses well is *not* taken as a loop: speech that
+# repeats itself does too (a sentence said six times measured 4.5, over Whisper's 2.4).
 BEAM_SIZE = 1
-TEMPERATURES = (0.0, 0.4)
+TEMPERATURES = (0.0,)
 # A window Whisper judges silent (likely no speech and a low log-probability) is skipped by
-# faster-whisper itself; text still very improbable after the fallback is dropped too: that is
-# what Whisper "hears" in music and noise.
+# faster-whisper itself; very improbable text is dropped too: that is what Whisper "hears" in
+# music and noise.
 NO_SPEECH = 0.6
 LOW_LOGPROB = -1.0
 VERY_LOW_LOGPROB = -1.5
