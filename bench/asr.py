@@ -56,7 +56,8 @@ def units(text: str, language: str) -> list[str]:
 def score(items: list[Path], mode: str, verbose: bool) -> dict:
     """Run every item in ``mode`` (text, whisper, whisper-detect, phones) and score it."""
     tally = ev.Tally()
-    errors = ref_len = detected = 0
+    detected = 0
+    errors: dict[str, list[int]] = {}  # language → [edits, reference length]
     for js in items:
         meta, truth = load_truth(js)
         lang = item_language(meta)
@@ -80,13 +81,14 @@ def score(items: list[Path], mode: str, verbose: bool) -> dict:
             detected += asr["detected_language"] == lang.split("-")[0]
             if text and not PINYIN.fullmatch(text.strip()):
                 ref = units(text, lang)
-                errors += edit_distance(ref, units(asr["text"], lang))
-                ref_len += len(ref)
+                tally_lang = errors.setdefault(lang, [0, 0])
+                tally_lang[0] += edit_distance(ref, units(asr["text"], lang))
+                tally_lang[1] += len(ref)
         if verbose:
             heard = f" [{asr['detected_language']}] {asr['text']!r}" if asr else ""
             print(f"  {mode:14s} {js.stem:32s} macro={t.macro():.3f}{heard}", file=sys.stderr)
-    return {"tally": tally, "wer": errors / ref_len if ref_len else None,
-            "detected": detected, "n": len(items)}
+    wer = {lang: e / n for lang, (e, n) in errors.items() if n}
+    return {"tally": tally, "wer": wer, "detected": detected, "n": len(items)}
 
 
 SPEED = """
@@ -166,7 +168,7 @@ def main() -> None:
         t0 = time.time()
         print(f"{len(english)} English items, {len(others)} others "
               f"({', '.join(sorted({item_language(json.loads(p.read_text())) for p in others}))})")
-        print(f"{'':44s} " + " ".join(f"{c[:8]:>8s}" for c in ev.CLASSES) + "    macro    WER")
+        print(f"{'':44s} " + " ".join(f"{c[:8]:>8s}" for c in ev.CLASSES) + "    macro")
         rows = [("English, with transcript", english, "text"),
                 ("English, no transcript (whisper tiny.en)", english, "whisper"),
                 ("English, no transcript (phone loop)", english, "phones"),
@@ -176,7 +178,13 @@ def main() -> None:
             r = score(subset, mode, args.verbose)
             t = r["tally"]
             print(f"{label:44s} " + " ".join(f"{fmt(t.rate(c)):>8s}" for c in ev.CLASSES)
-                  + f"    {t.macro():.3f}  {fmt(r['wer'])}")
+                  + f"    {t.macro():.3f}")
+            if r["wer"]:
+                # zh: character error rate (Whisper writes traditional characters where the
+                # transcripts are simplified, which counts as errors here).
+                print(f"{'':44s} error rate of Whisper's text: " + ", ".join(
+                    f"{lang} {'CER' if lang in SPACELESS else 'WER'} {w:.3f}"
+                    for lang, w in sorted(r["wer"].items())))
             if mode == "whisper-detect":
                 print(f"{'':44s} language detected right in {r['detected']} of {r['n']} clips")
         print(f"(accuracy runs took {time.time() - t0:.0f} s)")
