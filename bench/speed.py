@@ -19,6 +19,7 @@ import wave
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("VISEMIC_THREADS", "1")  # Whisper's CTranslate2 threads
 
 import numpy as np  # noqa: E402
 
@@ -56,9 +57,11 @@ def bench_speed() -> None:
     clip = np.concatenate([x, np.zeros(sr // 2, np.float32)] * 4)
     dur = len(clip) / sr
     text = " ".join([TEXT] * 4)
-    visemic.animate(clip[: sr * 2], sample_rate=sr)  # warm up models
-    for label, kw in (("with transcript", {"text": text}), ("without (phones)", {}),
-                      ("without (words)", {"method": "words"})):
+    visemic.animate(clip[: sr * 2], sample_rate=sr, language="en")  # warm up models
+    for label, kw in (("with transcript", {"text": text}),
+                      ("without (phones)", {"method": "phones"}),
+                      ("without (words)", {"method": "words"}),
+                      ("without (whisper)", {"language": "en"})):
         t0 = time.process_time()
         visemic.animate(clip, sample_rate=sr, **kw)
         cpu = time.process_time() - t0

@@ -29,9 +29,9 @@ LONG_FILE = 180.0
 
 
 def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | None = None, *,
-            sample_rate: int | None = None, language: str = "en", fps: float = 60.0,
-            method: str = "phones", alignment: str | os.PathLike[str] | Timeline | None = None,
-            progress: Progress | None = None,
+            sample_rate: int | None = None, language: str | None = None, fps: float = 60.0,
+            method: str = "whisper", alignment: str | os.PathLike[str] | Timeline | None = None,
+            asr_model: str | None = None, progress: Progress | None = None,
             emotion: str | dict[str, float] | EmotionTrack | None = None,
             style: str | Style | None = None, blink_rate: float | None = None,
             head_motion: float | None = None, still: bool = False,
@@ -40,8 +40,13 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
 
     ``source`` is a path to any audio file, an :class:`Audio`, or a NumPy array of samples (then
     ``sample_rate`` is required). With ``text`` the transcript is force-aligned to the speech;
-    without it the speech is recognised (``method``: "phones", phone-loop decoding, fast and
-    vocabulary-free; or "words", word recognition then alignment). ``progress`` is called with
+    without it the speech is recognised (``method``: "whisper", the default, Whisper's words then
+    the same alignment, see :mod:`visemic.phonetics.whisper`; "phones", phone-loop decoding,
+    fast and vocabulary-free; or "words", pocketsphinx's word recognition then alignment).
+    ``language`` is an espeak-ng code; None means: detected from the speech by Whisper without a
+    transcript, English otherwise. ``asr_model`` is the Whisper model ("tiny.en", "base" or a
+    folder; default tiny.en for English, base otherwise); what it heard is recorded in the
+    result's ``settings["asr"]``. ``progress`` is called with
     0…1 as work advances. ``alignment`` (a TextGrid / CTM / JSON file, see
     :func:`visemic.phonetics.imports.load_alignment`, or a :class:`Timeline`) replaces the
     analysis: its words and phones are used as they are.
@@ -57,23 +62,39 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
     """
     if fps <= 0 or fps > 1000:
         raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
+    if method not in timeline_mod.METHODS:
+        raise VisemicError(f"unknown recognition method {method!r} "
+                           f"(one of {', '.join(timeline_mod.METHODS)})")
     expr = expression.settings(emotion, style, blink_rate, head_motion, still, seed)
+    recognising = text is None and alignment is None
+    if language is None and not (recognising and method == "whisper"):
+        language = "en"
     settings = {"text": text, "language": language, "fps": fps,
                 "method": "align" if text is not None else method,
                 "expression": expr.to_json()}
     if alignment is not None:
-        return _animate_imported(source, alignment, sample_rate, language, fps, settings,
-                                 progress, expr)
+        return _animate_imported(source, alignment, sample_rate, language or "en", fps,
+                                 settings, progress, expr)
     if isinstance(source, str | os.PathLike):
         declared = audio_io.probe_duration(source)
         if declared is not None and declared > LONG_FILE:
             return _animate_long(Path(source), text, language, fps, method, progress, settings,
-                                 expr)
+                                 expr, asr_model)
     audio = audio_io.load(source, sample_rate=sample_rate)
-    tl = timeline_mod.analyse(audio, text=text, language=language, method=method,
-                              progress=progress)
+    tl, report = timeline_mod.analyse_speech(audio, text=text, language=language,
+                                             method=method, progress=progress,
+                                             asr_model=asr_model)
+    _record_recognition(settings, tl, report)
     pros = prosody_mod.analyse(audio)
     return _finish(audio, tl, pros, fps, settings, progress, expr)
+
+
+def _record_recognition(settings: dict[str, Any], tl: Timeline, report: dict[str, Any]) -> None:
+    """Note in ``settings`` what the recogniser heard, and the language it settled on."""
+    if report:
+        settings["asr"] = report
+    if settings["language"] is None:
+        settings["language"] = tl.language
 
 
 def say(text: str, *, language: str = "en", voice: str | None = None, rate: int | None = None,
@@ -133,24 +154,40 @@ def _finish(audio: Audio, tl: Timeline, pros: Prosody, fps: float, settings: dic
     return Result(audio=audio, timeline=tl, prosody=pros, animation=anim, settings=settings)
 
 
-def _animate_long(path: Path, text: str | None, language: str, fps: float, method: str,
+def _animate_long(path: Path, text: str | None, language: str | None, fps: float, method: str,
                   progress: Progress | None, settings: dict[str, Any],
-                  expr: expression.Expression | None = None) -> Result:
-    """Analyse a long file segment by segment, holding at most a minute of audio at once."""
+                  expr: expression.Expression | None = None,
+                  asr_model: str | None = None) -> Result:
+    """Analyse a long file segment by segment, holding at most a minute of audio at once.
+
+    With Whisper, segments are cut to fit its 30 s window (no padding paid twice), and a
+    language detected in the first segment with words is kept for the rest."""
     declared = audio_io.probe_duration(path) or 1.0
-    words = text_mod.normalize(text, language) if text is not None else None
+    words = text_mod.normalize(text, language or "en") if text is not None else None
     if text is not None and not words:
         raise VisemicError("the transcript has no words to align")
+    whisper = words is None and method == "whisper"
+    bounds = segmenter.WHISPER_BOUNDS if whisper else None
     parts: list[Timeline] = []
     pros_parts: list[Prosody] = []
+    heard: list[str] = []
+    reports: list[dict[str, Any]] = []
     word_cursor = 0
     total = 0
-    for offset, seg in segmenter.segments(audio_io.stream(path)):
+    for offset, seg in segmenter.segments(audio_io.stream(path), bounds=bounds):
         seg_audio = Audio(samples=seg, sample_rate=audio_io.RATE)
         t0 = offset / audio_io.RATE
         end = t0 + seg_audio.duration
-        if words is None:
-            tl = timeline_mod.analyse(seg_audio, language=language, method=method)
+        if whisper:
+            tl, report = timeline_mod.analyse_speech(seg_audio, language=language,
+                                                     asr_model=asr_model)
+            reports.append(report)
+            if report.get("text"):
+                heard.append(report["text"])
+                if language is None and "fallback" not in report:
+                    language = tl.language
+        elif words is None:
+            tl = timeline_mod.analyse(seg_audio, language=language or "en", method=method)
         else:
             # Hand each segment its share of the transcript by elapsed time (words are
             # distributed over the file's length), then align the segment to its words.
@@ -159,7 +196,8 @@ def _animate_long(path: Path, text: str | None, language: str, fps: float, metho
                 share = len(words) - word_cursor
             seg_words = words[word_cursor:word_cursor + max(0, share)]
             word_cursor += len(seg_words)
-            tl = timeline_mod.analyse_words(seg_audio, seg_words, language, method=method)
+            tl = timeline_mod.analyse_words(seg_audio, seg_words, language or "en",
+                                            method=method)
         n_words = sum(len(p.words) for p in parts)
         parts.append(tl.shifted(t0, n_words))
         pros_parts.append(prosody_mod.analyse(seg_audio))
@@ -168,9 +206,18 @@ def _animate_long(path: Path, text: str | None, language: str, fps: float, metho
             progress(min(0.95, end / declared))
     if total == 0:
         raise VisemicError(f"{path}: no audio samples in the file")
+    language = language or (parts[0].language if parts else "en")
     tl = Timeline(language=language, source=parts[0].source if parts else "recognised",
                   words=[w for p in parts for w in p.words],
                   phones=[ph for p in parts for ph in p.phones])
+    if whisper:
+        first = next((r for r in reports if r.get("text")), reports[0] if reports else {})
+        report = {**first, "text": " ".join(heard)}
+        report.pop("fallback", None)
+        fallbacks = sum("fallback" in r for r in reports)
+        if fallbacks:
+            report["fallback_segments"] = fallbacks
+        _record_recognition(settings, tl, report)
     pros = Prosody(rate=pros_parts[0].rate,
                    loudness=np.concatenate([p.loudness for p in pros_parts]),
                    f0=np.concatenate([p.f0 for p in pros_parts]),

@@ -68,6 +68,10 @@ formats: {formats}
 --fps sets the curves' frame rate (default 60) and, for video, the video's (default 30, at
 most 240).
 
+Without --text the words are recognised with Whisper (models installed with visemic, nothing
+is downloaded), the language detected unless --language is given, and then aligned like a
+transcript; where no words are heard the phone loop stands in ("warning:" on stderr).
+
 Progress is shown on stderr when it is a terminal or the audio is longer than 20 s (--quiet
 silences it). Errors: one line "error: ..." on stderr, exit status 2; Ctrl-C exits 130. Output
 files appear complete or not at all.
@@ -75,6 +79,7 @@ files appear complete or not at all.
 examples:
   visemic animate speech.wav --text "Go forward ten meters." -o speech.json
   visemic animate speech.wav -o speech.tsv
+  visemic animate interview.wav --language en -o interview.srt
   visemic animate speech.wav --format rhubarb-json > cues.json
   visemic animate speech.wav -o talk.mp4 --size 720x720
 """
@@ -102,9 +107,6 @@ def add_animate(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_speech_options(p)
     _add_output_options(p)
-    p.add_argument("--method", choices=("words", "phones"),
-                   help="recognition without a transcript: phone-loop decoding (phones) or "
-                        "word recognition then alignment (words)")
     _add_expression_options(p)
     _add_video_options(p)
     p.set_defaults(run=run_animate)
@@ -119,9 +121,20 @@ def _add_speech_options(p: argparse.ArgumentParser) -> None:
     text.add_argument("--alignment", metavar="F",
                       help="use this word/phone alignment (Praat TextGrid, CTM or JSON, e.g. "
                            "from MFA, WhisperX or a TTS engine) instead of analysing the speech")
-    p.add_argument("--language", metavar="CODE", default="en",
+    p.add_argument("--language", metavar="CODE",
                    help="language of the speech, an espeak-ng code such as en, fr, de, "
-                        "cmn, es-419 (default: en)")
+                        "cmn, es-419 (default: detected from the speech when there is no "
+                        "transcript, else en)")
+    rec = p.add_argument_group("without a transcript")
+    rec.add_argument("--recognizer", "--method", dest="method",
+                     choices=("whisper", "phones", "words"),
+                     help="whisper (default): Whisper's words, aligned like a transcript; "
+                          "phones: pocketsphinx's phone loop (fast, vocabulary-free); "
+                          "words: pocketsphinx's English word recogniser")
+    rec.add_argument("--asr-model", metavar="M",
+                     help="Whisper model: tiny.en (English), base (multilingual) or a folder "
+                          "holding a CTranslate2 Whisper model (default: tiny.en for "
+                          "--language en, else base)")
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
@@ -244,8 +257,6 @@ def _output_target(args: argparse.Namespace, command: str) -> tuple[str, str]:
 def run_animate(args: argparse.Namespace) -> int:
     target, _ = _output_target(args, "animate")
     kwargs: dict[str, Any] = {"fps": args.fps or ANIMATION_FPS, **_expression_kwargs(args)}
-    if args.method is not None:
-        kwargs["method"] = args.method
     result, show = _analyse(args, **kwargs)
     _save(result, args, target, show)
     return 0
@@ -260,6 +271,12 @@ def _analyse(args: argparse.Namespace, **kwargs: Any) -> tuple[Any, bool]:
     check_input(args.audio)
     if args.alignment is not None:
         check_input(args.alignment)
+    if args.method is not None:
+        kwargs["method"] = args.method
+    if args.asr_model is not None:
+        if args.method not in (None, "whisper"):
+            raise UsageError(f"--asr-model goes with --recognizer whisper, not {args.method}")
+        kwargs["asr_model"] = args.asr_model
     show = _want_progress(args, args.audio)
     bar = Progress("analysing", tty=None) if show else None
     try:

@@ -61,12 +61,15 @@ def add_batch(sub: Any) -> None:
                         "tasks at once")
     p.add_argument("--ray", metavar="ADDRESS|auto",
                    help="run on a Ray cluster at ADDRESS, or 'auto' (see below)")
-    p.add_argument("--language", metavar="CODE", default="en",
-                   help="language of items that do not set one (default: en)")
+    p.add_argument("--language", metavar="CODE",
+                   help="language of items that do not set one (default: detected from the "
+                        "speech of items without a transcript, else en)")
     p.add_argument("--fps", type=fps, default=60.0, metavar="N",
                    help="animation frame rate of items that do not set one (default: 60)")
-    p.add_argument("--method", choices=("words", "phones"), default="phones",
-                   help="recognition for items without a transcript (default: phones)")
+    p.add_argument("--recognizer", "--method", dest="method",
+                   choices=("whisper", "phones", "words"), default="whisper",
+                   help="recognition for items without a transcript (default: whisper; one "
+                        "CTranslate2 thread per worker)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
     p.set_defaults(run=run_batch_command)
 

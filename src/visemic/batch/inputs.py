@@ -33,16 +33,16 @@ AUDIO_EXTENSIONS = frozenset({
 TRANSCRIPT_EXTENSIONS = (".txt", ".lab")
 
 CSV_COLUMNS = ("audio", "text", "language", "output", "fps", "method")
-METHODS = ("phones", "words")
+METHODS = ("whisper", "phones", "words")
 
 
 @dataclass(frozen=True)
 class Defaults:
     """Settings for items that do not set their own."""
 
-    language: str = "en"
+    language: str | None = None  # None: detected (Whisper), or en with a transcript
     fps: float = 60.0
-    method: str = "phones"
+    method: str = "whisper"
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Item:
     audio: Path
     audio_name: str
     text: str | None
-    language: str
+    language: str | None
     fps: float
     method: str
     problem: str | None = None

@@ -29,6 +29,8 @@ OUTPUT_SUFFIXES: dict[str, str] = {
     "phones": ".phones.json",
     "gltf": ".gltf",
     "glb": ".glb",
+    "srt": ".srt",
+    "vtt": ".vtt",
 }
 
 
@@ -41,7 +43,7 @@ class Job:
     name: str
     audio_name: str
     text: str | None
-    language: str
+    language: str | None
     fps: float
     method: str
     formats: tuple[str, ...]
@@ -92,6 +94,9 @@ def content_key(audio_sha256: str, job: Job) -> str:
 def process(job: Job) -> Outcome:
     """Run one item: analyse the audio, render every format. Never raises for bad input: the
     reason goes in ``Outcome.error``."""
+    from visemic.phonetics import whisper
+
+    whisper.set_threads(1)  # workers run side by side, a core each
     try:
         if job.audio_bytes is not None:
             data = job.audio_bytes

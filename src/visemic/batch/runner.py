@@ -101,8 +101,8 @@ def default_workers() -> int:
 
 def run_batch(inputs: str | os.PathLike[str], outdir: str | os.PathLike[str], *,
               formats: str | Sequence[str] = ("json",), workers: int | None = None,
-              ray: str | None = None, language: str = "en", fps: float = 60.0,
-              method: str = "phones", progress: bool = False,
+              ray: str | None = None, language: str | None = None, fps: float = 60.0,
+              method: str = "whisper", progress: bool = False,
               stream: TextIO | None = None) -> BatchReport:
     """Lip-sync every item of ``inputs`` (a folder of audio with same-name .txt/.lab
     transcripts, or a CSV manifest; see :mod:`visemic.batch.inputs`) into ``outdir``.
@@ -247,8 +247,8 @@ def _manifest_rows(items: list[Item], files: dict[str, list[str]], failed: dict[
                    folder: OutputFolder) -> Iterator[tuple[str, ...]]:
     for item in items:
         if item.name in failed:
-            yield (item.name, item.audio_name, item.language, "failed", "", "")
+            yield (item.name, item.audio_name, item.language or "", "failed", "", "")
         else:
             record = folder.records[item.name]
-            yield (item.name, item.audio_name, item.language, "ok",
+            yield (item.name, item.audio_name, item.language or "", "ok",
                    ";".join(files[item.name]), record.key)

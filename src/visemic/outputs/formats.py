@@ -14,6 +14,8 @@ rhubarb-dat    .dat
 phones         (name)    the phonetic timeline only
 gltf           .gltf     glTF 2.0: the curves as morph-target weights (:mod:`visemic.outputs.gltf`)
 glb            .glb      the same as binary glTF
+srt            .srt      subtitles of the words (:mod:`visemic.outputs.subtitles`)
+vtt            .vtt      the same as WebVTT
 =============  ========  =====================================================================
 
 Video (``mp4``, ``webm``, ``png`` for a PNG sequence) goes to
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from visemic.errors import VisemicError
-from visemic.outputs import atomic, gltf, json_export, livelink, rhubarb_formats
+from visemic.outputs import atomic, gltf, json_export, livelink, rhubarb_formats, subtitles
 
 if TYPE_CHECKING:
     from visemic.result import Result
@@ -68,6 +70,8 @@ EXPORTERS: dict[str, Exporter] = {
         Exporter("gltf", gltf.write_gltf, {},
                  "glTF 2.0 animation: ARKit-52 morph-target weights and head rotation"),
         Exporter("glb", gltf.write_glb, {}, "the glTF animation as one binary .glb", True),
+        Exporter("srt", subtitles.write_srt, {}, "SubRip subtitles of the words"),
+        Exporter("vtt", subtitles.write_vtt, {}, "WebVTT subtitles of the words"),
     )
 }
 
@@ -77,7 +81,7 @@ VIDEO_FORMATS = ("mp4", "webm", "png")
 # (.mp4/.m4v/.mov, .webm, a folder or a ``frames/%05d.png`` pattern for a PNG sequence).
 EXTENSIONS: dict[str, str] = {
     ".json": "json", ".csv": "csv", ".tsv": "rhubarb-tsv", ".xml": "rhubarb-xml",
-    ".dat": "rhubarb-dat", ".gltf": "gltf", ".glb": "glb",
+    ".dat": "rhubarb-dat", ".gltf": "gltf", ".glb": "glb", ".srt": "srt", ".vtt": "vtt",
 }
 # Used when the video writer is not installed, so that the error names the real problem.
 _VIDEO_EXTENSIONS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".webm": "webm", ".png": "png"}

@@ -132,7 +132,11 @@ def _plot(result: Any, path: str | os.PathLike[str], channels: Sequence[str] | N
     title = "visemic timeline"
     if getattr(audio, "path", None):
         title += f" — {Path(audio.path).name}"
-    fig.suptitle(f"{title}  ({duration:.2f} s, {timeline.language}, {timeline.source})",
+    source = timeline.source
+    asr = (getattr(result, "settings", None) or {}).get("asr")
+    if asr and asr.get("model"):  # which recogniser's words these are
+        source += f" by Whisper {Path(asr['model']).name}"
+    fig.suptitle(f"{title}  ({duration:.2f} s, {timeline.language}, {source})",
                  x=0.01, ha="left", fontsize=11)
 
     # Waveform as a min/max envelope (a few thousand columns whatever the length) + words.

@@ -14,6 +14,8 @@ from visemic.audio import RATE
 
 MIN_SEGMENT = 20.0   # seconds
 MAX_SEGMENT = 40.0
+# Whisper encodes 30 s windows: a segment just under 30 s costs one window, a 35 s one two.
+WHISPER_BOUNDS = (15.0, 29.5)
 
 
 def _quietest(x: np.ndarray, lo: int, hi: int, win: int) -> int:
@@ -26,11 +28,15 @@ def _quietest(x: np.ndarray, lo: int, hi: int, win: int) -> int:
     return lo + int(np.argmin(energy)) + win // 2
 
 
-def segments(chunks: Iterable[np.ndarray], rate: int = RATE) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (offset in samples, samples) segments of MIN…MAX seconds cut at pauses."""
+def segments(chunks: Iterable[np.ndarray], rate: int = RATE,
+             bounds: tuple[float, float] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (offset in samples, samples) segments of ``bounds`` (min, max) seconds, default
+    MIN_SEGMENT…MAX_SEGMENT, cut at pauses."""
+    if bounds is None:
+        bounds = (MIN_SEGMENT, MAX_SEGMENT)
     buf = np.zeros(0, np.float32)
     offset = 0
-    lo, hi, win = int(MIN_SEGMENT * rate), int(MAX_SEGMENT * rate), int(0.1 * rate)
+    lo, hi, win = int(bounds[0] * rate), int(bounds[1] * rate), int(0.1 * rate)
     for chunk in chunks:
         buf = np.concatenate([buf, chunk])
         while len(buf) >= hi:

@@ -1,9 +1,16 @@
-"""Audio (+ optional transcript) → phonetic timeline: the phonetics stage's entry point."""
+"""Audio (+ optional transcript) → phonetic timeline: the phonetics stage's entry point.
+
+Without a transcript the words are recognised (``method`` "whisper", the default: Whisper's text,
+then aligned like a transcript) or the phones decoded directly ("phones": pocketsphinx's phone
+loop, vocabulary-free; "words": pocketsphinx's word recogniser). Where Whisper hears no words or
+its words cannot be aligned, the phone loop stands in, with a warning.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from visemic.errors import VisemicError
 from visemic.phonetics import align, lexicon, recognize, refine, silence
@@ -12,6 +19,8 @@ from visemic.types import Audio, Timeline
 
 log = logging.getLogger(__name__)
 
+METHODS = ("whisper", *recognize.METHODS)
+
 
 def pronunciations(words: list[str], language: str) -> list[lexicon.Pronunciation]:
     if language.split("-")[0].lower() == "en":
@@ -19,30 +28,91 @@ def pronunciations(words: list[str], language: str) -> list[lexicon.Pronunciatio
     return [lexicon.from_g2p(w, language) for w in words]
 
 
-def analyse(audio: Audio, text: str | None = None, language: str = "en",
-            method: str = "phones", progress: Callable[[float], None] | None = None) -> Timeline:
-    """The timeline of ``audio`` (16 kHz): aligned to ``text`` when given, else recognised."""
+def analyse(audio: Audio, text: str | None = None, language: str | None = "en",
+            method: str = "whisper", progress: Callable[[float], None] | None = None,
+            asr_model: str | None = None) -> Timeline:
+    """The timeline of ``audio`` (16 kHz): aligned to ``text`` when given, else recognised.
+    ``language`` None: detected from the audio (Whisper), else English."""
+    return analyse_speech(audio, text, language, method, progress, asr_model)[0]
+
+
+def analyse_speech(audio: Audio, text: str | None = None, language: str | None = "en",
+                   method: str = "whisper", progress: Callable[[float], None] | None = None,
+                   asr_model: str | None = None) -> tuple[Timeline, dict[str, Any]]:
+    """:func:`analyse`, and what the recogniser reported (model, language, text; empty with a
+    transcript or without Whisper)."""
+    if method not in METHODS:
+        raise VisemicError(f"unknown recognition method {method!r} (one of {', '.join(METHODS)})")
     if text is not None and not text.strip():
         raise VisemicError("the transcript is empty")
-    if text is None:
-        tl = silence.drop_silent_phones(recognize.recognise(audio, method=method), audio)
+    report: dict[str, Any] = {}
+    if text is None and method == "whisper":
+        tl, report = recognise_words(audio, language, asr_model)
+    elif text is None:
+        tl = _phone_loop(audio, method, language or "en")
     else:
+        language = language or "en"
         words = text_mod.normalize(text, language)
         if not words:
             raise VisemicError("the transcript has no words to align")
         tl = _align_or_recognise(audio, words, language, method)
     if progress:
         progress(0.8)
-    return refine.refine(tl, audio)
+    return refine.refine(tl, audio), report
 
 
 def analyse_words(audio: Audio, words: list[str], language: str = "en",
                   method: str = "phones") -> Timeline:
-    """Like :func:`analyse` with an already normalised word list (possibly empty)."""
+    """Like :func:`analyse` with an already normalised word list (possibly empty: then the
+    phones are recognised)."""
     if not words:
-        tl = silence.drop_silent_phones(recognize.recognise(audio, method=method), audio)
-        return refine.refine(tl, audio)
+        return refine.refine(_phone_loop(audio, method, language), audio)
     return refine.refine(_align_or_recognise(audio, words, language, method), audio)
+
+
+def _phone_loop(audio: Audio, method: str, language: str) -> Timeline:
+    """pocketsphinx's recognition (the phone loop unless ``method`` is "words")."""
+    method = method if method in recognize.METHODS else "phones"
+    tl = silence.drop_silent_phones(recognize.recognise(audio, method=method), audio)
+    tl.language = language
+    return tl
+
+
+def recognise_words(audio: Audio, language: str | None = None,
+                    asr_model: str | None = None) -> tuple[Timeline, dict[str, Any]]:
+    """Whisper's words for ``audio``, aligned like a transcript; the phone loop where there are
+    no words to align (music, noise, a language without pronunciations), with a warning.
+
+    Returns the (unrefined) timeline and Whisper's report for the result's settings: model,
+    detected language, text, and ``fallback`` (why the phone loop was used) where it was.
+    """
+    from visemic.phonetics import whisper
+
+    if language is not None and whisper.whisper_language(language) is None:
+        return _fallback(audio, language, {"recognizer": "whisper"},
+                         f"Whisper does not know the language {language!r}")
+    heard = whisper.recognise(audio, language, asr_model)
+    report = heard.settings()
+    lang = language or whisper.espeak_language(heard.language)
+    if lang is None:
+        return _fallback(audio, heard.language, report, f"Whisper heard language "
+                         f"{heard.language!r}, which has no pronunciations for alignment")
+    words = text_mod.normalize(heard.text, lang) if heard.text else []
+    if not words:
+        return _fallback(audio, lang, report, "Whisper heard no words")
+    try:
+        tl = align.align(audio, pronunciations(words, lang), lang)
+    except align.AlignmentError as exc:
+        return _fallback(audio, lang, report, f"Whisper's words could not be aligned ({exc})")
+    tl.source = "recognised"
+    return tl, report
+
+
+def _fallback(audio: Audio, language: str, report: dict[str, Any],
+              reason: str) -> tuple[Timeline, dict[str, Any]]:
+    log.warning("%s in %.1f s of audio; using the phone loop there", reason, audio.duration)
+    report = {**report, "fallback": reason}
+    return _phone_loop(audio, "phones", language), report
 
 
 def _align_or_recognise(audio: Audio, words: list[str], language: str, method: str) -> Timeline:
@@ -52,6 +122,4 @@ def _align_or_recognise(audio: Audio, words: list[str], language: str, method: s
     except align.AlignmentError as exc:
         # Speech that does not fit the text at all: animate what is heard rather than fail.
         log.warning("transcript could not be aligned (%s); recognising instead", exc)
-        tl = silence.drop_silent_phones(recognize.recognise(audio, method=method), audio)
-        tl.language = language
-        return tl
+        return _phone_loop(audio, method, language)

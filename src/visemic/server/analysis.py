@@ -27,6 +27,8 @@ MEDIA: dict[str, tuple[str, str]] = {
     "phones": ("application/json", ".json"),
     "gltf": ("model/gltf+json", ".gltf"),
     "glb": ("model/gltf-binary", ".glb"),
+    "srt": ("application/x-subrip; charset=utf-8", ".srt"),
+    "vtt": ("text/vtt; charset=utf-8", ".vtt"),
     "mp4": ("video/mp4", ".mp4"),
     "webm": ("video/webm", ".webm"),
 }

@@ -24,6 +24,9 @@ class Busy(Exception):
 def _ignore_interrupts() -> None:
     # Ctrl-C reaches the whole process group; the server decides what happens to its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from visemic.phonetics import whisper
+
+    whisper.set_threads(1)  # the workers run side by side, a core each
 
 
 class WorkerPool:
