@@ -29,6 +29,7 @@ OUTPUT_SUFFIXES: dict[str, str] = {
     "phones": ".phones.json",
     "gltf": ".gltf",
     "glb": ".glb",
+    "vrma": ".vrma",
 }
 
 

@@ -14,6 +14,7 @@ rhubarb-dat    .dat
 phones         (name)    the phonetic timeline only
 gltf           .gltf     glTF 2.0: the curves as morph-target weights (:mod:`visemic.outputs.gltf`)
 glb            .glb      the same as binary glTF
+vrma           .vrma     VRM Animation: VRM 1.0 expressions, head, gaze (:mod:`visemic.outputs.vrma`)
 =============  ========  =====================================================================
 
 Video (``mp4``, ``webm``, ``png`` for a PNG sequence) goes to
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from visemic.errors import VisemicError
-from visemic.outputs import atomic, gltf, json_export, livelink, rhubarb_formats
+from visemic.outputs import atomic, gltf, json_export, livelink, rhubarb_formats, vrma
 
 if TYPE_CHECKING:
     from visemic.api import Result
@@ -68,6 +69,9 @@ EXPORTERS: dict[str, Exporter] = {
         Exporter("gltf", gltf.write_gltf, {},
                  "glTF 2.0 animation: ARKit-52 morph-target weights and head rotation"),
         Exporter("glb", gltf.write_glb, {}, "the glTF animation as one binary .glb", True),
+        Exporter("vrma", vrma.write_vrma, {},
+                 "VRM Animation: VRM 1.0 mouth, blink and emotion expressions, head, gaze",
+                 True),
     )
 }
 
@@ -78,6 +82,7 @@ VIDEO_FORMATS = ("mp4", "webm", "png")
 EXTENSIONS: dict[str, str] = {
     ".json": "json", ".csv": "csv", ".tsv": "rhubarb-tsv", ".xml": "rhubarb-xml",
     ".dat": "rhubarb-dat", ".gltf": "gltf", ".glb": "glb",
+    ".vrma": "vrma",
 }
 # Used when the video writer is not installed, so that the error names the real problem.
 _VIDEO_EXTENSIONS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".webm": "webm", ".png": "png"}

@@ -27,6 +27,8 @@ MEDIA: dict[str, tuple[str, str]] = {
     "phones": ("application/json", ".json"),
     "gltf": ("model/gltf+json", ".gltf"),
     "glb": ("model/gltf-binary", ".glb"),
+    # VRM Animation has no media type of its own; it is a GLB, and loaders read the bytes.
+    "vrma": ("model/gltf-binary", ".vrma"),
     "mp4": ("video/mp4", ".mp4"),
     "webm": ("video/webm", ".webm"),
 }
