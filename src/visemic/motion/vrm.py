@@ -6,9 +6,10 @@ speech channels), so each frame's mouth is *fitted* by the five vowels rather th
 between them: each vowel stands for the ARKit pose visemic gives its IPA vowel
 (:func:`visemic.motion.poses.pose`, so the table below is only vowel → IPA symbol), and the
 weights are the non-negative mix, summing to at most 1, that best reproduces the frame's lip
-gap, rounding, spread and lip raise (least squares over :data:`FEATURES`). The fit is a
-continuous function of the curves, so the weights glide as the mouth does; a closed mouth gives
-zeros. Smiles, frowns and presses are not fitted: they belong to the emotion expressions.
+gap, rounding, spread and lip raise (least squares over :data:`FEATURES`), scaled down where
+that mix would part the lips wider than the curves do. The fit is a continuous function of the
+curves, so the weights glide as the mouth does; shut lips give zeros, however rounded. Smiles,
+frowns and presses are not fitted: they belong to the emotion expressions.
 
 Blinks: ``blink`` is what both eyes share (the smaller of eyeBlinkLeft/Right), ``blinkLeft`` and
 ``blinkRight`` the rest of each eye, so a model's morphs add up to the ARKit value per eye.
@@ -123,7 +124,12 @@ def vowel_weights(features: np.ndarray) -> np.ndarray:
     err = ((fitted - x[:, None, :]) ** 2).sum(axis=2)
     err[~feasible] = np.inf
     best = np.argmin(err, axis=1)
-    return np.clip(w[np.arange(len(x)), best], 0.0, 1.0)
+    w = np.clip(w[np.arange(len(x)), best], 0.0, 1.0)
+    # A vowel expression opens the lips by its prototype's gap: never open them wider than the
+    # curves do (rounded but shut lips, as before /m/ in "room", give no vowel).
+    opening = w @ prototypes()[0]
+    scale = np.where(opening > x[:, 0], x[:, 0] / np.maximum(opening, 1e-12), 1.0)
+    return w * scale[:, None]
 
 
 def blinks(left: np.ndarray, right: np.ndarray) -> np.ndarray:

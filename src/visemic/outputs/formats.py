@@ -14,7 +14,7 @@ rhubarb-dat    .dat
 phones         (name)    the phonetic timeline only
 gltf           .gltf     glTF 2.0: the curves as morph-target weights (:mod:`visemic.outputs.gltf`)
 glb            .glb      the same as binary glTF
-vrma           .vrma     VRM Animation: VRM 1.0 expressions, head, gaze (:mod:`visemic.outputs.vrma`)
+vrma           .vrma     VRM Animation: VRM expressions, head, gaze (:mod:`visemic.outputs.vrma`)
 =============  ========  =====================================================================
 
 Video (``mp4``, ``webm``, ``png`` for a PNG sequence) goes to
