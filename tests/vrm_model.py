@@ -1,6 +1,7 @@
 """A tiny VRM 1.0 model for the tests: the 15 required humanoid bones plus neck, chest and eyes,
-and under the head a face (one quad) with one morph target per VRM preset expression, each bound
-to its expression at weight 1. Built here, so no third-party model is needed."""
+and under the head a flat cartoon face (hair, skin, eyes, mouth) whose mesh has one morph target
+per VRM preset expression, each bound to its expression at weight 1: the vowels shape the mouth,
+blinks close the eyes, emotions bend both. Built here, so no third-party model is needed."""
 
 from __future__ import annotations
 
@@ -35,6 +36,60 @@ EXPRESSIONS = ("aa", "ih", "ou", "ee", "oh", "blink", "blinkLeft", "blinkRight",
                "sad", "relaxed", "surprised")
 
 
+_RIM = 20  # points around each disc
+
+
+def _disc(cx: float, cy: float, rx: float, ry: float, z: float) -> tuple[np.ndarray, np.ndarray]:
+    """A flat ellipse facing +Z: the centre, then the rim anticlockwise from +X."""
+    a = np.arange(_RIM) * (2 * np.pi / _RIM)
+    pts = np.zeros((_RIM + 1, 3), np.float32)
+    pts[0] = cx, cy, z
+    pts[1:, 0], pts[1:, 1], pts[1:, 2] = cx + rx * np.cos(a), cy + ry * np.sin(a), z
+    tris = np.array([[0, 1 + k, 1 + (k + 1) % _RIM] for k in range(_RIM)], np.uint16)
+    return pts, tris.reshape(-1)
+
+
+# The face, in the head's frame (metres): skin and hair discs, eyes and a mouth in front.
+_MOUTH = (0.0, 0.02, 0.025, 0.003)  # centre x, y, half width, half height (a closed line)
+_EYES = {"left": (0.032, 0.075, 0.013, 0.009), "right": (-0.032, 0.075, 0.013, 0.009)}
+_FACE_Z = 0.1
+
+
+def _mouth_target(expression: str, rim: np.ndarray) -> np.ndarray:
+    """How the mouth's points move for one expression (zeros for the others)."""
+    cx, cy, w, h = _MOUTH
+    x, y = rim[:, 0] - cx, rim[:, 1] - cy
+    d = np.zeros_like(rim)
+    # (widen factor, opening downwards, opening upwards, corners up)
+    shapes = {"aa": (0.0, 0.032, 0.006, 0.0), "ih": (0.25, 0.006, 0.002, 0.002),
+              "ou": (-0.5, 0.012, 0.006, 0.0), "ee": (0.15, 0.014, 0.004, 0.0),
+              "oh": (-0.3, 0.022, 0.008, 0.0), "happy": (0.15, 0.004, 0.0, 0.01),
+              "sad": (-0.1, 0.0, 0.0, -0.008), "angry": (-0.2, 0.0, 0.0, -0.004),
+              "surprised": (-0.35, 0.02, 0.008, 0.0), "relaxed": (0.05, 0.0, 0.0, 0.004)}
+    if expression not in shapes:
+        return d
+    widen, down, up, corners = shapes[expression]
+    d[:, 0] = widen * x
+    lower, upper = y < -1e-6, y > 1e-6
+    shape = np.sqrt(np.clip(1 - (x / w) ** 2, 0, 1))  # full in the middle, none at the corners
+    d[lower, 1] -= down * shape[lower]
+    d[upper, 1] += up * shape[upper]
+    d[:, 1] += corners * (1 - shape)
+    return d
+
+
+def _eye_target(expression: str, side: str, rim: np.ndarray) -> np.ndarray:
+    d = np.zeros_like(rim)
+    shut = {"blink": ("left", "right"), "blinkLeft": ("left",), "blinkRight": ("right",)}
+    half = {"happy": 0.5, "angry": 0.35, "relaxed": 0.45, "sad": 0.25}
+    amount = 1.0 if side in shut.get(expression, ()) else half.get(expression, 0.0)
+    if expression == "surprised":
+        amount = -0.4
+    cy = _EYES[side][1]
+    d[:, 1] = -(rim[:, 1] - cy) * amount * 0.92  # towards the eye's middle line
+    return d
+
+
 def build_vrm(expressions: tuple[str, ...] = EXPRESSIONS) -> bytes:
     """The model as the bytes of a ``.vrm`` (GLB)."""
     names = list(BONES)
@@ -42,35 +97,55 @@ def build_vrm(expressions: tuple[str, ...] = EXPRESSIONS) -> bytes:
     for n, (parent, _) in BONES.items():
         if parent is not None:
             nodes[names.index(parent)].setdefault("children", []).append(names.index(n))
-    face = len(nodes)
-    nodes.append({"name": "face", "mesh": 0, "translation": [0.0, 0.0, 0.09]})
-    nodes[names.index("head")]["children"].append(face)
+    skin, face = len(nodes), len(nodes) + 1
+    nodes.append({"name": "skin", "mesh": 0})
+    nodes.append({"name": "face", "mesh": 1})
+    nodes[names.index("head")]["children"] += [skin, face]
 
-    quad = np.array([[-0.05, -0.05, 0], [0.05, -0.05, 0], [0.05, 0.05, 0], [-0.05, 0.05, 0]],
-                    np.float32)
-    indices = np.array([0, 1, 2, 0, 2, 3], np.uint16)
     blob = bytearray()
     views, accessors = [], []
 
-    def add(a: np.ndarray, type_: str, component: int, target: int, bounds: bool) -> int:
+    def add(a: np.ndarray, type_: str, component: int, target: int) -> int:
         views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": a.nbytes,
                       "target": target})
         blob.extend(a.tobytes())
         blob.extend(b"\0" * ((-len(blob)) % 4))
         acc = {"bufferView": len(views) - 1, "componentType": component,
                "count": len(a), "type": type_}
-        if bounds:
+        if type_ == "VEC3":
             acc["min"], acc["max"] = a.min(axis=0).tolist(), a.max(axis=0).tolist()
         accessors.append(acc)
         return len(accessors) - 1
 
-    pos = add(quad, "VEC3", 5126, 34962, True)
-    idx = add(indices, "SCALAR", 5123, 34963, False)
-    targets = []
-    for k in range(len(expressions)):
-        d = np.zeros((4, 3), np.float32)
-        d[k % 4, 2] = 0.001 * (k + 1)
-        targets.append({"POSITION": add(d, "VEC3", 5126, 34962, True)})
+    def primitive(pts: np.ndarray, tris: np.ndarray, material: int,
+                  targets: list[np.ndarray] | None = None) -> dict:
+        prim = {"attributes": {"POSITION": add(pts, "VEC3", 5126, 34962)},
+                "indices": add(tris, "SCALAR", 5123, 34963), "material": material}
+        if targets is not None:
+            prim["targets"] = [{"POSITION": add(d.astype(np.float32), "VEC3", 5126, 34962)}
+                               for d in targets]
+        return prim
+
+    hair = _disc(0.0, 0.07, 0.105, 0.118, _FACE_Z - 0.01)
+    head = _disc(0.0, 0.05, 0.088, 0.105, _FACE_Z - 0.005)
+    mouth = _disc(*_MOUTH, _FACE_Z)
+    eyes = {side: _disc(*e, _FACE_Z) for side, e in _EYES.items()}
+    eye_pts = np.concatenate([eyes["left"][0], eyes["right"][0]])
+    eye_tris = np.concatenate([eyes["left"][1], eyes["right"][1] + len(eyes["left"][0])])
+    eye_targets = [np.concatenate([_eye_target(e, "left", eyes["left"][0]),
+                                   _eye_target(e, "right", eyes["right"][0])])
+                   for e in expressions]
+    mouth_targets = [_mouth_target(e, mouth[0]) for e in expressions]
+    meshes = [
+        {"name": "skin", "primitives": [primitive(*hair, 0), primitive(*head, 1)]},
+        {"name": "face", "primitives": [primitive(*mouth, 2, mouth_targets),
+                                        primitive(eye_pts, eye_tris, 3, eye_targets)],
+         "weights": [0.0] * len(expressions), "extras": {"targetNames": list(expressions)}},
+    ]
+    materials = [{"name": n, "pbrMetallicRoughness": {"baseColorFactor": c, "metallicFactor": 0.0,
+                                                      "roughnessFactor": 0.8}}
+                 for n, c in (("hair", [0.16, 0.12, 0.2, 1]), ("skin", [0.98, 0.8, 0.7, 1]),
+                              ("mouth", [0.55, 0.12, 0.16, 1]), ("eyes", [0.1, 0.1, 0.14, 1]))]
 
     vrm = {
         "specVersion": "1.0",
@@ -96,10 +171,8 @@ def build_vrm(expressions: tuple[str, ...] = EXPRESSIONS) -> bytes:
         "scene": 0,
         "scenes": [{"nodes": [0]}],
         "nodes": nodes,
-        "meshes": [{"name": "face", "primitives": [{"attributes": {"POSITION": pos},
-                                                     "indices": idx, "targets": targets}],
-                    "weights": [0.0] * len(expressions),
-                    "extras": {"targetNames": list(expressions)}}],
+        "meshes": meshes,
+        "materials": materials,
         "accessors": accessors,
         "bufferViews": views,
         "buffers": [{"byteLength": len(blob)}],
