@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import visemic
 from visemic.batch.command import add_batch
 from visemic.errors import VisemicError
+from visemic.integrations.addon import add_blender_addon
 from visemic.server.command import add_serve
 from visemic.stream.command import add_stream
 
@@ -452,6 +453,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_batch,
     add_serve,
     add_stream,
+    add_blender_addon,
 ]
 
 
