@@ -173,6 +173,16 @@ def test_cli_by_extension_and_by_format(spoken_wav, tmp_path):
         doc, _ = load_glb(path.read_bytes())
         assert doc["animations"][0]["name"] == Path(spoken_wav).stem
     assert formats.resolve_format("x.VRMA") == "vrma" and formats.is_binary("vrma")
+    # Batch: one .vrma per item.
+    lines = tmp_path / "lines"
+    lines.mkdir()
+    shutil.copy(spoken_wav, lines / "hello.wav")
+    proc = subprocess.run([sys.executable, "-m", "visemic", "batch", str(lines), "-o",
+                           str(tmp_path / "out"), "--format", "vrma,json", "--workers", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    doc, _ = load_glb((tmp_path / "out" / "hello.vrma").read_bytes())
+    assert "VRMC_vrm_animation" in doc["extensions"]
 
 
 def _npm(root: Path, *packages: str) -> None:
