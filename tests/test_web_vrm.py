@@ -10,22 +10,16 @@ from __future__ import annotations
 import httpx
 import numpy as np
 import pytest
-from test_server import ServerProcess, transcript
+from test_server import transcript
 from test_vrma import tracks
 from test_web import CHROMIUM, _open_vowel_time, keep
+from test_web import server as server  # noqa: F401 (the fixture)
 from vrm_model import build_vrm
 
 from visemic.motion import vrm
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="needs Chromium at /usr/bin/chromium (apt install chromium)")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = ServerProcess(tmp_path_factory.mktemp("web-vrm") / "data")
-    yield s
-    s.kill()
 
 
 @pytest.fixture(scope="module")

@@ -149,15 +149,18 @@ function chooseFile(f) {
   status("");
 }
 
-$("audio-file").addEventListener("change", (e) => chooseFile(e.target.files[0]));
-const drop = $("drop");
-drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
-drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-drop.addEventListener("drop", (e) => {
-  e.preventDefault();
-  drop.classList.remove("over");
-  chooseFile(e.dataTransfer.files[0]);
-});
+// A drop zone (a label around a file input): a chosen or dropped file goes to `choose`.
+function dropZone(zone, input, choose) {
+  input.addEventListener("change", (e) => choose(e.target.files[0]));
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    choose(e.dataTransfer.files[0]);
+  });
+}
+dropZone($("drop"), $("audio-file"), chooseFile);
 
 $("portrait-file").addEventListener("change", (e) => {
   const image = e.target.files[0];
@@ -499,12 +502,4 @@ async function animateVrm() {
   }
 }
 
-$("vrm-file").addEventListener("change", (e) => chooseVrm(e.target.files[0]));
-const vrmDrop = $("vrm-drop");
-vrmDrop.addEventListener("dragover", (e) => { e.preventDefault(); vrmDrop.classList.add("over"); });
-vrmDrop.addEventListener("dragleave", () => vrmDrop.classList.remove("over"));
-vrmDrop.addEventListener("drop", (e) => {
-  e.preventDefault();
-  vrmDrop.classList.remove("over");
-  chooseVrm(e.dataTransfer.files[0]);
-});
+dropZone($("vrm-drop"), $("vrm-file"), chooseVrm);
