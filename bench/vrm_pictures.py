@@ -1,6 +1,7 @@
 """The README's VRM Animation picture: the expression weights a ``.vrma`` holds over a sentence.
 
     python bench/vrm_pictures.py [-o docs/images/vrma-weights.png]
+    python bench/vrm_pictures.py --speed       # export time of an hour of curves
 
 Speaks a sentence with espeak-ng (happy easing into surprise), and draws what the VRM export
 writes: the five vowel expressions fitted to the mouth curves (stacked: they sum to at most 1),
@@ -77,11 +78,38 @@ def draw(out: Path) -> None:
     print(f"wrote {out}")
 
 
+def speed(minutes: float = 60.0) -> None:
+    """Time the .vrma (and, to compare, the .glb) export of random curves, ``minutes`` long."""
+    from visemic.motion import arkit
+    from visemic.outputs import gltf
+    from visemic.types import Animation, Audio
+
+    n = int(minutes * 60 * 60)
+    values = np.random.default_rng(0).random((n, len(arkit.CHANNELS)), dtype=np.float32) * 0.5
+    result = visemic.Result(audio=Audio(np.zeros(16000, np.float32), 16000),
+                            timeline=visemic.Timeline("en"), prosody=None,
+                            animation=Animation(60.0, list(arkit.CHANNELS), values),
+                            settings={"expression": {"emotion": {"happy": 0.5}}})
+    for name, write in (("vrma", vrma.write_vrma), ("glb", gltf.write_glb)):
+        buf = io.BytesIO()
+        started = time.perf_counter()
+        write(result, buf)
+        spent = time.perf_counter() - started
+        print(f"{name}: {minutes:g} min at 60 fps in {spent:.2f} s "
+              f"({minutes * 60 / spent:.0f}x real time), {len(buf.getvalue()) / 1e6:.1f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-o", "--output", type=Path,
                         default=Path("docs/images/vrma-weights.png"))
-    draw(parser.parse_args().output)
+    parser.add_argument("--speed", action="store_true",
+                        help="time the export of an hour of curves instead of drawing")
+    args = parser.parse_args()
+    if args.speed:
+        speed()
+    else:
+        draw(args.output)
 
 
 if __name__ == "__main__":
