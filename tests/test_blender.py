@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_server import transcript
 from test_vrma import tracks
+from test_web import server as server  # noqa: F401 (the fixture)
 
 from visemic.integrations import addon
 from visemic.motion import vrm
@@ -39,6 +41,7 @@ def _addon_module(name: str) -> types.ModuleType:
 
 addon_curves = _addon_module("curves")
 addon_mapping = _addon_module("mapping")
+addon_run = _addon_module("run")
 
 
 def test_cli_writes_the_zip_atomically(tmp_path):
@@ -100,6 +103,26 @@ def test_mapping_rules():
     for bad in ("no equals sign", "a = 2 *", "* = jawOpen", "a = jaw Open"):
         with pytest.raises(addon_mapping.MappingError):
             addon_mapping.parse(bad)
+
+
+def test_run_against_a_server(server, spoken, spoken_wav, tmp_path):
+    """The add-on's server mode (plain Python): JSON, then the .vrma, over HTTP."""
+    audio, timeline = spoken
+    files = addon_run.run_server(server.url, "", spoken_wav, transcript(timeline), 30.0,
+                                 "happy:0.5", tmp_path, vrm=True)
+    assert [f.name for f in files] == ["visemic.json", "visemic.vrma"]
+    got = addon_curves.load(files[0]).merge(addon_curves.load(files[1]))
+    assert abs(len(got.times) - audio.duration * 30) <= 2
+    assert np.allclose(got.values["vrm.happy"], 0.5, atol=1e-6)
+    assert got.values["jawOpen"].max() > 0.3 and got.values["vrm.aa"].max() > 0.3
+    with pytest.raises(addon_run.RunError, match="fps"):
+        addon_run.run_server(server.url, "", spoken_wav, "", 0.0, "", tmp_path, vrm=False)
+    with pytest.raises(addon_run.RunError, match="cannot reach"):
+        addon_run.run_server("http://127.0.0.1:9", "", spoken_wav, "", 30.0, "", tmp_path,
+                             vrm=False)
+    with pytest.raises(addon_run.RunError, match="command not found"):
+        addon_run.run_command("no-such-visemic-command", spoken_wav, "", 30.0, "", tmp_path,
+                              vrm=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,8 +234,6 @@ def test_blender_keys_vrm_expressions_from_vrma(blender, result_text, tmp_path):
 
 def test_blender_runs_visemic_for_a_vroid_model(blender, spoken_wav, spoken):
     """The Run button with the visemic command: JSON, then a .vrma for the Fcl_* keys."""
-    from test_server import transcript
-
     got = blender({"mode": "run", "audio": str(spoken_wav), "text": transcript(spoken[1]),
                    "command": f"{sys.executable} -m visemic", "fps": 25, "start": 1,
                    "mapping": "VROID", "keys": ["Fcl_MTH_A", "Fcl_MTH_U", "Fcl_EYE_Close"]})
