@@ -240,9 +240,7 @@ function tick() {
     }
   }
   if (viewer) {
-    const now = performance.now();
-    viewer.update(player.currentTime, (now - (viewer.lastTick || now)) / 1000);
-    viewer.lastTick = now;
+    viewer.update(player.currentTime);
     if (viewer.mixer) {
       state.vrmWeights = viewer.weights();
       state.vrmHead = viewer.headQuaternion();

@@ -32,6 +32,7 @@ export class VrmViewer {
     this.vrm = null;
     this.mixer = null;
     this.clipDuration = 0;
+    this.lastUpdate = null; // performance.now() of the last update (spring bones need the step)
     try {
       this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true, alpha: true });
       this.renderer.setPixelRatio(window.devicePixelRatio || 1);
@@ -88,7 +89,10 @@ export class VrmViewer {
   }
 
   // Show the animation at `time` seconds (the audio's current time) and draw.
-  update(time, delta) {
+  update(time) {
+    const now = performance.now();
+    const delta = this.lastUpdate === null ? 0 : (now - this.lastUpdate) / 1000;
+    this.lastUpdate = now;
     if (!this.vrm) return;
     if (this.mixer) this.mixer.setTime(Math.min(Math.max(time, 0), this.clipDuration));
     this.vrm.update(delta);
