@@ -31,6 +31,7 @@ from visemic.commandline import (
 from visemic.commandline import fps as fps_type
 from visemic.commandline import size as size_type
 from visemic.errors import NoFaceError, VisemicError
+from visemic.integrations.addon import add_blender_addon
 from visemic.outputs.video import DEFAULT_VIDEO_FPS as VIDEO_FPS
 from visemic.outputs.video import MAX_VIDEO_FPS
 from visemic.server.command import add_serve
@@ -438,6 +439,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_batch,
     add_serve,
     add_stream,
+    add_blender_addon,
 ]
 
 

@@ -20,7 +20,7 @@ inputs:
 outputs (per item NAME, one file per --format):
   json NAME.json   csv NAME.csv   rhubarb-tsv NAME.tsv   rhubarb-xml NAME.xml
   rhubarb-json NAME.rhubarb.json   rhubarb-dat NAME.dat   phones NAME.phones.json
-  gltf NAME.gltf   glb NAME.glb
+  gltf NAME.gltf   glb NAME.glb   vrma NAME.vrma
   OUTDIR/manifest.csv   every item: status, files, content key
   OUTDIR/failures.csv   items that failed and why (the batch goes on without them)
 

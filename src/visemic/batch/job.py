@@ -31,6 +31,7 @@ OUTPUT_SUFFIXES: dict[str, str] = {
     "glb": ".glb",
     "srt": ".srt",
     "vtt": ".vtt",
+    "vrma": ".vrma",
 }
 
 

@@ -16,6 +16,7 @@ gltf           .gltf     glTF 2.0: the curves as morph-target weights (:mod:`vis
 glb            .glb      the same as binary glTF
 srt            .srt      subtitles of the words (:mod:`visemic.outputs.subtitles`)
 vtt            .vtt      the same as WebVTT
+vrma           .vrma     VRM Animation: VRM expressions, head, gaze (:mod:`visemic.outputs.vrma`)
 =============  ========  =====================================================================
 
 Video (``mp4``, ``webm``, ``png`` for a PNG sequence) goes to
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from visemic.errors import VisemicError
-from visemic.outputs import atomic, gltf, json_export, livelink, rhubarb_formats, subtitles
+from visemic.outputs import atomic, gltf, json_export, livelink, rhubarb_formats, subtitles, vrma
 
 if TYPE_CHECKING:
     from visemic.result import Result
@@ -72,6 +73,9 @@ EXPORTERS: dict[str, Exporter] = {
         Exporter("glb", gltf.write_glb, {}, "the glTF animation as one binary .glb", True),
         Exporter("srt", subtitles.write_srt, {}, "SubRip subtitles of the words"),
         Exporter("vtt", subtitles.write_vtt, {}, "WebVTT subtitles of the words"),
+        Exporter("vrma", vrma.write_vrma, {},
+                 "VRM Animation: VRM 1.0 mouth, blink and emotion expressions, head, gaze",
+                 True),
     )
 }
 
@@ -82,6 +86,7 @@ VIDEO_FORMATS = ("mp4", "webm", "png")
 EXTENSIONS: dict[str, str] = {
     ".json": "json", ".csv": "csv", ".tsv": "rhubarb-tsv", ".xml": "rhubarb-xml",
     ".dat": "rhubarb-dat", ".gltf": "gltf", ".glb": "glb", ".srt": "srt", ".vtt": "vtt",
+    ".vrma": "vrma",
 }
 # Used when the video writer is not installed, so that the error names the real problem.
 _VIDEO_EXTENSIONS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".webm": "webm", ".png": "png"}

@@ -117,7 +117,7 @@ def _multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                      aw * bw - ax * bx - ay * by - az * bz], axis=1)
 
 
-class _Layout:
+class Layout:
     """Buffer views and accessors, laid out one after another (each 4-byte aligned)."""
 
     def __init__(self) -> None:
@@ -141,7 +141,7 @@ class _Layout:
         return len(self.accessors) - 1
 
 
-def _bounds(a: np.ndarray) -> tuple[list[float], list[float]]:
+def min_max(a: np.ndarray) -> tuple[list[float], list[float]]:
     return a.min(axis=0).tolist(), a.max(axis=0).tolist()
 
 
@@ -154,13 +154,13 @@ def document(result: Result) -> tuple[dict[str, Any], Iterator[bytes], int]:
     anim = result.animation
     index = {name: i for i, name in enumerate(anim.channels)}
     n = anim.frames
-    layout = _Layout()
-    base = layout.add(_BASE.nbytes, 9, "VEC3", target=ARRAY_BUFFER, bounds=_bounds(_BASE))
+    layout = Layout()
+    base = layout.add(_BASE.nbytes, 9, "VEC3", target=ARRAY_BUFFER, bounds=min_max(_BASE))
     indices = layout.add(_INDICES.nbytes, len(_INDICES), "SCALAR", USHORT,
                          target=ELEMENT_ARRAY_BUFFER)
     zero = np.zeros((9, 3), np.float32)
-    still = layout.add(zero.nbytes, 9, "VEC3", target=ARRAY_BUFFER, bounds=_bounds(zero))
-    moving = {name: layout.add(d.nbytes, 9, "VEC3", target=ARRAY_BUFFER, bounds=_bounds(d))
+    still = layout.add(zero.nbytes, 9, "VEC3", target=ARRAY_BUFFER, bounds=min_max(zero))
+    moving = {name: layout.add(d.nbytes, 9, "VEC3", target=ARRAY_BUFFER, bounds=min_max(d))
               for name, d in TARGETS.items()}
     times = np.arange(n, dtype=np.float64) / anim.fps
     pieces: list[Any] = [_BASE.tobytes(), _INDICES.tobytes(), zero.tobytes(),
@@ -173,8 +173,8 @@ def document(result: Result) -> tuple[dict[str, Any], Iterator[bytes], int]:
         r_acc = layout.add(16 * n, n, "VEC4")
         cols = [index[name] for name in BLENDSHAPES]
         heads = [index[name] for name in HEAD] if all(h in index for h in HEAD) else None
-        pieces += [_blocks(times.astype(np.float32)), _weight_blocks(anim.values, cols),
-                   _rotation_blocks(anim.values, heads, n)]
+        pieces += [blocks(times.astype(np.float32)), _weight_blocks(anim.values, cols),
+                   rotation_blocks(anim.values, heads, n)]
         doc_animation["samplers"] = [{"input": t_acc, "output": w_acc, "interpolation": "LINEAR"},
                                      {"input": t_acc, "output": r_acc, "interpolation": "LINEAR"}]
         doc_animation["channels"] = [{"sampler": 0, "target": {"node": 1, "path": "weights"}},
@@ -196,10 +196,10 @@ def document(result: Result) -> tuple[dict[str, Any], Iterator[bytes], int]:
         "extras": {"fps": anim.fps, "frames": n, "duration": result.audio.duration,
                    "audio": Path(result.audio.path).name if result.audio.path else None},
     }
-    return doc, _padded_pieces(pieces), layout.length
+    return doc, padded_pieces(pieces), layout.length
 
 
-def _blocks(a: np.ndarray) -> Iterator[bytes]:
+def blocks(a: np.ndarray) -> Iterator[bytes]:
     for i in range(0, len(a), BLOCK_FRAMES):
         yield np.ascontiguousarray(a[i:i + BLOCK_FRAMES]).tobytes()
 
@@ -211,7 +211,7 @@ def _weight_blocks(values: np.ndarray, cols: list[int]) -> Iterator[bytes]:
         yield block.astype(np.float32).tobytes()
 
 
-def _rotation_blocks(values: np.ndarray, heads: list[int] | None, n: int) -> Iterator[bytes]:
+def rotation_blocks(values: np.ndarray, heads: list[int] | None, n: int) -> Iterator[bytes]:
     for i in range(0, n, BLOCK_FRAMES):
         rows = values[i:i + BLOCK_FRAMES]
         if heads is None:
@@ -221,7 +221,7 @@ def _rotation_blocks(values: np.ndarray, heads: list[int] | None, n: int) -> Ite
         yield q.astype(np.float32).tobytes()
 
 
-def _padded_pieces(pieces: list[Any]) -> Iterator[bytes]:
+def padded_pieces(pieces: list[Any]) -> Iterator[bytes]:
     """Each part (bytes, or an iterator of bytes) padded to 4 bytes, as the layout placed it."""
     for part in pieces:
         if isinstance(part, bytes):
@@ -235,17 +235,25 @@ def _padded_pieces(pieces: list[Any]) -> Iterator[bytes]:
 
 
 def write_glb(result: Result, out: BinaryIO) -> None:
-    """The ``.glb`` file: a 12-byte header, the JSON chunk, then the binary chunk."""
-    doc, pieces, length = document(result)
-    doc["buffers"] = [{"byteLength": length}]
+    """The ``.glb`` file of :func:`document`."""
+    write_container(*document(result), out)
+
+
+def write_container(doc: dict[str, Any], pieces: Iterator[bytes], length: int,
+                    out: BinaryIO) -> None:
+    """A GLB file: a 12-byte header, the JSON chunk (``doc`` with its one buffer added), then
+    the binary chunk, written from ``pieces`` (``length`` bytes in all)."""
+    if length:  # glTF has no empty buffers: no data, no buffer and no binary chunk
+        doc["buffers"] = [{"byteLength": length}]
     text = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     text += b" " * ((-len(text)) % 4)  # the JSON chunk is padded with spaces
-    total = 12 + 8 + len(text) + 8 + length
+    total = 12 + 8 + len(text) + (8 + length if length else 0)
     out.write(struct.pack("<4sII", b"glTF", 2, total))
     out.write(struct.pack("<I4s", len(text), b"JSON") + text)
-    out.write(struct.pack("<I4s", length, b"BIN\0"))
-    for piece in pieces:
-        out.write(piece)
+    if length:
+        out.write(struct.pack("<I4s", length, b"BIN\0"))
+        for piece in pieces:
+            out.write(piece)
 
 
 def write_gltf(result: Result, out: TextIO) -> None:

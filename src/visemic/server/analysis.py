@@ -29,6 +29,8 @@ MEDIA: dict[str, tuple[str, str]] = {
     "glb": ("model/gltf-binary", ".glb"),
     "srt": ("application/x-subrip; charset=utf-8", ".srt"),
     "vtt": ("text/vtt; charset=utf-8", ".vtt"),
+    # VRM Animation has no media type of its own; it is a GLB, and loaders read the bytes.
+    "vrma": ("model/gltf-binary", ".vrma"),
     "mp4": ("video/mp4", ".mp4"),
     "webm": ("video/webm", ".webm"),
 }

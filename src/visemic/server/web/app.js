@@ -12,6 +12,7 @@ const state = {
   mode: "file", analysed: false, frames: 0, streamFrames: 0, maxJawOpen: 0, maxGap: 0,
   lastTime: 0, done: false, downloads: [], error: null, lastFrameTime: -1, outOfOrder: 0,
   emotion: "", analysedEmotion: null, smile: 0, emotionMessages: 0,
+  vrmModel: false, vrmAnimated: false, vrmWeights: {}, vrmHead: null, vrmTime: -1,
 };
 window.visemicState = state;
 window.visemicAvatar = avatar;
@@ -22,6 +23,7 @@ const DOWNLOADS = [
   ["rhubarb-xml", "Rhubarb XML"],
   ["phones", "Phones (IPA) JSON"],
   ["gltf", "glTF animation (ARKit morph targets)"],
+  ["vrma", "VRM Animation (.vrma)"],
   ["mp4", "Avatar video (MP4)"],
 ];
 
@@ -147,15 +149,18 @@ function chooseFile(f) {
   status("");
 }
 
-$("audio-file").addEventListener("change", (e) => chooseFile(e.target.files[0]));
-const drop = $("drop");
-drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
-drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-drop.addEventListener("drop", (e) => {
-  e.preventDefault();
-  drop.classList.remove("over");
-  chooseFile(e.dataTransfer.files[0]);
-});
+// A drop zone (a label around a file input): a chosen or dropped file goes to `choose`.
+function dropZone(zone, input, choose) {
+  input.addEventListener("change", (e) => choose(e.target.files[0]));
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    choose(e.dataTransfer.files[0]);
+  });
+}
+dropZone($("drop"), $("audio-file"), chooseFile);
 
 $("portrait-file").addEventListener("change", (e) => {
   const image = e.target.files[0];
@@ -210,6 +215,7 @@ $("animate-btn").addEventListener("click", async () => {
     player.src = URL.createObjectURL(file);
     player.hidden = false;
     player.play().catch(() => status("Press play to watch the avatar speak."));
+    animateVrm();
   } catch (err) {
     status(`Error: ${err.message}`, true);
   } finally {
@@ -231,6 +237,15 @@ function tick() {
       const frame = sampleAnimation(result.animation, t);
       show(frame.values, frame.head, visemeAt(t));
       state.lastTime = t;
+    }
+  }
+  if (viewer) {
+    viewer.update(player.currentTime);
+    if (viewer.mixer) {
+      state.vrmWeights = viewer.weights();
+      state.vrmHead = viewer.headQuaternion();
+      state.vrmTime = player.currentTime;
+      showVrmMeters(state.vrmWeights);
     }
   }
   requestAnimationFrame(tick);
@@ -273,7 +288,7 @@ function offerDownloads(jsonBlob) {
 
 const EXTENSIONS = {
   csv: "csv", "rhubarb-tsv": "tsv", "rhubarb-xml": "xml", phones: "json", gltf: "gltf",
-  mp4: "mp4",
+  vrma: "vrma", mp4: "mp4",
 };
 
 // Each download is a server job: submit, follow its progress, fetch the result.
@@ -412,3 +427,77 @@ function stopMic(sendEnd = true) {
 }
 
 $("mic-btn").addEventListener("click", () => (mic ? stopMic() : startMic()));
+
+// ------------------------------------------------------------------------------------------
+// VRM viewer: a dropped .vrm plays the server's .vrma of the analysed recording
+
+let viewer = null; // a VrmViewer once a model has been dropped (./vrm-viewer.js, loaded then)
+let vrmFor = null; // the result whose animation the viewer plays
+
+function vrmStatus(text, isError = false) {
+  $("vrm-status").textContent = text;
+  $("vrm-status").classList.toggle("error", isError);
+  if (isError) state.error = text;
+}
+
+function showVrmMeters(weights) {
+  const list = $("vrm-meters");
+  if (!list.children.length) {
+    for (const name of Object.keys(weights)) {
+      const li = document.createElement("li");
+      li.innerHTML = `${name}<i><b data-name="${name}"></b></i>`;
+      list.append(li);
+    }
+  }
+  for (const bar of list.querySelectorAll("b")) {
+    bar.style.width = `${Math.round((weights[bar.dataset.name] || 0) * 100)}%`;
+  }
+}
+
+async function chooseVrm(f) {
+  if (!f) return;
+  vrmStatus(`Loading ${f.name}…`);
+  try {
+    if (!viewer) {
+      const { VrmViewer } = await import("./vrm-viewer.js");
+      viewer = new VrmViewer($("vrm-canvas"));
+    }
+    const vrm = await viewer.loadModel(f);
+    vrmFor = null;
+    state.vrmModel = true;
+    state.vrmAnimated = false;
+    const name = (vrm.meta && (vrm.meta.name || vrm.meta.title)) || f.name;
+    $("vrm-drop-text").textContent = `${name} — drop another to replace it`;
+    const next = result ? "" : " Animate a recording to see it speak.";
+    vrmStatus(viewer.renderer ? `Model loaded.${next}` : `Model loaded (no WebGL here: `
+      + `${viewer.renderError}; the meters still follow the animation).${next}`);
+    await animateVrm();
+  } catch (err) {
+    vrmStatus(`Error: ${err.message}`, true);
+  }
+}
+
+// Fetch the .vrma of the current recording (same audio, transcript and emotion) for the model.
+async function animateVrm() {
+  if (!viewer || !viewer.vrm || !result || !file || vrmFor === result) return;
+  const made = result;
+  vrmFor = made;
+  vrmStatus("Making the VRM animation…");
+  try {
+    const response = await fetch("/v1/animate", {
+      method: "POST", body: form("vrma", made.emotion), headers: authHeaders(),
+    });
+    if (!response.ok) throw new Error(await errorText(response));
+    const bytes = await response.arrayBuffer();
+    if (made !== result) return; // a newer analysis replaced it meanwhile
+    await viewer.setAnimation(bytes);
+    state.vrmAnimated = true;
+    vrmStatus(`Playing the VRM animation (${(bytes.byteLength / 1024).toFixed(0)} KB) with the`
+      + " audio.");
+  } catch (err) {
+    vrmFor = null;
+    vrmStatus(`Error: ${err.message}`, true);
+  }
+}
+
+dropZone($("vrm-drop"), $("vrm-file"), chooseVrm);

@@ -1,0 +1,1 @@
+"""Plug-ins for other tools, shipped with visemic: the Blender add-on (``blender/``)."""
