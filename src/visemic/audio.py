@@ -109,8 +109,10 @@ def stream(path: str | os.PathLike[str], rate: int = RATE,
             raise VisemicError(f"{path}: contains no audio stream")
         audio_stream = container.streams.audio[0]
         # Keep the channels and average them ourselves: ffmpeg's mono downmix adds channels at
-        # -3 dB, which overshoots full scale when they are correlated.
-        resampler = av.AudioResampler(format="fltp", rate=rate)
+        # -3 dB, which overshoots full scale when they are correlated. Packed (interleaved)
+        # output, one plane whatever the channel count: PyAV reads planar frames of more than 8
+        # channels past the end of AVFrame.data (SIGSEGV).
+        resampler = av.AudioResampler(format="flt", rate=rate)
         target = int(chunk_seconds * rate)
         pending: list[np.ndarray] = []
         held = 0
@@ -135,8 +137,12 @@ def stream(path: str | os.PathLike[str], rate: int = RATE,
 
 
 def _mono(frame: av.AudioFrame) -> np.ndarray:
-    planes = frame.to_ndarray()
-    return planes.mean(axis=0, dtype=np.float32) if planes.shape[0] > 1 else planes[0]
+    """The mean of a packed float frame's channels (any count)."""
+    channels = len(frame.layout.channels)
+    interleaved = frame.to_ndarray().reshape(-1)
+    if channels <= 1:
+        return interleaved.astype(np.float32, copy=False)
+    return interleaved.reshape(-1, channels).mean(axis=1, dtype=np.float32)
 
 
 def _reason(exc: Exception) -> str:
