@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from visemic import audio as audio_io
+from visemic.errors import VisemicError
 
 
 def multichannel_wav(path: Path, channels: int, seconds: float = 1.0,
@@ -67,3 +68,59 @@ def test_flac_of_eight_channels_is_mixed_down(tmp_path):
                           text=True)
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.strip() == "16000"
+
+
+# --- 2. fps is bounded everywhere -------------------------------------------------------------
+
+TINY_FPS = ["1e-9", "1e-320", "0.5", "241", "1e308", "inf", "nan", "-60", "x"]
+
+
+@pytest.fixture(scope="module")
+def short_wav(tmp_path_factory) -> Path:
+    from visemic.phonetics import espeak
+
+    audio, _ = espeak.synthesize("Hello there.", "en-us")
+    path = tmp_path_factory.mktemp("short") / "hello.wav"
+    audio_io.save_wav(audio, path)
+    return path
+
+
+@pytest.mark.parametrize("fps", TINY_FPS)
+def test_fps_is_bounded_in_the_api_and_cli(short_wav, tmp_path, capsys, fps):
+    import visemic
+    from visemic.cli import main
+    from visemic.limits import check_fps
+
+    with pytest.raises(VisemicError, match="fps"):
+        check_fps(fps)
+    value = float(fps) if fps != "x" else fps
+    with pytest.raises(VisemicError, match="fps"):
+        visemic.animate(short_wav, fps=value)
+    with pytest.raises(VisemicError, match="fps"):
+        visemic.say("hi", fps=value)
+    code = main(["animate", str(short_wav), "-o", str(tmp_path / "out.json"), "--fps", fps])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and "fps" in err and err.count("\n") == 1
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("fps", ["1e-9", "1e-320", "1e999"])
+def test_fps_is_bounded_in_batch_stream_and_server(short_wav, tmp_path, fps):
+    from fastapi.testclient import TestClient
+
+    from visemic.batch.inputs import Defaults, discover
+    from visemic.server.app import create_app
+    from visemic.stream.engine import StreamAnimator
+
+    manifest = tmp_path / "items.csv"
+    manifest.write_text(f"audio,fps\n{short_wav},{fps}\n")
+    (item,) = discover(manifest, Defaults())
+    assert item.problem and "fps" in item.problem
+    with pytest.raises(VisemicError, match="fps"):
+        StreamAnimator(fps=float(fps))
+    with TestClient(create_app(data_dir=tmp_path / "data", workers=1)) as client:
+        r = client.post("/v1/animate", files={"audio": ("a.wav", short_wav.read_bytes())},
+                        data={"fps": fps})
+        assert r.status_code == 400 and "fps" in r.json()["error"]
+        with client.websocket_connect(f"/v1/stream?fps={fps}") as ws:
+            assert "fps" in ws.receive_json()["error"]

@@ -13,6 +13,7 @@ import numpy as np
 from visemic import audio as audio_io
 from visemic import prosody as prosody_mod
 from visemic.errors import VisemicError
+from visemic.limits import check_fps
 from visemic.motion import expression, visemes
 from visemic.motion.emotion import EmotionTrack
 from visemic.motion.style import Style
@@ -77,8 +78,7 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
     blinks, gaze and head motion reproducible (default 0). Raises
     :class:`visemic.errors.VisemicError` on bad input.
     """
-    if fps <= 0 or fps > 1000:
-        raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
+    fps = check_fps(fps)
     expr = expression.settings(emotion, style, blink_rate, head_motion, still, seed)
     settings = {"text": text, "language": language, "fps": fps,
                 "method": "align" if text is not None else method,
@@ -114,8 +114,7 @@ def say(text: str, *, language: str = "en", voice: str | None = None, rate: int 
 
     if not text or not text.strip():
         raise VisemicError("nothing to say: the text is empty")
-    if fps <= 0 or fps > 1000:
-        raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
+    fps = check_fps(fps)
     expr = expression.settings(emotion, style, blink_rate, head_motion, still, seed)
     # espeak-ng reads Japanese kana only ("Chinese letter" for each kanji).
     spoken = japanese.kana_text(text) if japanese.applies(language) else text

@@ -11,7 +11,6 @@ Each subcommand is one ``add_<name>(subparsers)`` function that registers its pa
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
@@ -78,13 +77,12 @@ VIDEO_OPTIONS = ("size", "avatar", "background", "sprites", "transparent", "port
 
 
 def _fps(text: str) -> float:
+    from visemic.limits import check_fps
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or not 0 < value <= 1000:
-        raise argparse.ArgumentTypeError(f"must be a frame rate in (0, 1000], got {text!r}")
-    return value
+        return check_fps(text)
+    except VisemicError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -17,12 +17,12 @@ unreadable transcript, a bad fps) are kept on the item and reported as its failu
 from __future__ import annotations
 
 import csv
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from visemic.errors import VisemicError
+from visemic.limits import check_fps
 
 # Extensions of the files a folder batch picks up (what ffmpeg decodes that people ship speech in).
 AUDIO_EXTENSIONS = frozenset({
@@ -175,11 +175,9 @@ def _csv_item(manifest: Path, base: Path, line: int, cells: dict[str, str],
     fps = defaults.fps
     if cells.get("fps", "").strip():
         try:
-            fps = float(cells["fps"])
-        except ValueError:
-            fps = math.nan
-        if not math.isfinite(fps) or not 0 < fps <= 1000:
-            problems.append(f"fps must be a frame rate in (0, 1000], got {cells['fps']!r}")
+            fps = check_fps(cells["fps"].strip())
+        except VisemicError as e:
+            problems.append(str(e))
             fps = defaults.fps
     method = cells.get("method", "").strip().lower() or defaults.method
     if method not in METHODS:

@@ -7,7 +7,6 @@ extension of the file the server writes.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from visemic.errors import VisemicError
+from visemic.limits import check_fps
 
 # format → (content type, file extension)
 MEDIA: dict[str, tuple[str, str]] = {
@@ -82,12 +82,7 @@ def parse_request(format: str | None, text: str | None, language: str | None,
                            f"cmn or es-419")
     rate = 60.0
     if fps is not None and fps.strip():
-        try:
-            rate = float(fps)
-        except ValueError:
-            raise VisemicError(f"fps {fps[:40]!r} is not a number") from None
-        if not math.isfinite(rate) or not 0 < rate <= 240:
-            raise VisemicError(f"fps must be in (0, 240], got {fps[:40]!r}")
+        rate = check_fps(fps)
     if portrait and name not in VIDEO:
         raise VisemicError(f"a portrait applies to video formats ({', '.join(VIDEO)}), "
                            f"not {name}")

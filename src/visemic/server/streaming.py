@@ -46,6 +46,7 @@ import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from visemic.errors import VisemicError
+from visemic.limits import check_fps
 
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
 MAX_CONTROL_CHARS = 4096  # a control message (a mix of every emotion is a tenth of this)
@@ -73,12 +74,13 @@ def _options(query: Any) -> tuple[str, float, int]:
     if not _LANGUAGE.fullmatch(language):
         raise _Close(1008, "language must be a code such as en, de or es-419")
     try:
-        fps = float(query.get("fps", "60"))
+        fps = check_fps(query.get("fps", "60"))
+    except VisemicError as e:
+        raise _Close(1008, str(e)) from None
+    try:
         rate = int(query.get("sample_rate", "16000"))
     except ValueError:
-        raise _Close(1008, "fps and sample_rate must be numbers") from None
-    if not math.isfinite(fps) or not 0 < fps <= 240:
-        raise _Close(1008, "fps must be in (0, 240]")
+        raise _Close(1008, "sample_rate must be a whole number") from None
     if not 8000 <= rate <= 96000:
         raise _Close(1008, "sample_rate must be 8000 to 96000 Hz")
     return language, fps, rate
