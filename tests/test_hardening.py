@@ -124,3 +124,38 @@ def test_fps_is_bounded_in_batch_stream_and_server(short_wav, tmp_path, fps):
         assert r.status_code == 400 and "fps" in r.json()["error"]
         with client.websocket_connect(f"/v1/stream?fps={fps}") as ws:
             assert "fps" in ws.receive_json()["error"]
+
+
+# --- 5. NaN and infinite samples are refused --------------------------------------------------
+
+def float_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
+    import av
+
+    with av.open(str(path), "w", format="wav") as out:
+        stream = out.add_stream("pcm_f32le", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples.astype(np.float32)[None, :], format="flt",
+                                           layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("rate", [16000, 44100])
+def test_nan_or_inf_samples_are_refused(short_wav, tmp_path, capsys, bad, rate):
+    from visemic.cli import main
+
+    samples = 0.1 * np.sin(np.arange(rate) * 0.05)
+    samples[rate // 2] = bad
+    path = float_wav(tmp_path / "bad.wav", samples, rate)
+    with pytest.raises(VisemicError, match="NaN or infinite"):
+        audio_io.load(path)
+    out = tmp_path / "out.json"
+    assert main(["animate", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "NaN or infinite" in err and not out.exists()
+    with pytest.raises(VisemicError, match="NaN or infinite"):
+        audio_io.from_array(samples, rate)

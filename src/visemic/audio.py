@@ -124,7 +124,7 @@ def stream(path: str | os.PathLike[str], rate: int = RATE,
                     held += pending[-1].size
                 if held >= target:
                     got_any = True
-                    yield np.concatenate(pending)
+                    yield _finite(np.concatenate(pending), path)
                     pending, held = [], 0
         except av.FFmpegError as exc:
             if not got_any and held == 0:
@@ -133,7 +133,17 @@ def stream(path: str | os.PathLike[str], rate: int = RATE,
         for out in resampler.resample(None):
             pending.append(_mono(out))
         if pending:
-            yield np.concatenate(pending)
+            yield _finite(np.concatenate(pending), path)
+
+
+def _finite(samples: np.ndarray, path: Path) -> np.ndarray:
+    """``samples`` if every one is a number: a NaN or infinity (a damaged float file) would turn
+    every curve it reaches into NaN, so it is refused rather than computed on."""
+    if not np.isfinite(samples).all():
+        bad = int(samples.size - np.count_nonzero(np.isfinite(samples)))
+        raise VisemicError(f"{path}: the audio holds NaN or infinite samples ({bad} in one "
+                           f"stretch); the file is damaged")
+    return samples
 
 
 def _mono(frame: av.AudioFrame) -> np.ndarray:
