@@ -159,3 +159,168 @@ def test_nan_or_inf_samples_are_refused(short_wav, tmp_path, capsys, bad, rate):
     assert err.startswith("error:") and "NaN or infinite" in err and not out.exists()
     with pytest.raises(VisemicError, match="NaN or infinite"):
         audio_io.from_array(samples, rate)
+
+
+# --- 6. the error contract: input faults are VisemicError, bugs an incident id ------------------
+
+def tone_wav(path: Path, ms: float, rate: int = 16000) -> Path:
+    n = int(ms * rate / 1000)
+    audio_io.save_wav(audio_io.from_array(0.1 * np.sin(np.arange(n) * 0.3), rate), path)
+    return path
+
+
+@pytest.mark.parametrize("ms", [20, 25, 30, 35, 41, 45])
+def test_a_few_milliseconds_of_audio_animate(tmp_path, ms):
+    """20–41 ms once broke the curves (a broadcast error) or recognition (a TypeError)."""
+    import visemic
+
+    path = tone_wav(tmp_path / "short.wav", ms)
+    for text in (None, "hello"):
+        for method in ("phones", "words"):
+            for fps in (1, 60, 240):
+                result = visemic.animate(path, text=text, method=method, fps=fps)
+                assert result.animation.frames == max(1, round(result.audio.duration * fps))
+                assert np.isfinite(result.animation.values).all()
+
+
+def test_text_argument_that_is_not_utf8(short_wav, tmp_path):
+    out = tmp_path / "out.json"
+    done = subprocess.run([sys.executable.encode(), b"-m", b"visemic", b"animate",
+                           bytes(short_wav), b"--text", b"hel\xfflo", b"-o", bytes(out)],
+                          capture_output=True)
+    err = done.stderr.decode()
+    assert done.returncode == 2 and err.startswith("error: the transcript is not valid UTF-8")
+    assert err.count("\n") == 1 and not out.exists()
+
+
+def _alignment_cases() -> dict[str, str]:
+    grid = 'File type = "ooTextFile"\nObject class = "TextGrid"\n\n0\n1\n<exists>\n'
+    return {
+        "nested.json": "[" * 100_000 + "]" * 100_000,
+        "nested_words.json": '{"words": ' + "[" * 5000 + "]" * 5000 + "}",
+        "inf.json": '{"words": [{"word": "hi", "start": 0, "end": 1e999}]}',
+        "huge.json": '{"words": [{"word": "hi", "start": 0, "end": 1e300}]}',
+        "digits.json": '{"words": [{"word": "hi", "start": 0, "end": ' + "9" * 5000 + "}]}",
+        "tiers_inf.TextGrid": grid + '1e999\n"IntervalTier"\n"words"\n0\n1\n1\n0\n1\n"hi"\n',
+        "tiers_neg.TextGrid": grid + '-3\n"IntervalTier"\n"words"\n0\n1\n1\n0\n1\n"hi"\n',
+        "count.TextGrid": grid + '1\n"IntervalTier"\n"words"\n0\n1\n1.5\n0\n1\n"hi"\n',
+        "count_big.TextGrid": grid + '1\n"IntervalTier"\n"words"\n0\n1\n1e18\n0\n1\n"hi"\n',
+        "time.TextGrid": grid + '1\n"IntervalTier"\n"words"\n0\n1\n1\n0\n1e20\n"hi"\n',
+        "time.ctm": "utt 1 1e300 1e300 hi\n",
+        "nan.ctm": "utt 1 nan 1 hi\n",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_alignment_cases()))
+def test_nonsense_alignment_files_are_user_errors(tmp_path, name):
+    from visemic.phonetics.imports import load_alignment
+
+    path = tmp_path / name
+    path.write_text(_alignment_cases()[name])
+    with pytest.raises(VisemicError, match="cannot read alignment"):
+        load_alignment(path)
+
+
+@pytest.mark.parametrize("content", [
+    '{"keyframes": ' + "[" * 50_000 + "]" * 50_000 + "}",
+    '[{"time": ' + "9" * 5000 + ', "emotion": "happy"}]',
+    '[{"time": 1' + "0" * 400 + ', "emotion": "happy"}]',
+    '[{"time": 0, "emotion": {"happy": 1' + "0" * 400 + "}}]",
+    'time,emotion\n0,"' + "x" * 200_000 + '"\n',
+])
+def test_nonsense_emotion_tracks_are_user_errors(tmp_path, content):
+    from visemic.motion.emotion import load_track
+
+    path = tmp_path / "track.json"
+    path.write_text(content)
+    with pytest.raises(VisemicError):
+        load_track(path)
+
+
+def test_huge_batch_csv_field_is_a_user_error(short_wav, tmp_path):
+    from visemic.batch.inputs import Defaults, discover
+
+    manifest = tmp_path / "items.csv"
+    manifest.write_text(f'audio,text\n{short_wav},"' + "hello " * 40_000 + '"\n')
+    with pytest.raises(VisemicError, match="items.csv"):
+        discover(manifest, Defaults())
+
+
+def test_a_bug_is_an_incident_id_over_http_with_details_in_the_log(tmp_path, caplog):
+    from fastapi.testclient import TestClient
+
+    from visemic.server.app import create_app
+    from visemic.server.jobs import describe_failure
+
+    secret = str(tmp_path / "secret")
+    line = describe_failure(ZeroDivisionError(f"division by zero in {secret}"))
+    assert line.startswith("internal error, id ") and secret not in line
+    incident = line.rsplit(" ", 1)[-1]
+    assert any(incident in r.getMessage() and r.exc_info for r in caplog.records)
+
+    data = tmp_path / "data"
+    with TestClient(create_app(data_dir=data, workers=1),
+                    raise_server_exceptions=False) as client:
+        assert client.get("/v1/jobs").status_code == 200
+        # The job database turned to garbage under the server: a fault no request caused.
+        (data / "jobs.sqlite3").write_bytes(b"this is not a database" * 100)
+        for extra in data.glob("jobs.sqlite3-*"):
+            extra.unlink()
+        r = client.get("/v1/jobs")
+    assert r.status_code == 500
+    body = r.json()
+    assert set(body) == {"error"} and body["error"].startswith("internal error, id ")
+    assert str(data) not in r.text and "sqlite" not in r.text.lower()
+    incident = body["error"].rsplit(" ", 1)[-1]
+    assert any(incident in rec.getMessage() and rec.exc_info for rec in caplog.records)
+
+
+# --- 7. text files: UTF-8 (± BOM) and UTF-16 with BOM, else an error naming the file -----------
+
+TEXT = "Grüße, naïve café: hello there."
+
+
+@pytest.mark.parametrize("raw", [
+    TEXT.encode("utf-8"), b"\xef\xbb\xbf" + TEXT.encode("utf-8"),
+    TEXT.encode("utf-16"), b"\xff\xfe" + TEXT.encode("utf-16-le"),
+    b"\xfe\xff" + TEXT.encode("utf-16-be"),
+])
+def test_text_files_in_accepted_encodings(tmp_path, raw):
+    from visemic.batch.inputs import Defaults, discover
+    from visemic.textfile import read_text
+
+    path = tmp_path / "clip.txt"
+    path.write_bytes(raw)
+    assert read_text(path, "transcript") == TEXT
+    tone_wav(tmp_path / "clip.wav", 100)
+    (item,) = discover(tmp_path, Defaults())
+    assert item.text == TEXT and item.problem is None
+
+
+@pytest.mark.parametrize("raw,why", [
+    (TEXT.encode("latin-1"), "not UTF-8 or UTF-16"),
+    (TEXT.encode("utf-16-le"), "NUL"),
+    (TEXT.encode("utf-32"), "UTF-32"),
+    (b"\xff\xfe" + b"\x00\xd8a\x00", "not valid UTF-16"),
+    (bytes(range(256)), "UTF-8"),
+])
+def test_text_files_in_other_encodings_are_refused_by_name(tmp_path, capsys, raw, why):
+    from visemic.batch.inputs import Defaults, discover
+    from visemic.cli import main
+    from visemic.motion.emotion import load_track
+    from visemic.textfile import read_text
+
+    path = tmp_path / "clip.txt"
+    path.write_bytes(raw)
+    with pytest.raises(VisemicError, match=why) as caught:
+        read_text(path, "transcript")
+    assert str(path) in str(caught.value)
+    with pytest.raises(VisemicError, match="clip.txt"):
+        load_track(path)
+    audio = tone_wav(tmp_path / "clip.wav", 100)
+    (item,) = discover(tmp_path, Defaults())
+    assert item.problem and "clip.txt" in item.problem
+    out = tmp_path / "out.json"
+    assert main(["animate", str(audio), "--text-file", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}") and err.count("\n") == 1 and not out.exists()

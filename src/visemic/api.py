@@ -20,6 +20,7 @@ from visemic.motion.style import Style
 from visemic.phonetics import japanese, segmenter
 from visemic.phonetics import text as text_mod
 from visemic.phonetics import timeline as timeline_mod
+from visemic.textfile import check_text
 from visemic.types import Animation, Audio, Prosody, Timeline
 
 Progress = Callable[[float], None]
@@ -79,6 +80,8 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
     :class:`visemic.errors.VisemicError` on bad input.
     """
     fps = check_fps(fps)
+    if text is not None:
+        check_text(text, "transcript")
     expr = expression.settings(emotion, style, blink_rate, head_motion, still, seed)
     settings = {"text": text, "language": language, "fps": fps,
                 "method": "align" if text is not None else method,
@@ -115,6 +118,7 @@ def say(text: str, *, language: str = "en", voice: str | None = None, rate: int 
     if not text or not text.strip():
         raise VisemicError("nothing to say: the text is empty")
     fps = check_fps(fps)
+    check_text(text)
     expr = expression.settings(emotion, style, blink_rate, head_motion, still, seed)
     # espeak-ng reads Japanese kana only ("Chinese letter" for each kanji).
     spoken = japanese.kana_text(text) if japanese.applies(language) else text

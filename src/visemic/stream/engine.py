@@ -404,7 +404,7 @@ class StreamAnimator:
     def _segments(self, segs: Any) -> list[_Segment]:
         offset = self._utt_start / RATE
         out = []
-        for s in segs:
+        for s in segs or ():  # None when the decoder found no path yet
             symbol = ARPABET_TO_IPA.get(s.word.upper())
             if symbol is None:  # silence and fillers
                 continue

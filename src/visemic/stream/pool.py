@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from visemic.errors import VisemicError
+from visemic.errors import VisemicError, internal_error
 from visemic.stream.engine import EMOTION_EASE, StreamFrame
 
 
@@ -66,7 +66,7 @@ def _worker(conn: Any) -> None:
             conn.send((rid, False, str(exc)))
         except Exception as exc:  # one broken stream must not take the others down
             engines.pop(sid, None)
-            conn.send((rid, False, f"internal error ({type(exc).__name__}: {exc})"))
+            conn.send((rid, False, internal_error(exc, "stream engine")))
 
 
 class _Worker:
