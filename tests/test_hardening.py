@@ -324,3 +324,90 @@ def test_text_files_in_other_encodings_are_refused_by_name(tmp_path, capsys, raw
     assert main(["animate", str(audio), "--text-file", str(path), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path}") and err.count("\n") == 1 and not out.exists()
+
+
+# --- 3. server: duration cap from decoded samples, job timeout, cancelling running jobs ---------
+
+def lying_wav(path: Path, seconds: float, claimed: float, rate: int = 16000) -> Path:
+    """A PCM WAV of ``seconds`` of tone whose header claims ``claimed`` seconds."""
+    import struct
+
+    n = int(seconds * rate)
+    pcm = (0.1 * np.sin(np.arange(n) * 0.05) * 32767).astype("<i2").tobytes()
+    size = int(claimed * rate) * 2
+    header = (b"RIFF" + struct.pack("<I", 36 + size) + b"WAVEfmt "
+              + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+              + b"data" + struct.pack("<I", size))
+    path.write_bytes(header + pcm)
+    return path
+
+
+def wait_status(client, job_id: str, wanted: tuple[str, ...], timeout: float = 120.0) -> dict:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job.get("status") in wanted:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} never reached {wanted}")
+
+
+def test_duration_limit_counts_decoded_samples(tmp_path):
+    import visemic
+
+    honest = lying_wav(tmp_path / "six.wav", seconds=6, claimed=6)
+    with audio_io.duration_limit(4), pytest.raises(VisemicError, match="limit of 4 s"):
+        visemic.animate(honest)
+    # A header claiming 12 hours takes the long-file path; what decodes is what counts.
+    long_header = lying_wav(tmp_path / "claims.wav", seconds=6, claimed=12 * 3600)
+    with audio_io.duration_limit(4), pytest.raises(VisemicError, match="limit of 4 s"):
+        visemic.animate(long_header)
+    with audio_io.duration_limit(10):
+        assert visemic.animate(long_header).audio.duration == pytest.approx(6, abs=0.01)
+        assert visemic.animate(honest).audio.duration == pytest.approx(6, abs=0.01)
+
+
+def test_server_max_duration_job_timeout_and_cancel(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from visemic.server.app import create_app
+
+    wav = lying_wav(tmp_path / "a.wav", seconds=6, claimed=6).read_bytes()
+    app = create_app(data_dir=tmp_path / "data", workers=1, max_duration=4.0)
+    with TestClient(app) as client:
+        r = client.post("/v1/animate", files={"audio": ("a.wav", wav)})
+        assert r.status_code == 422 and "limit of 4 s" in r.json()["error"]
+        assert "data" not in r.json()["error"]
+        r = client.post("/v1/animate?async=1", files={"audio": ("a.wav", wav)})
+        job = wait_status(client, r.json()["id"], ("done", "failed"))
+        assert job["status"] == "failed" and "limit of 4 s" in job["error"]
+        assert client.get("/health").json()["max_duration"] == 4.0
+
+    long_speech = lying_wav(tmp_path / "b.wav", seconds=20, claimed=20).read_bytes()
+    app = create_app(data_dir=tmp_path / "data2", workers=1, job_timeout=0.5)
+    with TestClient(app) as client:
+        r = client.post("/v1/animate?async=1", files={"audio": ("b.wav", long_speech)},
+                        data={"format": "mp4"})
+        job = wait_status(client, r.json()["id"], ("done", "failed"))
+        assert job["status"] == "failed" and "time limit of 0.5 s" in job["error"]
+
+    app = create_app(data_dir=tmp_path / "data3", workers=1)
+    with TestClient(app) as client:
+        r = client.post("/v1/animate?async=1", files={"audio": ("b.wav", long_speech)},
+                        data={"format": "mp4"})
+        job_id = r.json()["id"]
+        wait_status(client, job_id, ("running",))
+        pool = app.state.pool
+        (slot,) = pool._slots
+        worker = slot.process
+        assert client.delete(f"/v1/jobs/{job_id}").status_code == 204
+        assert client.get(f"/v1/jobs/{job_id}").status_code == 404
+        worker.join(10)
+        assert not worker.is_alive()  # the render was stopped, not left to finish
+        assert not list((tmp_path / "data3" / "results").iterdir())
+        # The pool carries on with a fresh process.
+        r = client.post("/v1/animate", files={"audio": ("a.wav", wav)})
+        assert r.status_code == 200 and r.json()["animation"]["fps"] == 60
+        assert pool.pending == 0

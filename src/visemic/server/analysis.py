@@ -106,10 +106,11 @@ def _emotion(text: str | None) -> str | None:
 
 
 def run(request: AnimateRequest, audio_path: str, out_path: str,
-        progress: Callable[[float], None] | None = None, portrait_path: str | None = None
-        ) -> None:
+        progress: Callable[[float], None] | None = None, portrait_path: str | None = None,
+        max_duration: float | None = None) -> None:
     """Analyse ``audio_path`` and write the export to ``out_path`` (atomically); a video shows
-    the face in ``portrait_path`` when given, else the built-in avatar.
+    the face in ``portrait_path`` when given, else the built-in avatar. Audio that decodes to
+    more than ``max_duration`` seconds is refused (VisemicError) once that much has decoded.
 
     Analysis reports 0…0.5 of ``progress`` for video (rendering takes the rest) and 0…0.95
     otherwise. Raises :class:`VisemicError` on bad input.
@@ -123,9 +124,13 @@ def run(request: AnimateRequest, audio_path: str, out_path: str,
         if progress is not None:
             progress(share * max(0.0, min(1.0, p)))
 
+    from visemic.audio import duration_limit
+
     try:
-        result = visemic.animate(audio_path, text=request.text, language=request.language,
-                                 fps=request.fps, progress=analysing, emotion=request.emotion)
+        with duration_limit(max_duration):
+            result = visemic.animate(audio_path, text=request.text, language=request.language,
+                                     fps=request.fps, progress=analysing,
+                                     emotion=request.emotion)
     except VisemicError as e:
         # The file name is the server's own; the client knows it only as its upload.
         raise VisemicError(str(e).replace(audio_path, "the upload")) from None

@@ -10,6 +10,8 @@ with the export itself, or with ``?async=1`` 202 and a job; ``GET /v1/jobs``,
 Errors are JSON ``{"error": "…"}``: 400 malformed request or unknown format, 401 missing or wrong
 API key, 404 no such job, 409 result not ready, 413 upload too large, 415 not a multipart form,
 422 audio the decoder rejects (its reason) or other bad input, 503 too many analyses queued.
+A bug answers 500 with only ``internal error, id …``: the traceback is in the server's log under
+that id (:mod:`visemic.errors`), never in the answer.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 import visemic
-from visemic.errors import VisemicError
+from visemic.errors import VisemicError, internal_error
 from visemic.motion.emotion import NAMES
 from visemic.server import analysis, uploads
 from visemic.server.jobs import JobRunner, JobStore, describe_failure
@@ -41,6 +43,8 @@ from visemic.server.pool import Busy, WorkerPool
 from visemic.server.streaming import StreamHub, StreamLimits
 
 DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
+DEFAULT_MAX_DURATION = 3600.0   # seconds of decoded audio per analysis
+DEFAULT_JOB_TIMEOUT = 7200.0    # seconds one analysis (with its render) may run
 WEB_DIR = Path(str(resources.files("visemic.server") / "web"))
 
 _FORM_SCHEMA = {
@@ -81,14 +85,18 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | None = None,
                max_upload_bytes: int = DEFAULT_MAX_UPLOAD, workers: int = 2,
-               max_pending: int = 16, stream_limits: StreamLimits | None = None) -> FastAPI:
+               max_pending: int = 16, stream_limits: StreamLimits | None = None,
+               max_duration: float | None = DEFAULT_MAX_DURATION,
+               job_timeout: float | None = DEFAULT_JOB_TIMEOUT) -> FastAPI:
     """The server as an ASGI app.
 
     ``data_dir`` holds the job database, results and temporary uploads (default
     :func:`default_data_dir`). With ``api_key`` every ``/v1`` request needs ``Authorization:
     Bearer KEY`` or ``X-API-Key: KEY`` (the WebSocket also accepts ``?api_key=KEY``, as browsers
     cannot set its headers). ``max_upload_bytes`` bounds a request body; ``workers`` analysis
-    processes run at once and at most ``max_pending`` analyses are held (more get 503).
+    processes run at once and at most ``max_pending`` analyses are held (more get 503). Audio that
+    decodes to more than ``max_duration`` seconds is refused (422); an analysis running past
+    ``job_timeout`` seconds is stopped (its process killed; None: no limit).
 
     Analyses run in spawned processes, so the program's main module must be importable (a
     script file or ``python -m``, not code fed on stdin).
@@ -98,8 +106,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
     scratch = store.data_dir / "tmp"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    pool = WorkerPool(workers=workers, max_pending=max_pending)
-    runner = JobRunner(store, pool)
+    pool = WorkerPool(workers=workers, max_pending=max_pending, task_timeout=job_timeout)
+    runner = JobRunner(store, pool, max_duration)
     hub = StreamHub(stream_limits)
 
     @contextlib.asynccontextmanager
@@ -133,6 +141,11 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        # A bug: the client gets an incident id only, the log gets the traceback.
+        return _error(500, internal_error(exc, f"{request.method} {request.url.path}"))
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = ["/".join(str(p) for p in e.get("loc", ())) + ": " + e.get("msg", "")
@@ -151,7 +164,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
                 "pending": pool.pending, "streams": hub.active,
                 "formats": list(analysis.MEDIA), "emotions": list(NAMES),
                 "auth": api_key is not None,
-                "max_upload_bytes": max_upload_bytes}
+                "max_upload_bytes": max_upload_bytes, "max_duration": max_duration,
+                "job_timeout": job_timeout}
 
     @app.post("/v1/animate", summary="Analyse speech; answer with the export (or a job)",
               openapi_extra=_FORM_SCHEMA, responses={
@@ -201,11 +215,14 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
         out = scratch / f"{uuid.uuid4().hex}{req.extension}"
         try:
             future = pool.submit(analysis.run, req, str(upload_path), str(out), None,
-                                 str(portrait) if portrait is not None else None)
+                                 str(portrait) if portrait is not None else None, max_duration)
         except Busy as e:
             return _error(503, str(e), {"Retry-After": "10"})
         try:
-            await asyncio.wrap_future(future)
+            await asyncio.shield(asyncio.wrap_future(future))
+        except asyncio.CancelledError:  # the server is stopping: so does the analysis
+            pool.cancel(future)
+            raise
         except VisemicError as e:
             return _error(422, " ".join(str(e).split()))
         except Exception as e:
@@ -239,13 +256,15 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
         return FileResponse(path, media_type=job.request.media_type,
                             filename=f"visemic-{job.id[:8]}{job.request.extension}")
 
-    @app.delete("/v1/jobs/{job_id}", status_code=204, summary="Forget a finished job")
+    @app.delete("/v1/jobs/{job_id}", status_code=204,
+                summary="Cancel a queued or running job, or forget a finished one")
     async def delete_job(job_id: str) -> Response:
         job = store.get(job_id)
         if job is None:
             return _error(404, f"no job {job_id[:64]!r}")
         if job.status in ("queued", "running"):
-            return _error(409, f"job {job.id} is {job.status}; delete it when it has finished")
+            # Its worker process is killed (and replaced) before the job and files go.
+            await asyncio.to_thread(runner.cancel, job.id)
         store.delete(job.id)
         return Response(status_code=204)
 

@@ -60,6 +60,7 @@ class StreamLimits:
     idle_timeout: float = 60.0        # seconds without any message before closing
     close_grace: float = 10.0         # seconds a stalled client gets to take the close frame
     max_message_bytes: int = 256 * 1024  # one audio message (8 s of 16 kHz PCM16)
+    max_seconds: float | None = 3600.0   # audio one stream may send (the server's max duration)
 
 
 class _Close(Exception):
@@ -195,10 +196,16 @@ class StreamHub:
                 self._executor, lambda: self._engines().open(sample_rate=rate, fps=fps,
                                                              language=language,
                                                              emotion=emotion))
+            received = 0
             while True:
                 message = await self._receive(websocket)
                 if message.get("bytes") is not None:
                     samples = self._samples(message["bytes"])
+                    received += samples.size
+                    if self.limits.max_seconds is not None \
+                            and received > self.limits.max_seconds * rate:
+                        raise _Close(1009, f"the stream is longer than this server's limit of "
+                                           f"{self.limits.max_seconds:g} s of audio")
                     frames = await loop.run_in_executor(self._executor, engine.push, samples)
                     await self._enqueue(queue, sender, [_frame_text(f) for f in frames])
                 elif message.get("text") is not None:
