@@ -411,3 +411,72 @@ def test_server_max_duration_job_timeout_and_cancel(tmp_path):
         r = client.post("/v1/animate", files={"audio": ("a.wav", wav)})
         assert r.status_code == 200 and r.json()["animation"]["fps"] == 60
         assert pool.pending == 0
+
+
+# --- 8. WebSocket: close codes for bad control messages, engine replacement, degraded health ----
+
+def _closing(ws) -> tuple[list[dict], int | None]:
+    """Messages until the server closes, and its close code."""
+    from starlette.websockets import WebSocketDisconnect
+
+    replies = []
+    try:
+        while True:
+            replies.append(ws.receive_json())
+    except WebSocketDisconnect as e:
+        return replies, e.code
+
+
+def test_stream_control_messages_close_with_a_code_and_reason(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from visemic.server.app import create_app
+
+    cases = [('{"emotion": ' + "[" * 1500 + "]" * 1500 + "}", 1003, "nested"),
+             ('{"emotion": "happy", "ease": ' + "9" * 3000 + "}", 1003, '"ease"'),
+             ('{"emotion": "' + "happy," * 1000 + '"}', 1009, "too long"),
+             ('{"emotion": {"happy": 1' + "0" * 400 + "}}", 1003, "intensity")]
+    with TestClient(create_app(data_dir=tmp_path / "data")) as client:
+        for text, code, why in cases:
+            with client.websocket_connect("/v1/stream") as ws:
+                ws.send_bytes(b"\x00\x00" * 1600)
+                ws.send_text(text)
+                replies, closed = _closing(ws)
+            assert closed == code and why in replies[-1]["error"], (text[:40], replies)
+
+
+def test_a_dead_stream_engine_is_replaced_and_health_reports_degraded(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from visemic.server.app import create_app
+
+    tone = (0.2 * np.sin(np.arange(16000) * 0.1) * 32767).astype("<i2").tobytes()
+    app = create_app(data_dir=tmp_path / "data")
+    with TestClient(app) as client:
+        with client.websocket_connect("/v1/stream") as ws:
+            ws.send_bytes(tone)
+            assert "frame" in ws.receive_json()  # the engine is up
+            pool = app.state.hub._pool
+            for worker in list(pool._workers):  # a crash in native code, as SIGSEGV would
+                worker.process.kill()
+                worker.process.join(10)
+            ws.send_bytes(tone)
+            replies, closed = _closing(ws)
+        assert closed == 1011 and "engine stopped" in replies[-1]["error"]
+        assert pool.replaced >= 1 and pool.dead == 0
+        with client.websocket_connect("/v1/stream") as ws:  # a fresh engine serves
+            ws.send_bytes(tone)
+            ws.send_text("end")
+            replies, closed = _closing(ws)
+        assert replies[-1] == {"done": True} and len(replies) > 30
+        assert client.get("/health").status_code == 200
+
+        scratch = tmp_path / "data" / "tmp"
+        scratch.rename(tmp_path / "data" / "tmp-away")
+        scratch.write_text("a file where the scratch folder was")
+        r = client.get("/health")
+        assert r.status_code == 503 and r.json()["status"] == "degraded"
+        assert "data directory" in r.json()["problems"][0] and str(tmp_path) not in r.text
+        scratch.unlink()
+        (tmp_path / "data" / "tmp-away").rename(scratch)
+        assert client.get("/health").json()["status"] == "ok"

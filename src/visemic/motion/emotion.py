@@ -68,8 +68,8 @@ def check_mix(mix: Mix) -> Mix:
         try:
             v = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise VisemicError(f"emotion {key}: intensity must be a number, got {value!r}"
-                               ) from None
+            raise VisemicError(f"emotion {key}: intensity must be a number, got "
+                               f"{str(value)[:40]!r}") from None
         if not math.isfinite(v) or not 0.0 <= v <= 1.0:
             raise VisemicError(f"emotion {key}: intensity must be between 0 and 1, got {value}")
         out[key] = out.get(key, 0.0) + v

@@ -158,14 +158,27 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
-    @app.get("/health", summary="Liveness and load")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "version": visemic.__version__, "workers": pool.workers,
+    def problems() -> list[str]:
+        found = hub.problems
+        probe = scratch / ".health"
+        try:  # results and uploads need a writable data directory
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as e:
+            found.append(f"the data directory is not writable ({e.strerror or 'error'})")
+        return found
+
+    @app.get("/health", summary="Liveness and load; 503 'degraded' while it can't serve")
+    async def health() -> JSONResponse:
+        found = await asyncio.to_thread(problems)
+        body = {"status": "degraded" if found else "ok", "problems": found,
+                "version": visemic.__version__, "workers": pool.workers,
                 "pending": pool.pending, "streams": hub.active,
                 "formats": list(analysis.MEDIA), "emotions": list(NAMES),
                 "auth": api_key is not None,
                 "max_upload_bytes": max_upload_bytes, "max_duration": max_duration,
                 "job_timeout": job_timeout}
+        return JSONResponse(body, status_code=503 if found else 200)
 
     @app.post("/v1/animate", summary="Analyse speech; answer with the export (or a job)",
               openapi_extra=_FORM_SCHEMA, responses={

@@ -26,16 +26,17 @@ stops reading audio (back-pressure: the client's sends block in TCP); if it stay
 
 Close codes: 1000 done; 1003 a text message that is neither ``end`` nor a well-formed control
 message (malformed JSON, unknown keys, a bad mix or ease); 1007 audio that is not PCM16
-(odd length); 1008 stalled, idle too long or a bad API key; 1009 a message over the size limit;
-1011 an internal error; 1013 too many streams (try again later). An ``{"error": …}`` message
-precedes every close except 1000, when the client is still reading.
+(odd length); 1008 stalled, idle too long or a bad API key; 1009 a message over the size limit
+(audio or control) or a stream longer than the server's duration limit; 1011 an internal error
+or a stream engine that stopped (the engine process is replaced: reconnect); 1013 too many
+streams or a CPU that can't keep up (try again later). An ``{"error": …}`` message precedes every
+close except 1000, when the client is still reading.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -108,11 +109,16 @@ def _control(text: str) -> tuple[dict[str, float] | None, float]:
         return _Close(1003, f"bad control message: {problem}")
 
     if len(text) > MAX_CONTROL_CHARS:
-        raise bad(f"too long ({len(text)} characters; at most {MAX_CONTROL_CHARS})")
+        raise _Close(1009, f"control message too long ({len(text)} characters; at most "
+                           f"{MAX_CONTROL_CHARS})")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise bad(f"not valid JSON ({e.msg} at character {e.pos})") from None
+    except RecursionError:
+        raise bad("JSON nested too deeply") from None
+    except ValueError:  # Python's limit on integer digits
+        raise bad("a number with too many digits") from None
     if not isinstance(data, dict):
         raise bad('expected an object such as {"emotion": "happy:0.6", "ease": 0.3}')
     unknown = sorted(set(data) - {"emotion", "ease"})
@@ -133,8 +139,8 @@ def _control(text: str) -> tuple[dict[str, float] | None, float]:
     except VisemicError as e:
         raise bad(str(e)) from None
     ease = data.get("ease", EMOTION_EASE)
-    if isinstance(ease, bool) or not isinstance(ease, int | float) or not math.isfinite(ease) \
-            or not 0.0 <= ease <= 60.0:
+    # Compared before any float(): NaN fails it, and a 3000-digit integer can't be a float.
+    if isinstance(ease, bool) or not isinstance(ease, int | float) or not 0.0 <= ease <= 60.0:
         raise bad(f'"ease" must be a number of seconds from 0 to 60, got {str(ease)[:40]}')
     return mix, float(ease)
 
@@ -160,6 +166,14 @@ class StreamHub:
 
                 self._pool = EnginePool()
             return self._pool
+
+    @property
+    def problems(self) -> list[str]:
+        """Why streams can't be served now (empty: they can): a dead engine process, until its
+        replacement is up."""
+        pool = self._pool
+        dead = pool.dead if pool is not None else 0
+        return [f"{dead} stream engine process(es) not running"] if dead else []
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
