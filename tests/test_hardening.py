@@ -480,3 +480,155 @@ def test_a_dead_stream_engine_is_replaced_and_health_reports_degraded(tmp_path):
         scratch.unlink()
         (tmp_path / "data" / "tmp-away").rename(scratch)
         assert client.get("/health").json()["status"] == "ok"
+
+
+# --- 9. security: Host allow-list, cross-site refusals, uploads written once, disk full -------
+
+def test_host_allow_list_refuses_rebound_names(short_wav, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from visemic.server import security
+    from visemic.server.app import create_app
+
+    hosts = security.allowed_hosts(["studio.lan"], bind="192.168.1.5")
+    assert {"localhost", "127.0.0.1", "::1", "studio.lan", "192.168.1.5"} <= hosts
+    assert security.host_name("[::1]:8000") == "::1" and security.host_name("LocalHost:80") \
+        == "localhost"
+    app = create_app(data_dir=tmp_path / "data", allowed_hosts=hosts)
+    with TestClient(app, base_url="http://localhost:8000") as client:
+        assert client.get("/health").status_code == 200
+        for host in ("127.0.0.1:8000", "[::1]:8000", "studio.lan", "192.168.1.5:8000"):
+            assert client.get("/health", headers={"host": host}).status_code == 200
+        for path in ("/health", "/", "/v1/jobs"):
+            r = client.get(path, headers={"host": "evil.example:8000"})
+            assert r.status_code == 421 and "--allowed-host evil.example" in r.json()["error"]
+        r = client.post("/v1/animate", headers={"host": "evil.example"},
+                        files={"audio": ("a.wav", short_wav.read_bytes())})
+        assert r.status_code == 421
+        with client.websocket_connect("/v1/stream", headers={"host": "evil.example"}) as ws:
+            replies, code = _closing(ws)
+        assert code == 1008 and "evil.example" in replies[-1]["error"]
+
+
+def test_cross_site_browser_requests_are_refused_without_a_key(short_wav, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from visemic.server.app import create_app
+
+    form = {"files": {"audio": ("a.wav", short_wav.read_bytes())}, "data": {"format": "csv"}}
+    with TestClient(create_app(data_dir=tmp_path / "data")) as client:
+        r = client.post("/v1/animate", headers={"sec-fetch-site": "cross-site"}, **form)
+        assert r.status_code == 403 and "cross-site" in r.json()["error"]
+        r = client.post("/v1/animate", headers={"origin": "http://evil.example"}, **form)
+        assert r.status_code == 403 and "evil.example" in r.json()["error"]
+        r = client.post("/v1/animate", headers={"origin": "null"}, **form)
+        assert r.status_code == 403
+        r = client.delete("/v1/jobs/" + "0" * 32, headers={"sec-fetch-site": "same-site"})
+        assert r.status_code == 403
+        # The server's own page, and clients that are not browsers, are served.
+        r = client.post("/v1/animate", headers={"origin": "http://testserver",
+                                                "sec-fetch-site": "same-origin"}, **form)
+        assert r.status_code == 200 and r.text.startswith("Timecode")
+        assert client.post("/v1/animate", **form).status_code == 200
+        assert client.get("/health", headers={"sec-fetch-site": "cross-site"}).status_code \
+            == 200  # reading the health page changes nothing
+        with client.websocket_connect("/v1/stream",
+                                      headers={"origin": "http://evil.example"}) as ws:
+            replies, code = _closing(ws)
+        assert code == 1008 and "another origin" in replies[-1]["error"]
+    with TestClient(create_app(data_dir=tmp_path / "keyed", api_key="k")) as client:
+        r = client.post("/v1/animate", headers={"sec-fetch-site": "cross-site",
+                                                "x-api-key": "k"}, **form)
+        assert r.status_code == 200  # with a key, the key is the defence
+
+
+def _receiving_app(dest: Path):
+    """A bare Starlette app that receives uploads into ``dest`` as the server does."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from visemic.server import uploads
+
+    async def receive(request):
+        try:
+            upload = await uploads.receive(request, dest, 50 << 20)
+        except uploads.UploadError as e:
+            return JSONResponse({"error": str(e)}, status_code=e.status)
+        return JSONResponse({"size": upload.size, "on_disk": dest.stat().st_size})
+
+    return Starlette(routes=[Route("/", receive, methods=["POST"])])
+
+
+def test_uploads_are_written_once_into_the_data_dir(tmp_path, monkeypatch):
+    import tempfile
+
+    from fastapi.testclient import TestClient
+
+    # Spooling to $TMPDIR would now fail: a 3 MB upload rolls a spooled file over to disk.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))
+    body = np.random.default_rng(0).bytes(3 << 20)
+    dest = tmp_path / "upload.audio"
+    with TestClient(_receiving_app(dest)) as client:
+        r = client.post("/", files={"audio": ("a.wav", body)})
+    assert r.status_code == 200 and r.json() == {"size": 3 << 20, "on_disk": 3 << 20}
+    assert dest.read_bytes() == body
+
+
+def test_a_full_disk_is_507_without_paths(tmp_path):
+    from fastapi.testclient import TestClient
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    dest = tmp_path / "upload.audio"
+    dest.symlink_to("/dev/full")  # every write: ENOSPC, as on a full disk
+    with TestClient(_receiving_app(dest)) as client:
+        r = client.post("/", files={"audio": ("a.wav", b"x" * 100_000)})
+    assert r.status_code == 507 and r.json() == {"error": "the server's disk is full; try again "
+                                                          "later"}
+    assert not dest.is_symlink()  # the partial upload is removed (the link, not the device)
+    assert Path("/dev/full").exists()
+
+
+def test_a_client_that_disconnects_mid_upload_is_not_a_traceback(tmp_path):
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "visemic", "serve", "--port", str(port), "--data-dir",
+             str(tmp_path / "data"), "--log-level", "info"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, log.read_text()
+            time.sleep(0.2)
+        boundary = "b0undary"
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"audio\"; "
+                f"filename=\"a.wav\"\r\n\r\n").encode()
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", port)) as conn:
+                conn.sendall((f"POST /v1/animate HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                              f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                              f"Content-Length: 10000000\r\n\r\n").encode() + head
+                             + b"\x00" * 200_000)
+                time.sleep(0.3)
+        time.sleep(1.0)
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        assert not list((tmp_path / "data" / "tmp").iterdir())
+    finally:
+        server.terminate()
+        server.wait(20)
+    text = log.read_text()
+    assert "Traceback" not in text and "Exception" not in text, text[-2000:]

@@ -105,6 +105,16 @@ def _emotion(text: str | None) -> str | None:
     return ",".join(f"{name}:{value:g}" for name, value in mix.items())
 
 
+class DiskFull(VisemicError):
+    """The server's disk filled up while writing a result: 507, not the client's fault."""
+
+
+def _server_fault(error: VisemicError) -> VisemicError | None:
+    from visemic.server.uploads import DISK_FULL, disk_full
+
+    return DiskFull(DISK_FULL) if disk_full(error.__cause__ or error) else None
+
+
 def run(request: AnimateRequest, audio_path: str, out_path: str,
         progress: Callable[[float], None] | None = None, portrait_path: str | None = None,
         max_duration: float | None = None) -> None:
@@ -142,7 +152,10 @@ def run(request: AnimateRequest, audio_path: str, out_path: str,
     try:
         result.save(Path(out_path), format=request.format, **options)
     except VisemicError as e:
-        message = str(e).replace(audio_path, "the upload")
+        fault = _server_fault(e)
+        if fault is not None:
+            raise fault from None
+        message = str(e).replace(audio_path, "the upload").replace(out_path, "the result")
         if portrait_path is not None:
             message = message.replace(portrait_path, "the portrait")
         raise VisemicError(message) from None

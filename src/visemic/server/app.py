@@ -21,6 +21,7 @@ import contextlib
 import hmac
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -37,7 +38,7 @@ from starlette.exceptions import HTTPException
 import visemic
 from visemic.errors import VisemicError, internal_error
 from visemic.motion.emotion import NAMES
-from visemic.server import analysis, uploads
+from visemic.server import analysis, security, uploads
 from visemic.server.jobs import JobRunner, JobStore, describe_failure
 from visemic.server.pool import Busy, WorkerPool
 from visemic.server.streaming import StreamHub, StreamLimits
@@ -87,7 +88,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
                max_upload_bytes: int = DEFAULT_MAX_UPLOAD, workers: int = 2,
                max_pending: int = 16, stream_limits: StreamLimits | None = None,
                max_duration: float | None = DEFAULT_MAX_DURATION,
-               job_timeout: float | None = DEFAULT_JOB_TIMEOUT) -> FastAPI:
+               job_timeout: float | None = DEFAULT_JOB_TIMEOUT,
+               allowed_hosts: frozenset[str] | None = None) -> FastAPI:
     """The server as an ASGI app.
 
     ``data_dir`` holds the job database, results and temporary uploads (default
@@ -96,7 +98,10 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
     cannot set its headers). ``max_upload_bytes`` bounds a request body; ``workers`` analysis
     processes run at once and at most ``max_pending`` analyses are held (more get 503). Audio that
     decodes to more than ``max_duration`` seconds is refused (422); an analysis running past
-    ``job_timeout`` seconds is stopped (its process killed; None: no limit).
+    ``job_timeout`` seconds is stopped (its process killed; None: no limit). ``allowed_hosts``
+    (see :mod:`visemic.server.security`; ``visemic serve`` passes the localhost names and
+    ``--allowed-host``) are the Host names answered; None answers any (an embedding app's
+    own proxy decides). Without ``api_key``, browser requests from other sites are refused.
 
     Analyses run in spawned processes, so the program's main module must be importable (a
     script file or ``python -m``, not code fed on stdin).
@@ -130,8 +135,13 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
             given = auth[7:].strip()
         return given is not None and hmac.compare_digest(given.encode(), api_key.encode())
 
+    gate = security.Gate(allowed_hosts, open_api=api_key is None)
+
     @app.middleware("http")
     async def check_key(request: Request, call_next: Any) -> Response:
+        refused = gate.refusal(request.headers, request.method)
+        if refused is not None:
+            return _error(*refused)
         if request.url.path.startswith("/v1/") and not authorised(request.headers):
             return _error(401, "missing or wrong API key: send 'Authorization: Bearer KEY' or "
                                "'X-API-Key: KEY'", {"WWW-Authenticate": "Bearer"})
@@ -143,6 +153,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
+        if uploads.disk_full(exc):
+            return _error(507, uploads.DISK_FULL)
         # A bug: the client gets an incident id only, the log gets the traceback.
         return _error(500, internal_error(exc, f"{request.method} {request.url.path}"))
 
@@ -194,6 +206,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
                 upload = await uploads.receive(request, upload_path, max_upload_bytes)
             except uploads.UploadError as e:
                 return _error(e.status, str(e))
+            except uploads.Disconnected:  # nobody is left to read an answer
+                return Response(status_code=400)
             f = upload.fields
             try:
                 req = analysis.parse_request(f.get("format"), f.get("text"), f.get("language"),
@@ -211,7 +225,12 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
 
     def _submit_job(req: analysis.AnimateRequest, upload_path: Path,
                     portrait: Path | None) -> Response:
-        job = store.create(req)
+        try:
+            job = store.create(req)
+        except sqlite3.OperationalError as e:
+            if "full" in str(e).lower():
+                return _error(507, uploads.DISK_FULL)
+            raise
         os.replace(upload_path, store.upload_path(job.id))
         if portrait is not None:
             os.replace(portrait, store.portrait_path(job.id))
@@ -236,6 +255,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
         except asyncio.CancelledError:  # the server is stopping: so does the analysis
             pool.cancel(future)
             raise
+        except analysis.DiskFull as e:
+            return _error(507, str(e))
         except VisemicError as e:
             return _error(422, " ".join(str(e).split()))
         except Exception as e:
@@ -283,6 +304,12 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
 
     @app.websocket("/v1/stream")
     async def stream(websocket: WebSocket) -> None:
+        refused = gate.refusal(websocket.headers, None)
+        if refused is not None:
+            await websocket.accept()
+            await websocket.send_json({"error": refused[1]})
+            await websocket.close(1008, refused[1][:120])
+            return
         if not authorised(websocket.headers, websocket.query_params.get("api_key")):
             await websocket.accept()
             await websocket.send_json({"error": "missing or wrong API key"})
