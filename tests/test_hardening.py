@@ -632,3 +632,36 @@ def test_a_client_that_disconnects_mid_upload_is_not_a_traceback(tmp_path):
         server.wait(20)
     text = log.read_text()
     assert "Traceback" not in text and "Exception" not in text, text[-2000:]
+
+
+# --- 10. streams are refused at connect when the engines can't keep up -------------------------
+
+def test_new_streams_are_refused_when_the_engines_are_saturated(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from visemic.server.app import create_app
+    from visemic.server.streaming import StreamLimits
+
+    tone = (0.2 * np.sin(np.arange(16000) * 0.1) * 32767).astype("<i2").tobytes()
+    # Any measurable work counts as saturation here: the threshold is the only thing changed.
+    app = create_app(data_dir=tmp_path / "data", stream_limits=StreamLimits(max_load=1e-9))
+    with TestClient(app) as client:
+        with client.websocket_connect("/v1/stream") as first:  # the first is always admitted
+            first.send_bytes(tone)
+            assert "frame" in first.receive_json()
+            assert client.get("/health").json()["stream_load"] > 0
+            with client.websocket_connect("/v1/stream") as second:
+                replies, code = _closing(second)
+            assert code == 1013 and "can't keep up" in replies[-1]["error"]
+            first.send_bytes(tone)  # the running stream is untouched
+            first.send_text("end")
+            replies, _ = _closing(first)
+            assert replies[-1] == {"done": True}
+    app = create_app(data_dir=tmp_path / "data2")  # default threshold: one stream is no load
+    with TestClient(app) as client:
+        with client.websocket_connect("/v1/stream") as first:
+            first.send_bytes(tone)
+            assert "frame" in first.receive_json()
+            with client.websocket_connect("/v1/stream") as second:
+                second.send_bytes(tone)
+                assert "frame" in second.receive_json()

@@ -186,6 +186,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
         body = {"status": "degraded" if found else "ok", "problems": found,
                 "version": visemic.__version__, "workers": pool.workers,
                 "pending": pool.pending, "streams": hub.active,
+                "stream_load": round(hub.load.value, 3),
                 "formats": list(analysis.MEDIA), "emotions": list(NAMES),
                 "auth": api_key is not None,
                 "max_upload_bytes": max_upload_bytes, "max_duration": max_duration,

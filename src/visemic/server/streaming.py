@@ -37,8 +37,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import threading
+import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +65,42 @@ class StreamLimits:
     close_grace: float = 10.0         # seconds a stalled client gets to take the close frame
     max_message_bytes: int = 256 * 1024  # one audio message (8 s of 16 kHz PCM16)
     max_seconds: float | None = 3600.0   # audio one stream may send (the server's max duration)
+    max_load: float = 0.75            # engine busy fraction above which new streams are refused
+    load_window: float = 10.0         # seconds over which the load is measured
+
+
+class Load:
+    """How busy the stream engines are: seconds spent in pushes over the last ``window``
+    seconds, per engine process (1.0: every process busy all the time). Measured from the
+    pushes themselves, so it counts a push waiting behind another stream's on the same process:
+    exactly the time by which streams fall behind once the CPU can't keep up."""
+
+    def __init__(self, processes: int, window: float) -> None:
+        self.processes = max(1, processes)
+        self.window = window
+        self._spans: deque[tuple[float, float]] = deque()  # (end time, seconds busy)
+        self._busy = 0.0
+        self._since = time.monotonic()
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._spans.append((now, seconds))
+            self._busy += seconds
+            self._expire(now)
+
+    def _expire(self, now: float) -> None:
+        while self._spans and self._spans[0][0] < now - self.window:
+            self._busy -= self._spans.popleft()[1]
+
+    @property
+    def value(self) -> float:
+        now = time.monotonic()
+        with self._lock:
+            self._expire(now)
+            span = min(self.window, max(1.0, now - self._since))
+            return max(0.0, self._busy) / (span * self.processes)
 
 
 class _Close(Exception):
@@ -151,6 +190,7 @@ class StreamHub:
     def __init__(self, limits: StreamLimits | None = None) -> None:
         self.limits = limits or StreamLimits()
         self.active = 0
+        self.load = Load(os.cpu_count() or 1, self.limits.load_window)
         self._executor = ThreadPoolExecutor(max_workers=self.limits.max_streams,
                                             thread_name_prefix="visemic-stream")
         self._pool: Any = None
@@ -184,7 +224,14 @@ class StreamHub:
         await websocket.accept()
         if self.active >= self.limits.max_streams:
             await _close(websocket, 1013, f"too many streams (at most "
-                                          f"{self.limits.max_streams}); try again later")
+                                          f"{self.limits.max_streams}); try again later",
+                         error=True)
+            return
+        if self.active and self.load.value > self.limits.max_load:
+            # Another stream now would make every running one fall behind real time.
+            await _close(websocket, 1013, "the server can't keep up with more streams now "
+                                          f"(engines {self.load.value:.0%} busy); try again "
+                                          "later", error=True)
             return
         self.active += 1
         try:
@@ -220,7 +267,9 @@ class StreamHub:
                             and received > self.limits.max_seconds * rate:
                         raise _Close(1009, f"the stream is longer than this server's limit of "
                                            f"{self.limits.max_seconds:g} s of audio")
+                    started = time.monotonic()
                     frames = await loop.run_in_executor(self._executor, engine.push, samples)
+                    self.load.add(time.monotonic() - started)
                     await self._enqueue(queue, sender, [_frame_text(f) for f in frames])
                 elif message.get("text") is not None:
                     text = message["text"].strip()
