@@ -375,7 +375,7 @@ def test_oversize_upload_is_refused_while_streaming(stream_server):
     import select
 
     sock = socket.create_connection(("127.0.0.1", stream_server.port))
-    sock.sendall(b"POST /v1/animate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+    sock.sendall(b"POST /v1/animate HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
                  b"Content-Type: multipart/form-data; boundary=xyz\r\n\r\n")
     part = (b'--xyz\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n'
             b"Content-Type: audio/wav\r\n\r\n")

@@ -12,6 +12,7 @@ import numpy as np
 from visemic import audio as audio_io
 from visemic import prosody as prosody_mod
 from visemic.errors import VisemicError
+from visemic.limits import check_fps
 from visemic.motion import expression, visemes
 from visemic.motion.emotion import EmotionTrack
 from visemic.motion.style import Style
@@ -19,6 +20,7 @@ from visemic.phonetics import japanese, segmenter
 from visemic.phonetics import text as text_mod
 from visemic.phonetics import timeline as timeline_mod
 from visemic.result import Result
+from visemic.textfile import check_text
 from visemic.types import Audio, Prosody, Timeline
 
 Progress = Callable[[float], None]
@@ -60,8 +62,9 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
     blinks, gaze and head motion reproducible (default 0). Raises
     :class:`visemic.errors.VisemicError` on bad input.
     """
-    if fps <= 0 or fps > 1000:
-        raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
+    fps = check_fps(fps)
+    if text is not None:
+        check_text(text, "transcript")
     if method not in timeline_mod.METHODS:
         raise VisemicError(f"unknown recognition method {method!r} "
                            f"(one of {', '.join(timeline_mod.METHODS)})")
@@ -113,8 +116,8 @@ def say(text: str, *, language: str = "en", voice: str | None = None, rate: int 
 
     if not text or not text.strip():
         raise VisemicError("nothing to say: the text is empty")
-    if fps <= 0 or fps > 1000:
-        raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
+    fps = check_fps(fps)
+    check_text(text)
     expr = expression.settings(emotion, style, blink_rate, head_motion, still, seed)
     # espeak-ng reads Japanese kana only ("Chinese letter" for each kanji).
     spoken = japanese.kana_text(text) if japanese.applies(language) else text

@@ -7,6 +7,8 @@ streamed frame by frame through ffmpeg's resampler, so only the 16 kHz result is
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,22 @@ from visemic.types import Audio
 RATE = 16000
 # Shorter than any speech sound: such a "file" is a broken header, not a recording.
 MIN_SECONDS = 0.02
+
+# The most audio a file may decode to (seconds; None: no limit), set by a server for the analyses
+# it runs (:func:`duration_limit`). Counted from decoded samples: a header can claim anything.
+_MAX_SECONDS: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "visemic_max_seconds", default=None)
+
+
+@contextlib.contextmanager
+def duration_limit(seconds: float | None) -> Iterator[None]:
+    """Within the block, decoding a file longer than ``seconds`` raises :class:`VisemicError`
+    as soon as that much has decoded (so a 12-hour file costs no more than the limit)."""
+    token = _MAX_SECONDS.set(seconds)
+    try:
+        yield
+    finally:
+        _MAX_SECONDS.reset(token)
 
 
 def load(source: str | os.PathLike[str] | Audio | np.ndarray, sample_rate: int | None = None,
@@ -109,20 +127,28 @@ def stream(path: str | os.PathLike[str], rate: int = RATE,
             raise VisemicError(f"{path}: contains no audio stream")
         audio_stream = container.streams.audio[0]
         # Keep the channels and average them ourselves: ffmpeg's mono downmix adds channels at
-        # -3 dB, which overshoots full scale when they are correlated.
-        resampler = av.AudioResampler(format="fltp", rate=rate)
+        # -3 dB, which overshoots full scale when they are correlated. Packed (interleaved)
+        # output, one plane whatever the channel count: PyAV reads planar frames of more than 8
+        # channels past the end of AVFrame.data (SIGSEGV).
+        resampler = av.AudioResampler(format="flt", rate=rate)
         target = int(chunk_seconds * rate)
+        limit = _MAX_SECONDS.get()
+        most = int(limit * rate) if limit is not None else None
         pending: list[np.ndarray] = []
-        held = 0
+        held = decoded = 0
         got_any = False
         try:
             for frame in container.decode(audio_stream):
                 for out in resampler.resample(frame):
                     pending.append(_mono(out))
                     held += pending[-1].size
+                    decoded += pending[-1].size
+                if most is not None and decoded > most:
+                    raise VisemicError(f"{path}: the audio is longer than this server's limit of "
+                                       f"{_duration(limit)}")
                 if held >= target:
                     got_any = True
-                    yield np.concatenate(pending)
+                    yield _finite(np.concatenate(pending), path)
                     pending, held = [], 0
         except av.FFmpegError as exc:
             if not got_any and held == 0:
@@ -131,12 +157,34 @@ def stream(path: str | os.PathLike[str], rate: int = RATE,
         for out in resampler.resample(None):
             pending.append(_mono(out))
         if pending:
-            yield np.concatenate(pending)
+            yield _finite(np.concatenate(pending), path)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
+def _finite(samples: np.ndarray, path: Path) -> np.ndarray:
+    """``samples`` if every one is a number: a NaN or infinity (a damaged float file) would turn
+    every curve it reaches into NaN, so it is refused rather than computed on."""
+    if not np.isfinite(samples).all():
+        bad = int(samples.size - np.count_nonzero(np.isfinite(samples)))
+        raise VisemicError(f"{path}: the audio holds NaN or infinite samples ({bad} in one "
+                           f"stretch); the file is damaged")
+    return samples
 
 
 def _mono(frame: av.AudioFrame) -> np.ndarray:
-    planes = frame.to_ndarray()
-    return planes.mean(axis=0, dtype=np.float32) if planes.shape[0] > 1 else planes[0]
+    """The mean of a packed float frame's channels (any count)."""
+    channels = len(frame.layout.channels)
+    interleaved = frame.to_ndarray().reshape(-1)
+    if channels <= 1:
+        return interleaved.astype(np.float32, copy=False)
+    return interleaved.reshape(-1, channels).mean(axis=1, dtype=np.float32)
 
 
 def _reason(exc: Exception) -> str:

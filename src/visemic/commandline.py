@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 from visemic.errors import VisemicError
-
-# Animation frame rates the pipeline accepts everywhere (CLI, API, server, batch, stream).
-MAX_FPS = 1000.0
 
 
 class UsageError(Exception):
@@ -35,15 +31,13 @@ class Parser(argparse.ArgumentParser):
 
 
 def fps(text: str) -> float:
-    """``--fps``: a frame rate in (0, MAX_FPS]."""
+    """``--fps``: a frame rate within :mod:`visemic.limits`' bounds."""
+    from visemic.limits import check_fps
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or not 0 < value <= MAX_FPS:
-        raise argparse.ArgumentTypeError(
-            f"must be a frame rate in (0, {MAX_FPS:g}], got {text!r}")
-    return value
+        return check_fps(text)
+    except VisemicError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def size(text: str) -> tuple[int, int]:

@@ -17,12 +17,14 @@ unreadable transcript, a bad fps) are kept on the item and reported as its failu
 from __future__ import annotations
 
 import csv
-import math
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from visemic import textfile
 from visemic.errors import VisemicError
+from visemic.limits import check_fps
 
 # Extensions of the files a folder batch picks up (what ffmpeg decodes that people ship speech in).
 AUDIO_EXTENSIONS = frozenset({
@@ -117,9 +119,9 @@ def _transcript_beside(audio: Path) -> tuple[str | None, str | None]:
         if not path.is_file():
             continue
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            return None, f"transcript {path.name} is not UTF-8 text"
+            text = textfile.decode(path.read_bytes())
+        except ValueError as e:
+            return None, f"transcript {path.name} {e}"
         except OSError as e:
             return None, f"transcript {path.name}: {e.strerror or e}"
         if not text.strip():
@@ -129,15 +131,11 @@ def _transcript_beside(audio: Path) -> tuple[str | None, str | None]:
 
 
 def _from_csv(manifest: Path, defaults: Defaults) -> list[Item]:
+    text = textfile.read_text(manifest, "manifest")
     try:
-        with open(manifest, encoding="utf-8-sig", newline="") as fp:
-            rows = list(csv.reader(fp))
-    except UnicodeDecodeError:
-        raise VisemicError(f"{manifest}: the manifest is not UTF-8 text") from None
+        rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as e:
         raise VisemicError(f"{manifest}: not a readable CSV file ({e})") from None
-    except OSError as e:
-        raise VisemicError(f"{manifest}: {e.strerror or e}") from None
     if not rows:
         raise VisemicError(f"{manifest}: the manifest is empty (expected a header row: "
                            f"{','.join(CSV_COLUMNS)})")
@@ -175,11 +173,9 @@ def _csv_item(manifest: Path, base: Path, line: int, cells: dict[str, str],
     fps = defaults.fps
     if cells.get("fps", "").strip():
         try:
-            fps = float(cells["fps"])
-        except ValueError:
-            fps = math.nan
-        if not math.isfinite(fps) or not 0 < fps <= 1000:
-            problems.append(f"fps must be a frame rate in (0, 1000], got {cells['fps']!r}")
+            fps = check_fps(cells["fps"].strip())
+        except VisemicError as e:
+            problems.append(str(e))
             fps = defaults.fps
     method = cells.get("method", "").strip().lower() or defaults.method
     if method not in METHODS:

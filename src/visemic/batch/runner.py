@@ -28,6 +28,7 @@ from visemic.batch.job import (
 )
 from visemic.batch.output_folder import FAILURES, MANIFEST, RESERVED, OutputFolder
 from visemic.errors import VisemicError
+from visemic.limits import check_fps
 from visemic.outputs import formats as formats_mod
 
 MANIFEST_COLUMNS = ("output", "audio", "language", "status", "files", "key")
@@ -119,8 +120,7 @@ def run_batch(inputs: str | os.PathLike[str], outdir: str | os.PathLike[str], *,
     from a module or under ``if __name__ == "__main__":``, not from ``python -c`` or stdin.
     """
     fmts = parse_formats(formats)
-    if fps <= 0 or fps > 1000:
-        raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
+    fps = check_fps(fps)
     if workers is not None and workers < 1:
         raise VisemicError(f"workers must be at least 1, got {workers}")
     out = Path(outdir)

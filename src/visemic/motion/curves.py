@@ -146,7 +146,8 @@ def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
 
     # Loudness opens the jaw more on stressed, loud syllables and less in soft speech.
     loud = _frames_from(prosody, times, prosody.loudness)
-    k = max(1, int(round(0.05 * fps)))
+    # A window no longer than the clip: "same" mode returns max(n, k) values.
+    k = max(1, min(n, int(round(0.05 * fps))))
     loud = np.convolve(loud, np.ones(k) / k, mode="same")
     gain = 0.85 + 0.35 * loud
     for name in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight"):

@@ -67,9 +67,9 @@ def check_mix(mix: Mix) -> Mix:
             raise VisemicError(f"unknown emotion {name!r}; known: {', '.join(NAMES)}")
         try:
             v = float(value)
-        except (TypeError, ValueError):
-            raise VisemicError(f"emotion {key}: intensity must be a number, got {value!r}"
-                               ) from None
+        except (TypeError, ValueError, OverflowError):
+            raise VisemicError(f"emotion {key}: intensity must be a number, got "
+                               f"{str(value)[:40]!r}") from None
         if not math.isfinite(v) or not 0.0 <= v <= 1.0:
             raise VisemicError(f"emotion {key}: intensity must be between 0 and 1, got {value}")
         out[key] = out.get(key, 0.0) + v
@@ -129,7 +129,7 @@ class EmotionTrack:
         for t, mix in pairs:
             try:
                 time = float(t)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise VisemicError(f"emotion track: keyframe time must be a number, got {t!r}"
                                    ) from None
             if not math.isfinite(time) or time < 0:
@@ -204,6 +204,10 @@ def _from_json(text: str) -> EmotionTrack:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise VisemicError(f"not valid JSON ({e.msg}, line {e.lineno})") from None
+    except RecursionError:
+        raise VisemicError("not valid JSON (nested too deeply)") from None
+    except ValueError:  # Python's limit on integer digits (4300)
+        raise VisemicError("not valid JSON (a number with too many digits)") from None
     keys = data.get("keyframes") if isinstance(data, dict) else data
     if not isinstance(keys, list):
         raise VisemicError('expected {"keyframes": [{"time": …, "emotion": …}, …]}')
@@ -219,7 +223,10 @@ def _from_json(text: str) -> EmotionTrack:
 
 
 def _from_csv(text: str) -> EmotionTrack:
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    except csv.Error as e:
+        raise VisemicError(f"not a readable CSV track ({e})") from None
     if len(rows) < 2:
         raise VisemicError("CSV track needs a header row (time,emotion or time,happy,…) and "
                            "at least one keyframe")

@@ -44,6 +44,8 @@ _PHONE_TIERS = frozenset({"phones", "phone", "phonemes", "phoneme", "phn", "phon
 _KALDI_POSITION = re.compile(r"_[BIES]$")
 
 Interval = tuple[str, float, float]  # label, start, end
+# Times beyond a day (in seconds) are nonsense in an alignment: refused before any arithmetic.
+MAX_TIME = 86400.0
 
 
 class _BadFile(Exception):
@@ -164,19 +166,28 @@ def _read_textgrid(text: str) -> tuple[list[Interval], list[Interval]]:
             return [], []
         pos += 1
     tiers: list[tuple[str, list[Interval]]] = []
-    for _ in range(int(take(float))):  # type: ignore[call-overload]
+    def count(what: str) -> int:
+        # A count can't exceed the tokens left; inf, NaN or 1e300 would only fail later.
+        n = take(float)
+        if not (isinstance(n, float) and n.is_integer() and n >= 0):
+            raise _BadFile(f"{what} {n!r} is not a count")
+        if n > len(toks) - pos:
+            raise _BadFile("TextGrid ends early")
+        return int(n)
+
+    for _ in range(count("tier count")):
         cls, name = take(str), take(str)
         take(float)
         take(float)
-        count = int(take(float))  # type: ignore[call-overload]
+        count_ = count("interval count")
         if cls == "IntervalTier":
             items = []
-            for _ in range(count):
+            for _ in range(count_):
                 a, b, label = take(float), take(float), take(str)
                 items.append((str(label), float(a), float(b)))  # type: ignore[arg-type]
             tiers.append((str(name), items))
         elif cls == "TextTier":
-            for _ in range(count):
+            for _ in range(count_):
                 take(float)
                 take(str)
         else:
@@ -243,6 +254,10 @@ def _read_json(text: str, language: str) -> tuple[list[Interval], list[Interval]
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _BadFile(f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise _BadFile("JSON nested too deeply") from None
+    except ValueError:  # Python's limit on integer digits (4300)
+        raise _BadFile("invalid JSON (a number with too many digits)") from None
     if isinstance(data, dict) and isinstance(data.get("timeline"), dict):
         data = data["timeline"]  # visemic's full result
     if not isinstance(data, dict):
@@ -367,6 +382,9 @@ def _clean(items: list[Interval], what: str) -> list[Interval]:
     for label, a, b in items:
         if not (math.isfinite(a) and math.isfinite(b)):
             raise _BadFile(f"{what} '{label}' has a non-finite time")
+        if not (-MAX_TIME <= a <= MAX_TIME and -MAX_TIME <= b <= MAX_TIME):
+            raise _BadFile(f"{what} '{label}' has a time ({max(abs(a), abs(b)):g} s) beyond "
+                           f"any recording")
         if b < a:
             raise _BadFile(f"{what} '{label}' ends ({b}) before it starts ({a})")
         label = label.strip()

@@ -60,7 +60,8 @@ def recognise(audio: Audio, method: str = "words", offset: float = 0.0) -> Timel
     dec.end_utt()
     if method == "phones":
         phones = []
-        for seg in dec.seg():
+        # seg() is None, not empty, when the decoder found no path (a few frames of audio).
+        for seg in dec.seg() or ():
             name = seg.word.upper()
             symbol = HESITATION if name == "+SPN+" else ARPABET_TO_IPA.get(name)
             if symbol is None:
@@ -69,7 +70,8 @@ def recognise(audio: Audio, method: str = "words", offset: float = 0.0) -> Timel
                                 (seg.end_frame + 1) * FRAME + offset, -1, 0))
         return Timeline(language="en", phones=phones, source="recognised")
 
-    words = [s.word for s in dec.seg() if s.word not in _FILLERS and not s.word.startswith("[")]
+    words = [s.word for s in dec.seg() or ()
+             if s.word not in _FILLERS and not s.word.startswith("[")]
     words = [w.split("(")[0] for w in words]
     if not words:
         return Timeline(language="en", source="recognised")

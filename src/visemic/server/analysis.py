@@ -7,7 +7,6 @@ extension of the file the server writes.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from visemic.errors import NoFaceError, VisemicError
+from visemic.limits import check_fps
 
 # format → (content type, file extension)
 MEDIA: dict[str, tuple[str, str]] = {
@@ -86,12 +86,7 @@ def parse_request(format: str | None, text: str | None, language: str | None,
                            f"cmn or es-419")
     rate = 60.0
     if fps is not None and fps.strip():
-        try:
-            rate = float(fps)
-        except ValueError:
-            raise VisemicError(f"fps {fps[:40]!r} is not a number") from None
-        if not math.isfinite(rate) or not 0 < rate <= 240:
-            raise VisemicError(f"fps must be in (0, 240], got {fps[:40]!r}")
+        rate = check_fps(fps)
     if portrait and name not in VIDEO:
         raise VisemicError(f"a portrait applies to video formats ({', '.join(VIDEO)}), "
                            f"not {name}")
@@ -114,11 +109,22 @@ def _emotion(text: str | None) -> str | None:
     return ",".join(f"{name}:{value:g}" for name, value in mix.items())
 
 
+class DiskFull(VisemicError):
+    """The server's disk filled up while writing a result: 507, not the client's fault."""
+
+
+def _server_fault(error: VisemicError) -> VisemicError | None:
+    from visemic.server.uploads import DISK_FULL, disk_full
+
+    return DiskFull(DISK_FULL) if disk_full(error.__cause__ or error) else None
+
+
 def run(request: AnimateRequest, audio_path: str, out_path: str,
-        progress: Callable[[float], None] | None = None, portrait_path: str | None = None
-        ) -> None:
+        progress: Callable[[float], None] | None = None, portrait_path: str | None = None,
+        max_duration: float | None = None) -> None:
     """Analyse ``audio_path`` and write the export to ``out_path`` (atomically); a video shows
-    the face in ``portrait_path`` when given, else the built-in avatar.
+    the face in ``portrait_path`` when given, else the built-in avatar. Audio that decodes to
+    more than ``max_duration`` seconds is refused (VisemicError) once that much has decoded.
 
     Analysis reports 0…0.5 of ``progress`` for video (rendering takes the rest) and 0…0.95
     otherwise. Raises :class:`VisemicError` on bad input.
@@ -132,9 +138,13 @@ def run(request: AnimateRequest, audio_path: str, out_path: str,
         if progress is not None:
             progress(share * max(0.0, min(1.0, p)))
 
+    from visemic.audio import duration_limit
+
     try:
-        result = visemic.animate(audio_path, text=request.text, language=request.language,
-                                 fps=request.fps, progress=analysing, emotion=request.emotion)
+        with duration_limit(max_duration):
+            result = visemic.animate(audio_path, text=request.text, language=request.language,
+                                     fps=request.fps, progress=analysing,
+                                     emotion=request.emotion)
     except VisemicError as e:
         # The file name is the server's own; the client knows it only as its upload.
         raise VisemicError(str(e).replace(audio_path, "the upload")) from None
@@ -150,7 +160,10 @@ def run(request: AnimateRequest, audio_path: str, out_path: str,
                            "face is clearly visible, or leave it out for the built-in avatar"
                            ) from None
     except VisemicError as e:
-        message = str(e).replace(audio_path, "the upload")
+        fault = _server_fault(e)
+        if fault is not None:
+            raise fault from None
+        message = str(e).replace(audio_path, "the upload").replace(out_path, "the result")
         if portrait_path is not None:
             message = message.replace(portrait_path, "the portrait")
         raise VisemicError(message) from None

@@ -10,6 +10,8 @@ with the export itself, or with ``?async=1`` 202 and a job; ``GET /v1/jobs``,
 Errors are JSON ``{"error": "…"}``: 400 malformed request or unknown format, 401 missing or wrong
 API key, 404 no such job, 409 result not ready, 413 upload too large, 415 not a multipart form,
 422 audio the decoder rejects (its reason) or other bad input, 503 too many analyses queued.
+A bug answers 500 with only ``internal error, id …``: the traceback is in the server's log under
+that id (:mod:`visemic.errors`), never in the answer.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 import hmac
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -33,14 +36,16 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 import visemic
-from visemic.errors import VisemicError
+from visemic.errors import VisemicError, internal_error
 from visemic.motion.emotion import NAMES
-from visemic.server import analysis, uploads
+from visemic.server import analysis, security, uploads
 from visemic.server.jobs import JobRunner, JobStore, describe_failure
 from visemic.server.pool import Busy, WorkerPool
 from visemic.server.streaming import StreamHub, StreamLimits
 
 DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
+DEFAULT_MAX_DURATION = 3600.0   # seconds of decoded audio per analysis
+DEFAULT_JOB_TIMEOUT = 7200.0    # seconds one analysis (with its render) may run
 WEB_DIR = Path(str(resources.files("visemic.server") / "web"))
 
 _FORM_SCHEMA = {
@@ -81,14 +86,22 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | None = None,
                max_upload_bytes: int = DEFAULT_MAX_UPLOAD, workers: int = 2,
-               max_pending: int = 16, stream_limits: StreamLimits | None = None) -> FastAPI:
+               max_pending: int = 16, stream_limits: StreamLimits | None = None,
+               max_duration: float | None = DEFAULT_MAX_DURATION,
+               job_timeout: float | None = DEFAULT_JOB_TIMEOUT,
+               allowed_hosts: frozenset[str] | None = None) -> FastAPI:
     """The server as an ASGI app.
 
     ``data_dir`` holds the job database, results and temporary uploads (default
     :func:`default_data_dir`). With ``api_key`` every ``/v1`` request needs ``Authorization:
     Bearer KEY`` or ``X-API-Key: KEY`` (the WebSocket also accepts ``?api_key=KEY``, as browsers
     cannot set its headers). ``max_upload_bytes`` bounds a request body; ``workers`` analysis
-    processes run at once and at most ``max_pending`` analyses are held (more get 503).
+    processes run at once and at most ``max_pending`` analyses are held (more get 503). Audio that
+    decodes to more than ``max_duration`` seconds is refused (422); an analysis running past
+    ``job_timeout`` seconds is stopped (its process killed; None: no limit). ``allowed_hosts``
+    (see :mod:`visemic.server.security`; ``visemic serve`` passes the localhost names and
+    ``--allowed-host``) are the Host names answered; None answers any (an embedding app's
+    own proxy decides). Without ``api_key``, browser requests from other sites are refused.
 
     Analyses run in spawned processes, so the program's main module must be importable (a
     script file or ``python -m``, not code fed on stdin).
@@ -98,8 +111,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
     scratch = store.data_dir / "tmp"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    pool = WorkerPool(workers=workers, max_pending=max_pending)
-    runner = JobRunner(store, pool)
+    pool = WorkerPool(workers=workers, max_pending=max_pending, task_timeout=job_timeout)
+    runner = JobRunner(store, pool, max_duration)
     hub = StreamHub(stream_limits)
 
     @contextlib.asynccontextmanager
@@ -122,8 +135,13 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
             given = auth[7:].strip()
         return given is not None and hmac.compare_digest(given.encode(), api_key.encode())
 
+    gate = security.Gate(allowed_hosts, open_api=api_key is None)
+
     @app.middleware("http")
     async def check_key(request: Request, call_next: Any) -> Response:
+        refused = gate.refusal(request.headers, request.method)
+        if refused is not None:
+            return _error(*refused)
         if request.url.path.startswith("/v1/") and not authorised(request.headers):
             return _error(401, "missing or wrong API key: send 'Authorization: Bearer KEY' or "
                                "'X-API-Key: KEY'", {"WWW-Authenticate": "Bearer"})
@@ -132,6 +150,13 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        if uploads.disk_full(exc):
+            return _error(507, uploads.DISK_FULL)
+        # A bug: the client gets an incident id only, the log gets the traceback.
+        return _error(500, internal_error(exc, f"{request.method} {request.url.path}"))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -145,13 +170,28 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
-    @app.get("/health", summary="Liveness and load")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "version": visemic.__version__, "workers": pool.workers,
+    def problems() -> list[str]:
+        found = hub.problems
+        probe = scratch / ".health"
+        try:  # results and uploads need a writable data directory
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as e:
+            found.append(f"the data directory is not writable ({e.strerror or 'error'})")
+        return found
+
+    @app.get("/health", summary="Liveness and load; 503 'degraded' while it can't serve")
+    async def health() -> JSONResponse:
+        found = await asyncio.to_thread(problems)
+        body = {"status": "degraded" if found else "ok", "problems": found,
+                "version": visemic.__version__, "workers": pool.workers,
                 "pending": pool.pending, "streams": hub.active,
+                "stream_load": round(hub.load.value, 3),
                 "formats": list(analysis.MEDIA), "emotions": list(NAMES),
                 "auth": api_key is not None,
-                "max_upload_bytes": max_upload_bytes}
+                "max_upload_bytes": max_upload_bytes, "max_duration": max_duration,
+                "job_timeout": job_timeout}
+        return JSONResponse(body, status_code=503 if found else 200)
 
     @app.post("/v1/animate", summary="Analyse speech; answer with the export (or a job)",
               openapi_extra=_FORM_SCHEMA, responses={
@@ -167,6 +207,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
                 upload = await uploads.receive(request, upload_path, max_upload_bytes)
             except uploads.UploadError as e:
                 return _error(e.status, str(e))
+            except uploads.Disconnected:  # nobody is left to read an answer
+                return Response(status_code=400)
             f = upload.fields
             try:
                 req = analysis.parse_request(f.get("format"), f.get("text"), f.get("language"),
@@ -184,7 +226,12 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
 
     def _submit_job(req: analysis.AnimateRequest, upload_path: Path,
                     portrait: Path | None) -> Response:
-        job = store.create(req)
+        try:
+            job = store.create(req)
+        except sqlite3.OperationalError as e:
+            if "full" in str(e).lower():
+                return _error(507, uploads.DISK_FULL)
+            raise
         os.replace(upload_path, store.upload_path(job.id))
         if portrait is not None:
             os.replace(portrait, store.portrait_path(job.id))
@@ -201,11 +248,16 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
         out = scratch / f"{uuid.uuid4().hex}{req.extension}"
         try:
             future = pool.submit(analysis.run, req, str(upload_path), str(out), None,
-                                 str(portrait) if portrait is not None else None)
+                                 str(portrait) if portrait is not None else None, max_duration)
         except Busy as e:
             return _error(503, str(e), {"Retry-After": "10"})
         try:
-            await asyncio.wrap_future(future)
+            await asyncio.shield(asyncio.wrap_future(future))
+        except asyncio.CancelledError:  # the server is stopping: so does the analysis
+            pool.cancel(future)
+            raise
+        except analysis.DiskFull as e:
+            return _error(507, str(e))
         except VisemicError as e:
             return _error(422, " ".join(str(e).split()))
         except Exception as e:
@@ -239,18 +291,26 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
         return FileResponse(path, media_type=job.request.media_type,
                             filename=f"visemic-{job.id[:8]}{job.request.extension}")
 
-    @app.delete("/v1/jobs/{job_id}", status_code=204, summary="Forget a finished job")
+    @app.delete("/v1/jobs/{job_id}", status_code=204,
+                summary="Cancel a queued or running job, or forget a finished one")
     async def delete_job(job_id: str) -> Response:
         job = store.get(job_id)
         if job is None:
             return _error(404, f"no job {job_id[:64]!r}")
         if job.status in ("queued", "running"):
-            return _error(409, f"job {job.id} is {job.status}; delete it when it has finished")
+            # Its worker process is killed (and replaced) before the job and files go.
+            await asyncio.to_thread(runner.cancel, job.id)
         store.delete(job.id)
         return Response(status_code=204)
 
     @app.websocket("/v1/stream")
     async def stream(websocket: WebSocket) -> None:
+        refused = gate.refusal(websocket.headers, None)
+        if refused is not None:
+            await websocket.accept()
+            await websocket.send_json({"error": refused[1]})
+            await websocket.close(1008, refused[1][:120])
+            return
         if not authorised(websocket.headers, websocket.query_params.get("api_key")):
             await websocket.accept()
             await websocket.send_json({"error": "missing or wrong API key"})

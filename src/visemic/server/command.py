@@ -61,6 +61,16 @@ def add_serve(sub: Any) -> None:
     p.add_argument("--stall-timeout", type=_positive(float, 0.1, 3600), default=10.0,
                    metavar="S", help="close a stream whose client takes no frames for S seconds "
                                      "(default 10)")
+    p.add_argument("--max-duration", type=_positive(float, 1, 86400), default=3600.0,
+                   metavar="S", help="longest audio analysed, seconds of decoded audio "
+                                     "(default 3600: one hour; also caps a stream)")
+    p.add_argument("--job-timeout", type=_positive(float, 1, 7 * 86400), default=7200.0,
+                   metavar="S", help="stop an analysis (with its render) running longer than "
+                                     "S seconds (default 7200)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="answer requests for this host name too (repeatable; default: only "
+                        "localhost, 127.0.0.1, ::1 and the --host address; '*' any: see DNS "
+                        "rebinding in the README)")
     p.add_argument("--log-level", default="info",
                    choices=("critical", "error", "warning", "info", "debug"))
     p.set_defaults(run=run_serve)
@@ -76,6 +86,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from visemic.server.app import create_app
+    from visemic.server.security import allowed_hosts
     from visemic.server.streaming import StreamLimits
 
     api_key = args.api_key or os.environ.get("VISEMIC_API_KEY") or None
@@ -83,10 +94,12 @@ def run_serve(args: argparse.Namespace) -> int:
         sys.stderr.write(f"warning: serving on {args.host} without an API key: anyone who can "
                          "reach it can use it (set --api-key or VISEMIC_API_KEY)\n")
     limits = StreamLimits(max_streams=args.max_streams, stall_timeout=args.stall_timeout,
-                          max_message_bytes=WS_MAX_BYTES)
+                          max_message_bytes=WS_MAX_BYTES, max_seconds=args.max_duration)
     app = create_app(args.data_dir, api_key=api_key,
                      max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
-                     workers=args.workers, stream_limits=limits)
+                     workers=args.workers, stream_limits=limits,
+                     max_duration=args.max_duration, job_timeout=args.job_timeout,
+                     allowed_hosts=allowed_hosts(args.allowed_host, args.host))
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 ws_max_size=WS_MAX_BYTES + 1024, ws_max_queue=WS_MAX_QUEUE,
                 ws_per_message_deflate=False, timeout_graceful_shutdown=5)

@@ -20,14 +20,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from visemic.errors import VisemicError
+from visemic.errors import VisemicError, internal_error
 from visemic.server import analysis
-from visemic.server.pool import WorkerPool
+from visemic.server.pool import Cancelled, WorkerDied, WorkerPool
 
 STATUSES = ("queued", "running", "done", "failed")
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -210,7 +209,8 @@ PROGRESS_INTERVAL = 0.25
 
 
 def execute(data_dir: str, job_id: str, request: analysis.AnimateRequest, audio_path: str,
-            out_path: str, portrait_path: str | None = None) -> int:
+            out_path: str, portrait_path: str | None = None,
+            max_duration: float | None = None) -> int:
     """Run one job (in a worker process): analysis + export, progress into the database.
     Returns the size of the result file."""
     store = JobStore(data_dir)
@@ -223,25 +223,29 @@ def execute(data_dir: str, job_id: str, request: analysis.AnimateRequest, audio_
             last[0] = now
             store.set_progress(job_id, p)
 
-    analysis.run(request, audio_path, out_path, progress, portrait_path)
+    analysis.run(request, audio_path, out_path, progress, portrait_path, max_duration)
     return Path(out_path).stat().st_size
 
 
 def describe_failure(error: BaseException) -> str:
-    """One line for a client: the user-facing message, or what kind of failure it was."""
+    """One line for a client: the user-facing message, or (a bug) only an incident id whose
+    details go to the server log (see :mod:`visemic.errors`)."""
     if isinstance(error, VisemicError):
         return " ".join(str(error).split())
-    if isinstance(error, BrokenProcessPool):
-        return "internal error: the worker process died"
-    return f"internal error ({type(error).__name__}: {' '.join(str(error).split())})"
+    if isinstance(error, WorkerDied):
+        return internal_error(error, "the worker process died")
+    return internal_error(error)
 
 
 class JobRunner:
     """Submits jobs to the worker pool and records how they end."""
 
-    def __init__(self, store: JobStore, pool: WorkerPool) -> None:
+    def __init__(self, store: JobStore, pool: WorkerPool,
+                 max_duration: float | None = None) -> None:
         self.store = store
         self.pool = pool
+        self.max_duration = max_duration
+        self._futures: dict[str, Future[Any]] = {}
 
     def submit(self, job: Job) -> Future[Any]:
         """Start ``job``, whose audio is already at ``store.upload_path(job.id)`` (and its
@@ -252,11 +256,14 @@ class JobRunner:
         portrait = self.store.portrait_path(job.id)
         future = self.pool.submit(execute, str(self.store.data_dir), job.id, job.request,
                                   str(upload), str(self.store.results / result_name),
-                                  str(portrait) if job.request.portrait else None)
+                                  str(portrait) if job.request.portrait else None,
+                                  self.max_duration)
+        self._futures[job.id] = future
 
         def done(f: Future[Any]) -> None:
+            self._futures.pop(job.id, None)
             try:
-                if f.cancelled():
+                if f.cancelled() or isinstance(f.exception(), Cancelled):
                     self.store.fail(job.id, INTERRUPTED)
                 elif f.exception() is not None:
                     self.store.fail(job.id, describe_failure(f.exception()))
@@ -269,3 +276,9 @@ class JobRunner:
 
         future.add_done_callback(done)
         return future
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop the job if it is queued or running (its worker process is killed); False if it
+        is not running here."""
+        future = self._futures.get(job_id)
+        return future is not None and self.pool.cancel(future)

@@ -26,18 +26,22 @@ stops reading audio (back-pressure: the client's sends block in TCP); if it stay
 
 Close codes: 1000 done; 1003 a text message that is neither ``end`` nor a well-formed control
 message (malformed JSON, unknown keys, a bad mix or ease); 1007 audio that is not PCM16
-(odd length); 1008 stalled, idle too long or a bad API key; 1009 a message over the size limit;
-1011 an internal error; 1013 too many streams (try again later). An ``{"error": …}`` message
-precedes every close except 1000, when the client is still reading.
+(odd length); 1008 stalled, idle too long or a bad API key; 1009 a message over the size limit
+(audio or control) or a stream longer than the server's duration limit; 1011 an internal error
+or a stream engine that stopped (the engine process is replaced: reconnect); 1013 too many
+streams or a CPU that can't keep up (try again later). An ``{"error": …}`` message precedes every
+close except 1000, when the client is still reading.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
+import os
 import re
 import threading
+import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +50,7 @@ import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from visemic.errors import VisemicError
+from visemic.limits import check_fps
 
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
 MAX_CONTROL_CHARS = 4096  # a control message (a mix of every emotion is a tenth of this)
@@ -59,6 +64,43 @@ class StreamLimits:
     idle_timeout: float = 60.0        # seconds without any message before closing
     close_grace: float = 10.0         # seconds a stalled client gets to take the close frame
     max_message_bytes: int = 256 * 1024  # one audio message (8 s of 16 kHz PCM16)
+    max_seconds: float | None = 3600.0   # audio one stream may send (the server's max duration)
+    max_load: float = 0.75            # engine busy fraction above which new streams are refused
+    load_window: float = 10.0         # seconds over which the load is measured
+
+
+class Load:
+    """How busy the stream engines are: seconds spent in pushes over the last ``window``
+    seconds, per engine process (1.0: every process busy all the time). Measured from the
+    pushes themselves, so it counts a push waiting behind another stream's on the same process:
+    exactly the time by which streams fall behind once the CPU can't keep up."""
+
+    def __init__(self, processes: int, window: float) -> None:
+        self.processes = max(1, processes)
+        self.window = window
+        self._spans: deque[tuple[float, float]] = deque()  # (end time, seconds busy)
+        self._busy = 0.0
+        self._since = time.monotonic()
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._spans.append((now, seconds))
+            self._busy += seconds
+            self._expire(now)
+
+    def _expire(self, now: float) -> None:
+        while self._spans and self._spans[0][0] < now - self.window:
+            self._busy -= self._spans.popleft()[1]
+
+    @property
+    def value(self) -> float:
+        now = time.monotonic()
+        with self._lock:
+            self._expire(now)
+            span = min(self.window, max(1.0, now - self._since))
+            return max(0.0, self._busy) / (span * self.processes)
 
 
 class _Close(Exception):
@@ -73,12 +115,13 @@ def _options(query: Any) -> tuple[str, float, int]:
     if not _LANGUAGE.fullmatch(language):
         raise _Close(1008, "language must be a code such as en, de or es-419")
     try:
-        fps = float(query.get("fps", "60"))
+        fps = check_fps(query.get("fps", "60"))
+    except VisemicError as e:
+        raise _Close(1008, str(e)) from None
+    try:
         rate = int(query.get("sample_rate", "16000"))
     except ValueError:
-        raise _Close(1008, "fps and sample_rate must be numbers") from None
-    if not math.isfinite(fps) or not 0 < fps <= 240:
-        raise _Close(1008, "fps must be in (0, 240]")
+        raise _Close(1008, "sample_rate must be a whole number") from None
     if not 8000 <= rate <= 96000:
         raise _Close(1008, "sample_rate must be 8000 to 96000 Hz")
     return language, fps, rate
@@ -105,11 +148,16 @@ def _control(text: str) -> tuple[dict[str, float] | None, float]:
         return _Close(1003, f"bad control message: {problem}")
 
     if len(text) > MAX_CONTROL_CHARS:
-        raise bad(f"too long ({len(text)} characters; at most {MAX_CONTROL_CHARS})")
+        raise _Close(1009, f"control message too long ({len(text)} characters; at most "
+                           f"{MAX_CONTROL_CHARS})")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise bad(f"not valid JSON ({e.msg} at character {e.pos})") from None
+    except RecursionError:
+        raise bad("JSON nested too deeply") from None
+    except ValueError:  # Python's limit on integer digits
+        raise bad("a number with too many digits") from None
     if not isinstance(data, dict):
         raise bad('expected an object such as {"emotion": "happy:0.6", "ease": 0.3}')
     unknown = sorted(set(data) - {"emotion", "ease"})
@@ -130,8 +178,8 @@ def _control(text: str) -> tuple[dict[str, float] | None, float]:
     except VisemicError as e:
         raise bad(str(e)) from None
     ease = data.get("ease", EMOTION_EASE)
-    if isinstance(ease, bool) or not isinstance(ease, int | float) or not math.isfinite(ease) \
-            or not 0.0 <= ease <= 60.0:
+    # Compared before any float(): NaN fails it, and a 3000-digit integer can't be a float.
+    if isinstance(ease, bool) or not isinstance(ease, int | float) or not 0.0 <= ease <= 60.0:
         raise bad(f'"ease" must be a number of seconds from 0 to 60, got {str(ease)[:40]}')
     return mix, float(ease)
 
@@ -142,6 +190,7 @@ class StreamHub:
     def __init__(self, limits: StreamLimits | None = None) -> None:
         self.limits = limits or StreamLimits()
         self.active = 0
+        self.load = Load(os.cpu_count() or 1, self.limits.load_window)
         self._executor = ThreadPoolExecutor(max_workers=self.limits.max_streams,
                                             thread_name_prefix="visemic-stream")
         self._pool: Any = None
@@ -158,6 +207,14 @@ class StreamHub:
                 self._pool = EnginePool()
             return self._pool
 
+    @property
+    def problems(self) -> list[str]:
+        """Why streams can't be served now (empty: they can): a dead engine process, until its
+        replacement is up."""
+        pool = self._pool
+        dead = pool.dead if pool is not None else 0
+        return [f"{dead} stream engine process(es) not running"] if dead else []
+
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         if self._pool is not None:
@@ -167,7 +224,14 @@ class StreamHub:
         await websocket.accept()
         if self.active >= self.limits.max_streams:
             await _close(websocket, 1013, f"too many streams (at most "
-                                          f"{self.limits.max_streams}); try again later")
+                                          f"{self.limits.max_streams}); try again later",
+                         error=True)
+            return
+        if self.active and self.load.value > self.limits.max_load:
+            # Another stream now would make every running one fall behind real time.
+            await _close(websocket, 1013, "the server can't keep up with more streams now "
+                                          f"(engines {self.load.value:.0%} busy); try again "
+                                          "later", error=True)
             return
         self.active += 1
         try:
@@ -193,11 +257,19 @@ class StreamHub:
                 self._executor, lambda: self._engines().open(sample_rate=rate, fps=fps,
                                                              language=language,
                                                              emotion=emotion))
+            received = 0
             while True:
                 message = await self._receive(websocket)
                 if message.get("bytes") is not None:
                     samples = self._samples(message["bytes"])
+                    received += samples.size
+                    if self.limits.max_seconds is not None \
+                            and received > self.limits.max_seconds * rate:
+                        raise _Close(1009, f"the stream is longer than this server's limit of "
+                                           f"{self.limits.max_seconds:g} s of audio")
+                    started = time.monotonic()
                     frames = await loop.run_in_executor(self._executor, engine.push, samples)
+                    self.load.add(time.monotonic() - started)
                     await self._enqueue(queue, sender, [_frame_text(f) for f in frames])
                 elif message.get("text") is not None:
                     text = message["text"].strip()

@@ -29,6 +29,7 @@ import numpy as np
 import pocketsphinx
 
 from visemic.errors import VisemicError
+from visemic.limits import check_fps
 from visemic.motion import arkit, curves, expression, eyes, poses, visemes
 from visemic.motion import emotion as emotion_mod
 from visemic.motion.emotion import EmotionTrack, Keyframe
@@ -202,8 +203,9 @@ class StreamAnimator:
                 or not 1000 <= sample_rate <= 384000:
             raise VisemicError(f"sample_rate must be an integer in 1000…384000 Hz, "
                                f"got {sample_rate!r}")
-        if not isinstance(fps, int | float) or not 0 < fps <= 1000:
-            raise VisemicError(f"fps must be between 0 and 1000, got {fps!r}")
+        if not isinstance(fps, int | float):
+            raise VisemicError(f"fps must be a number, got {fps!r}")
+        check_fps(fps)
         if not 0 <= lookahead <= 1.0:
             raise VisemicError(f"lookahead must be between 0 and 1 s, got {lookahead!r}")
         if not isinstance(language, str) or not language.strip():
@@ -402,7 +404,7 @@ class StreamAnimator:
     def _segments(self, segs: Any) -> list[_Segment]:
         offset = self._utt_start / RATE
         out = []
-        for s in segs:
+        for s in segs or ():  # None when the decoder found no path yet
             symbol = ARPABET_TO_IPA.get(s.word.upper())
             if symbol is None:  # silence and fillers
                 continue

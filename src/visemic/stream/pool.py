@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from visemic.errors import VisemicError
+from visemic.errors import VisemicError, internal_error
 from visemic.stream.engine import EMOTION_EASE, StreamFrame
 
 
@@ -66,13 +66,15 @@ def _worker(conn: Any) -> None:
             conn.send((rid, False, str(exc)))
         except Exception as exc:  # one broken stream must not take the others down
             engines.pop(sid, None)
-            conn.send((rid, False, f"internal error ({type(exc).__name__}: {exc})"))
+            conn.send((rid, False, internal_error(exc, "stream engine")))
 
 
 class _Worker:
     """One worker process and the thread that routes its answers to the waiting callers."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, on_exit: Any = None) -> None:
+        self.on_exit = on_exit
+        self.dead = False
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker, args=(child,), daemon=True)
         self.process.start()
@@ -94,15 +96,30 @@ class _Worker:
                 future.set_result(result)
             else:
                 future.set_exception(VisemicError(result))
-        for future in list(self.pending.values()):
-            future.set_exception(VisemicError("the streaming worker process ended"))
+        with self.lock:
+            self.dead = True
+            waiting, self.pending = list(self.pending.values()), {}
+        for future in waiting:
+            future.set_exception(VisemicError("the streaming engine stopped; reconnect"))
+        if self.on_exit is not None:
+            self.on_exit(self)
+
+    @property
+    def alive(self) -> bool:
+        return not self.dead and self.process.is_alive()
 
     def call(self, sid: int, op: str, payload: Any) -> Any:
         future: Future = Future()
         with self.lock:
+            if self.dead:
+                raise VisemicError("the streaming engine stopped; reconnect")
             rid = next(self.ids)
             self.pending[rid] = future
-            self.conn.send((rid, sid, op, payload))
+            try:
+                self.conn.send((rid, sid, op, payload))
+            except (OSError, ValueError):  # the process is gone; the reader fails the rest
+                self.pending.pop(rid, None)
+                raise VisemicError("the streaming engine stopped; reconnect") from None
         return future.result()
 
 
@@ -138,20 +155,39 @@ class EnginePool:
 
     def __init__(self, processes: int | None = None) -> None:
         n = processes or multiprocessing.cpu_count()
-        ctx = multiprocessing.get_context("spawn")  # no forked copies of threads or sockets
-        self._workers = [_Worker(ctx) for _ in range(n)]
-        self._ids = itertools.count()
+        self._ctx = multiprocessing.get_context("spawn")  # no forked copies of threads/sockets
         self._lock = threading.Lock()
+        self._closed = False
+        self._workers = [_Worker(self._ctx, self._replace) for _ in range(n)]
+        self._ids = itertools.count()
+        self.replaced = 0  # workers that died and were replaced
+
+    def _replace(self, worker: _Worker) -> None:
+        """A worker process died (a crash in native code): its streams end with an error and a
+        fresh process takes its place for new streams."""
+        with self._lock:
+            if self._closed or worker not in self._workers:
+                return
+            self._workers[self._workers.index(worker)] = _Worker(self._ctx, self._replace)
+            self.replaced += 1
+
+    @property
+    def dead(self) -> int:
+        """Worker processes not running (briefly, between a crash and the replacement)."""
+        with self._lock:
+            return sum(not w.alive for w in self._workers)
 
     def open(self, **settings: Any) -> RemoteStream:
         """A new stream; ``settings`` are :class:`StreamAnimator`'s (VisemicError if bad)."""
         with self._lock:
             sid = next(self._ids)
-        worker = self._workers[sid % len(self._workers)]
+            worker = self._workers[sid % len(self._workers)]
         worker.call(sid, "open", settings)
         return RemoteStream(worker, sid)
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         for w in self._workers:
             try:
                 w.conn.send(None)
