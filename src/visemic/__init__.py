@@ -12,13 +12,13 @@ from visemic.types import Animation, Audio, Cue, Phone, Prosody, Timeline, Word
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from visemic.api import Result, animate, say
+    from visemic.api import Result, animate, say, sync_check
 
 
 def __getattr__(name: str):
     # The API pulls in the whole pipeline; import it on first use so that light users
     # (types, exporters, the Rhubarb shim's --help) start fast.
-    if name in ("animate", "say", "Result"):
+    if name in ("animate", "say", "sync_check", "Result"):
         from visemic import api
 
         return getattr(api, name)
@@ -26,5 +26,5 @@ def __getattr__(name: str):
 
 __all__ = [
     "Animation", "Audio", "Cue", "Phone", "Prosody", "Result", "Timeline", "Word",
-    "animate", "say", "__version__",
+    "animate", "say", "sync_check", "__version__",
 ]

@@ -24,6 +24,7 @@ from visemic.batch.command import add_batch
 from visemic.errors import VisemicError
 from visemic.server.command import add_serve
 from visemic.stream.command import add_stream
+from visemic.sync.command import add_sync_check
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -452,6 +453,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_batch,
     add_serve,
     add_stream,
+    add_sync_check,
 ]
 
 
