@@ -44,12 +44,14 @@ MIN_VIDEO = 2.0      # s: a shorter video cannot be measured
 MIN_SPEECH = 1.0     # s of speech (inside phones) needed for a measurement
 MIN_WINDOW_SPEECH = 0.8  # s of speech (with a face) for a window to count
 
-# Real lips lead visemic's curves slightly: the lips start moving before the sound (anticipation,
+# Real lips lead visemic's curves slightly: the lips start moving before the sound (anticipation;
 # the burst of a /p/ comes after the lips part). Measured as the raw lag on the three GRID clips
 # in ../shared/samples/video (studio recordings with known-good sync), with this module's
-# settings: −10, −20 and 0 ms (bench/sync_check.py prints them), median −10 ms. Subtracting it
-# makes a well-synced video read 0.
-LIPS_LEAD_MS = -10.0
+# settings and no transcript: −7.4, −27.6 and −2.9 ms (bench/sync_check.py prints them), median
+# −7 ms. Subtracting it makes a well-synced video read 0. It is small next to a video frame (40
+# ms) and to what people notice (ITU-R BT.1359: 45 ms audio early, 125 ms late); visemic's own
+# renders, whose lips follow the curves exactly, read about +7 ms.
+LIPS_LEAD_MS = -7.0
 
 # Between two peaks of about the same height (speech is rhythmic: syllables come every 200 to
 # 300 ms), the smaller offset is the likelier one: a peak at ±MAX_LAG must be higher by this

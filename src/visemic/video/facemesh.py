@@ -65,10 +65,10 @@ class FaceMesh:
         with native_stderr_silenced():
             result = self._graph.process(rgb)
         faces = []
+        scale = np.array([w, h, w], np.float64)
         for lm in result.multi_face_landmarks or []:
             # x, y are normalised by the image's width and height; z by its width.
-            faces.append(np.array([(p.x * w, p.y * h, p.z * w) for p in lm.landmark],
-                                  np.float64))
+            faces.append(np.array([(p.x, p.y, p.z) for p in lm.landmark], np.float64) * scale)
         return faces
 
     def close(self) -> None:

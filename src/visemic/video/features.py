@@ -54,7 +54,10 @@ def head_axes(points: np.ndarray) -> np.ndarray:
 
 def pose(points: np.ndarray) -> np.ndarray:
     """(yaw, pitch, roll) in degrees (…×3), see the module docstring for the signs."""
-    r = head_axes(points)
+    return _angles(head_axes(points))
+
+
+def _angles(r: np.ndarray) -> np.ndarray:
     forward = -r[..., :, 2]  # the nose's direction, towards the camera for a frontal face
     yaw = np.arctan2(forward[..., 0], -forward[..., 2])
     pitch = np.arctan2(forward[..., 1], np.hypot(forward[..., 0], forward[..., 2]))
@@ -71,11 +74,21 @@ def inter_ocular(points: np.ndarray) -> np.ndarray:
     return np.linalg.norm(left - right, axis=-1)
 
 
+def measure(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lip features …×6, pose …×3, inter-ocular distance …) of landmarks in one go."""
+    p = np.asarray(points, np.float64)
+    r = head_axes(p)
+    iod = inter_ocular(p)
+    return _lips(p, r, np.maximum(iod, 1e-6)), _angles(r), iod
+
+
 def lip_features(points: np.ndarray) -> np.ndarray:
     """The :data:`FEATURES` (…×6) of landmarks (…×478×3), in inter-ocular distances."""
     p = np.asarray(points, np.float64)
-    r = head_axes(p)
-    iod = np.maximum(inter_ocular(p), 1e-6)
+    return _lips(p, head_axes(p), np.maximum(inter_ocular(p), 1e-6))
+
+
+def _lips(p: np.ndarray, r: np.ndarray, iod: np.ndarray) -> np.ndarray:
     # Head-frame coordinates, scaled to IOD units: local = (p − origin) · R / iod.
     origin = p[..., _NOSE_BASE:_NOSE_BASE + 1, :]
     local = np.einsum("...ni,...ij->...nj", p - origin, r) / iod[..., None, None]

@@ -40,6 +40,7 @@ RECENTRE = 0.12         # move the crop when the face drifts this share of the c
 RESIZE = (0.8, 1.25)    # or when its size leaves this range of the crop's intended size
 RETRY_SECONDS = 0.1     # while no face is tracked, search the whole frame at most this often
 WORK_SIDE = 1280        # frames are decoded at most this large (crops come from it)
+SEARCH_FACES = 4        # faces a whole-frame search looks for
 
 # Confidence: full from an inter-ocular distance of MIN_IOD_PX pixels (in the source video),
 # falling to 0 at half of it; full up to YAW_FULL degrees of head turn, 0 at YAW_ZERO; a jump
@@ -91,11 +92,14 @@ class FaceTrack:
 @dataclass
 class TrackedFrame:
     """One frame's result from :class:`Tracker`: ``landmarks`` 478×3 in the pixels of the
-    picture given to the tracker (None when no face), ``confidence`` 0…1."""
+    picture given to the tracker (None when no face), ``confidence`` 0…1; ``features`` (the
+    lip features, in eye distances) and ``pose`` (degrees) when there is a face."""
 
     time: float
     landmarks: np.ndarray | None
     confidence: float
+    features: np.ndarray | None = None
+    pose: np.ndarray | None = None
 
 
 class Tracker:
@@ -113,6 +117,7 @@ class Tracker:
         self.face = face
         self.pixel_scale = pixel_scale
         self._mesh = FaceMesh(tracking=True, max_faces=1)
+        self._stills: FaceMesh | None = None  # whole-frame searches, made when first needed
         self._crop: tuple[float, float, float] | None = None  # centre x, y, side (pixels)
         self._last: np.ndarray | None = None  # last landmarks
         self._last_centre: np.ndarray | None = None
@@ -130,14 +135,17 @@ class Tracker:
             self._crop = None
             self._last = None
             return TrackedFrame(time, None, 0.0)
-        conf = self._confidence(points)
+        lips, pose, iod = features.measure(points)
+        conf = self._confidence(points, float(pose[0]), float(iod))
         self._last = points
         self._last_centre = points[:, :2].mean(axis=0)
         self._aim(points)
-        return TrackedFrame(time, points, conf)
+        return TrackedFrame(time, points, conf, lips, pose)
 
     def close(self) -> None:
         self._mesh.close()
+        if self._stills is not None:
+            self._stills.close()
 
     def __enter__(self) -> Tracker:
         return self
@@ -151,24 +159,41 @@ class Tracker:
         import cv2
 
         cx, cy, side = self._crop  # type: ignore[misc]
-        k = CROP_SIDE / side
-        m = np.array([[k, 0.0, CROP_SIDE / 2 - k * cx], [0.0, k, CROP_SIDE / 2 - k * cy]])
-        crop = cv2.warpAffine(image, m, (CROP_SIDE, CROP_SIDE), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+        # The crop in whole pixels (padded with edge pixels where it leaves the frame), then
+        # resized: cheaper than a general warp.
+        x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+        n = max(8, int(round(side)))
+        h, w = image.shape[:2]
+        part = image[max(0, y0):max(0, y0 + n), max(0, x0):max(0, x0 + n)]
+        if part.shape[0] != n or part.shape[1] != n:
+            if part.size == 0:
+                return None
+            part = cv2.copyMakeBorder(part, max(0, -y0), max(0, y0 + n - h), max(0, -x0),
+                                      max(0, x0 + n - w), cv2.BORDER_REPLICATE)
+        k = CROP_SIDE / n
+        crop = cv2.resize(part, (CROP_SIDE, CROP_SIDE),
+                          interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
         faces = self._mesh(crop)
         if not faces:
             return None
         pts = faces[0]
-        pts[:, 0] = (pts[:, 0] - m[0, 2]) / k
-        pts[:, 1] = (pts[:, 1] - m[1, 2]) / k
+        pts[:, :2] = pts[:, :2] / k + (x0, y0)
         pts[:, 2] /= k
         return pts
 
     def _search(self, image: np.ndarray) -> np.ndarray | None:
-        """Look for the face in the whole frame (first time: by size; later: by position)."""
+        """Look for the face in the whole frame (first time: by size; later: by position).
+
+        Face Mesh on the whole frame first; where it finds too few faces, the portrait's
+        search, which also finds small faces through a face detector."""
         from visemic.render.portrait.landmarks import detect_faces
 
-        faces = detect_faces(image)
+        if self._stills is None:
+            self._stills = FaceMesh(max_faces=SEARCH_FACES)
+        faces = self._stills(image)
+        if len(faces) <= (self.face if not self.acquired else 0):
+            faces = detect_faces(image)
+        faces.sort(key=lambda f: -float(np.prod(np.ptp(f[:, :2], axis=0))))
         if not faces:
             return None
         if not self.acquired:
@@ -194,15 +219,15 @@ class Tracker:
                 return
         self._crop = (centre[0], centre[1], max(want, 16.0))
 
-    def _confidence(self, points: np.ndarray) -> float:
-        iod = float(features.inter_ocular(points)) * self.pixel_scale
+    def _confidence(self, points: np.ndarray, yaw: float, iod_px: float) -> float:
+        iod = iod_px * self.pixel_scale
         size = float(np.clip((iod - MIN_IOD_PX / 2) / (MIN_IOD_PX / 2), 0.0, 1.0))
-        yaw = abs(float(features.pose(points)[0]))
+        yaw = abs(yaw)
         turn = float(np.clip((YAW_ZERO - yaw) / (YAW_ZERO - YAW_FULL), 0.0, 1.0))
         conf = size * turn
         if self._last is not None:
             jump = np.median(np.linalg.norm(points[:, :2] - self._last[:, :2], axis=1))
-            if jump > JUMP_IOD * float(features.inter_ocular(points)):
+            if jump > JUMP_IOD * iod_px:
                 conf *= 0.5
         return max(conf, 1e-3)  # tracked, however poorly: never exactly 0
 
@@ -255,11 +280,11 @@ def track(path: str | os.PathLike[str], *, face: int = 0, landmarks: bool = Fals
             if landmarks:
                 marks.append(blank)
         else:
-            src = result.landmarks / frame.scale
-            feats.append(features.lip_features(src))
-            poses.append(features.pose(src))
+            # Features are ratios and angles: the same in scaled or source pixels.
+            feats.append(result.features)
+            poses.append(result.pose)
             if landmarks:
-                marks.append(src.astype(np.float32))
+                marks.append((result.landmarks / frame.scale).astype(np.float32))
         if progress and len(times) % 25 == 0:
             progress(min(0.99, len(times) / expected))
     if not times:
