@@ -44,13 +44,14 @@ MIN_VIDEO = 2.0      # s: a shorter video cannot be measured
 MIN_SPEECH = 1.0     # s of speech (inside phones) needed for a measurement
 MIN_WINDOW_SPEECH = 0.8  # s of speech (with a face) for a window to count
 
-# Real lips lead visemic's curves slightly: the lips start moving before the sound (anticipation;
-# the burst of a /p/ comes after the lips part). Measured as the raw lag on the three GRID clips
-# in ../shared/samples/video (studio recordings with known-good sync), with this module's
-# settings and no transcript: −7.4, −27.6 and −2.9 ms (bench/sync_check.py prints them), median
-# −7 ms. Subtracting it makes a well-synced video read 0. It is small next to a video frame (40
-# ms) and to what people notice (ITU-R BT.1359: 45 ms audio early, 125 ms late); visemic's own
-# renders, whose lips follow the curves exactly, read about +7 ms.
+# A constant lag between visemic's curves and the lips it is matched with. Measured as the raw
+# lag on the three GRID clips in ../shared/samples/video (studio recordings with known-good
+# sync), with this module's settings and no transcript: −7.4, −27.6 and −2.9 ms
+# (bench/sync_check.py prints them), median −7 ms. Subtracting it makes a well-synced video read
+# 0. visemic's own avatar and portrait renders, whose lips follow the curves exactly, show about
+# the same raw lag (−6 to −11 ms on two sentences), so most of it lies in the measurement (phone
+# timing, frame sampling), not in real lips leading the sound. It is small next to a video frame
+# (40 ms) and to what people notice (ITU-R BT.1359: 45 ms audio early, 125 ms late).
 LIPS_LEAD_MS = -7.0
 
 # Between two peaks of about the same height (speech is rhythmic: syllables come every 200 to
@@ -65,6 +66,9 @@ INLIER_MS = 100.0
 # of speech time with a tracked face, from COVERAGE[0] to COVERAGE[1].
 STRENGTH = (0.1, 0.45)
 AGREEMENT = (0.3, 0.8)
+# A second peak (a syllable away) nearly as high as the first halves the confidence: the margin
+# between them counts from DISTINCT[0] (half) to DISTINCT[1] (full).
+DISTINCT = (0.0, 0.15)
 COVERAGE = (0.3, 0.8)
 WEAK = 0.3            # a combined correlation below this gets a warning
 NO_ANSWER = 0.1       # below this no offset is given (null): it would be a made-up number
@@ -273,7 +277,10 @@ def measure(track: FaceTrack, gap: np.ndarray, audio_start: float,
     offset = raw - LIPS_LEAD_MS
     agree = float(wts[inlier].sum() / wts.sum())
     peak_r = float(curve[k])
-    conf = _ramp(peak_r, *STRENGTH) * _ramp(agree, *AGREEMENT) * _ramp(coverage, *COVERAGE)
+    rival = _rival(lags, curve, k)
+    distinct = 0.5 + 0.5 * _ramp(peak_r - rival, *DISTINCT)
+    conf = (_ramp(peak_r, *STRENGTH) * distinct * _ramp(agree, *AGREEMENT)
+            * _ramp(coverage, *COVERAGE))
     drift = _drift([s for s, ok in zip(segments, inlier, strict=True) if ok], wts[inlier])
 
     if coverage < COVERAGE[1]:
@@ -282,6 +289,9 @@ def measure(track: FaceTrack, gap: np.ndarray, audio_start: float,
     if peak_r < WEAK:
         warnings.append(f"the lips follow the speech weakly (correlation {peak_r:.2f}): a small "
                         "or turned face, a voice-over, or a second speaker off-screen")
+    if peak_r - rival < DISTINCT[1] / 2:
+        warnings.append(f"a second offset fits almost as well (correlation {rival:.2f} against "
+                        f"{peak_r:.2f}): speech is rhythmic, and this clip is short or flat")
     if agree < 0.75:
         warnings.append(f"only {agree:.0%} of the video's windows agree on the offset")
     sizes = track.confidence[track.found]
@@ -367,6 +377,16 @@ def _best(lags: np.ndarray, curve: np.ndarray) -> int:
             break
         k += step
     return k
+
+
+def _rival(lags: np.ndarray, curve: np.ndarray, k: int) -> float:
+    """The highest other local maximum of the curve, more than 100 ms from the peak at k."""
+    far = np.abs(lags - lags[k]) > 0.1
+    inner = np.zeros(len(curve), bool)
+    inner[1:-1] = (curve[1:-1] >= curve[:-2]) & (curve[1:-1] >= curve[2:])
+    inner[[0, -1]] = True  # a curve still rising at the end of the range counts as a peak there
+    candidates = curve[far & inner]
+    return float(candidates.max()) if len(candidates) else -1.0
 
 
 def _parabolic(x: np.ndarray, y: np.ndarray, k: int) -> float:
