@@ -6,7 +6,8 @@ mouthClose``, the lips' gap, at 100 frames a second). From the picture, the trac
 (the slow part, a centred average over ±:data:`BAND` seconds, is removed: rest pose and
 expression drift carry no timing), and two things are correlated over lags of ±500 ms: the
 opening itself and its rate of change (the lips' motion, which marks openings and closures
-sharply). The two correlation curves are averaged.
+sharply), and, at half weight, the jaw's drop against the same expected opening (the jaw moves
+with the syllables even where the lips stay parted). The correlation curves are averaged.
 
 This is done in windows of :data:`WINDOW` seconds (every :data:`HOP` seconds). Each window's
 peak is refined below the lag step with a parabola through the peak and its neighbours; the
@@ -38,6 +39,10 @@ MAX_LAG = 0.5        # s: lags searched either way
 LAG_STEP = 0.01      # s: the lag grid (the peak is refined below it)
 CURVE_FPS = 100.0    # expected-opening frames per second
 BAND = 0.25          # s: half-width of the moving average removed from both signals
+# The jaw's weight beside the lip aperture and the lip motion (1 each): on the development clips
+# it made the true peak stand out more from its neighbours a syllable away (the confidence of
+# GRID lbbc2a rose from 0.61 to 0.93) and moved no offset by more than 4 ms.
+JAW_WEIGHT = 0.5
 WINDOW = 4.0         # s
 HOP = 1.0            # s
 MIN_VIDEO = 2.0      # s: a shorter video cannot be measured
@@ -213,6 +218,7 @@ def measure(track: FaceTrack, gap: np.ndarray, audio_start: float,
 
     # Band-passed signals: the lips at the video frames, the expectation on its own fine grid.
     lips_bp = _highpass(lips, tv, BAND)
+    jaw_bp = _highpass(track.feature("jaw_drop").astype(np.float64), tv, BAND)
     e_bp = _highpass(e, te, BAND)
     lips_d = np.gradient(np.nan_to_num(lips_bp), tv) if len(tv) > 1 else lips_bp * 0
     e_d = np.gradient(e_bp, te)
@@ -242,7 +248,8 @@ def measure(track: FaceTrack, gap: np.ndarray, audio_start: float,
             continue
         c1 = _lagged_correlation(tv, lips_bp, w, te, e_bp, lags)
         c2 = _lagged_correlation(tv, lips_d, w, te, e_d, lags)
-        curve = 0.5 * (c1 + c2)
+        c3 = _lagged_correlation(tv, jaw_bp, w, te, e_bp, lags)
+        curve = (c1 + c2 + JAW_WEIGHT * c3) / (2.0 + JAW_WEIGHT)
         k = _best(lags, curve)
         peak = _parabolic(lags, curve, k)
         r = float(curve[k])
