@@ -8,7 +8,7 @@ as a WAV, and measured with ``sync_check(clip, audio=WAV)`` (the ``--audio`` pat
 audio makes the picture early, so the estimate must move by −shift against the 0 ms run; the
 error is the difference. Also: the offset at 0 on the GRID clips (studio recordings with known
 good sync, which must read within ±40 ms), the clip's own muxed track without ``--audio``
-(must give the 0 ms answer), the raw lag (before the LIPS_LEAD_MS calibration) on GRID, and the
+(must give the 0 ms answer), the raw lag (before the BASE_LAG_MS calibration) on GRID, and the
 speed as × real time on one core at 360p (the GRID clips are 360×288).
 
 Targets: median absolute error ≤ 20 ms, ≥ 90 % of cases within 40 ms; GRID within ±40 ms at 0;
@@ -142,7 +142,7 @@ def main() -> int:
               + ", ".join(f"{n.split('_')[-1]} {o:+.1f} ms (raw lag {r:+.1f})"
                           for n, o, r in grid_rows))
         print(f"  median raw lag {statistics.median(r for _, _, r in grid_rows):+.1f} ms; "
-              f"LIPS_LEAD_MS = {measure.LIPS_LEAD_MS:+.1f}")
+              f"BASE_LAG_MS = {measure.BASE_LAG_MS:+.1f}")
     if muxed_diffs:
         print(f"muxed track vs --audio at 0: largest difference "
               f"{max(abs(d) for d in muxed_diffs):.1f} ms")

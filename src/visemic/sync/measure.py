@@ -16,7 +16,7 @@ weighted slope of the windows' peaks over time.
 
 **Sign:** ``offset_ms > 0`` means the picture is late (the lips move after the sound);
 delaying the audio by ``offset_ms`` fixes it. If the lips at time t show the sound heard at
-t − L, L is the raw lag; ``offset_ms`` is L less :data:`LIPS_LEAD_MS`, the constant lag
+t − L, L is the raw lag; ``offset_ms`` is L less :data:`BASE_LAG_MS`, the constant lag
 measured between visemic's curves and real, well-synced lips (see its comment).
 """
 
@@ -51,13 +51,13 @@ MIN_WINDOW_SPEECH = 0.8  # s of speech (with a face) for a window to count
 
 # A constant lag between visemic's curves and the lips it is matched with. Measured as the raw
 # lag on the three GRID clips in ../shared/samples/video (studio recordings with known-good
-# sync), with this module's settings and no transcript: −7.4, −27.6 and −2.9 ms
-# (bench/sync_check.py prints them), median −7 ms. Subtracting it makes a well-synced video read
+# sync), with this module's settings and no transcript: −8.9, −27.4 and −2.6 ms
+# (bench/sync_check.py prints them), median −9 ms. Subtracting it makes a well-synced video read
 # 0. visemic's own avatar and portrait renders, whose lips follow the curves exactly, show about
 # the same raw lag (−6 to −11 ms on two sentences), so most of it lies in the measurement (phone
 # timing, frame sampling), not in real lips leading the sound. It is small next to a video frame
 # (40 ms) and to what people notice (ITU-R BT.1359: 45 ms audio early, 125 ms late).
-LIPS_LEAD_MS = -7.0
+BASE_LAG_MS = -9.0
 
 # Between two peaks of about the same height (speech is rhythmic: syllables come every 200 to
 # 300 ms), the smaller offset is the likelier one: a peak at ±MAX_LAG must be higher by this
@@ -163,19 +163,17 @@ def sync_check(video: str | os.PathLike[str], audio: str | os.PathLike[str] | Au
     given; less than 2 s of speech.
     """
     from visemic import api
-    from visemic import audio as audio_io
     from visemic.video import tracker
 
     info = decode.probe(video)
+    sound: str | os.PathLike[str] | Audio
     if audio is None:
         if not info.has_audio:
             raise VisemicError(f"{video}: has no audio track; give the speech with --audio FILE")
-        sound = audio_io.load(video)
-        audio_start = info.audio_start or 0.0
-        audio_name = str(video)
+        # The path, not the samples: visemic analyses long files a segment at a time.
+        sound, audio_start, audio_name = video, info.audio_start or 0.0, str(video)
     else:
-        sound = audio_io.load(audio)
-        audio_start = info.video_start
+        sound, audio_start = audio, info.video_start
         audio_name = "(array)" if isinstance(audio, Audio) else str(audio)
 
     def part(lo: float, hi: float) -> Callable[[float], None] | None:
@@ -261,7 +259,7 @@ def measure(track: FaceTrack, gap: np.ndarray, audio_start: float,
         peaks.append(peak)
         strengths.append(max(strength, 1e-3))
         segments.append(Segment(float(tv[inside][0]), float(tv[inside][-1] + frame_dt),
-                                peak * 1000 - LIPS_LEAD_MS, strength))
+                                peak * 1000 - BASE_LAG_MS, strength))
     if not segments:
         if coverage < 0.05:
             raise VisemicError(f"no face found in {name} while anyone speaks")
@@ -281,7 +279,7 @@ def measure(track: FaceTrack, gap: np.ndarray, audio_start: float,
     if not inlier.any():
         inlier[:] = True
     raw = _weighted_median(peaks_ms[inlier], wts[inlier])
-    offset = raw - LIPS_LEAD_MS
+    offset = raw - BASE_LAG_MS
     agree = float(wts[inlier].sum() / wts.sum())
     peak_r = float(curve[k])
     rival = _rival(lags, curve, k)
@@ -308,7 +306,7 @@ def measure(track: FaceTrack, gap: np.ndarray, audio_start: float,
         warnings.append("confidence too low to give an offset")
     return SyncReport(offset_ms=offset if conf >= NO_ANSWER else None,
                       confidence=float(conf), frames_used=int(used.sum()), segments=segments,
-                      drift_ms_per_min=drift, warnings=warnings, lags_ms=lags * 1000 - LIPS_LEAD_MS,
+                      drift_ms_per_min=drift, warnings=warnings, lags_ms=lags * 1000 - BASE_LAG_MS,
                       correlation=curve, speech_seconds=speech_s, face_coverage=coverage,
                       raw_lag_ms=raw)
 
