@@ -259,13 +259,13 @@ def test_interrupt_exits_cleanly_and_leaves_no_file(very_long_wav, tmp_path, sig
 def test_an_interrupt_python_dropped_still_stops_the_command(wav, tmp_path, monkeypatch, capsys):
     """Python drops a KeyboardInterrupt raised inside a finaliser or a C library's callback; the
     command must stop all the same, before writing anything."""
-    from visemic import cli
+    from visemic import commandline
 
     real = visemic.animate
 
     def animate(*args, **kwargs):
         try:
-            cli._on_signal(signal.SIGINT, None)
+            commandline.on_signal(signal.SIGINT, None)
         except KeyboardInterrupt:
             pass  # what a finaliser does with it
         return real(*args, **kwargs)

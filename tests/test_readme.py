@@ -45,7 +45,7 @@ def test_readme_shows_commands():
 @pytest.mark.parametrize("line", command_lines())
 def test_readme_command_parses(line):
     words = shlex.split(line, comments=True)
-    words = [w for w in words if w not in (">", "|")][: _until_redirect(words)]
+    words = words[: _until_redirect(words)]
     command = words[1:]
     if command[0] == "rhubarb":
         from visemic import rhubarb_cli
@@ -66,7 +66,7 @@ def test_readme_command_parses(line):
 
 def _until_redirect(words: list[str]) -> int:
     for i, w in enumerate(words):
-        if w in (">", "|", "&&", ";"):
+        if w in (">", "|", "&&", "||", ";", "2>", ">>"):
             return i
     return len(words)
 

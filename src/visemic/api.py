@@ -228,3 +228,17 @@ def _animate_long(path: Path, text: str | None, language: str | None, fps: float
     audio = Audio(samples=np.zeros(0, np.float32), sample_rate=audio_io.RATE, path=str(path),
                   length=total)
     return _finish(audio, tl, pros, fps, settings, progress, expr)
+
+
+def sync_check(video: str | os.PathLike[str], audio: str | os.PathLike[str] | Audio | None = None,
+               *, text: str | None = None, language: str = "en", face: int = 0,
+               progress: Progress | None = None) -> Any:
+    """Measure the audio/video offset of a talking-face video: a
+    :class:`visemic.sync.measure.SyncReport` (``offset_ms`` > 0: the picture is late, delay the
+    audio by that much; ``confidence`` 0…1; ``segments``; ``drift_ms_per_min``; ``summary()``;
+    ``to_json()``). ``audio`` replaces the video's own track; ``text`` is its transcript if
+    known; ``face`` which face speaks (0 the largest). See :mod:`visemic.sync.measure`."""
+    from visemic.sync import measure
+
+    return measure.sync_check(video, audio, text=text, language=language, face=face,
+                              progress=progress)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,11 +21,15 @@ import visemic
 from visemic.batch.command import add_batch
 from visemic.commandline import (
     Parser,
+    Terminated,
     UsageError,
     check_input,
     check_output_dir,
+    checked,
+    handle_signals,
     read_transcript,
     show_warnings,
+    stop_if_signalled,
 )
 from visemic.commandline import fps as fps_type
 from visemic.commandline import size as size_type
@@ -36,6 +39,7 @@ from visemic.outputs.video import DEFAULT_VIDEO_FPS as VIDEO_FPS
 from visemic.outputs.video import MAX_VIDEO_FPS
 from visemic.server.command import add_serve
 from visemic.stream.command import add_stream
+from visemic.sync.command import add_sync_check
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -44,11 +48,6 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM
 ANIMATION_FPS = 60.0
 # Longer audio gets a progress display on stderr even when it is not a terminal.
 PROGRESS_SECONDS = 20.0
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised where the program is so that ``finally`` blocks and atomic writers clean
-    up (a BaseException, like KeyboardInterrupt, so ordinary handlers let it through)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,11 +281,11 @@ def _analyse(args: argparse.Namespace, **kwargs: Any) -> tuple[Any, bool]:
     bar = Progress("analysing", tty=None) if show else None
     try:
         result = visemic.animate(args.audio, text=text, language=args.language,
-                                 alignment=args.alignment, progress=_checked(bar), **kwargs)
+                                 alignment=args.alignment, progress=checked(bar), **kwargs)
     finally:
         if bar is not None:
             bar.close()
-    _stop_if_signalled()
+    stop_if_signalled()
     return result, show
 
 
@@ -301,7 +300,7 @@ def _save(result: Any, args: argparse.Namespace, target: str, show: bool) -> Non
         options["fps"] = args.fps
     if video and show:
         render_bar = Progress("rendering")
-        options["progress"] = _checked(render_bar)
+        options["progress"] = checked(render_bar)
     else:
         render_bar = None
     try:
@@ -440,6 +439,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_serve,
     add_stream,
     add_blender_addon,
+    add_sync_check,
 ]
 
 
@@ -461,41 +461,11 @@ def _error(message: str) -> int:
     return EXIT_ERROR
 
 
-# Signals received while a command runs. Python raises KeyboardInterrupt (or our Terminated) in
-# whatever Python code runs next, and where that is a finaliser or a C library's callback the
-# exception is printed and dropped: the command would then finish as if never stopped. So the
-# signal is also remembered, and raised again at the checkpoints (each progress report, the end
-# of the analysis) before anything is written.
-_received: list[int] = []
-
-
-def _on_signal(signum: int, frame: Any) -> None:
-    _received.append(signum)
-    _stop_if_signalled()
-
-
-def _stop_if_signalled() -> None:
-    if _received:
-        raise Terminated if _received[0] == signal.SIGTERM else KeyboardInterrupt
-
-
-def _checked(progress: Any) -> Any:
-    """``progress`` (a callable taking 0…1, or None) that first stops on a received signal."""
-    if progress is None:
-        return None
-
-    def report(fraction: float) -> None:
-        _stop_if_signalled()
-        progress(fraction)
-
-    return report
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     show_warnings()
-    with _signals():
+    with handle_signals():
         try:
             if args_list and args_list[0] == "rhubarb":
                 from visemic import rhubarb_cli
@@ -535,26 +505,6 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
-
-
-class _signals:
-    """Install the SIGTERM and SIGINT handlers for the duration of a command (main thread only;
-    a SIGINT the parent ignores stays ignored)."""
-
-    def __enter__(self) -> None:
-        self.previous: dict[int, Any] = {}
-        _received.clear()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            if sig == signal.SIGINT and signal.getsignal(sig) is signal.SIG_IGN:
-                continue
-            try:
-                self.previous[sig] = signal.signal(sig, _on_signal)
-            except ValueError:  # not the main thread
-                return
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, previous in self.previous.items():
-            signal.signal(sig, previous)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from visemic.errors import VisemicError
 
@@ -124,3 +125,58 @@ def show_warnings() -> None:
     # Propagation stays on: with a handler found here, Python's last-resort handler (which would
     # print the bare message a second time) is not used.
     logger.setLevel(logging.WARNING)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that ``finally`` blocks and atomic writers clean
+    up (a BaseException, like KeyboardInterrupt, so ordinary handlers let it through)."""
+
+
+# Signals received while a command runs. Python raises KeyboardInterrupt (or our Terminated) in
+# whatever Python code runs next, and where that is a finaliser or a C library's callback the
+# exception is printed and dropped: the command would then finish as if never stopped. So the
+# signal is also remembered, and raised again at the checkpoints (each progress report, the end
+# of the analysis) before anything is written.
+_received: list[int] = []
+
+
+def on_signal(signum: int, frame: Any) -> None:
+    _received.append(signum)
+    stop_if_signalled()
+
+
+def stop_if_signalled() -> None:
+    if _received:
+        raise Terminated if _received[0] == signal.SIGTERM else KeyboardInterrupt
+
+
+def checked(progress: Any) -> Any:
+    """``progress`` (a callable taking 0…1, or None) that first stops on a received signal."""
+    if progress is None:
+        return None
+
+    def report(fraction: float) -> None:
+        stop_if_signalled()
+        progress(fraction)
+
+    return report
+
+
+class handle_signals:
+    """Install the SIGTERM and SIGINT handlers for the duration of a command (main thread only;
+    a SIGINT the parent ignores stays ignored)."""
+
+    def __enter__(self) -> None:
+        self.previous: dict[int, Any] = {}
+        _received.clear()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            if sig == signal.SIGINT and signal.getsignal(sig) is signal.SIG_IGN:
+                continue
+            try:
+                self.previous[sig] = signal.signal(sig, on_signal)
+            except ValueError:  # not the main thread
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, previous in self.previous.items():
+            signal.signal(sig, previous)

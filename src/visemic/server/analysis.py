@@ -80,10 +80,7 @@ def parse_request(format: str | None, text: str | None, language: str | None,
                                f"{MAX_TEXT_CHARS})")
         if not text.strip():
             text = None
-    lang = (language or "en").strip() or "en"
-    if not _LANGUAGE.fullmatch(lang):
-        raise VisemicError(f"language {lang[:40]!r} is not a language code such as en, de, "
-                           f"cmn or es-419")
+    lang = _language(language)
     rate = 60.0
     if fps is not None and fps.strip():
         rate = check_fps(fps)
@@ -92,6 +89,14 @@ def parse_request(format: str | None, text: str | None, language: str | None,
                            f"not {name}")
     return AnimateRequest(format=name, text=text, language=lang, fps=rate, portrait=portrait,
                           emotion=_emotion(emotion))
+
+
+def _language(language: str | None) -> str:
+    lang = (language or "en").strip() or "en"
+    if not _LANGUAGE.fullmatch(lang):
+        raise VisemicError(f"language {lang[:40]!r} is not a language code such as en, de, "
+                           f"cmn or es-419")
+    return lang
 
 
 def _emotion(text: str | None) -> str | None:
@@ -167,3 +172,39 @@ def run(request: AnimateRequest, audio_path: str, out_path: str,
         if portrait_path is not None:
             message = message.replace(portrait_path, "the portrait")
         raise VisemicError(message) from None
+
+
+def run_sync_check(video_path: str, audio_path: str | None, text: str | None, language: str,
+                   face: int) -> dict[str, Any]:
+    """Sync-check an uploaded video (worker side): the report's JSON plus its ``summary``
+    line. Raises :class:`VisemicError` on bad input, naming the uploads, not server paths."""
+    import visemic
+
+    try:
+        report = visemic.sync_check(video_path, audio_path, text=text, language=language,
+                                    face=face)
+    except VisemicError as e:
+        message = str(e).replace(video_path, "the video")
+        if audio_path is not None:
+            message = message.replace(audio_path, "the audio")
+        raise VisemicError(message) from None
+    return {**report.to_json(), "summary": report.summary()}
+
+
+def parse_sync_request(text: str | None, language: str | None,
+                       face: str | None) -> tuple[str | None, str, int]:
+    """Check a sync-check request's fields: (text, language, face)."""
+    if text is not None and len(text) > MAX_TEXT_CHARS:
+        raise VisemicError(f"the transcript is too long ({len(text)} characters; at most "
+                           f"{MAX_TEXT_CHARS})")
+    lang = _language(language)
+    if face is None or not face.strip():
+        number = 0
+    else:
+        try:
+            number = int(face)
+        except ValueError:
+            raise VisemicError(f"face: not a whole number: {face[:20]!r}") from None
+        if not 0 <= number < 32:
+            raise VisemicError(f"face must be between 0 and 31, got {number}")
+    return (text if text and text.strip() else None), lang, number

@@ -4,7 +4,9 @@ Routes: ``GET /`` the web page; ``GET /health``; ``POST /v1/animate`` (multipart
 optional ``text``, ``language``, ``format``, ``fps``, ``emotion`` (a mix such as
 ``happy:0.6,surprised:0.3``), and for video a ``portrait`` image) answers
 with the export itself, or with ``?async=1`` 202 and a job; ``GET /v1/jobs``,
-``GET|DELETE /v1/jobs/{id}``, ``GET /v1/jobs/{id}/result``; WebSocket ``/v1/stream``
+``GET|DELETE /v1/jobs/{id}``, ``GET /v1/jobs/{id}/result``; ``POST /v1/sync-check``
+(multipart: ``video``, optional ``audio``, ``text``, ``language``, ``face``; answers with the
+measurement as JSON, :mod:`visemic.sync.measure`); WebSocket ``/v1/stream``
 (:mod:`visemic.server.streaming`); OpenAPI at ``/openapi.json`` and ``/docs``.
 
 Errors are JSON ``{"error": "…"}``: 400 malformed request or unknown format, 401 missing or wrong
@@ -67,6 +69,26 @@ _FORM_SCHEMA = {
                 "portrait": {"type": "string", "format": "binary",
                              "description": "video formats: animate the face in this image "
                                             "instead of the built-in avatar"},
+            }}}},
+    },
+}
+
+
+_SYNC_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["video"],
+            "properties": {
+                "video": {"type": "string", "format": "binary",
+                          "description": "a talking-face video, any format ffmpeg decodes"},
+                "audio": {"type": "string", "format": "binary",
+                          "description": "the speech to check it against (default: the "
+                                         "video's own audio track)"},
+                "text": {"type": "string", "description": "transcript (optional)"},
+                "language": {"type": "string", "default": "en"},
+                "face": {"type": "integer", "default": 0,
+                         "description": "which face speaks: 0 the largest"},
             }}}},
     },
 }
@@ -221,6 +243,44 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
             return await _run_now(req, upload_path, upload.portrait)
         finally:
             for path in (upload_path, upload_path.with_suffix(".portrait")):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    @app.post("/v1/sync-check", summary="Measure a talking-face video's audio/video offset",
+              openapi_extra=_SYNC_SCHEMA, responses={
+                  200: {"description": "the measurement: offset_ms (> 0: picture late), "
+                                       "confidence, frames_used, segments, drift_ms_per_min, "
+                                       "warnings, summary"}})
+    async def sync_check(request: Request) -> Response:
+        upload_path = scratch / f"{uuid.uuid4().hex}.video"
+        audio_path = upload_path.with_suffix(".audio")
+        try:
+            try:
+                upload = await uploads.receive(request, upload_path, max_upload_bytes,
+                                               file_fields=uploads.SYNC_FILES,
+                                               text_fields=uploads.SYNC_FIELDS)
+            except uploads.UploadError as e:
+                return _error(e.status, str(e))
+            f = upload.fields
+            try:
+                text, language, face = analysis.parse_sync_request(
+                    f.get("text"), f.get("language"), f.get("face"))
+            except VisemicError as e:
+                return _error(400, str(e))
+            audio = str(audio_path) if "audio" in upload.extra else None
+            try:
+                future = pool.submit(analysis.run_sync_check, str(upload_path), audio, text,
+                                     language, face)
+            except Busy as e:
+                return _error(503, str(e), {"Retry-After": "10"})
+            try:
+                return JSONResponse(await asyncio.wrap_future(future))
+            except VisemicError as e:
+                return _error(422, " ".join(str(e).split()))
+            except Exception as e:
+                return _error(500, describe_failure(e))
+        finally:
+            for path in (upload_path, audio_path):
                 with contextlib.suppress(OSError):
                     path.unlink()
 

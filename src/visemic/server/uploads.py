@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,9 @@ from starlette.requests import ClientDisconnect, Request
 # Fields an animate request may carry besides the audio (and the optional portrait image).
 FIELDS = ("text", "language", "format", "fps", "emotion")
 FILES = ("audio", "portrait")
+# A sync-check request: the video, optionally the speech to check it against.
+SYNC_FIELDS = ("text", "language", "face")
+SYNC_FILES = ("video", "audio")
 # Text fields are small; this bounds what the parser holds in memory for each.
 MAX_FIELD_BYTES = 256 * 1024
 
@@ -74,8 +77,10 @@ class _DirectParser(MultiPartParser):
         self._files_to_close_on_error.pop().close()  # the spool parent made: never used
         name = part.field_name
         if name not in self.targets:
-            raise _Refused(f"unexpected file field {name[:40]!r}; the audio goes in the field "
-                           "'audio' (a portrait in 'portrait')")
+            main, *others = self.targets
+            raise _Refused(f"unexpected file field {name[:40]!r}; the {main} goes in the field "
+                           f"'{main}'" + (f" ({', '.join(map(repr, others))} optional)"
+                                          if others else ""))
         if name in self.opened:
             raise _Refused(f"the field {name!r} is given twice")
         path = self.targets[name]
@@ -88,13 +93,18 @@ class _DirectParser(MultiPartParser):
 
 @dataclass
 class Upload:
-    """The audio, written to ``path`` (``size`` bytes), the text fields sent with it, and the
-    portrait image's path when one was sent."""
+    """The main file (the audio, or a sync-check's video), written to ``path`` (``size``
+    bytes), the text fields sent with it, and the other files' paths by field name (written
+    beside ``path`` with the field name as suffix)."""
 
     path: Path
     size: int
     fields: dict[str, str]
-    portrait: Path | None = None
+    extra: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def portrait(self) -> Path | None:
+        return self.extra.get("portrait")
 
 
 def _limit_text(max_bytes: int) -> str:
@@ -112,26 +122,30 @@ async def _counted(request: Request, max_bytes: int) -> AsyncGenerator[bytes, No
         yield chunk
 
 
-async def receive(request: Request, dest: Path, max_bytes: int) -> Upload:
-    """Parse the multipart form of ``request``, writing its ``audio`` file to ``dest`` (and a
-    ``portrait`` image, if any, beside it with the suffix ``.portrait``).
+async def receive(request: Request, dest: Path, max_bytes: int, *,
+                  file_fields: tuple[str, ...] = FILES,
+                  text_fields: tuple[str, ...] = FIELDS) -> Upload:
+    """Parse the multipart form of ``request``, writing its main file (the first of
+    ``file_fields``: ``audio``, or a sync-check's ``video``) to ``dest`` and each other file, if
+    any, beside it with its field name as suffix (e.g. ``.portrait``), as the bytes arrive.
 
     Raises :class:`UploadError` (413 oversize, 415 not a form, 507 disk full, 400 anything
-    else malformed: no audio, an empty file, unknown or repeated fields) and
+    else malformed: no main file, an empty file, unknown or repeated fields) and
     :class:`Disconnected`. On any of them no file is left behind.
     """
+    main = file_fields[0]
     ctype = request.headers.get("content-type", "")
     if not ctype.lower().startswith("multipart/form-data"):
-        raise UploadError(415, "send the audio as multipart/form-data in a field named 'audio'"
-                               f" (got content type {ctype[:80] or 'none'!r})")
+        raise UploadError(415, f"send the {main} as multipart/form-data in a field named "
+                               f"'{main}' (got content type {ctype[:80] or 'none'!r})")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise UploadError(413, f"the upload ({int(declared)} bytes) is larger than the limit of "
                                f"{_limit_text(max_bytes)}")
-    portrait_path = dest.with_suffix(".portrait")
-    parser = _DirectParser(request.headers, _counted(request, max_bytes), max_files=len(FILES),
-                           max_fields=len(FIELDS), max_part_size=MAX_FIELD_BYTES,
-                           targets={"audio": dest, "portrait": portrait_path})
+    targets = {main: dest, **{name: dest.with_suffix(f".{name}") for name in file_fields[1:]}}
+    parser = _DirectParser(request.headers, _counted(request, max_bytes),
+                           max_files=len(file_fields), max_fields=len(text_fields),
+                           max_part_size=MAX_FIELD_BYTES, targets=targets)
     try:
         try:
             form = await parser.parse()
@@ -157,26 +171,28 @@ async def receive(request: Request, dest: Path, max_bytes: int) -> Upload:
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 files[name] = value
-            elif name in FILES:
+            elif name in file_fields:
                 raise UploadError(400, f"the field {name!r} must be a file, not text")
-            elif name not in FIELDS:
+            elif name not in text_fields:
                 raise UploadError(400, f"unknown field {name[:40]!r}; fields: "
-                                       f"{', '.join(FILES + FIELDS)}")
+                                       f"{', '.join(file_fields + text_fields)}")
             elif name in fields:
                 raise UploadError(400, f"the field {name!r} is given twice")
             else:
                 fields[name] = value
-        if "audio" not in files:
-            raise UploadError(400, "no audio: send the file in a form field named 'audio'")
-        size = files["audio"].size or 0
+        if main not in files:
+            raise UploadError(400, f"no {main}: send the file in a form field named '{main}'")
+        size = files[main].size or 0
         if size == 0:
-            raise UploadError(400, "the audio file is empty (0 bytes)")
-        portrait = None
-        if "portrait" in files:
-            portrait = portrait_path
-            if not files["portrait"].size:
-                raise UploadError(400, "the portrait image is empty (0 bytes)")
-        return Upload(dest, size, fields, portrait)
+            raise UploadError(400, f"the {main} file is empty (0 bytes)")
+        extra: dict[str, Path] = {}
+        for name in file_fields[1:]:
+            if name in files:
+                if not files[name].size:
+                    what = "portrait image" if name == "portrait" else f"{name} file"
+                    raise UploadError(400, f"the {what} is empty (0 bytes)")
+                extra[name] = targets[name]
+        return Upload(dest, size, fields, extra)
     except BaseException:
         for path in parser.opened.values():
             path.unlink(missing_ok=True)

@@ -13,12 +13,9 @@ centre of each eye opening.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +23,7 @@ import numpy as np
 from visemic.errors import NoFaceError, VisemicError
 from visemic.outputs.atomic import write_text
 from visemic.render.portrait import mesh
+from visemic.video.facemesh import FaceMesh, native_stderr_silenced
 
 # Faces smaller than this share of the image's short side are found through a face-detector
 # crop (Face Mesh's own detector only sees faces that fill a fair part of the image).
@@ -36,26 +34,6 @@ def detect_faces(image: np.ndarray, max_faces: int = 6) -> list[np.ndarray]:
     """Every face MediaPipe finds in an H×W×3 RGB uint8 image, largest first (478×3 each)."""
     with native_stderr_silenced():
         return _detect(np.ascontiguousarray(image[:, :, :3]), max_faces)
-
-
-@contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """MediaPipe's C++ core logs to file descriptor 2 (TensorFlow Lite delegates, absl
-    warnings); keep that off the user's terminal, where errors are one line."""
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _detect(rgb: np.ndarray, max_faces: int) -> list[np.ndarray]:
@@ -164,17 +142,8 @@ def _add_irises(points: np.ndarray) -> None:
 
 
 def _mesh(rgb: np.ndarray, max_faces: int) -> list[np.ndarray]:
-    from mediapipe.python.solutions import face_mesh
-
-    h, w = rgb.shape[:2]
-    with face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True,
-                            max_num_faces=max_faces, min_detection_confidence=0.4) as fm:
-        result = fm.process(rgb)
-    faces = []
-    for lm in result.multi_face_landmarks or []:
-        # x, y are normalised by the image's width and height; z by its width.
-        faces.append(np.array([(p.x * w, p.y * h, p.z * w) for p in lm.landmark], np.float64))
-    return faces
+    with FaceMesh(max_faces=max_faces) as fm:
+        return fm(rgb)
 
 
 def _detector_boxes(rgb: np.ndarray) -> list[tuple[float, float, float, float]]:

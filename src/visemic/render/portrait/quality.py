@@ -66,27 +66,16 @@ class MouthMeter:
     lips meet over an open jaw at /p b m/), the chin follows ``jawOpen``."""
 
     def __init__(self) -> None:
-        from mediapipe.python.solutions import face_mesh
+        from visemic.video.facemesh import FaceMesh
 
-        from visemic.render.portrait.landmarks import native_stderr_silenced
-
-        with native_stderr_silenced():
-            self._mesh = face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True,
-                                            max_num_faces=1)
+        self._mesh = FaceMesh()
 
     def __call__(self, image: np.ndarray) -> tuple[float, float] | None:
         """(lip gap, nose-to-chin), or None when no face is found."""
-        from visemic.render.portrait.landmarks import native_stderr_silenced
-
-        rgb = np.ascontiguousarray(np.asarray(image)[..., :3])
-        h, w = rgb.shape[:2]
-        with native_stderr_silenced():
-            result = self._mesh.process(rgb)
-        if not result.multi_face_landmarks:
+        faces = self._mesh(np.asarray(image))
+        if not faces:
             return None
-        lm = result.multi_face_landmarks[0].landmark
-        pts = np.array([(p.x * w, p.y * h) for p in lm])
-        return mouth_opening(pts), jaw_length(pts)
+        return mouth_opening(faces[0]), jaw_length(faces[0])
 
     def close(self) -> None:
         self._mesh.close()
