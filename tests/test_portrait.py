@@ -275,3 +275,39 @@ def test_cli_portrait_video(spoken_wav, face, drawing, tmp_path, capfd):
     assert out2.stat().st_size > 0
     assert main(["animate", str(spoken_wav), "-o", str(tmp_path / "x.json"),
                  "--face", "1"]) == 2
+
+
+def test_first_frame_is_the_photo_and_motion_eases_in(renderer, face):
+    """Frame 0 of a video is the picture itself, whatever the curves say there; head motion
+    and expression come in over the first half second, and far from the face nothing moves."""
+    from visemic.render.portrait.quality import psnr
+
+    row = arkit.frame(jawOpen=0.4, mouthSmileLeft=0.8, browInnerUp=0.8, headYaw=8, headPitch=4)
+    animation = Animation(30.0, list(CHANNELS), np.tile(row, (30, 1)))
+    first = renderer.frame(animation, 0.0, row).copy()
+    assert psnr(first, face) >= 40.0
+    early = renderer.frame(animation, 0.1, row).copy()
+    later = renderer.frame(animation, 1.0, row).copy()
+    assert psnr(later, face) < psnr(early, face) < psnr(first, face)
+    nose = [renderer.pose_landmarks(row * k)[1, 0] for k in (0.0, 1.0)]
+    assert nose[1] > nose[0] + 1.0  # the head did turn by the end
+    x0, y0, x1, y1 = renderer.crop
+    outside = np.ones(face.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    for frame in (early, later):
+        assert psnr(frame, face, outside) >= 40.0
+
+
+def test_first_frame_of_an_open_mouthed_photo_is_the_photo(meter):
+    from visemic.render import AvatarRenderer
+    from visemic.render.portrait.quality import psnr
+
+    avatar = AvatarRenderer((512, 512))
+    opened = np.ascontiguousarray(avatar.render(arkit.frame(jawOpen=0.45), CHANNELS)[:, :, :3])
+    r = PortraitRenderer(opened)
+    assert r.rig.mouth_was_open
+    rest = arkit.frame()
+    animation = Animation(30.0, list(CHANNELS), np.tile(rest, (30, 1)))
+    assert psnr(r.frame(animation, 0.0, rest), opened) >= 40.0
+    # Once eased in, the silent mouth is closed (the rig's rest), not the photo's open one.
+    assert meter(r.frame(animation, 1.0, rest))[0] < 0.3 * meter(opened)[0]

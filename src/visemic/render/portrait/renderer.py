@@ -31,6 +31,9 @@ OPEN_FADE = 0.04  # lip gap (eye distances) over which the painted mouth interio
 # lips shows the dark inside, not a line of light enamel.
 TEETH_FROM, TEETH_FADE = 0.02, 0.025
 CROP_MARGIN = 0.3  # room around the outer anchor ring, in eye distances
+# A video starts on the photo itself: head motion and expression ease in over EASE_IN seconds,
+# the mouth (speech may start at once) over EASE_MOUTH.
+EASE_IN, EASE_MOUTH = 0.5, 0.12
 # Crops larger than this (pixels) compute their warp maps at half resolution.
 FINE_WARP_PIXELS = 600 * 600
 
@@ -139,6 +142,9 @@ class PortraitRenderer:
         self._index = np.zeros(len(CHANNELS), np.intp)
         self._last: np.ndarray | None = None
         self._rest_frame: np.ndarray | None = None
+        self._to_photo = (self.rig.source - self.rig.rest)[:, :2]
+        self._mouth_channel = np.array([n.startswith(("jaw", "mouth", "tongue"))
+                                        for n in CHANNELS])
 
     # ------------------------------------------------------------------ public API
 
@@ -147,7 +153,14 @@ class PortraitRenderer:
 
         Returns the renderer's own buffer (valid until the next call).
         """
-        return self._render(self._values(values, animation.channels))
+        v = self._values(values, animation.channels)
+        photo = 0.0
+        if t < EASE_IN:
+            ease = np.where(self._mouth_channel, _smoothstep(t / EASE_MOUTH),
+                            _smoothstep(t / EASE_IN))
+            v = v * ease
+            photo = 1.0 - float(_smoothstep(t / EASE_MOUTH))
+        return self._render(v, photo)
 
     def render(self, values: np.ndarray, channels: Sequence[str] = CHANNELS) -> np.ndarray:
         """One frame (H×W×4 RGBA uint8, a new array) for ``values`` named by ``channels``."""
@@ -177,32 +190,46 @@ class PortraitRenderer:
             raise VisemicError(f"{v.shape[0]} values for {len(key)} channels")
         return np.append(np.nan_to_num(v), 0.0)[self._index]
 
-    def _render(self, v: np.ndarray) -> np.ndarray:
+    def _render(self, v: np.ndarray, photo: float = 0.0) -> np.ndarray:
+        """The frame for values ``v``; ``photo`` (0…1) takes the landmarks that share of the
+        way back to where they are in the picture (a mouth photographed open is closed at rest:
+        the first frame shows it as photographed, and it closes as the video eases in)."""
         rest = not np.any(v[:52] > 1e-3) and not np.any(np.abs(v[52:] * self.head_scale) > 1e-2)
-        if rest and self._rest_frame is not None:
-            self._out[:] = self._rest_frame
+        if not self.rig.mouth_was_open:
+            photo = 0.0
+        if rest and (photo >= 1.0 or not self.rig.mouth_was_open):
+            # At rest the frame is the picture itself, pixel for pixel.
+            self._out[:] = self.image
+            self._last = None
             return self._out
-        if self._last is not None and np.array_equal(v, self._last):
+        if rest and photo <= 0.0 and self._rest_frame is not None:
+            self._out[:] = self._rest_frame
+            self._last = None
+            return self._out
+        key = np.append(v, photo)
+        if self._last is not None and np.array_equal(key, self._last):
             return self._out
         pose = self.rig.pose(v, self.head_scale)
+        if photo > 0.0:
+            pose.points[:, :2] += photo * self._to_photo
         target = np.concatenate([pose.points[:, :2], pose.anchors])
         crop = self.warp.warp(target, out=self._crop_out)
         inner = pose.points[self._inner, :2]
         # The painted interior fades in over the first few pixels of opening, so that lips
         # that never quite met in the picture look as they did at rest.
         gap = (_gap(pose.points, self.rig.ey) - self._rest_gap) / self.rig.iod
-        if gap > 0.0 and _opening(inner) > 0.25:
+        if gap > 0.0 and _opening(inner) > 0.25 and photo < 1.0:
             teeth = min(1.0, max(0.0, (gap - TEETH_FROM) / TEETH_FADE))
             self.mouth.paint(crop, inner, pose.teeth_upper, pose.teeth_lower, pose.tongue_out,
-                             min(1.0, gap / OPEN_FADE), teeth)
+                             min(1.0, gap / OPEN_FADE) * (1.0 - photo), teeth)
         for side in mesh.SIDES:
             if pose.blink[side] > 0:
                 lid = pose.points[list(mesh.EYE_UPPER[side][1:-1]), :2]
                 self.eyelids.paint(crop, side, pose.open_eyes[side], lid, pose.blink[side])
         x0, y0, x1, y1 = self.crop
         self._out[y0:y1, x0:x1] = crop
-        self._last = v.copy()
-        if rest:
+        self._last = key
+        if rest and photo <= 0.0:
             self._rest_frame = self._out.copy()
         return self._out
 
@@ -227,6 +254,11 @@ def _gap(points: np.ndarray, down: np.ndarray) -> float:
     upper = points[list(mesh.LIPS_INNER_UPPER[3:8]), :2]
     lower = points[list(mesh.LIPS_INNER_LOWER[3:8]), :2]
     return float(np.max((lower - upper) @ down))
+
+
+def _smoothstep(x: Any) -> Any:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
 
 def _opening(inner: np.ndarray) -> float:
