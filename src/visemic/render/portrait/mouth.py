@@ -133,6 +133,13 @@ class MouthPainter:
         h, w = image.shape[:2]
         self._grain = rng.standard_normal((h, w)).astype(np.float32)
 
+    def grain(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """The fixed unit grain field (the picture's size) in a box, zeros outside it."""
+        out = np.zeros((y1 - y0, x1 - x0), np.float32)
+        part = self._grain[y0:y1, x0:x1]
+        out[: part.shape[0], : part.shape[1]] = part
+        return out
+
     def _match_sharpness(self, target: float) -> float:
         """The blur whose painted interior is about as sharp as the picture (``target``)."""
         r = 0.45 * self.iod  # a test mouth at the portrait's own scale

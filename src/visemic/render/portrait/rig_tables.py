@@ -21,6 +21,12 @@ RING_FOLLOW = (0.9, 0.45)
 RING_SCALE = (1.3, 1.65)  # anchor rings: the face oval scaled about its centre
 # The lids close onto the line this share of the way from the upper to the lower lid.
 LID_MEET = 0.8
+# The skin above the upper lid and below the lower lid follows the lid's margin, less and
+# less up to this many eye heights away (upper, lower): the stretch a closing lid needs is
+# spread thin over the lid and the skin under the brow (which comes down a little as the eye
+# shuts), not pulled out of the narrow band of lid the picture shows into streaks.
+LID_SKIN_REACH = (1.2, 0.8)
+BROW_FOLLOW = 0.3  # the most the brow follows a closing lid
 # How much of a lid's raise or drop each of its 7 inner margin points takes (outer → inner).
 LID_TAPER = np.sin(np.pi * np.arange(1, 8) / 8.0)
 # Gaze: iris travel at full eyeLook*, as a share of the eye's half width / half height.
