@@ -111,7 +111,8 @@ class Rig:
         # Anchors below the mouth (neck, collar) give a little as the chin drops.
         self.anchor_jaw = (0.5 * self.anchor_follow
                            * self._jaw_field(rest, self.to_face(self.anchor_rest)))
-        self.anchor_follow[self.anchor_jaw > 0.05] = 0.5  # the neck turns less than the head
+        # The neck turns less than the head (the outer ring, still, stays still).
+        self.anchor_follow[(self.anchor_jaw > 0.05) & (self.anchor_follow > 0)] = 0.5
         self._set_teeth(rest)
 
     # ------------------------------------------------------------------ public
@@ -122,7 +123,11 @@ class Rig:
         shapes = np.clip(v[:52], 0.0, 1.0)
         jaw_open = float(shapes[INDEX["jawOpen"]])
         pts = self.rest.copy()
-        pts[:, :2] += (shapes @ self._basis_flat).reshape(-1, 2)
+        moving = np.flatnonzero(shapes)
+        if moving.size:
+            # (einsum, not a BLAS product: threads would cost more than this small sum)
+            pts[:, :2] += np.einsum("c,cp->p", shapes[moving],
+                                    self._basis_flat[moving]).reshape(-1, 2)
         eyeballs = self._apply_lids(pts, shapes)
         pts += self.jaw_weight[:, None] * self._jaw_delta(pts, jaw_open)
         self._close_lips(pts, shapes)

@@ -16,8 +16,9 @@ HINGE_BELOW_CHEEKS = 0.1
 # Head rotation centre: below the eye line and behind the lips (eye distances).
 NECK_BELOW_EYES = 1.1
 NECK_DEPTH = 1.4
-# Share of the head's motion followed by the inner and the outer anchor ring.
-RING_FOLLOW = (0.9, 0.45)
+# Share of the head's motion followed by the inner and the outer anchor ring: the hair and
+# neck next to the face turn with it, the picture beyond the outer ring stays as it was.
+RING_FOLLOW = (0.9, 0.0)
 RING_SCALE = (1.3, 1.65)  # anchor rings: the face oval scaled about its centre
 # The lids close onto the line this share of the way from the upper to the lower lid.
 LID_MEET = 0.8
@@ -42,8 +43,10 @@ LOWER_TEETH = 0.015
 # points away from the face's midline on that side (for unsided channels: the picture's right).
 # Region "lower" limits the falloff to the jaw's side of the mouth, "upper" to the skull's.
 MOVES: dict[str, list[tuple[str, float, float, float, str]]] = {
-    "mouthSmile{S}": [("corner_{s}", 0.07, 0.09, 0.28, "all")],
-    "mouthFrown{S}": [("corner_{s}", 0.02, -0.07, 0.25, "all")],
+    # Corners far enough that an emotion reads on a photograph (Face Mesh sees about half of
+    # a corner's move on the rendered frame: bench/portrait_quality.py).
+    "mouthSmile{S}": [("corner_{s}", 0.09, 0.15, 0.3, "all")],
+    "mouthFrown{S}": [("corner_{s}", 0.02, -0.11, 0.25, "all")],
     "mouthDimple{S}": [("corner_{s}", 0.05, 0.01, 0.2, "all")],
     "mouthStretch{S}": [("corner_{s}", 0.08, -0.03, 0.25, "all")],
     "mouthPress{S}": [("upper_outer_{s}", 0.0, -0.02, 0.06, "upper"),

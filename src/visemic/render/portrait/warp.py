@@ -69,6 +69,7 @@ class MeshWarp:
         # Per pixel: map = a·x + b·y + c with its triangle's coefficients (one plane at a time,
         # into preallocated buffers: this is the per-frame hot loop).
         tmp = self._coef
+        ids = ids.astype(np.intp)  # once, not in every np.take
         for out, k in ((self._map_x, 0), (self._map_y, 3)):
             np.take(coef[:, k], ids, out=tmp)
             np.multiply(tmp, self._gx, out=out)
