@@ -248,3 +248,20 @@ def test_interior_matches_the_pictures_grain_and_sharpness(face):
                                  for img in (face, soft, grainy))
     assert soft_p.blur > sharp_p.blur
     assert grainy_p.noise > sharp_p.noise + 4
+
+
+def test_labiodentals_tuck_the_lower_lip_under_the_upper_teeth(renderer):
+    """/f/ as speech gives it: the lower lip's inner edge comes up to the upper teeth (which
+    rest on it), where a plain small opening leaves it below them."""
+    rig = renderer.rig
+    f = phone("f")
+    f[arkit.INDEX["jawOpen"]] = 0.3  # with the jaw as open as after an open vowel
+    for values, tucked in ((phone("f"), True), (f, True),
+                           (arkit.frame(jawOpen=0.3, mouthClose=0.04), False)):
+        pose = rig.pose(values)
+        lip = pose.points[list(mesh.LIPS_INNER_LOWER[3:8]), :2]
+        below = (lip - pose.teeth_upper[3:8]) @ rig.ey  # > 0: the lip is below the teeth
+        if tucked:
+            assert np.all(below < 0.02 * rig.iod)
+        else:
+            assert np.all(below > 0.03 * rig.iod)

@@ -280,7 +280,9 @@ class MouthPainter:
         if self.blur > 0.25:
             layer = cv2.GaussianBlur(layer, (0, 0), self.blur)
         if self.noise > 0.3 and self._grain.shape[0] >= y1 and self._grain.shape[1] >= x1:
-            layer += self.noise * self._grain[y0:y1, x0:x1, None]
+            # Grain (measured on the cheeks) scales with the light: the dark cavity less.
+            light = np.clip(layer.mean(axis=2, keepdims=True) / 128.0, 0.25, 1.0)
+            layer += self.noise * light * self._grain[y0:y1, x0:x1, None]
         if self.blur > 0.25:
             a = cv2.GaussianBlur(a, (0, 0), 0.6 * self.blur)
         a *= float(opacity)

@@ -25,6 +25,7 @@ import numpy as np
 from visemic.motion.arkit import CHANNELS, INDEX
 from visemic.render.portrait import mesh
 from visemic.render.portrait.rig_tables import (
+    ANCHOR_JAW,
     BROW_FOLLOW,
     GAZE_SIDEWAYS,
     GAZE_VERTICAL,
@@ -47,6 +48,9 @@ from visemic.render.portrait.rig_tables import (
     ROUND_REACH,
     ROUND_TEETH,
     ROUNDING,
+    TUCK_FROM,
+    TUCK_FULL,
+    TUCK_UNDER,
     UPPER_TEETH,
 )
 
@@ -108,8 +112,10 @@ class Rig:
         self._basis_flat = self._basis.reshape(52, -1)
         self._set_lids(rest)
         self.anchor_rest, self.anchor_follow = self._anchors(rest, crop)
-        # Anchors below the mouth (neck, collar) give a little as the chin drops.
-        self.anchor_jaw = (0.5 * self.anchor_follow
+        # Anchors beside and below the jaw (the face's edge, the neck) go most of the way
+        # with the chin as it drops: the soft edge of the face moves as a piece instead of
+        # being squeezed into a hard line with a kink at the hinge.
+        self.anchor_jaw = (np.minimum(1.0, ANCHOR_JAW * self.anchor_follow)
                            * self._jaw_field(rest, self.to_face(self.anchor_rest)))
         # The neck turns less than the head (the outer ring, still, stays still).
         self.anchor_follow[(self.anchor_jaw > 0.05) & (self.anchor_follow > 0)] = 0.5
@@ -141,6 +147,7 @@ class Rig:
         if rounding > 0.0:
             tu[:, :2] -= rounding * ROUND_TEETH[0] * self.iod * self.ey
             tl[:, :2] += rounding * ROUND_TEETH[1] * self.iod * self.ey
+        self._tuck_lower_lip(pts, tu, float(shapes[INDEX["mouthRollLower"]]))
         anchors = self.anchor_rest.copy()
         anchors += self.anchor_jaw[:, None] * self._jaw_delta(anchors, jaw_open)
         angles = np.radians(v[52:55] * head_scale) if v.shape[0] >= 55 else np.zeros(3)
@@ -426,6 +433,19 @@ class Rig:
             move = np.maximum(short, 0.0)[:, None] / 2.0 * self.ey
             pts[self._iu, :2] -= move
             pts[self._il, :2] += move
+
+    def _tuck_lower_lip(self, pts: np.ndarray, teeth_upper: np.ndarray, roll: float) -> None:
+        """/f v/ (mouthRollLower): the lower lip rises under the upper teeth' edge, so the
+        opening shows the upper teeth resting on it, not the lower teeth."""
+        tuck = min(1.0, max(0.0, (roll - TUCK_FROM) / TUCK_FULL))
+        if tuck <= 0.0:
+            return
+        inner = self._il[1:-1]
+        edge = teeth_upper[1:-1, :2] - TUCK_UNDER * self.iod * self.ey
+        rise = np.minimum(((edge - pts[inner, :2]) @ self.ey), 0.0) * tuck
+        pts[inner, :2] += rise[:, None] * self.ey
+        outer = list(mesh.LIPS_OUTER_LOWER[1:-1])
+        pts[outer, :2] += 0.5 * rise[:, None] * self.ey
 
     def _set_closure(self, pts: np.ndarray) -> None:
         f = self.to_face(pts)

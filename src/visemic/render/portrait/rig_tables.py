@@ -19,6 +19,7 @@ NECK_DEPTH = 1.4
 # Share of the head's motion followed by the inner and the outer anchor ring: the hair and
 # neck next to the face turn with it, the picture beyond the outer ring stays as it was.
 RING_FOLLOW = (0.9, 0.0)
+ANCHOR_JAW = 0.9  # share of the jaw's drop the inner ring's anchors below the hinge take
 RING_SCALE = (1.3, 1.65)  # anchor rings: the face oval scaled about its centre
 # The lids close onto the line this share of the way from the upper to the lower lid.
 LID_MEET = 0.8
@@ -98,6 +99,12 @@ ROUND_PUSH = 0.12  # lips forward at full rounding (eye distances; shows on a he
 # Protruding lips hide the teeth further back: the upper edge rises, the lower sinks (eye
 # distances at full rounding).
 ROUND_TEETH = (0.035, 0.03)
+
+# /f v/: mouthRollLower beyond TUCK_FROM tucks the lower lip up under the upper teeth (fully
+# by TUCK_FROM + TUCK_FULL), its inner edge TUCK_UNDER (eye distances) behind the teeth' edge.
+TUCK_FROM = 0.15
+TUCK_FULL = 0.3
+TUCK_UNDER = 0.01
 
 # Lid channels, as shares of the eye's height: (upper lid up, lower lid up).
 LIDS: dict[str, tuple[float, float]] = {
