@@ -1,6 +1,7 @@
 """Portrait quality benchmark (issue 20): does the animated portrait still look like the photo?
 
     python bench/portrait_quality.py [--portraits DIR] [--sheets OUT_DIR] [--frames 240]
+    python bench/portrait_quality.py --grid docs/images/portrait-emotions.png
 
 For each portrait in DIR (default ../shared/samples/portraits, if there) and for generated faces
 (the built-in avatar drawn as a picture, its "kit" look, and a small face under 120 pixels):
@@ -248,13 +249,46 @@ def contact_sheet(renderer: Any, image: np.ndarray, path: Path) -> None:
     cv2.imwrite(str(path), np.concatenate(rows, axis=0)[:, :, ::-1])
 
 
+def emotion_grid(path: Path, height: int = 200) -> None:
+    """The README's grid: the eight emotions at 0.8 on the generated faces (pictures visemic
+    draws itself; the shared sample portraits may not be copied into the repository)."""
+    import cv2
+
+    from visemic.render.portrait import PortraitRenderer, mesh
+
+    rows = []
+    for name in ("avatar", "avatar-kit"):
+        renderer = PortraitRenderer(generated_faces()[name])
+        oval = renderer.landmarks[list(mesh.FACE_OVAL), :2]
+        pad = 0.15 * renderer.rig.iod
+        x0, y0 = (int(v - pad) for v in oval.min(axis=0))
+        x1, y1 = (int(v + pad) for v in oval.max(axis=0))
+        tiles = []
+        for label, values in emotion_frames().items():
+            tile = renderer.render(values)[y0:y1, x0:x1, :3]
+            tile = cv2.resize(tile, (int(height * (x1 - x0) / (y1 - y0)), height),
+                              interpolation=cv2.INTER_AREA)
+            tile = np.ascontiguousarray(tile)
+            cv2.putText(tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (40, 40, 40), 1,
+                        cv2.LINE_AA)
+            tiles.append(tile)
+        rows.append(np.concatenate(tiles, axis=1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.concatenate(rows, axis=0)[:, :, ::-1])
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--portraits", type=Path, default=SHARED)
     ap.add_argument("--sheets", type=Path, help="write contact sheets here")
     ap.add_argument("--frames", type=int, default=240, help="frames timed for frames/s")
+    ap.add_argument("--grid", type=Path, help="write the README's emotion grid here and stop")
     args = ap.parse_args(argv)
+    if args.grid:
+        emotion_grid(args.grid)
+        return 0
 
     from visemic.motion.emotion import NAMES
     from visemic.render.portrait import PortraitRenderer
