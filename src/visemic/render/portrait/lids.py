@@ -22,6 +22,7 @@ from visemic.render.portrait import mesh
 
 MAX_SHIFT = 0.6  # the most a margin point moves out, as a share of the eye's height
 INWARD = 0.3  # the most it moves in (a landmark on the skin beside the eye)
+CORNER_SHIFT = 0.2  # the most a corner moves out, as a share of the eye's width
 SKIN_DISTANCE = 20.0  # Lab distance beyond which a pixel is not lid skin
 DARK = 0.7  # a pixel darker than this share of the skin's lightness is lash (or pupil)
 BRIGHTER = 12.0  # a pixel this much lighter (Lab L, 0…255) than the lid skin is eye white
@@ -70,6 +71,7 @@ def fit_eyelids(image: np.ndarray, points: np.ndarray, down: np.ndarray,
             # Next to the corners (which stay) the margin moves less: no kink into a corner.
             taper = 0.5 + 0.5 * np.sin(np.pi * np.arange(1, len(ids) + 1) / (len(ids) + 1))
             out[ids, :2] += (smooth * taper)[:, None] * step[None, :]
+        _fit_corners(lab, out, side, down, skin_up, eye_distance)
         _make_way(out, [(upper, row), (row, crease)], -down)
         _make_way(out, [(lower, below)], down)
     return out
@@ -133,6 +135,35 @@ def _edge(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
     while back > 0 and dark[back] and (end - back) * 0.5 < lash:
         back -= 1
     return float(t[back])
+
+
+def _fit_corners(lab: np.ndarray, pts: np.ndarray, side: str, down: np.ndarray,
+                 skin: np.ndarray, eye_distance: float) -> None:
+    """Move each corner of the eye outwards along the eye's axis over the white that lies
+    beyond it (a painted or drawn eye is often wider than Face Mesh's outline): a shut lid
+    then covers the eye to its ends."""
+    upper = mesh.EYE_UPPER[side]
+    outer, inner = upper[0], upper[-1]
+    across = pts[outer, :2] - pts[inner, :2]
+    width = float(np.hypot(*across))
+    if width < 4.0:
+        return
+    across /= width
+    for corner, direction in ((outer, across), (inner, -across)):
+        n = int(CORNER_SHIFT * width * 2) + 1
+        t = np.arange(n) * 0.5
+        xy = pts[corner, :2][None, :] + t[:, None] * direction[None, :]
+        h, w = lab.shape[:2]
+        px = lab[np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1),
+                 np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)]
+        white = px[:, 0] > skin[0] + BRIGHTER  # the white of the eye, lighter than the lid
+        if n < 3 or not white[1:3].any():
+            continue
+        run = int(np.argmin(white[1:])) + 1 if not white[1:].all() else n
+        shift = float(t[run - 1])
+        if shift > 0.5:
+            pts[corner, :2] += shift * direction
+    del down, eye_distance
 
 
 def _inward(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
