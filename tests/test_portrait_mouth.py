@@ -265,3 +265,27 @@ def test_labiodentals_tuck_the_lower_lip_under_the_upper_teeth(renderer):
             assert np.all(below < 0.02 * rig.iod)
         else:
             assert np.all(below > 0.03 * rig.iod)
+
+
+def test_lower_lip_rides_the_jaw_and_keeps_its_thickness(renderer):
+    """Opening wide, the lower lip goes down with the jaw as a whole lip: it keeps (about) its
+    thickness, and on the rendered frame it still shows as lip between the painted interior
+    and the chin."""
+    rig = renderer.rig
+    def thickness(points: np.ndarray) -> float:
+        return float((points[17, :2] - points[14, :2]) @ rig.ey)
+
+    rest = thickness(rig.rest)
+    for jaw in (0.3, 0.6, 0.9):
+        pts = rig.pose(arkit.frame(jawOpen=jaw, mouthLowerDownLeft=0.3,
+                                   mouthLowerDownRight=0.3)).points
+        assert 0.8 * rest < thickness(pts) < 1.4 * rest
+        assert pts[14, 1] > rig.rest[14, 1] + 0.1 * jaw * rig.iod  # it went down
+    frame = renderer.render(arkit.frame(jawOpen=0.6))
+    pts = renderer.pose_landmarks(arkit.frame(jawOpen=0.6))
+    x = int(round(pts[14, 0]))
+    band = frame[int(pts[14, 1]) + 2:int(pts[17, 1]) - 1, x - 2:x + 3, :3].reshape(-1, 3)
+    lip = renderer.image[int(renderer.landmarks[14, 1]) + 2:int(renderer.landmarks[17, 1]) - 1,
+                         x - 2:x + 3, :3].reshape(-1, 3)
+    assert len(band) > 0 and len(lip) > 0
+    assert np.abs(band.mean(axis=0) - lip.mean(axis=0)).max() < 30
