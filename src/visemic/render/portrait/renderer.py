@@ -1,9 +1,12 @@
 """PortraitRenderer: a photo, painting or drawing brought to life by warping it over its landmarks.
 
+Set-up: the eyelid landmarks are fitted to the eyes the picture shows (:mod:`lids`), and the
+eyeballs get vertices of their own, drawn before the face, so that lids slide over them.
 Per frame: the rig moves the Face Mesh landmarks (and anchor points around the head) for the
 curve row, the mesh warp re-samples the face crop from the original with cv2.remap, the mouth
-interior is painted where the lips have parted, and the crop goes back into the full picture
-(the crop's border is held still, so the paste has no seam).
+interior is painted where the lips have parted, lid edges are softened, and the crop goes back
+into the full picture (the crop's border is held still, so the paste has no seam). A video's
+first frame is the picture itself; motion eases in from it.
 """
 
 from __future__ import annotations
