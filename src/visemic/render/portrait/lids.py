@@ -26,6 +26,7 @@ CORNER_SHIFT = 0.2  # the most a corner moves out, as a share of the eye's width
 SKIN_DISTANCE = 20.0  # Lab distance beyond which a pixel is not lid skin
 DARK = 0.7  # a pixel darker than this share of the skin's lightness is lash (or pupil)
 BRIGHTER = 12.0  # a pixel this much lighter (Lab L, 0…255) than the lid skin is eye white
+IRIS_HUE = 15.0  # Lab a/b distance from the skin's hue that marks an iris, not a shadow
 GAP_SAMPLES = 4  # half-pixel samples of skin colour bridged inside the eye
 MAX_LASH = 0.06  # thickest lash line (eye distances)
 
@@ -118,7 +119,8 @@ def _edge(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
     far = np.hypot(np.hypot(px[:, 0] - skin[0], px[:, 1] - skin[1]), px[:, 2] - skin[2])
     dark = px[:, 0] < DARK * skin[0]
     # Not lid skin: another colour, lashes (dark) or the white of the eye (lighter than skin).
-    eye = (far > SKIN_DISTANCE) | dark | (px[:, 0] > skin[0] + BRIGHTER)
+    bright = px[:, 0] > skin[0] + BRIGHTER
+    eye = (far > SKIN_DISTANCE) | dark | bright
     # Bridge short gaps (an anti-aliased step from white to lashes passes skin's colour).
     g = GAP_SAMPLES
     before = np.maximum.accumulate(np.where(eye, np.arange(n), -g - 1))
@@ -134,6 +136,12 @@ def _edge(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
     back = end
     while back > 0 and dark[back] and (end - back) * 0.5 < lash:
         back -= 1
+    # Only the white of the eye or an iris's colour beyond the landmark says the eye goes on
+    # there: a dark run alone may be the shadow of the eye socket (a painting's), whose hue
+    # is the skin's.
+    hue = np.hypot(px[:, 1] - skin[1], px[:, 2] - skin[2]) > IRIS_HUE
+    if int((bright | hue)[1:back + 1].sum()) < 3:
+        return 0.0
     return float(t[back])
 
 

@@ -335,6 +335,8 @@ class Rig:
         f = self.to_face(pts)
         surface = np.zeros(mesh.N_REFINED, bool)
         surface[: mesh.N_SURFACE] = True
+        lid_margins = [i for side in mesh.SIDES
+                       for i in mesh.EYE_UPPER[side] + mesh.EYE_LOWER[side]]
         for name, moves in MOVES.items():
             sided = "{S}" in name
             for side in (mesh.SIDES if sided else (None,)):
@@ -346,6 +348,10 @@ class Rig:
                         sign = 1.0  # unsided moves give signed offsets per side already
                     vec = (sign * outward * self.ex - up * self.ey) * self.iod
                     weight = self._spread(f, ids, radius, region)
+                    if channel.startswith("brow"):
+                        # The lids answer a brow through LIDS (tapered into their corners), not
+                        # through the brow's falloff, which would pull one end of a lid.
+                        weight[lid_margins] = 0.0
                     basis[INDEX[channel]] += weight[:, None] * vec[None, :]
         return basis
 
