@@ -46,8 +46,8 @@ LOWER_TEETH = 0.015
 MOVES: dict[str, list[tuple[str, float, float, float, str]]] = {
     # Corners far enough that an emotion reads on a photograph (Face Mesh sees about half of
     # a corner's move on the rendered frame: bench/portrait_quality.py).
-    "mouthSmile{S}": [("corner_{s}", 0.09, 0.15, 0.3, "all")],
-    "mouthFrown{S}": [("corner_{s}", 0.02, -0.11, 0.25, "all")],
+    "mouthSmile{S}": [("corner_{s}", 0.09, 0.15, 0.2, "all")],
+    "mouthFrown{S}": [("corner_{s}", 0.02, -0.11, 0.2, "all")],
     "mouthDimple{S}": [("corner_{s}", 0.05, 0.01, 0.2, "all")],
     "mouthStretch{S}": [("corner_{s}", 0.08, -0.03, 0.25, "all")],
     "mouthPress{S}": [("upper_outer_{s}", 0.0, -0.02, 0.06, "upper"),
