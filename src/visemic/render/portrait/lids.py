@@ -8,9 +8,11 @@ a piece of iris would be dragged down with the lid and the top of the eye would 
 So before rigging, each lid margin point is moved out along the face's vertical to where the
 eye really ends in the picture: from the landmark outwards while the pixels are not lid skin
 (white, iris, lashes), then back over the lash line, which belongs to the lid (it slides down
-with it and stays dark on the shut eye). The row of skin above the upper margin and the crease
-make way where the margin comes close. Lids already right move little; a margin never moves
-more than :data:`MAX_SHIFT` of the eye's height.
+with it and stays dark on the shut eye). It moves out only where the white of the eye or an
+iris's hue lies beyond the landmark (a painted socket's shadow is darker skin, not eye); a
+landmark on skin moves in to the eye's edge; the corners move out over white beyond them.
+Rows of skin above and below make way where a margin comes close. Lids already right move
+little; a margin never moves more than :data:`MAX_SHIFT` of the eye's height.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def fit_eyelids(image: np.ndarray, points: np.ndarray, down: np.ndarray,
             # Next to the corners (which stay) the margin moves less: no kink into a corner.
             taper = 0.5 + 0.5 * np.sin(np.pi * np.arange(1, len(ids) + 1) / (len(ids) + 1))
             out[ids, :2] += (smooth * taper)[:, None] * step[None, :]
-        _fit_corners(lab, out, side, down, skin_up, eye_distance)
+        _fit_corners(lab, out, side, skin_up)
         _make_way(out, [(upper, row), (row, crease)], -down)
         _make_way(out, [(lower, below)], down)
     return out
@@ -145,8 +147,7 @@ def _edge(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
     return float(t[back])
 
 
-def _fit_corners(lab: np.ndarray, pts: np.ndarray, side: str, down: np.ndarray,
-                 skin: np.ndarray, eye_distance: float) -> None:
+def _fit_corners(lab: np.ndarray, pts: np.ndarray, side: str, skin: np.ndarray) -> None:
     """Move each corner of the eye outwards along the eye's axis over the white that lies
     beyond it (a painted or drawn eye is often wider than Face Mesh's outline): a shut lid
     then covers the eye to its ends."""
@@ -171,7 +172,6 @@ def _fit_corners(lab: np.ndarray, pts: np.ndarray, side: str, down: np.ndarray,
         shift = float(t[run - 1])
         if shift > 0.5:
             pts[corner, :2] += shift * direction
-    del down, eye_distance
 
 
 def _inward(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
