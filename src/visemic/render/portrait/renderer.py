@@ -238,7 +238,7 @@ class PortraitRenderer:
             if pose.blink[side] > 0.02 or self._lids_moved(pose, side):
                 self._regrain_stretched(crop, map_y, pose, side)
                 for lid in (mesh.EYE_UPPER[side], mesh.EYE_LOWER[side]):
-                    _soften(crop, pose.points[list(lid), :2], max(1.0, 0.012 * self.rig.iod))
+                    _soften(crop, pose.points[list(lid), :2], 1.5 * self.warp.step)
         x0, y0, x1, y1 = self.crop
         self._out[y0:y1, x0:x1] = crop
         self._last = key
@@ -265,7 +265,7 @@ class PortraitRenderer:
         if float(weight.max()) <= 0.0:
             return
         sigma = max(0.025 * self.rig.iod, 1.0)
-        weight = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), sigma)[:, :, None]
+        weight = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 0.4 * sigma)[:, :, None]
         patch = crop[y0:y1, x0:x1, :3].astype(np.float32)
         smooth = cv2.GaussianBlur(patch, (0, 0), sigma)
         if self.mouth.noise > 0.3:

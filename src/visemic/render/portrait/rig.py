@@ -544,13 +544,18 @@ class Rig:
             away = -away
         weight = np.clip(1.0 - away / max(reach, 1e-3), 0.0, 1.0)
         if lid == "upper":
-            # The brow comes down only a little: from its lower edge up, the skin follows at
-            # most BROW_FOLLOW of the lid's move.
+            # The brow stays, or comes down a little where the picture shows little lid under
+            # it (wide-open eyes): from its lower edge up, the skin follows at most that much.
             brow = f[list(mesh.BROW_LOWER[side])]
             bo = np.argsort(brow[:, 0])
-            to_brow = np.interp(x, brow[bo, 0], brow[bo, 1]) - y  # > 0 above the brow's edge
+            y_brow = np.interp(x, brow[bo, 0], brow[bo, 1])
+            lid_room = float(np.median(np.interp(margin[1:-1, 0], brow[bo, 0], brow[bo, 1])
+                                       - margin[1:-1, 1])) * -1.0
+            eye_height = reach / LID_SKIN_REACH[0]
+            follow = BROW_FOLLOW * float(np.clip(1.0 - lid_room / eye_height, 0.0, 1.0))
+            to_brow = y_brow - y  # > 0 above the brow's lower edge
             near = np.clip(1.0 + to_brow / max(0.5 * reach, 1e-3), 0.0, 1.0)
-            weight = np.minimum(weight, BROW_FOLLOW + (1.0 - BROW_FOLLOW) * (1.0 - near))
+            weight = np.minimum(weight, follow + (1.0 - follow) * (1.0 - near))
         skip = set(mesh.EYE_UPPER[side] + mesh.EYE_LOWER[side])
         ids = [i for i in np.flatnonzero(inside & (away > 1e-4) & (weight > 0.0))
                if i not in skip]
