@@ -238,7 +238,7 @@ class PortraitRenderer:
             if pose.blink[side] > 0.02 or self._lids_moved(pose, side):
                 self._regrain_stretched(crop, map_y, pose, side)
                 for lid in (mesh.EYE_UPPER[side], mesh.EYE_LOWER[side]):
-                    _soften(crop, pose.points[list(lid), :2], 1.5 * self.warp.step)
+                    _soften(crop, pose.points[list(lid), :2], float(self.warp.step))
         x0, y0, x1, y1 = self.crop
         self._out[y0:y1, x0:x1] = crop
         self._last = key
