@@ -5,7 +5,8 @@ real time, identity at rest (SSIM) and lip sync measured by Face Mesh on the ren
                              [--stills docs/images]
 
 ``--stills DIR`` also writes the README's before/after stills of the generated face
-(``portrait-*.png``: rest, open vowel, closure, rounded, blink with a smile and a head turn).
+(``portrait-*.png``: rest, open vowel, closure, rounded, /f/, blink with a smile and a head
+turn).
 
 The generated portrait is the built-in avatar at rest (512×512, so its face crop is 512×512).
 With ../shared present its sample portraits are timed too (their crops are whatever size their
@@ -123,6 +124,8 @@ STILLS = {
     "closure": {"jawOpen": 0.15, "mouthClose": 0.15, "mouthPressLeft": 0.3,
                 "mouthPressRight": 0.3},
     "rounded": {"jawOpen": 0.2, "mouthPucker": 0.6, "mouthFunnel": 0.4},
+    "fv": {"jawOpen": 0.13, "mouthClose": 0.06, "mouthRollLower": 0.55,
+           "mouthUpperUpLeft": 0.2, "mouthUpperUpRight": 0.2, "mouthShrugUpper": 0.08},
     "blink": {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0, "mouthSmileLeft": 0.6,
               "mouthSmileRight": 0.6, "headYaw": 6.0, "headRoll": -3.0},
 }

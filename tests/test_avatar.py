@@ -190,3 +190,16 @@ def test_sizes_looks_and_backgrounds():
         AvatarRenderer((64, 64), look="nope")
     with pytest.raises(VisemicError):
         AvatarRenderer((64, 64), background="#zz0000")
+
+
+def test_speech_labiodentals_tuck_the_lower_lip_under_the_teeth(avatar):
+    """/f v/ as speech gives them (the lips nearly sealed over a slightly open jaw, the lower
+    lip rolled in): upper teeth on the lower lip; /p/ with the same jaw stays closed lips."""
+    for jaw, close in ((0.13, 0.06), (0.23, 0.17)):
+        fv = render(avatar, jawOpen=jaw, mouthClose=close, mouthRollLower=0.5,
+                    mouthUpperUpLeft=0.2, mouthUpperUpRight=0.2, mouthShrugUpper=0.08)
+        assert teeth(fv[MOUTH]) > 200
+        assert cavity(fv[MOUTH]) < 0.1 * teeth(fv[MOUTH])
+    p = render(avatar, jawOpen=0.23, mouthClose=0.23, mouthPressLeft=0.35,
+               mouthPressRight=0.35, mouthRollLower=0.1)
+    assert teeth(p[MOUTH]) == 0

@@ -275,3 +275,92 @@ def test_cli_portrait_video(spoken_wav, face, drawing, tmp_path, capfd):
     assert out2.stat().st_size > 0
     assert main(["animate", str(spoken_wav), "-o", str(tmp_path / "x.json"),
                  "--face", "1"]) == 2
+
+
+def test_first_frame_is_the_photo_and_motion_eases_in(renderer, face):
+    """Frame 0 of a video is the picture itself, whatever the curves say there; head motion
+    and expression come in over the first half second, and far from the face nothing moves."""
+    from visemic.render.portrait.quality import psnr
+
+    row = arkit.frame(jawOpen=0.4, mouthSmileLeft=0.8, browInnerUp=0.8, headYaw=8, headPitch=4)
+    animation = Animation(30.0, list(CHANNELS), np.tile(row, (30, 1)))
+    first = renderer.frame(animation, 0.0, row).copy()
+    assert psnr(first, face) >= 40.0
+    early = renderer.frame(animation, 0.1, row).copy()
+    later = renderer.frame(animation, 1.0, row).copy()
+    assert psnr(later, face) < psnr(early, face) < psnr(first, face)
+    nose = [renderer.pose_landmarks(row * k)[1, 0] for k in (0.0, 1.0)]
+    assert nose[1] > nose[0] + 1.0  # the head did turn by the end
+    x0, y0, x1, y1 = renderer.crop
+    outside = np.ones(face.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    for frame in (early, later):
+        assert psnr(frame, face, outside) >= 40.0
+
+
+def test_first_frame_of_an_open_mouthed_photo_is_the_photo(meter):
+    from visemic.render import AvatarRenderer
+    from visemic.render.portrait.quality import psnr
+
+    avatar = AvatarRenderer((512, 512))
+    opened = np.ascontiguousarray(avatar.render(arkit.frame(jawOpen=0.45), CHANNELS)[:, :, :3])
+    r = PortraitRenderer(opened)
+    assert r.rig.mouth_was_open
+    rest = arkit.frame()
+    animation = Animation(30.0, list(CHANNELS), np.tile(rest, (30, 1)))
+    assert psnr(r.frame(animation, 0.0, rest), opened) >= 40.0
+    # Once eased in, the silent mouth is closed (the rig's rest), not the photo's open one.
+    assert meter(r.frame(animation, 1.0, rest))[0] < 0.3 * meter(opened)[0]
+
+
+def _changed(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the pixels in ``mask`` that differ visibly."""
+    return float((np.abs(a[:, :, :3].astype(int) - b[:, :, :3]).max(axis=2)[mask] > 30).mean())
+
+
+def _eye_band(renderer, side: str, lo: float, hi: float) -> np.ndarray:
+    """The rows from ``lo`` to ``hi`` (shares of its height from the top) of the eye's
+    opening at rest, slightly eroded."""
+    pts = renderer.rig.rest[:, :2] + renderer.crop[:2]
+    mask = np.zeros(renderer.image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(pts[list(mesh.eye_contour(side))]).astype(np.int32)], 1)
+    opening = cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0
+    ys = np.nonzero(opening)[0]
+    top, height = ys.min(), np.ptp(ys)
+    rows = np.arange(mask.shape[0])[:, None]
+    return opening & (rows >= top + lo * height) & (rows <= top + hi * height)
+
+
+def test_blink_slides_the_lid_over_the_eye(renderer, face):
+    """A blink warps the lid down over the eyeball: at half way the lower part of the eye is
+    untouched (the eye is covered, not squashed); shut, the opening shows lid skin and the
+    dark lash line, not the white of the eye or the iris."""
+    rest = renderer.rest
+    luma_rest = rest[:, :, :3].astype(float) @ [0.299, 0.587, 0.114]
+    for side, name in (("right", "eyeBlinkRight"), ("left", "eyeBlinkLeft")):
+        opening = _eye_band(renderer, side, 0.0, 1.0)
+        half = renderer.render(arkit.frame(**{name: 0.5}))
+        assert _changed(half, rest, _eye_band(renderer, side, 0.55, 0.8)) < 0.05
+        assert _changed(half, rest, _eye_band(renderer, side, 0.0, 0.33)) > 0.5
+        shut = renderer.render(arkit.frame(**{name: 1.0}))
+        luma = shut[:, :, :3].astype(float) @ [0.299, 0.587, 0.114]
+        # The white of the eye (the lightest pixels of the open eye) is gone...
+        white = np.percentile(luma_rest[opening], 90)
+        assert (luma[opening] >= white - 5).mean() < 0.03
+        # ...the pixels are skin coloured or the lash line, which stays dark.
+        skin = np.median(luma_rest[(cv2.dilate(opening.astype(np.uint8), np.ones((25, 25)))
+                                    > 0) & ~cv2.dilate(opening.astype(np.uint8),
+                                                       np.ones((9, 9))).astype(bool)])
+        width = np.ptp(np.nonzero(opening)[1])
+        assert (luma[opening] < 0.5 * skin).sum() >= 0.6 * width  # a line of lashes across
+        assert np.median(luma[opening]) > 0.75 * skin  # the lid's skin
+
+
+def test_squint_lowers_the_same_lid(renderer):
+    """A squint is part-way lids (the lower one mostly): the bottom of the eye is covered,
+    the middle, where the iris is, untouched."""
+    rest = renderer.rest
+    squint = renderer.render(arkit.frame(eyeSquintLeft=1.0, eyeSquintRight=1.0))
+    for side in ("right", "left"):
+        assert _changed(squint, rest, _eye_band(renderer, side, 0.3, 0.55)) < 0.05
+        assert _changed(squint, rest, _eye_band(renderer, side, 0.8, 1.0)) > 0.3

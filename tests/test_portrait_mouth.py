@@ -173,3 +173,119 @@ def test_squinted_lids_taper_into_their_corners(renderer):
         assert abs(drop[0]) < 0.15 * drop[4]  # the corner stays (nearly)
         # Along the margin the lid turns gently: no step between neighbours.
         assert np.max(np.abs(np.diff(drop))) < 0.5 * drop[4]
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., :3].astype(float) @ [0.299, 0.587, 0.114]
+
+
+def _opening_mask(renderer, values, erode: int = 3) -> np.ndarray:
+    pts = renderer.pose_landmarks(values)
+    mask = np.zeros(renderer.image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(pts[list(mesh.inner_mouth())]).astype(np.int32)], 255)
+    return cv2.erode(mask, np.ones((erode, erode), np.uint8)) > 0
+
+
+def test_interior_has_depth_teeth_and_gums(renderer):
+    """A wide-open mouth: a dark cavity, darker deep inside than next to the lips; a row of
+    separate upper teeth (dark seams between light crowns); lower teeth above the lower lip."""
+    v = arkit.frame(jawOpen=0.6)
+    frame = renderer.render(v)
+    pts = renderer.pose_landmarks(v)
+    inside = _opening_mask(renderer, v)
+    luma = _luma(frame)
+    # Dark overall (the cavity), but with light teeth in it.
+    assert np.percentile(luma[inside], 30) < 60 and np.percentile(luma[inside], 95) > 150
+    # Down the middle: teeth at the top, then the cavity, darkest in its depth, not at the lips.
+    # (a little off the midline, which is the seam between the front teeth)
+    x = int(round((pts[13, 0] + pts[14, 0]) / 2 + 0.04 * renderer.rig.iod))
+    top, bottom = int(np.ceil(pts[13, 1])) + 1, int(pts[14, 1]) - 1
+    column = luma[top:bottom, x - 1:x + 2].mean(axis=1)
+    assert column[: len(column) // 5].mean() > 120  # enamel under the upper lip
+    deepest = int(np.argmin(column))
+    assert len(column) // 5 < deepest < len(column) - 2
+    # Individually shaded upper teeth: across a row just above their edge, several seams.
+    edge = renderer.rig.pose(v).teeth_upper
+    y = int(round(float(edge[5, 1]) + renderer.crop[1] - 0.04 * renderer.rig.iod))
+    x0, x1 = (int(p) + renderer.crop[0] for p in (edge[2, 0], edge[8, 0]))
+    row = luma[y, x0:x1]
+    dips = [i for i in range(2, len(row) - 2)
+            if row[i] < row[i - 2] - 8 and row[i] < row[i + 2] - 8]
+    seams = len([i for k, i in enumerate(dips) if k == 0 or i - dips[k - 1] > 2])
+    assert seams >= 3, row.round()
+    # Lower teeth: light pixels just above the lower lip's middle.
+    low_y = int(pts[14, 1]) - 2
+    assert luma[low_y - 3:low_y, x - 3:x + 4].mean() > 100
+
+
+def test_tongue_shows_on_dental_fricatives(renderer):
+    """/θ/ puts the tongue's tip between the teeth: the middle of the opening turns red."""
+    plain = arkit.frame(jawOpen=0.2)
+    theta = arkit.frame(jawOpen=0.2, tongueOut=0.25)
+    inside = _opening_mask(renderer, theta)
+    pts = renderer.pose_landmarks(theta)
+    middle = np.zeros_like(inside)
+    third = (pts[308, 0] - pts[78, 0]) / 6
+    middle[:, int(pts[13, 0] - third):int(pts[13, 0] + third)] = True
+    inside &= middle
+    redness = []
+    for v in (plain, theta):
+        rgb = renderer.render(v)[inside][:, :3].astype(float)
+        redness.append(float(np.mean(rgb[:, 0] - rgb[:, 1])))
+    assert redness[1] > redness[0] + 4
+
+
+def test_interior_matches_the_pictures_grain_and_sharpness(face):
+    """The painted interior is blurred and grained like the picture: measured from it."""
+    from visemic.render.portrait.mouth import MouthPainter
+
+    pts = detect_faces(face)[0]
+    rng = np.random.default_rng(5)
+    soft = cv2.GaussianBlur(face, (0, 0), 2.0)
+    grainy = np.clip(face + rng.normal(0, 8, face.shape), 0, 255).astype(np.uint8)
+    iod = float(np.hypot(*(pts[468, :2] - pts[473, :2])))
+    sharp_p, soft_p, grainy_p = (MouthPainter(img, pts[:, :2], iod)
+                                 for img in (face, soft, grainy))
+    assert soft_p.blur > sharp_p.blur
+    assert grainy_p.noise > sharp_p.noise + 4
+
+
+def test_labiodentals_tuck_the_lower_lip_under_the_upper_teeth(renderer):
+    """/f/ as speech gives it: the lower lip's inner edge comes up to the upper teeth (which
+    rest on it), where a plain small opening leaves it below them."""
+    rig = renderer.rig
+    f = phone("f")
+    f[arkit.INDEX["jawOpen"]] = 0.3  # with the jaw as open as after an open vowel
+    for values, tucked in ((phone("f"), True), (f, True),
+                           (arkit.frame(jawOpen=0.3, mouthClose=0.04), False)):
+        pose = rig.pose(values)
+        lip = pose.points[list(mesh.LIPS_INNER_LOWER[3:8]), :2]
+        below = (lip - pose.teeth_upper[3:8]) @ rig.ey  # > 0: the lip is below the teeth
+        if tucked:
+            assert np.all(below < 0.02 * rig.iod)
+        else:
+            assert np.all(below > 0.03 * rig.iod)
+
+
+def test_lower_lip_rides_the_jaw_and_keeps_its_thickness(renderer):
+    """Opening wide, the lower lip goes down with the jaw as a whole lip: it keeps (about) its
+    thickness, and on the rendered frame it still shows as lip between the painted interior
+    and the chin."""
+    rig = renderer.rig
+    def thickness(points: np.ndarray) -> float:
+        return float((points[17, :2] - points[14, :2]) @ rig.ey)
+
+    rest = thickness(rig.rest)
+    for jaw in (0.3, 0.6, 0.9):
+        pts = rig.pose(arkit.frame(jawOpen=jaw, mouthLowerDownLeft=0.3,
+                                   mouthLowerDownRight=0.3)).points
+        assert 0.8 * rest < thickness(pts) < 1.4 * rest
+        assert pts[14, 1] > rig.rest[14, 1] + 0.1 * jaw * rig.iod  # it went down
+    frame = renderer.render(arkit.frame(jawOpen=0.6))
+    pts = renderer.pose_landmarks(arkit.frame(jawOpen=0.6))
+    x = int(round(pts[14, 0]))
+    band = frame[int(pts[14, 1]) + 2:int(pts[17, 1]) - 1, x - 2:x + 3, :3].reshape(-1, 3)
+    lip = renderer.image[int(renderer.landmarks[14, 1]) + 2:int(renderer.landmarks[17, 1]) - 1,
+                         x - 2:x + 3, :3].reshape(-1, 3)
+    assert len(band) > 0 and len(lip) > 0
+    assert np.abs(band.mean(axis=0) - lip.mean(axis=0)).max() < 30

@@ -133,7 +133,7 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
                 background: Any = None, sprites: str | os.PathLike[str] | None = None,
                 face_image: str | os.PathLike[str] | None = None,
                 mouth_box: Sequence[float] | None = None, transparent: bool = False,
-                format: str | None = None, quality: int = 20,
+                format: str | None = None, quality: int = 18,
                 progress: Progress | None = None, portrait: Any = None, landmarks: Any = None,
                 face: int = 0) -> Path:
     """Render ``source`` (a :class:`visemic.Result`, or an :class:`Animation` plus ``audio``) to a
@@ -145,10 +145,10 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
     the animation's, at most :data:`DEFAULT_VIDEO_FPS`; curves are interpolated linearly when it
     differs. ``renderer`` is "avatar" (default), "sprites" (with ``sprites=DIR``, optional
     ``face_image`` and ``mouth_box``) or a renderer object. ``transparent`` needs .webm or a PNG
-    sequence. ``quality`` is the encoder's CRF (lower is better). ``progress`` is called with
-    0…1. ``portrait=IMAGE`` animates the face in a photo or painting (size: the image's own,
-    at most 1080 on the long side); ``landmarks`` (a file or array) skips face detection,
-    ``face`` picks one of several faces (0: the largest).
+    sequence. ``quality`` is the encoder's CRF (lower is better; 18 keeps a photo's grain).
+    ``progress`` is called with 0…1. ``portrait=IMAGE`` animates the face in a photo or
+    painting (size: the image's own, at most 1080 on the long side); ``landmarks`` (a file or
+    array) skips face detection, ``face`` picks one of several faces (0: the largest).
     """
     animation: Animation = getattr(source, "animation", source)
     if not isinstance(animation, Animation):

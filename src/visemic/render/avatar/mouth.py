@@ -49,6 +49,13 @@ class MouthPainter:
             yu = yl = m
             up_side = [min(v, m) for v in up_side]
             lo_side = [max(v, m) for v in lo_side]
+        if tuck > 0.0:
+            # /f v/: the upper lip lifts off the tucked lower lip, and the upper teeth come
+            # down onto it (drawn below): the lower lip sits under the teeth, not against the
+            # upper lip.
+            lift = 3.0 * tuck
+            yu = min(yu, yl - lift)
+            up_side = [min(v, yl - lift) for v in up_side]
         gap = yl - yu
         # Lower teeth ride on the jaw; protruding lips hide the teeth further back.
         teeth_lo_top = jaw * JAW - 0.65 * close * JAW - 1.5 + 6.0 * puck + 3.0 * fun
@@ -188,7 +195,7 @@ class MouthPainter:
 
         # Upper teeth hang from the skull: edge just below the resting lip line. They cover the
         # lower lip only as far as it rolls in under them (/f v/).
-        edge = min(teeth_edge, yl + 7.0 * roll_lo)
+        edge = min(teeth_edge + 2.0 * tuck, yl + 10.0 * roll_lo)
         if edge > yu + 0.3:
             mouth = skia.Path()
             mouth.moveTo(xl, cyl)

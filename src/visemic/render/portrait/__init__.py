@@ -2,8 +2,9 @@
 
 :class:`PortraitRenderer` is the renderer the video writer uses (``portrait=IMAGE``); the
 modules are: ``landmarks`` (Face Mesh detection, landmark files), ``mesh`` (landmark groups and
-triangles), ``rig`` (ARKit values → landmarks), ``warp`` (piecewise-affine remap), ``mouth``
-(the painted mouth interior) and ``renderer``.
+triangles), ``lids`` (eyelid landmarks fitted to the picture), ``rig`` (ARKit values →
+landmarks), ``warp`` (piecewise-affine remap), ``mouth`` (the painted mouth interior),
+``quality`` (measures for tests and benchmarks) and ``renderer``.
 """
 
 from visemic.render.portrait.landmarks import detect_faces, load_landmarks, save_landmarks

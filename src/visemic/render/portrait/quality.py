@@ -1,5 +1,6 @@
 """Measures of a rendered portrait, shared by the tests and ``bench/portrait.py``.
 
+- :func:`psnr`: peak signal-to-noise ratio (dB) of two pictures, optionally over a mask.
 - :func:`ssim`: the standard structural similarity (Wang et al. 2004: Gaussian window σ 1.5,
   K1 0.01, K2 0.03) of two images' luma, optionally averaged over a mask.
 - :func:`mouth_opening`: the inner-lip gap MediaPipe Face Mesh measures on a picture, in eye
@@ -18,6 +19,16 @@ from visemic.render.portrait import mesh
 def _luma(image: np.ndarray) -> np.ndarray:
     rgb = np.asarray(image)[..., :3].astype(np.float64)
     return rgb @ np.array([0.299, 0.587, 0.114])
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """PSNR in dB of the RGB of ``a`` against ``b`` (uint8), over ``mask`` if given (inf when
+    they are equal)."""
+    x = np.asarray(a)[..., :3].astype(np.float64)
+    y = np.asarray(b)[..., :3].astype(np.float64)
+    d = (x - y) ** 2
+    mse = float(d[mask].mean() if mask is not None else d.mean())
+    return float("inf") if mse == 0.0 else 10.0 * float(np.log10(255.0 ** 2 / mse))
 
 
 def ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:

@@ -1,9 +1,12 @@
 """PortraitRenderer: a photo, painting or drawing brought to life by warping it over its landmarks.
 
+Set-up: the eyelid landmarks are fitted to the eyes the picture shows (:mod:`lids`), and the
+eyeballs get vertices of their own, drawn before the face, so that lids slide over them.
 Per frame: the rig moves the Face Mesh landmarks (and anchor points around the head) for the
 curve row, the mesh warp re-samples the face crop from the original with cv2.remap, the mouth
-interior is painted where the lips have parted, and the crop goes back into the full picture
-(the crop's border is held still, so the paste has no seam).
+interior is painted where the lips have parted, lid edges are softened, and the crop goes back
+into the full picture (the crop's border is held still, so the paste has no seam). A video's
+first frame is the picture itself; motion eases in from it.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ import numpy as np
 from visemic.errors import VisemicError
 from visemic.motion.arkit import CHANNELS
 from visemic.render.portrait import mesh
-from visemic.render.portrait.eyes import EyelidPainter
 from visemic.render.portrait.landmarks import as_landmarks, find_face, load_landmarks
+from visemic.render.portrait.lids import fit_eyelids
 from visemic.render.portrait.mouth import MouthPainter
 from visemic.render.portrait.rig import Rig
 from visemic.render.portrait.warp import MeshWarp
@@ -31,6 +34,11 @@ OPEN_FADE = 0.04  # lip gap (eye distances) over which the painted mouth interio
 # lips shows the dark inside, not a line of light enamel.
 TEETH_FROM, TEETH_FADE = 0.02, 0.025
 CROP_MARGIN = 0.3  # room around the outer anchor ring, in eye distances
+# A video starts on the photo itself: head motion and expression ease in over EASE_IN seconds,
+# the mouth (speech may start at once) over EASE_MOUTH.
+EASE_IN, EASE_MOUTH = 0.5, 0.12
+# Skin stretched more than this many times by a closing lid is smoothed and re-grained.
+STRETCHED = 2.5
 # Crops larger than this (pixels) compute their warp maps at half resolution.
 FINE_WARP_PIXELS = 600 * 600
 
@@ -120,17 +128,18 @@ class PortraitRenderer:
         x0, y0, x1, y1 = self.crop
         local = pts.copy()
         local[:, :2] -= [x0, y0]
+        crop_img = self.image[y0:y1, x0:x1]
+        local = fit_eyelids(crop_img, local, *_down_and_eye_distance(local))
         self.rig = Rig(local, (0, 0, x1 - x0, y1 - y0))
         anchors = self.rig.anchor_rest[:, :2]
         self._n = len(local)
         self.triangles = _triangles(self.rig.rest, anchors)
-        source = np.concatenate([self.rig.source[:, :2], anchors])
-        crop_img = self.image[y0:y1, x0:x1]
+        eyeballs = _eyeball_ids()
+        source = np.concatenate([self.rig.source[:, :2], anchors, self.rig.source[eyeballs, :2]])
         step = 2 if (x1 - x0) * (y1 - y0) > FINE_WARP_PIXELS else 1
-        reference = np.concatenate([self.rig.rest[:, :2], anchors])
+        reference = np.concatenate([self.rig.rest[:, :2], anchors, self.rig.rest[eyeballs, :2]])
         self.warp = MeshWarp(crop_img, source, self.triangles, step=step, reference=reference)
         self.mouth = MouthPainter(crop_img, self.rig.rest[:, :2], self.rig.iod)
-        self.eyelids = EyelidPainter(crop_img, self.rig.rest[:, :2], self.rig.iod)
         self._inner = list(mesh.inner_mouth())
         self._rest_gap = _gap(self.rig.rest, self.rig.ey)
         self._out = self.image.copy()
@@ -139,6 +148,9 @@ class PortraitRenderer:
         self._index = np.zeros(len(CHANNELS), np.intp)
         self._last: np.ndarray | None = None
         self._rest_frame: np.ndarray | None = None
+        self._to_photo = (self.rig.source - self.rig.rest)[:, :2]
+        self._mouth_channel = np.array([n.startswith(("jaw", "mouth", "tongue"))
+                                        for n in CHANNELS])
 
     # ------------------------------------------------------------------ public API
 
@@ -147,7 +159,14 @@ class PortraitRenderer:
 
         Returns the renderer's own buffer (valid until the next call).
         """
-        return self._render(self._values(values, animation.channels))
+        v = self._values(values, animation.channels)
+        photo = 0.0
+        if t < EASE_IN:
+            ease = np.where(self._mouth_channel, _smoothstep(t / EASE_MOUTH),
+                            _smoothstep(t / EASE_IN))
+            v = v * ease
+            photo = 1.0 - float(_smoothstep(t / EASE_MOUTH))
+        return self._render(v, photo)
 
     def render(self, values: np.ndarray, channels: Sequence[str] = CHANNELS) -> np.ndarray:
         """One frame (H×W×4 RGBA uint8, a new array) for ``values`` named by ``channels``."""
@@ -177,34 +196,89 @@ class PortraitRenderer:
             raise VisemicError(f"{v.shape[0]} values for {len(key)} channels")
         return np.append(np.nan_to_num(v), 0.0)[self._index]
 
-    def _render(self, v: np.ndarray) -> np.ndarray:
+    def _render(self, v: np.ndarray, photo: float = 0.0) -> np.ndarray:
+        """The frame for values ``v``; ``photo`` (0…1) takes the landmarks that share of the
+        way back to where they are in the picture (a mouth photographed open is closed at rest:
+        the first frame shows it as photographed, and it closes as the video eases in)."""
         rest = not np.any(v[:52] > 1e-3) and not np.any(np.abs(v[52:] * self.head_scale) > 1e-2)
-        if rest and self._rest_frame is not None:
-            self._out[:] = self._rest_frame
+        if not self.rig.mouth_was_open:
+            photo = 0.0
+        if rest and (photo >= 1.0 or not self.rig.mouth_was_open):
+            # At rest the frame is the picture itself, pixel for pixel.
+            self._out[:] = self.image
+            self._last = None
             return self._out
-        if self._last is not None and np.array_equal(v, self._last):
+        if rest and photo <= 0.0 and self._rest_frame is not None:
+            self._out[:] = self._rest_frame
+            self._last = None
+            return self._out
+        key = np.append(v, photo)
+        if self._last is not None and np.array_equal(key, self._last):
             return self._out
         pose = self.rig.pose(v, self.head_scale)
-        target = np.concatenate([pose.points[:, :2], pose.anchors])
-        crop = self.warp.warp(target, out=self._crop_out)
+        if photo > 0.0:
+            pose.points[:, :2] += photo * self._to_photo
+        target = np.concatenate([pose.points[:, :2], pose.anchors,
+                                 *(pose.eyeballs[side] for side in mesh.SIDES)])
+        map_x, map_y = self.warp.maps(target)
+        crop = cv2.remap(self.warp.image, map_x, map_y, cv2.INTER_LINEAR, dst=self._crop_out,
+                         borderMode=cv2.BORDER_REPLICATE)
         inner = pose.points[self._inner, :2]
         # The painted interior fades in over the first few pixels of opening, so that lips
         # that never quite met in the picture look as they did at rest.
         gap = (_gap(pose.points, self.rig.ey) - self._rest_gap) / self.rig.iod
-        if gap > 0.0 and _opening(inner) > 0.25:
+        if gap > 0.0 and _opening(inner) > 0.25 and photo < 1.0:
             teeth = min(1.0, max(0.0, (gap - TEETH_FROM) / TEETH_FADE))
             self.mouth.paint(crop, inner, pose.teeth_upper, pose.teeth_lower, pose.tongue_out,
-                             min(1.0, gap / OPEN_FADE), teeth)
+                             min(1.0, gap / OPEN_FADE) * (1.0 - photo), teeth)
         for side in mesh.SIDES:
-            if pose.blink[side] > 0:
-                lid = pose.points[list(mesh.EYE_UPPER[side][1:-1]), :2]
-                self.eyelids.paint(crop, side, pose.open_eyes[side], lid, pose.blink[side])
+            # Where a lid has moved over the eyeball, its edge is a cut between two layers of
+            # the warp: soften it to the picture's own anti-aliasing. Where the picture shows
+            # little lid, the closing lid is that little skin stretched: smooth and re-grain it.
+            if pose.blink[side] > 0.02 or self._lids_moved(pose, side):
+                self._regrain_stretched(crop, map_y, pose, side)
+                for lid in (mesh.EYE_UPPER[side], mesh.EYE_LOWER[side]):
+                    _soften(crop, pose.points[list(lid), :2], float(self.warp.step))
         x0, y0, x1, y1 = self.crop
         self._out[y0:y1, x0:x1] = crop
-        self._last = v.copy()
-        if rest:
+        self._last = key
+        if rest and photo <= 0.0:
             self._rest_frame = self._out.copy()
         return self._out
+
+    def _regrain_stretched(self, crop: np.ndarray, map_y: np.ndarray, pose: Any,
+                           side: str) -> None:
+        """Where the warp stretched the skin around an eye more than STRETCHED times up or
+        down, replace its streaks with the same colours smoothed, plus the picture's grain."""
+        ids = list(mesh.EYE_UPPER[side] + mesh.EYE_LOWER[side] + mesh.BROW_LOWER[side])
+        pts = pose.points[ids, :2]
+        pad = 0.1 * self.rig.iod
+        h, w = crop.shape[:2]
+        x0, y0 = max(int(pts[:, 0].min() - pad), 1), max(int(pts[:, 1].min() - pad), 1)
+        x1 = min(int(pts[:, 0].max() + pad) + 1, w - 1)
+        y1 = min(int(pts[:, 1].max() + pad) + 1, h - 1)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return
+        # Source rows per output row: under 1/STRETCHED means stretched more than that.
+        rate = np.abs(map_y[y0 + 1:y1 + 1, x0:x1] - map_y[y0 - 1:y1 - 1, x0:x1]) / 2.0
+        weight = np.clip((1.0 / STRETCHED - rate) * 2.0 * STRETCHED, 0.0, 1.0)
+        if float(weight.max()) <= 0.0:
+            return
+        sigma = max(0.025 * self.rig.iod, 1.0)
+        weight = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 0.4 * sigma)[:, :, None]
+        patch = crop[y0:y1, x0:x1, :3].astype(np.float32)
+        smooth = cv2.GaussianBlur(patch, (0, 0), sigma)
+        if self.mouth.noise > 0.3:
+            smooth += self.mouth.noise * self.mouth.grain(y0, y1, x0, x1)[:, :, None]
+        patch += (smooth - patch) * weight
+        crop[y0:y1, x0:x1, :3] = np.clip(np.round(patch), 0, 255).astype(np.uint8)
+
+    def _lids_moved(self, pose: Any, side: str) -> bool:
+        ids = list(mesh.EYE_UPPER[side] + mesh.EYE_LOWER[side])
+        rest = self.rig.rest[ids, :2]
+        return bool(np.abs(pose.points[ids, :2] - rest).max() > 0.5) and \
+            not np.allclose(pose.points[ids, :2] - rest,
+                            (pose.points[ids, :2] - rest).mean(axis=0), atol=0.5)
 
     def _crop_box(self, pts: np.ndarray) -> tuple[int, int, int, int]:
         from visemic.render.portrait.rig_tables import RING_SCALE
@@ -227,6 +301,40 @@ def _gap(points: np.ndarray, down: np.ndarray) -> float:
     upper = points[list(mesh.LIPS_INNER_UPPER[3:8]), :2]
     lower = points[list(mesh.LIPS_INNER_LOWER[3:8]), :2]
     return float(np.max((lower - upper) @ down))
+
+
+def _down_and_eye_distance(pts: np.ndarray) -> tuple[np.ndarray, float]:
+    """The face's unit vector down (perpendicular to the line between the eyes) and the
+    distance between the eyes' centres."""
+    right = pts[list(mesh.eye_contour("right")), :2].mean(axis=0)
+    left = pts[list(mesh.eye_contour("left")), :2].mean(axis=0)
+    axis = left - right
+    iod = float(np.hypot(*axis))
+    return np.array([-axis[1], axis[0]]) / max(iod, 1e-6), iod
+
+
+def _soften(image: np.ndarray, line: np.ndarray, width: float) -> None:
+    """Blur ``image`` (in place) a little along the polyline ``line`` (N×2), fading out over
+    ``width`` pixels either side."""
+    h, w = image.shape[:2]
+    pad = int(np.ceil(3 * width)) + 2
+    x0, y0 = max(int(line[:, 0].min()) - pad, 0), max(int(line[:, 1].min()) - pad, 0)
+    x1, y1 = min(int(line[:, 0].max()) + pad + 1, w), min(int(line[:, 1].max()) + pad + 1, h)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return
+    mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+    pts = np.round((line - [x0, y0]) * 16).astype(np.int32)
+    cv2.polylines(mask, [pts], False, 1.0, max(1, int(round(width))), cv2.LINE_AA, 4)
+    mask = cv2.GaussianBlur(mask, (0, 0), 0.5 * width)[:, :, None]
+    patch = image[y0:y1, x0:x1, :3].astype(np.float32)
+    soft = cv2.GaussianBlur(patch, (0, 0), 0.6 * width)
+    patch += (soft - patch) * np.minimum(mask * 1.5, 1.0)
+    image[y0:y1, x0:x1, :3] = np.round(patch).astype(np.uint8)
+
+
+def _smoothstep(x: Any) -> Any:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
 
 def _opening(inner: np.ndarray) -> float:
@@ -257,7 +365,15 @@ def _triangles(rest: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     # open then hides its teeth behind the lower lip.
     lower_lip = np.isin(surface, mesh.LIPS_INNER_LOWER[1:-1]).any(axis=1)
     surface = np.concatenate([surface[~lower_lip], surface[lower_lip]])
-    face = [surface, *mesh.hole_triangles().values()]
+    holes = mesh.hole_triangles()
+    # The eyeballs are drawn first, from vertices of their own (after the anchors): the lids
+    # are drawn over them and slide across them as they close.
+    eyeballs = []
+    for k, side in enumerate(mesh.SIDES):
+        ids = dict(zip(mesh.eye_contour(side) + (mesh.IRIS[side][0],),
+                       n + len(anchors) + 17 * k + np.arange(17), strict=True))
+        eyeballs.append(np.vectorize(ids.__getitem__)(holes[f"eye_{side}"]))
+    face = [surface, holes["mouth"]]
     oval_ids = np.array(mesh.FACE_OVAL)
     pts = np.concatenate([rest[oval_ids, :2], anchors])
     tri = Delaunay(pts).simplices
@@ -271,4 +387,10 @@ def _triangles(rest: np.ndarray, anchors: np.ndarray) -> np.ndarray:
                 continue  # inside the face: the surface triangles cover it
         keep.append(ids[t])
     # The outer ring first, so that the face is drawn over it where the two meet.
-    return np.concatenate([np.array(keep, np.int32), *face]).astype(np.int32)
+    return np.concatenate([np.array(keep, np.int32), *eyeballs, *face]).astype(np.int32)
+
+
+def _eyeball_ids() -> list[int]:
+    """The landmarks the eyeballs' own vertices start from: per side the eye loop and the
+    iris centre (the order of :attr:`Pose.eyeballs`)."""
+    return [i for side in mesh.SIDES for i in mesh.eye_contour(side) + (mesh.IRIS[side][0],)]

@@ -25,12 +25,15 @@ import numpy as np
 from visemic.motion.arkit import CHANNELS, INDEX
 from visemic.render.portrait import mesh
 from visemic.render.portrait.rig_tables import (
+    ANCHOR_JAW,
+    BROW_FOLLOW,
     GAZE_SIDEWAYS,
     GAZE_VERTICAL,
     HINGE_BELOW_CHEEKS,
     HINGE_DEPTH,
     JAW_DROP,
     LID_MEET,
+    LID_SKIN_REACH,
     LID_TAPER,
     LIDS,
     LOWER_TEETH,
@@ -45,6 +48,9 @@ from visemic.render.portrait.rig_tables import (
     ROUND_REACH,
     ROUND_TEETH,
     ROUNDING,
+    TUCK_FROM,
+    TUCK_FULL,
+    TUCK_UNDER,
     UPPER_TEETH,
 )
 
@@ -58,7 +64,9 @@ class Pose:
     teeth_upper: np.ndarray  # 11×2 lower edge of the upper incisors, right corner → left
     teeth_lower: np.ndarray  # 11×2 upper edge of the lower incisors
     tongue_out: float
-    open_eyes: dict[str, np.ndarray]  # per side, the 16-point eye loop as if not blinking
+    # Per side, the eyeball: the 16-point eye loop at its most open (the lids slide over it,
+    # they do not squash it) and the iris centre, 17×2.
+    eyeballs: dict[str, np.ndarray]
     blink: dict[str, float]
 
 
@@ -104,10 +112,13 @@ class Rig:
         self._basis_flat = self._basis.reshape(52, -1)
         self._set_lids(rest)
         self.anchor_rest, self.anchor_follow = self._anchors(rest, crop)
-        # Anchors below the mouth (neck, collar) give a little as the chin drops.
-        self.anchor_jaw = (0.5 * self.anchor_follow
+        # Anchors beside and below the jaw (the face's edge, the neck) go most of the way
+        # with the chin as it drops: the soft edge of the face moves as a piece instead of
+        # being squeezed into a hard line with a kink at the hinge.
+        self.anchor_jaw = (np.minimum(1.0, ANCHOR_JAW * self.anchor_follow)
                            * self._jaw_field(rest, self.to_face(self.anchor_rest)))
-        self.anchor_follow[self.anchor_jaw > 0.05] = 0.5  # the neck turns less than the head
+        # The neck turns less than the head (the outer ring, still, stays still).
+        self.anchor_follow[(self.anchor_jaw > 0.05) & (self.anchor_follow > 0)] = 0.5
         self._set_teeth(rest)
 
     # ------------------------------------------------------------------ public
@@ -118,8 +129,12 @@ class Rig:
         shapes = np.clip(v[:52], 0.0, 1.0)
         jaw_open = float(shapes[INDEX["jawOpen"]])
         pts = self.rest.copy()
-        pts[:, :2] += (shapes @ self._basis_flat).reshape(-1, 2)
-        open_eyes = self._apply_lids(pts, shapes)
+        moving = np.flatnonzero(shapes)
+        if moving.size:
+            # (einsum, not a BLAS product: threads would cost more than this small sum)
+            pts[:, :2] += np.einsum("c,cp->p", shapes[moving],
+                                    self._basis_flat[moving]).reshape(-1, 2)
+        eyeballs = self._apply_lids(pts, shapes)
         pts += self.jaw_weight[:, None] * self._jaw_delta(pts, jaw_open)
         self._close_lips(pts, shapes)
         rounding = self._round_lips(pts, shapes)
@@ -132,19 +147,20 @@ class Rig:
         if rounding > 0.0:
             tu[:, :2] -= rounding * ROUND_TEETH[0] * self.iod * self.ey
             tl[:, :2] += rounding * ROUND_TEETH[1] * self.iod * self.ey
+        self._tuck_lower_lip(pts, tu, float(shapes[INDEX["mouthRollLower"]]))
         anchors = self.anchor_rest.copy()
         anchors += self.anchor_jaw[:, None] * self._jaw_delta(anchors, jaw_open)
         angles = np.radians(v[52:55] * head_scale) if v.shape[0] >= 55 else np.zeros(3)
         if np.any(angles != 0.0):
             rot = _rotation(*angles)
-            pts, tu, tl, open_eyes = (self._turn(p, rot) for p in (pts, tu, tl, open_eyes))
+            pts, tu, tl, eyeballs = (self._turn(p, rot) for p in (pts, tu, tl, eyeballs))
             for follow in np.unique(self.anchor_follow):
                 if follow > 0:
                     sel = self.anchor_follow == follow
                     anchors[sel] = self._turn(anchors[sel], _rotation(*(angles * follow)))
         return Pose(pts, anchors[:, :2], tu[:, :2], tl[:, :2],
                     float(np.clip(v[INDEX["tongueOut"]], 0.0, 1.0)),
-                    {side: open_eyes[i * 16:(i + 1) * 16, :2]
+                    {side: eyeballs[i * 17:(i + 1) * 17, :2]
                      for i, side in enumerate(mesh.SIDES)},
                     {side: float(shapes[INDEX[f"eyeBlink{side.capitalize()}"]])
                      for side in mesh.SIDES})
@@ -319,6 +335,8 @@ class Rig:
         f = self.to_face(pts)
         surface = np.zeros(mesh.N_REFINED, bool)
         surface[: mesh.N_SURFACE] = True
+        lid_margins = [i for side in mesh.SIDES
+                       for i in mesh.EYE_UPPER[side] + mesh.EYE_LOWER[side]]
         for name, moves in MOVES.items():
             sided = "{S}" in name
             for side in (mesh.SIDES if sided else (None,)):
@@ -330,6 +348,10 @@ class Rig:
                         sign = 1.0  # unsided moves give signed offsets per side already
                     vec = (sign * outward * self.ex - up * self.ey) * self.iod
                     weight = self._spread(f, ids, radius, region)
+                    if channel.startswith("brow"):
+                        # The lids answer a brow through LIDS (tapered into their corners), not
+                        # through the brow's falloff, which would pull one end of a lid.
+                        weight[lid_margins] = 0.0
                     basis[INDEX[channel]] += weight[:, None] * vec[None, :]
         return basis
 
@@ -418,6 +440,19 @@ class Rig:
             pts[self._iu, :2] -= move
             pts[self._il, :2] += move
 
+    def _tuck_lower_lip(self, pts: np.ndarray, teeth_upper: np.ndarray, roll: float) -> None:
+        """/f v/ (mouthRollLower): the lower lip rises under the upper teeth' edge, so the
+        opening shows the upper teeth resting on it, not the lower teeth."""
+        tuck = min(1.0, max(0.0, (roll - TUCK_FROM) / TUCK_FULL))
+        if tuck <= 0.0:
+            return
+        inner = self._il[1:-1]
+        edge = teeth_upper[1:-1, :2] - TUCK_UNDER * self.iod * self.ey
+        rise = np.minimum(((edge - pts[inner, :2]) @ self.ey), 0.0) * tuck
+        pts[inner, :2] += rise[:, None] * self.ey
+        outer = list(mesh.LIPS_OUTER_LOWER[1:-1])
+        pts[outer, :2] += 0.5 * rise[:, None] * self.ey
+
     def _set_closure(self, pts: np.ndarray) -> None:
         f = self.to_face(pts)
         lower = list(mesh.LIPS_INNER_LOWER[1:-1] + mesh.LIPS_OUTER_LOWER[1:-1])
@@ -469,23 +504,66 @@ class Rig:
             lower = f[list(mesh.EYE_LOWER[side])]
             up = list(mesh.EYE_UPPER[side][1:-1])
             low = list(mesh.EYE_LOWER[side][1:-1])
-            fold = list(mesh.EYE_UPPER_FOLD[side])
             iris = list(mesh.IRIS[side])
 
             def shut(ids: list[int], share: float, upper: np.ndarray = upper,
                      lower: np.ndarray = lower) -> np.ndarray:
                 return _shut_offset(f[ids], upper, lower, share) * self.iod * self.ey[None, :]
 
+            eye_height = float(lower[4, 1] - upper[4, 1])
+            above, weight = self._lid_skin(f, side, "upper", LID_SKIN_REACH[0] * eye_height)
+            under, under_weight = self._lid_skin(f, side, "lower",
+                                                 LID_SKIN_REACH[1] * eye_height)
             self._lids[side] = {
-                "up": up, "low": low, "fold": fold, "below": list(mesh.EYE_LOWER_SKIN[side]),
+                "up": up, "low": low,
                 "iris": iris, "shut_up": shut(up, 1.0), "shut_low": shut(low, 1.0),
-                "shut_fold": shut(fold, 0.3), "shut_iris": shut(iris[:1], 1.0),
+                "shut_iris": shut(iris[:1], 1.0),
+                # The skin between the lid's margin and the brow follows the margin, fully
+                # at the margin (the lash line keeps its width), less and less up to the brow:
+                # the lid slides down as a piece and the skin under the brow stretches evenly.
+                "above": above, "above_weight": weight,
+                "margin_x": upper[:, 0], "above_x": f[above, 0],
+                "under": under, "under_weight": under_weight,
+                "low_x": lower[:, 0], "under_x": f[under, 0],
+                "loop": list(mesh.eye_contour(side)) + [iris[0]],
                 "height": max(float(lower[4, 1] - upper[4, 1]) * self.iod, 1.0),
                 "width": max(float(abs(upper[0, 0] - upper[-1, 0])) * self.iod, 1.0),
             }
 
+    def _lid_skin(self, f: np.ndarray, side: str, lid: str, reach: float
+                  ) -> tuple[list[int], np.ndarray]:
+        """The surface landmarks above the upper (``lid`` "upper") or below the lower lid's
+        margin, up to ``reach`` (face units) from it, and how much each follows the margin:
+        1 at the margin, falling off linearly to 0 at ``reach``."""
+        margin = f[list((mesh.EYE_UPPER if lid == "upper" else mesh.EYE_LOWER)[side])]
+        mo = np.argsort(margin[:, 0])
+        x, y = f[: mesh.N_SURFACE, 0], f[: mesh.N_SURFACE, 1]
+        inside = (x > margin[:, 0].min()) & (x < margin[:, 0].max())
+        away = np.interp(x, margin[mo, 0], margin[mo, 1]) - y
+        if lid != "upper":
+            away = -away
+        weight = np.clip(1.0 - away / max(reach, 1e-3), 0.0, 1.0)
+        if lid == "upper":
+            # The brow stays, or comes down a little where the picture shows little lid under
+            # it (wide-open eyes): from its lower edge up, the skin follows at most that much.
+            brow = f[list(mesh.BROW_LOWER[side])]
+            bo = np.argsort(brow[:, 0])
+            y_brow = np.interp(x, brow[bo, 0], brow[bo, 1])
+            lid_room = float(np.median(np.interp(margin[1:-1, 0], brow[bo, 0], brow[bo, 1])
+                                       - margin[1:-1, 1])) * -1.0
+            eye_height = reach / LID_SKIN_REACH[0]
+            follow = BROW_FOLLOW * float(np.clip(1.0 - lid_room / eye_height, 0.0, 1.0))
+            to_brow = y_brow - y  # > 0 above the brow's lower edge
+            near = np.clip(1.0 + to_brow / max(0.5 * reach, 1e-3), 0.0, 1.0)
+            weight = np.minimum(weight, follow + (1.0 - follow) * (1.0 - near))
+        skip = set(mesh.EYE_UPPER[side] + mesh.EYE_LOWER[side])
+        ids = [i for i in np.flatnonzero(inside & (away > 1e-4) & (weight > 0.0))
+               if i not in skip]
+        return ids, weight[ids]
+
     def _apply_lids(self, pts: np.ndarray, shapes: np.ndarray) -> np.ndarray:
-        """Move lids and irises; returns both eye loops (32×3) as they were before blinking."""
+        """Move lids and irises; returns both eyeballs (34×3: per eye the loop at its most open
+        and the iris centre)."""
         loops = []
         for side in mesh.SIDES:
             lid = self._lids[side]
@@ -503,9 +581,7 @@ class Rig:
             low_shift = -raise_low * h * LID_TAPER[:, None] * self.ey
             # Wide eyes and squints first, then the blink closes whatever is open.
             pts[lid["up"], :2] += up_shift
-            pts[lid["fold"], :2] += 0.5 * up_shift[3]
             pts[lid["low"], :2] += low_shift
-            pts[lid["below"], :2] += 0.4 * low_shift[3]
             # Gaze: the iris (fan centre) moves within the opening.
             sign = 1.0 if side == "left" else -1.0
             look_out = float(shapes[INDEX[f"eyeLookOut{s}"]] - shapes[INDEX[f"eyeLookIn{s}"]])
@@ -513,15 +589,35 @@ class Rig:
             gaze = (sign * look_out * GAZE_SIDEWAYS * lid["width"] / 2 * self.ex
                     - look_up * GAZE_VERTICAL * h / 2 * self.ey)
             pts[lid["iris"], :2] += gaze
-            loops.append(pts[list(mesh.eye_contour(side))].copy())
+            # The eyeball: the loop where it is most open, now or at rest (a squint's lids
+            # cover the eye; they do not squash it).
+            now, rest = pts[lid["loop"]].copy(), self.rest[lid["loop"]]
+            height_now, height_rest = now[:, :2] @ self.ey, rest[:, :2] @ self.ey
+            upper = np.zeros(17, bool)
+            upper[1:8] = True
+            lower = np.zeros(17, bool)
+            lower[9:16] = True
+            use_rest = (upper & (height_rest < height_now)) | (lower & (height_rest > height_now))
+            now[use_rest] = rest[use_rest]
+            loops.append(now)
+            margin, low_move = up_shift, low_shift
             if blink > 0:
                 b = min(blink, 1.0)
                 # Whatever wide/squint did, the shut line is where both lids end up.
+                margin = up_shift + b * (lid["shut_up"] - up_shift)
+                low_move = low_shift + b * (lid["shut_low"] - low_shift)
                 pts[lid["up"], :2] += b * (lid["shut_up"] - up_shift)
                 pts[lid["low"], :2] += b * (lid["shut_low"] - low_shift)
-                pts[lid["fold"], :2] += b * (lid["shut_fold"] - 0.5 * up_shift[3])
                 pts[lid["iris"][0], :2] += b * (lid["shut_iris"][0] - gaze)
                 pts[lid["iris"][1:], :2] += b * (lid["shut_iris"][0] - gaze)
+            drop = np.concatenate([[0.0], margin @ self.ey, [0.0]])  # the corners stay
+            order = np.argsort(lid["margin_x"])
+            follow = np.interp(lid["above_x"], lid["margin_x"][order], drop[order])
+            pts[lid["above"], :2] += (lid["above_weight"] * follow)[:, None] * self.ey
+            rise = np.concatenate([[0.0], low_move @ self.ey, [0.0]])
+            order = np.argsort(lid["low_x"])
+            follow = np.interp(lid["under_x"], lid["low_x"][order], rise[order])
+            pts[lid["under"], :2] += (lid["under_weight"] * follow)[:, None] * self.ey
         return np.concatenate(loops)
 
     def _anchors(self, pts: np.ndarray,

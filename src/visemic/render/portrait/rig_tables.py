@@ -16,11 +16,19 @@ HINGE_BELOW_CHEEKS = 0.1
 # Head rotation centre: below the eye line and behind the lips (eye distances).
 NECK_BELOW_EYES = 1.1
 NECK_DEPTH = 1.4
-# Share of the head's motion followed by the inner and the outer anchor ring.
-RING_FOLLOW = (0.9, 0.45)
+# Share of the head's motion followed by the inner and the outer anchor ring: the hair and
+# neck next to the face turn with it, the picture beyond the outer ring stays as it was.
+RING_FOLLOW = (0.9, 0.0)
+ANCHOR_JAW = 0.9  # share of the jaw's drop the inner ring's anchors below the hinge take
 RING_SCALE = (1.3, 1.65)  # anchor rings: the face oval scaled about its centre
 # The lids close onto the line this share of the way from the upper to the lower lid.
 LID_MEET = 0.8
+# The skin above the upper lid and below the lower lid follows the lid's margin, less and
+# less up to this many eye heights away (upper, lower): the stretch a closing lid needs is
+# spread thin over the lid and the skin under the brow (which comes down a little as the eye
+# shuts), not pulled out of the narrow band of lid the picture shows into streaks.
+LID_SKIN_REACH = (1.2, 0.8)
+BROW_FOLLOW = 0.3  # the most the brow follows a closing lid
 # How much of a lid's raise or drop each of its 7 inner margin points takes (outer → inner).
 LID_TAPER = np.sin(np.pi * np.arange(1, 8) / 8.0)
 # Gaze: iris travel at full eyeLook*, as a share of the eye's half width / half height.
@@ -36,8 +44,10 @@ LOWER_TEETH = 0.015
 # points away from the face's midline on that side (for unsided channels: the picture's right).
 # Region "lower" limits the falloff to the jaw's side of the mouth, "upper" to the skull's.
 MOVES: dict[str, list[tuple[str, float, float, float, str]]] = {
-    "mouthSmile{S}": [("corner_{s}", 0.07, 0.09, 0.28, "all")],
-    "mouthFrown{S}": [("corner_{s}", 0.02, -0.07, 0.25, "all")],
+    # Corners far enough that an emotion reads on a photograph (Face Mesh sees about half of
+    # a corner's move on the rendered frame: bench/portrait_quality.py).
+    "mouthSmile{S}": [("corner_{s}", 0.09, 0.15, 0.2, "all")],
+    "mouthFrown{S}": [("corner_{s}", 0.02, -0.11, 0.2, "all")],
     "mouthDimple{S}": [("corner_{s}", 0.05, 0.01, 0.2, "all")],
     "mouthStretch{S}": [("corner_{s}", 0.08, -0.03, 0.25, "all")],
     "mouthPress{S}": [("upper_outer_{s}", 0.0, -0.02, 0.06, "upper"),
@@ -89,6 +99,12 @@ ROUND_PUSH = 0.12  # lips forward at full rounding (eye distances; shows on a he
 # Protruding lips hide the teeth further back: the upper edge rises, the lower sinks (eye
 # distances at full rounding).
 ROUND_TEETH = (0.035, 0.03)
+
+# /f v/: mouthRollLower beyond TUCK_FROM tucks the lower lip up under the upper teeth (fully
+# by TUCK_FROM + TUCK_FULL), its inner edge TUCK_UNDER (eye distances) behind the teeth' edge.
+TUCK_FROM = 0.15
+TUCK_FULL = 0.3
+TUCK_UNDER = 0.01
 
 # Lid channels, as shares of the eye's height: (upper lid up, lower lid up).
 LIDS: dict[str, tuple[float, float]] = {

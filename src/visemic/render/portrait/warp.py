@@ -23,10 +23,10 @@ class MeshWarp:
     computed on every other pixel and interpolated (for large crops: a quarter of the work;
     the maps are continuous, so only the kinks along triangle edges soften, by under a pixel).
 
-    Triangles are drawn in order (later ones cover earlier ones), and a triangle that turns
-    over relative to ``reference`` (V×2, the rest layout; default ``source``) is left out: it
-    has turned away from the viewer, as the far side of a face does when the head turns, and
-    whatever lies behind it shows instead of its mirror image.
+    Triangles are drawn in order (later ones cover earlier ones), except that a triangle that
+    turns over relative to ``reference`` (V×2, the rest layout; default ``source``) is drawn
+    before all others: it has turned away from the viewer, as the far side of a face does
+    when the head turns, so whatever faces the viewer covers it.
     """
 
     def __init__(self, image: np.ndarray, source: np.ndarray, triangles: np.ndarray,
@@ -56,16 +56,20 @@ class MeshWarp:
         """cv2.remap maps (map_x, map_y) for vertices moved to ``target`` (V×2)."""
         tri = np.asarray(target, np.float64)[self.triangles]  # T×3×2
         coef, ok = self._affines(tri)
-        ok &= np.sign(_doubled_areas(tri)) * self._facing >= 0
+        turned = np.sign(_doubled_areas(tri)) * self._facing < 0
         n = len(self.triangles)
         ids = self._ids
         ids.fill(n)  # index n: the identity map
         fixed = np.round((tri - self._offset) / self.step * _ONE).astype(np.int32)
-        for k in np.flatnonzero(ok).tolist():
+        # Triangles turned away go first: whatever faces the viewer covers them, and they only
+        # show where nothing else would (a hole would show the picture unmoved: a tear).
+        order = np.concatenate([np.flatnonzero(ok & turned), np.flatnonzero(ok & ~turned)])
+        for k in order.tolist():
             cv2.fillConvexPoly(ids, fixed[k], k, lineType=cv2.LINE_8, shift=_SHIFT)
         # Per pixel: map = a·x + b·y + c with its triangle's coefficients (one plane at a time,
         # into preallocated buffers: this is the per-frame hot loop).
         tmp = self._coef
+        ids = ids.astype(np.intp)  # once, not in every np.take
         for out, k in ((self._map_x, 0), (self._map_y, 3)):
             np.take(coef[:, k], ids, out=tmp)
             np.multiply(tmp, self._gx, out=out)

@@ -1,0 +1,209 @@
+"""Eyelid margins fitted to the picture, so that a blink closes the eye that is painted.
+
+Face Mesh often puts the eyelid landmarks inside the visible opening (on the iris of a painted
+eye, well inside a cartoon's large eyes). The blink slides the lid, the skin above the upper
+margin landmarks, down over the eyeball, the skin inside them: with the margin inside the eye,
+a piece of iris would be dragged down with the lid and the top of the eye would stay uncovered.
+
+So before rigging, each lid margin point is moved out along the face's vertical to where the
+eye really ends in the picture: from the landmark outwards while the pixels are not lid skin
+(white, iris, lashes), then back over the lash line, which belongs to the lid (it slides down
+with it and stays dark on the shut eye). It moves out only where the white of the eye or an
+iris's hue lies beyond the landmark (a painted socket's shadow is darker skin, not eye); a
+landmark on skin moves in to the eye's edge; the corners move out over white beyond them.
+Rows of skin above and below make way where a margin comes close. Lids already right move
+little; a margin never moves more than :data:`MAX_SHIFT` of the eye's height.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from visemic.render.portrait import mesh
+
+MAX_SHIFT = 0.6  # the most a margin point moves out, as a share of the eye's height
+INWARD = 0.3  # the most it moves in (a landmark on the skin beside the eye)
+CORNER_SHIFT = 0.2  # the most a corner moves out, as a share of the eye's width
+SKIN_DISTANCE = 20.0  # Lab distance beyond which a pixel is not lid skin
+DARK = 0.7  # a pixel darker than this share of the skin's lightness is lash (or pupil)
+BRIGHTER = 12.0  # a pixel this much lighter (Lab L, 0…255) than the lid skin is eye white
+IRIS_HUE = 15.0  # Lab a/b distance from the skin's hue that marks an iris, not a shadow
+GAP_SAMPLES = 4  # half-pixel samples of skin colour bridged inside the eye
+MAX_LASH = 0.06  # thickest lash line (eye distances)
+
+
+def fit_eyelids(image: np.ndarray, points: np.ndarray, down: np.ndarray,
+                eye_distance: float) -> np.ndarray:
+    """``points`` (478×3, ``image``'s pixels) with the lid margins moved to the eye's edge in
+    ``image`` (H×W×3/4 uint8); ``down`` is the face's unit vector down."""
+    out = np.asarray(points, np.float64).copy()
+    lab = cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2LAB)
+    lab = lab.astype(np.float32)
+    down = np.asarray(down, np.float64)
+    for side in mesh.SIDES:
+        upper = list(mesh.EYE_UPPER[side][1:-1])
+        lower = list(mesh.EYE_LOWER[side][1:-1])
+        row = list(mesh.EYE_UPPER_FOLD[side][:7])
+        crease = list(mesh.EYE_UPPER_FOLD[side][7:])
+        below = list(mesh.EYE_LOWER_SKIN[side][1:-1])
+        height = float(np.max((out[lower, :2] - out[upper, :2]) @ down))
+        if height < 3.0:
+            continue
+        skin_up = _skin(lab, out, crease, row)
+        skin_low = _skin_below(lab, out, below, down, 0.05 * eye_distance)
+        if skin_up is None or skin_low is None:
+            continue
+        lash = max(1.5, MAX_LASH * eye_distance)
+        for ids, direction, skin in ((upper, -1.0, skin_up), (lower, 1.0, skin_low)):
+            step = direction * down
+            shifts = np.zeros(len(ids))
+            caps = np.zeros(len(ids))
+            for k, i in enumerate(ids):
+                reach = MAX_SHIFT * height
+                if reach < 1.0:
+                    continue
+                caps[k] = reach
+                shifts[k] = _edge(lab, out[i, :2], step, reach, skin, lash)
+            # A lid's edge is smooth: neighbours agree (a median of three, then a light blur).
+            padded = np.concatenate([shifts[:1], shifts, shifts[-1:]])
+            med = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+            padded = np.concatenate([med[:1], med, med[-1:]])
+            smooth = np.minimum(0.25 * padded[:-2] + 0.5 * padded[1:-1] + 0.25 * padded[2:],
+                                caps)
+            # Next to the corners (which stay) the margin moves less: no kink into a corner.
+            taper = 0.5 + 0.5 * np.sin(np.pi * np.arange(1, len(ids) + 1) / (len(ids) + 1))
+            out[ids, :2] += (smooth * taper)[:, None] * step[None, :]
+        _fit_corners(lab, out, side, skin_up)
+        _make_way(out, [(upper, row), (row, crease)], -down)
+        _make_way(out, [(lower, below)], down)
+    return out
+
+
+def _skin(lab: np.ndarray, pts: np.ndarray, crease: list[int], row: list[int]
+          ) -> np.ndarray | None:
+    """Median Lab of the upper lid's skin (between the crease and the row above the
+    margin; its lighter part: lashes and the crease are darker)."""
+    mask = np.zeros(lab.shape[:2], np.uint8)
+    band = np.concatenate([pts[crease[:7], :2], pts[row[::-1], :2]])
+    cv2.fillPoly(mask, [np.round(band).astype(np.int32)], 1)
+    return _lighter_median(lab[mask > 0])
+
+
+def _skin_below(lab: np.ndarray, pts: np.ndarray, below: list[int], down: np.ndarray,
+                offset: float) -> np.ndarray | None:
+    """Median Lab of the skin under the lower lid (a little below its skin row)."""
+    mask = np.zeros(lab.shape[:2], np.uint8)
+    for i in below:
+        c = np.round(pts[i, :2] + offset * down).astype(int)
+        cv2.circle(mask, (int(c[0]), int(c[1])), max(2, int(offset / 2)), 1, -1)
+    return _lighter_median(lab[mask > 0])
+
+
+def _lighter_median(pixels: np.ndarray) -> np.ndarray | None:
+    if len(pixels) < 8:
+        return None
+    light = pixels[:, 0]
+    return np.median(pixels[light >= np.percentile(light, 40)], axis=0)
+
+
+def _edge(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
+          skin: np.ndarray, lash: float) -> float:
+    """How far from ``start`` along ``step`` the eye ends: the end of the run of non-skin
+    pixels that starts there, less the lash line at its end."""
+    n = int(reach * 2) + 1
+    t = np.arange(n) * 0.5
+    xy = start[None, :] + t[:, None] * step[None, :]
+    h, w = lab.shape[:2]
+    xi = np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)
+    yi = np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1)
+    px = lab[yi, xi]
+    far = np.hypot(np.hypot(px[:, 0] - skin[0], px[:, 1] - skin[1]), px[:, 2] - skin[2])
+    dark = px[:, 0] < DARK * skin[0]
+    # Not lid skin: another colour, lashes (dark) or the white of the eye (lighter than skin).
+    bright = px[:, 0] > skin[0] + BRIGHTER
+    eye = (far > SKIN_DISTANCE) | dark | bright
+    # Bridge short gaps (an anti-aliased step from white to lashes passes skin's colour).
+    g = GAP_SAMPLES
+    before = np.maximum.accumulate(np.where(eye, np.arange(n), -g - 1))
+    after = np.minimum.accumulate(np.where(eye, np.arange(n), n + g + 1)[::-1])[::-1]
+    eye |= (np.arange(n) - before <= g) & (after - np.arange(n) <= g)
+    if not eye[0]:
+        return -_inward(lab, start, -step, INWARD * reach / MAX_SHIFT, skin, lash)
+    stop = int(np.argmin(eye)) if not eye.all() else n
+    if stop <= 1:
+        return 0.0
+    # Back over the lash line: the dark run at the run's outer end.
+    end = stop - 1
+    back = end
+    while back > 0 and dark[back] and (end - back) * 0.5 < lash:
+        back -= 1
+    # Only the white of the eye or an iris's colour beyond the landmark says the eye goes on
+    # there: a dark run alone may be the shadow of the eye socket (a painting's), whose hue
+    # is the skin's.
+    hue = np.hypot(px[:, 1] - skin[1], px[:, 2] - skin[2]) > IRIS_HUE
+    if int((bright | hue)[1:back + 1].sum()) < 3:
+        return 0.0
+    return float(t[back])
+
+
+def _fit_corners(lab: np.ndarray, pts: np.ndarray, side: str, skin: np.ndarray) -> None:
+    """Move each corner of the eye outwards along the eye's axis over the white that lies
+    beyond it (a painted or drawn eye is often wider than Face Mesh's outline): a shut lid
+    then covers the eye to its ends."""
+    upper = mesh.EYE_UPPER[side]
+    outer, inner = upper[0], upper[-1]
+    across = pts[outer, :2] - pts[inner, :2]
+    width = float(np.hypot(*across))
+    if width < 4.0:
+        return
+    across /= width
+    for corner, direction in ((outer, across), (inner, -across)):
+        n = int(CORNER_SHIFT * width * 2) + 1
+        t = np.arange(n) * 0.5
+        xy = pts[corner, :2][None, :] + t[:, None] * direction[None, :]
+        h, w = lab.shape[:2]
+        px = lab[np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1),
+                 np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)]
+        white = px[:, 0] > skin[0] + BRIGHTER  # the white of the eye, lighter than the lid
+        if n < 3 or not white[1:3].any():
+            continue
+        run = int(np.argmin(white[1:])) + 1 if not white[1:].all() else n
+        shift = float(t[run - 1])
+        if shift > 0.5:
+            pts[corner, :2] += shift * direction
+
+
+def _inward(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
+            skin: np.ndarray, lash: float) -> float:
+    """A margin landmark on skin: how far towards the eye (``step``) its edge is, the lash
+    line at the edge left on the lid's side (0 when no eye is found within ``reach``)."""
+    n = int(reach * 2) + 1
+    t = np.arange(n) * 0.5
+    xy = start[None, :] + t[:, None] * step[None, :]
+    h, w = lab.shape[:2]
+    px = lab[np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1),
+             np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)]
+    far = np.hypot(np.hypot(px[:, 0] - skin[0], px[:, 1] - skin[1]), px[:, 2] - skin[2])
+    dark = px[:, 0] < DARK * skin[0]
+    eye = (far > SKIN_DISTANCE) | dark | (px[:, 0] > skin[0] + BRIGHTER)
+    if not eye.any():
+        return 0.0
+    k = int(np.argmax(eye))
+    end = k
+    while end + 1 < n and dark[end + 1] and (end + 1 - k) * 0.5 < lash:
+        end += 1
+    return float(t[end])
+
+
+def _make_way(pts: np.ndarray, pairs: list[tuple[list[int], list[int]]],
+              out: np.ndarray) -> None:
+    """For each (inner row, outer row): keep the outer row at least a little further out
+    (direction ``out``) than the inner one (the mesh must not fold)."""
+    for inner, outer in pairs:
+        for k, o in enumerate(outer):
+            i = inner[min(k, len(inner) - 1)]
+            gap = float((pts[o, :2] - pts[i, :2]) @ out)
+            least = 1.5
+            if gap < least:
+                pts[o, :2] += (least - gap) * out
