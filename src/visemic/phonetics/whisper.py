@@ -65,6 +65,7 @@ FROM_ESPEAK = {"cmn": "zh", "nb": "no", "hbs": "sr"}
 _threads: int | None = None
 _lock = threading.Lock()
 _loaded: dict[tuple[str, int], Any] = {}
+_resolved: dict[str, asr_models.ResolvedModel] = {}
 
 
 def threads() -> int:
@@ -128,10 +129,12 @@ def model_for(language: str | None, asr_model: str | None) -> str:
 
 def load(name: str) -> tuple[Any, asr_models.ResolvedModel]:
     """The loaded model ``name`` (cached per process) and what it is."""
-    resolved = asr_models.resolve(name)
     n_threads = threads()
-    key = (str(resolved.path), n_threads)
     with _lock:
+        resolved = _resolved.get(name)
+        if resolved is None:  # its files are checked once per process
+            resolved = _resolved[name] = asr_models.resolve(name)
+        key = (str(resolved.path), n_threads)
         model = _loaded.get(key)
         if model is None:
             from faster_whisper import WhisperModel
