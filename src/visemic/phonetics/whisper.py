@@ -94,6 +94,8 @@ class Recognition:
     model: str
     packages: tuple[str, ...] = ()
     dropped: list[str] = field(default_factory=list)  # windows judged not to be speech
+    # (start, end, text) of the stretches Whisper heard, by its own (rough) timestamps.
+    segments: list[tuple[float, float, str]] = field(default_factory=list)
 
     def settings(self) -> dict[str, Any]:
         return {"recognizer": "whisper", "model": self.model, "packages": list(self.packages),
@@ -211,13 +213,17 @@ def _transcribe(model: Any, samples: np.ndarray, language: str | None,
             windows.setdefault(seg.seek, []).append(seg)
     kept: list[str] = []
     dropped: list[str] = []
+    stretches: list[tuple[float, float, str]] = []
     for segs in windows.values():
         text = _join([seg.text.strip() for seg in segs], language)
         doubtful = min(seg.avg_logprob for seg in segs) < VERY_LOW_LOGPROB or loops(text)
         (dropped if doubtful else kept).append(text)
+        if not doubtful:
+            stretches += [(seg.start, seg.end, _join([seg.text.strip()], language))
+                          for seg in segs]
     return Recognition(text=_join(kept, language), language=language,
                        probability=float(probability), model=resolved.name,
-                       packages=resolved.packages, dropped=dropped)
+                       packages=resolved.packages, dropped=dropped, segments=stretches)
 
 
 def loops(text: str) -> bool:
