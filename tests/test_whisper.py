@@ -273,6 +273,11 @@ def test_subtitles_of_recognised_speech(tmp_path):
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert text.startswith("WEBVTT") and "friends." in text and "beach" in text
+    out = tmp_path / "en.json"
+    proc = _cli(["animate", str(wav), "--language", "en", "-o", str(out)], _env(tmp_path))
+    doc = json.loads(out.read_text())
+    assert doc["timeline"]["transcript"] == doc["settings"]["asr"]["text"]
+    assert "friends." in doc["timeline"]["transcript"]
 
 
 OFFLINE = """
