@@ -22,6 +22,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/accuracy.py
+	$(BIN)/python bench/asr.py
 
 clean:
 	rm -rf $(VENV) out
