@@ -33,6 +33,7 @@ $(BPY_STAMP):
 bench: $(STAMP)
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/accuracy.py
+	$(BIN)/python bench/asr.py
 
 clean:
 	rm -rf $(VENV) $(BPY_VENV) out

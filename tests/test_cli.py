@@ -223,7 +223,8 @@ def test_progress_on_long_audio_and_quiet(long_wav, tmp_path):
                         str(out)], capture_output=True, text=True, timeout=120)
     print("long file CLI run:", round(time.monotonic() - t0, 2), "s")
     assert r.returncode == 0, r.stderr
-    lines = r.stderr.splitlines()
+    # (Whisper may warn that it fell back to the phone loop on this repeated sentence.)
+    lines = [line for line in r.stderr.splitlines() if not line.startswith("warning: ")]
     assert lines and all("%" in line for line in lines)
     assert lines[-1].split("]")[1].strip().startswith("100%")
     assert out.read_text().startswith("0.00\t")
@@ -248,7 +249,10 @@ def test_interrupt_exits_cleanly_and_leaves_no_file(very_long_wav, tmp_path, sig
                              "-o", str(out)], stderr=subprocess.PIPE, text=True,
                             preexec_fn=_default_signals)
     assert proc.stderr is not None
-    assert "%" in proc.stderr.readline()  # the first segment is done: the analysis is under way
+    line = proc.stderr.readline()
+    while line.startswith("warning: "):  # a segment Whisper's words did not fit
+        line = proc.stderr.readline()
+    assert "%" in line  # the first segment is done: the analysis is under way
     proc.send_signal(sig)
     rest = proc.stderr.read()
     assert proc.wait(timeout=60) == code

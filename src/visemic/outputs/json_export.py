@@ -85,6 +85,9 @@ def write_full(result: Result, out: TextIO) -> None:
     out.write(f' "settings": {_dumps(result.settings)},\n')
     out.write(f' "audio": {_dumps(audio)},\n')
     out.write(f' "timeline": {{"language": {_dumps(tl.language)}, "source": {_dumps(tl.source)},\n')
+    asr = result.settings.get("asr")
+    if asr and "text" in asr:  # what the recogniser heard, as it wrote it
+        out.write(f'  "transcript": {_dumps(asr["text"])},\n')
     out.write(f'  "words": {_list_lines(words_json(tl), "   ")},\n')
     out.write(f'  "phones": {_list_lines(phones_json(tl), "   ")}}},\n')
     out.write(f' "animation": {{"fps": {_dumps(anim.fps)}, "channels": {_dumps(anim.channels)},\n')

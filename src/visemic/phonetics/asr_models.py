@@ -119,7 +119,6 @@ MODELS: dict[str, PackagedModel] = {m.name: m for m in (
 # ``small`` is said to ship the same way, but its two packages hold only 2 × 90 MiB of model.bin
 # (it is ~480 MB) and no config or tokenizer: named here only to explain why it is refused.
 SMALL_PACKAGES = (_SMALL1, _SMALL2)
-NAMES = (*MODELS, "small")
 # Files every CTranslate2 Whisper model folder has; ``tokenizer.json`` is required too, or
 # faster-whisper would fetch a tokenizer from the network.
 REQUIRED = ("model.bin", "config.json", "tokenizer.json")
@@ -237,14 +236,14 @@ def _reinstall(packages: list[str] | str) -> str:
 class ResolvedModel:
     """A checked model folder faster-whisper can load, and what it is."""
 
-    name: str  # "tiny.en", "base", "small" or the folder given
+    name: str  # "tiny.en", "base" or the folder given
     path: Path
     multilingual: bool | None  # None: read from the model once loaded
     packages: tuple[str, ...] = ()
 
 
 def resolve(name: str) -> ResolvedModel:
-    """The model folder for ``name`` (tiny.en, base, small or a folder), checked."""
+    """The model folder for ``name`` (tiny.en, base or a folder), checked."""
     if name in MODELS:
         return _packaged(MODELS[name])
     if name == "small":
@@ -254,7 +253,7 @@ def resolve(name: str) -> ResolvedModel:
                            "Whisper model instead")
     path = Path(name).expanduser()
     if not path.is_dir():
-        raise VisemicError(f"--asr-model {name}: not a model name ({', '.join(NAMES)}) nor a "
+        raise VisemicError(f"--asr-model {name}: not a model name ({', '.join(MODELS)}) nor a "
                            "folder")
     return _folder(path, name)
 

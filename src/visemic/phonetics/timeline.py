@@ -103,9 +103,44 @@ def recognise_words(audio: Audio, language: str | None = None,
     try:
         tl = align.align(audio, pronunciations(words, lang), lang)
     except align.AlignmentError as exc:
-        return _fallback(audio, lang, report, f"Whisper's words could not be aligned ({exc})")
+        # pocketsphinx sometimes finds no path for a long text that a few sentences at a time
+        # align well: align Whisper's segments one by one instead.
+        if len(heard.segments) < 2:
+            return _fallback(audio, lang, report, f"Whisper's words could not be aligned ({exc})")
+        tl, failed = _align_stretches(audio, heard.segments, lang)
+        if failed:
+            report = {**report, "fallback": f"{failed} of {len(heard.segments)} stretches"}
     tl.source = "recognised"
     return tl, report
+
+
+def _align_stretches(audio: Audio, segments: list[tuple[float, float, str]],
+                     language: str) -> tuple[Timeline, int]:
+    """Align each stretch of Whisper's text in its own span of the audio (spans cut halfway
+    between Whisper's segments, whose times are rough); the phone loop where one fails.
+    Returns the joined timeline and the number of stretches that fell back."""
+    sr = audio.sample_rate
+    cuts = [0.0] + [(a[1] + b[0]) / 2 for a, b in zip(segments, segments[1:], strict=False)]
+    cuts.append(audio.duration)
+    parts: list[Timeline] = []
+    failed = 0
+    for (start, end), (_, _, text) in zip(zip(cuts, cuts[1:], strict=False), segments,
+                                          strict=True):
+        span = Audio(audio.samples[int(start * sr):int(end * sr)], sr)
+        words = text_mod.normalize(text, language)
+        try:
+            if not words or span.duration <= 0:
+                raise align.AlignmentError("no words")
+            part = align.align(span, pronunciations(words, language), language)
+        except align.AlignmentError as exc:
+            failed += 1
+            log.warning("Whisper's words could not be aligned (%s) in %.1f–%.1f s; using the "
+                        "phone loop there", exc, start, end)
+            part = _phone_loop(span, "phones", language) if span.duration > 0 else Timeline(
+                language)
+        parts.append(part.shifted(start, sum(len(p.words) for p in parts)))
+    return Timeline(language, words=[w for p in parts for w in p.words],
+                    phones=[ph for p in parts for ph in p.phones]), failed
 
 
 def _fallback(audio: Audio, language: str, report: dict[str, Any],
