@@ -87,6 +87,23 @@ def _seconds(path: Path) -> float:
         return w.getnframes() / w.getframerate()
 
 
+def bench_g2p() -> None:
+    """espeak-ng grapheme-to-phoneme time per word: a paragraph at once, and word by word."""
+    from visemic.phonetics.espeak import phonemize
+
+    text = " ".join(["the quick brown fox jumps over the lazy dog"] * 12)[:600]
+    phonemize("warm up")
+    t0 = time.process_time()
+    words = phonemize(text)
+    whole = time.process_time() - t0
+    t0 = time.process_time()
+    for w in text.split()[:50]:
+        phonemize(w)
+    single = (time.process_time() - t0) / 50
+    print(f"  g2p {len(words)} words at once: {1000 * whole / len(words):.2f} ms/word; "
+          f"one word per call: {1000 * single:.2f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--long-minutes", type=float, default=60.0)
@@ -94,6 +111,7 @@ def main() -> None:
     args = ap.parse_args()
     print("speed (one core):")
     bench_speed()
+    bench_g2p()
     if args.skip_memory:
         return
     print("peak memory (fresh process each):")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -108,18 +107,14 @@ def test_phonemize_long_ipa_names() -> None:
     assert phonemize("Não, pão.", "pt")[1].phones == ("p", "ɐ̃ʊ̃")
 
 
-def test_phonemize_speed() -> None:
+def test_phonemize_a_paragraph_word_by_word() -> None:
+    """A long text gives one entry per word, each as phonemize gives that word alone (its
+    speed is measured by bench/speed.py, not here)."""
     text = " ".join(["the quick brown fox jumps over the lazy dog"] * 12)[:600]
-    phonemize("warm up")
-    t0 = time.perf_counter()
     words = phonemize(text)
-    elapsed = time.perf_counter() - t0
-    assert len(words) >= 100
-    assert elapsed < 0.25, elapsed
-    t0 = time.perf_counter()
-    for w in text.split()[:50]:
-        phonemize(w)
-    assert (time.perf_counter() - t0) / 50 < 0.005
+    assert len(words) == len(text.split())
+    for w in words[:9]:
+        assert w.phones == phonemize(w.text)[0].phones
 
 
 def test_unknown_language_and_voice() -> None:
