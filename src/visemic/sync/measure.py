@@ -10,9 +10,10 @@ sharply), and, at half weight, the jaw's drop against the same expected opening 
 with the syllables even where the lips stay parted). The correlation curves are averaged.
 
 This is done in windows of :data:`WINDOW` seconds (every :data:`HOP` seconds). Each window's
-peak is refined below the lag step with a parabola through the peak and its neighbours; the
-offset is the median of the windows' peaks weighted by their confidence, and the drift is the
-weighted slope of the windows' peaks over time.
+peak is refined below the lag step with a parabola through the peak and its neighbours. The
+windows' curves, averaged, point at the answer; the offset is the confidence-weighted median of
+the peaks of the windows that agree with it (within :data:`INLIER_MS`), and the drift is the
+weighted slope of those peaks over time.
 
 **Sign:** ``offset_ms > 0`` means the picture is late (the lips move after the sound);
 delaying the audio by ``offset_ms`` fixes it. If the lips at time t show the sound heard at
