@@ -211,3 +211,29 @@ def test_grid_clips_at_zero(shared):
     for clip in clips:
         r = visemic.sync_check(clip)
         assert r.offset_ms is not None and abs(r.offset_ms) <= 40, (clip.name, r.offset_ms)
+
+
+def test_low_confidence_is_said_plainly(avatar_mp4, spoken, tmp_path, capsys):
+    from visemic.phonetics import espeak
+
+    # A voice-over that is not what the face says: no made-up number.
+    other, _ = espeak.synthesize("Every morning the baker opens the shop at seven, and people "
+                                 "wait outside in the cold.", "en-us")
+    wav = save_wav(other, tmp_path / "other.wav")
+    code, out, err = run(["sync-check", avatar_mp4, "--audio", wav, "--json", "-",
+                          "--max-offset", 100], capsys)
+    doc = json.loads(out)
+    assert doc["offset_ms"] is None or doc["confidence"] < 0.35
+    assert doc["warnings"] and err.startswith("warning: ")
+    if doc["offset_ms"] is None:
+        assert code == 1 and "offset unknown" in err  # the gate cannot pass on no evidence
+    # The face hidden for most of the speech: said so, and the confidence drops.
+    with av.open(str(avatar_mp4)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    n = len(frames)
+    hidden = [f if i < n // 4 else np.full_like(f, 70) for i, f in enumerate(frames)]
+    sound = visemic.audio.load(spoken[0])
+    video = write_video(tmp_path / "hidden.mp4", hidden, fps=30, audio=sound)
+    r = visemic.sync_check(video)
+    assert any("face was tracked during only" in w for w in r.warnings)
+    assert r.confidence < 0.5

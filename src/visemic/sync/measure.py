@@ -10,9 +10,10 @@ sharply), and, at half weight, the jaw's drop against the same expected opening 
 with the syllables even where the lips stay parted). The correlation curves are averaged.
 
 This is done in windows of :data:`WINDOW` seconds (every :data:`HOP` seconds). Each window's
-peak is refined below the lag step with a parabola through the peak and its neighbours; the
-offset is the median of the windows' peaks weighted by their confidence, and the drift is the
-weighted slope of the windows' peaks over time.
+peak is refined below the lag step with a parabola through the peak and its neighbours. The
+windows' curves, averaged, point at the answer; the offset is the confidence-weighted median of
+the peaks of the windows that agree with it (within :data:`INLIER_MS`), and the drift is the
+weighted slope of those peaks over time.
 
 **Sign:** ``offset_ms > 0`` means the picture is late (the lips move after the sound);
 delaying the audio by ``offset_ms`` fixes it. If the lips at time t show the sound heard at
@@ -69,14 +70,14 @@ INLIER_MS = 100.0
 # correlation at its peak from STRENGTH[0] (none) to STRENGTH[1] (full); agreement with the
 # share of window weight that agrees, from AGREEMENT[0] to AGREEMENT[1]; coverage with the share
 # of speech time with a tracked face, from COVERAGE[0] to COVERAGE[1].
-STRENGTH = (0.1, 0.45)
+STRENGTH = (0.2, 0.45)
 AGREEMENT = (0.3, 0.8)
 # A second peak (a syllable away) nearly as high as the first halves the confidence: the margin
 # between them counts from DISTINCT[0] (half) to DISTINCT[1] (full).
 DISTINCT = (0.0, 0.15)
 COVERAGE = (0.3, 0.8)
 WEAK = 0.3            # a combined correlation below this gets a warning
-NO_ANSWER = 0.1       # below this no offset is given (null): it would be a made-up number
+NO_ANSWER = 0.3      # below this no offset is given (null): it would be a made-up number
 
 
 @dataclass
@@ -260,10 +261,14 @@ def measure(track: FaceTrack, gap: np.ndarray, audio_start: float,
         strengths.append(max(strength, 1e-3))
         segments.append(Segment(float(tv[inside][0]), float(tv[inside][-1] + frame_dt),
                                 peak * 1000 - BASE_LAG_MS, strength))
+    if coverage < COVERAGE[1]:
+        warnings.append(f"a face was tracked during only {coverage:.0%} of the speech "
+                        "(turned away, hidden, out of the picture, or someone else speaking)")
     if not segments:
         if coverage < 0.05:
             raise VisemicError(f"no face found in {name} while anyone speaks")
-        warnings.append("no part of the video has both speech and a tracked face")
+        warnings.append("no part of the video has both enough speech and a tracked face: "
+                        "no offset can be given")
         return SyncReport(None, 0.0, 0, [], None, warnings, lags * 1000,
                           np.zeros_like(lags), speech_seconds=speech_s,
                           face_coverage=coverage)
@@ -288,9 +293,6 @@ def measure(track: FaceTrack, gap: np.ndarray, audio_start: float,
             * _ramp(coverage, *COVERAGE))
     drift = _drift([s for s, ok in zip(segments, inlier, strict=True) if ok], wts[inlier])
 
-    if coverage < COVERAGE[1]:
-        warnings.append(f"a face was tracked during only {coverage:.0%} of the speech "
-                        "(turned away, hidden, out of the picture, or someone else speaking)")
     if peak_r < WEAK:
         warnings.append(f"the lips follow the speech weakly (correlation {peak_r:.2f}): a small "
                         "or turned face, a voice-over, or a second speaker off-screen")
