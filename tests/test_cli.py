@@ -295,3 +295,51 @@ def test_video_options_reach_the_video_writer(wav, tmp_path, capsys):
         head = fp.read(24)
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(head[16:20], "big") == 32 and int.from_bytes(head[20:24], "big") == 48
+
+
+def test_help_lists_every_format(capsys):
+    from visemic.outputs import formats
+
+    with pytest.raises(SystemExit):
+        main(["animate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    listed = text.split("formats: ", 1)[1].split(" --fps", 1)[0]
+    assert [f.strip() for f in listed.split(",")] == formats.format_names()
+
+
+@pytest.mark.skipif(os.environ.get("VISEMIC_SKIP_VIDEO") == "1", reason="video disabled")
+def test_explicit_fps_is_the_video_frame_rate(wav, tmp_path, capsys):
+    av = pytest.importorskip("av")
+
+    def rate(path: Path) -> float:
+        with av.open(str(path)) as container:
+            return float(container.streams.video[0].average_rate)
+
+    default, asked = tmp_path / "default.mp4", tmp_path / "sixty.mp4"
+    assert run(["animate", wav, "-o", default, "--size", "64x64", "-q"], capsys)[0] == 0
+    assert run(["animate", wav, "-o", asked, "--size", "64x64", "--fps", "60", "-q"],
+               capsys)[0] == 0
+    assert rate(default) == 30 and rate(asked) == 60
+    code, _, err = run(["animate", wav, "-o", tmp_path / "fast.mp4", "--fps", "500"], capsys)
+    assert code == 2 and "240" in err and err.startswith("error: ")
+    assert not (tmp_path / "fast.mp4").exists()
+
+
+def test_library_warnings_are_warning_lines(tmp_path, capsys):
+    """A transcript that cannot be aligned falls back to recognition, said as one
+    ``warning:`` line like every other message."""
+    t = np.arange(int(1.5 * 16000)) / 16000
+    tone = write_wav(0.3 * np.sin(2 * np.pi * 300 * t), 16000, tmp_path / "tone.wav")
+    code, _, err = run(["animate", tone, "--text", "Hello there my good friend how are you",
+                        "-o", tmp_path / "x.json", "-q"], capsys)
+    assert code == 0
+    lines = err.splitlines()
+    assert any(line.startswith("warning: ") and "recognising instead" in line for line in lines)
+    assert all(line.startswith(("warning: ", "error: ")) for line in lines), lines
+
+
+def test_exporters_do_not_import_the_api():
+    """The result type sits below the API and the exporters: no import cycle between them."""
+    code = ("import sys, visemic.outputs.formats, visemic.outputs.gltf, visemic.result; "
+            "sys.exit('visemic.api' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -14,10 +14,10 @@ from visemic.phonetics.espeak import (
     G2PWord,
     languages,
     phonemize,
-    split_ipa,
     synthesize,
     voices,
 )
+from visemic.phonetics.ipa_split import split_ipa
 
 VOWELS = set("iyɨʉɯuɪʏʊeøɘɵɤoəɛœɜɞʌɔæɐaɶɑɒɚɝᵻäë")
 

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 import visemic
-from visemic.api import Result
 from visemic.errors import VisemicError
 from visemic.motion import arkit, visemes
 from visemic.outputs import formats, json_export, livelink, rhubarb_formats
+from visemic.result import Result
 from visemic.types import Animation, Audio, Cue, Prosody, Timeline
 
 SENTENCE = "Mom bought five blue boxes. Please wait. Then we all go home for supper."

@@ -72,7 +72,23 @@ def test_numerals_are_read_as_counted():
 
 
 def test_kyou_wa_is_today_unless_it_is_the_greeting():
-    assert text_mod.normalize("今日はいい天気", "ja")[0] == "きょうは"
-    assert text_mod.normalize("こんにちは、今日は雨です", "ja")[:2] == ["こんにちは", "きょうは"]
+    assert text_mod.normalize("今日はいい天気", "ja")[0] == "きょう"
+    words = text_mod.normalize("こんにちは、今日は雨です", "ja")
+    assert words[:3] == ["こんにちは", "きょう", "わ"]
     assert text_mod.normalize("今日は。", "ja") == ["こんにちは"]
-    assert japanese.kana_text("今日は雨。") == "きょうはあめ。"
+    assert japanese.kana_text("今日は雨。") == "きょうわあめ。"
+
+
+def test_particles_are_written_as_said():
+    assert japanese.kana_text("私は学校へ行きます。") == "わたしわがっこうえいきます。"
+    assert japanese.kana_text("本を読みます。") == "ほんおよみます。"
+    # は, へ, を inside words are not particles.
+    assert japanese.kana_text("はい、母は花を見た。") == "はい、ははわはなおみた。"
+    assert japanese.spoken_particles("東京へようこそ") == "東京えようこそ"
+
+
+def test_a_line_break_does_not_repeat_a_word():
+    text = "電球がともっていた\n"
+    assert text_mod.normalize(text, "ja") == ["でんきゅう", "がともっていた"]
+    assert japanese.kana_words("一行目です。\n二行目です。\n") == japanese.kana_words(
+        "一行目です。二行目です。")

@@ -84,3 +84,19 @@ def test_plot_real_result(tmp_path):
     out = tmp_path / "real.png"
     plot_timeline(result, out)
     assert read_png(out).shape[0] > 500
+
+
+def test_japanese_words_are_drawn_with_a_font_that_has_them(tmp_path, recwarn, caplog):
+    """Kana and kanji need a font DejaVu Sans does not cover: without the bundled fallback,
+    matplotlib warns of each missing glyph and draws boxes."""
+    import logging
+
+    result = FakeResult()
+    result.timeline.words = [Word("今日", 0.3, 0.8), Word("わ", 0.9, 1.4)]
+    result.timeline.language = "ja"
+    with caplog.at_level(logging.WARNING):
+        plot_timeline(result, tmp_path / "ja.png")
+    missing = [str(w.message) for w in recwarn if "missing from" in str(w.message)]
+    assert missing == []
+    assert not [r for r in caplog.records if r.name.startswith("matplotlib")]
+    assert (tmp_path / "ja.png").stat().st_size > 0

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from visemic.errors import VisemicError
+from visemic.errors import NoFaceError, VisemicError
 from visemic.motion import arkit
 from visemic.motion.arkit import CHANNELS
 from visemic.render.portrait import PortraitRenderer, detect_faces, mesh
@@ -199,7 +199,7 @@ def test_open_mouthed_portrait_is_closed_at_rest(meter):
 
 def test_no_face_is_one_clear_error(drawing):
     assert detect_faces(drawing) == []
-    with pytest.raises(VisemicError, match="no face found.*--landmarks"):
+    with pytest.raises(NoFaceError, match="no face found"):
         PortraitRenderer(drawing)
 
 
@@ -266,6 +266,7 @@ def test_cli_portrait_video(spoken_wav, face, drawing, tmp_path, capfd):
     assert main(["animate", str(spoken_wav), "-o", str(out2), "--portrait", str(drawn)]) == 2
     err = capfd.readouterr().err
     assert err.startswith("error: no face found") and err.count("\n") == 1
+    assert "--landmarks FILE" in err  # the command line's remedy
     assert not out2.exists()
     marks = tmp_path / "marks.json"
     marks.write_text(json.dumps((detect_faces(face)[0][:, :2] * 0.6 + [60, 70]).tolist()))

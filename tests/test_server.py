@@ -209,6 +209,27 @@ def test_portrait_goes_with_video_only(client, spoken_wav, data_dir):
     assert list((data_dir / "tmp").iterdir()) == []
 
 
+def test_no_face_in_the_portrait_names_the_form_field_not_a_flag(client, spoken, tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    from visemic.audio import save_wav
+    from visemic.types import Audio
+
+    audio = spoken[0]
+    short = save_wav(Audio(audio.samples[: int(0.6 * audio.sample_rate)], audio.sample_rate),
+                     tmp_path / "short.wav")
+    stripes = np.zeros((200, 180, 3), np.uint8)
+    stripes[::7] = (10, 120, 30)
+    ok, png = cv2.imencode(".png", stripes)
+    assert ok
+    r = client.post("/v1/animate", files={"audio": ("a.wav", Path(short).read_bytes()),
+                                          "portrait": ("p.png", png.tobytes())},
+                    data={"format": "mp4"})
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert error.startswith("no face found in the portrait") and "'portrait'" in error
+    assert "--" not in error  # no command-line flags in an HTTP answer
+
+
 def test_portrait_video_job(client, shared, spoken, tmp_path):
     """A painting from ../shared animated as an MP4 job (the face is found, the video decodes)."""
     import av

@@ -12,13 +12,18 @@ from visemic.types import Animation, Audio, Cue, Phone, Prosody, Timeline, Word
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from visemic.api import Result, animate, say
+    from visemic.api import animate, say
+    from visemic.result import Result
 
 
 def __getattr__(name: str):
     # The API pulls in the whole pipeline; import it on first use so that light users
     # (types, exporters, the Rhubarb shim's --help) start fast.
-    if name in ("animate", "say", "Result"):
+    if name == "Result":
+        from visemic.result import Result
+
+        return Result
+    if name in ("animate", "say"):
         from visemic import api
 
         return getattr(api, name)

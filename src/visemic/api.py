@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,31 +18,10 @@ from visemic.motion.style import Style
 from visemic.phonetics import japanese, segmenter
 from visemic.phonetics import text as text_mod
 from visemic.phonetics import timeline as timeline_mod
-from visemic.types import Animation, Audio, Prosody, Timeline
+from visemic.result import Result
+from visemic.types import Audio, Prosody, Timeline
 
 Progress = Callable[[float], None]
-
-
-@dataclass
-class Result:
-    """Everything one run produced. ``save`` writes any export format (or video)."""
-
-    audio: Audio
-    timeline: Timeline
-    prosody: Prosody
-    animation: Animation
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def save(self, path: str | os.PathLike[str], format: str | None = None,
-             **options: Any) -> Path:
-        """Write the result to ``path`` atomically; ``format`` defaults to the extension's.
-
-        Formats: json, csv, rhubarb-tsv, rhubarb-xml, rhubarb-json, rhubarb-dat, phones, gltf,
-        and the video formats of :mod:`visemic.outputs.video`. Returns the path written.
-        """
-        from visemic.outputs import formats
-
-        return formats.save(self, path, format=format, **options)
 
 
 # Files longer than this are analysed in pause-delimited segments, never held whole.

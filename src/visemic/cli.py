@@ -11,41 +11,43 @@ Each subcommand is one ``add_<name>(subparsers)`` function that registers its pa
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import visemic
 from visemic.batch.command import add_batch
-from visemic.errors import VisemicError
+from visemic.commandline import (
+    Parser,
+    UsageError,
+    check_input,
+    check_output_dir,
+    read_transcript,
+    show_warnings,
+)
+from visemic.commandline import fps as fps_type
+from visemic.commandline import size as size_type
+from visemic.errors import NoFaceError, VisemicError
+from visemic.outputs.video import DEFAULT_VIDEO_FPS as VIDEO_FPS
+from visemic.outputs.video import MAX_VIDEO_FPS
 from visemic.server.command import add_serve
 from visemic.stream.command import add_stream
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+# Curves' frame rate when --fps is not given (video has its own default, 30).
+ANIMATION_FPS = 60.0
 # Longer audio gets a progress display on stderr even when it is not a terminal.
 PROGRESS_SECONDS = 20.0
-
-
-class UsageError(Exception):
-    """A bad command line (reported like any other error: one line, exit 2)."""
 
 
 class Terminated(BaseException):
     """SIGTERM, raised where the program is so that ``finally`` blocks and atomic writers clean
     up (a BaseException, like KeyboardInterrupt, so ordinary handlers let it through)."""
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but errors raise instead of printing the usage block and exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -55,12 +57,16 @@ class Parser(argparse.ArgumentParser):
 ANIMATE_EPILOG = """\
 output:
   -o FILE            format from the extension: .json (full result), .csv (Live Link Face),
-                     .tsv .xml .dat (Rhubarb Lip Sync), .mp4 .webm, DIR/ or frames/%05d.png
+                     .tsv .xml .dat (Rhubarb Lip Sync), .gltf .glb (glTF 2.0 animation),
+                     .mp4 .webm, DIR/ or frames/%05d.png
                      (video); --format overrides the extension
   --format F         without -o (or with -o -) the result goes to stdout (text formats only)
   neither            is an error: visemic never guesses where a result should go
 
-formats: json, csv, rhubarb-tsv, rhubarb-xml, rhubarb-json, rhubarb-dat, phones, mp4, webm, png
+formats: {formats}
+
+--fps sets the curves' frame rate (default 60) and, for video, the video's (default 30, at
+most 240).
 
 Progress is shown on stderr when it is a terminal or the audio is longer than 20 s (--quiet
 silences it). Errors: one line "error: ..." on stderr, exit status 2; Ctrl-C exits 130. Output
@@ -77,26 +83,14 @@ VIDEO_OPTIONS = ("size", "avatar", "background", "sprites", "transparent", "port
                  "landmarks", "face")
 
 
-def _fps(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or not 0 < value <= 1000:
-        raise argparse.ArgumentTypeError(f"must be a frame rate in (0, 1000], got {text!r}")
-    return value
+def _format_list() -> str:
+    """Every format ``--format`` takes, wrapped for the help text (from the exporters' table,
+    so a new format is listed without editing this file)."""
+    import textwrap
 
+    from visemic.outputs import formats
 
-def _size(text: str) -> tuple[int, int]:
-    parts = text.lower().split("x")
-    try:
-        w, h = (int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 512x512, got {text!r}"
-                                         ) from None
-    if not (16 <= w <= 8192 and 16 <= h <= 8192):
-        raise argparse.ArgumentTypeError(f"size must be between 16 and 8192 pixels, got {text!r}")
-    return w, h
+    return "\n         ".join(textwrap.wrap(", ".join(formats.format_names()), 88))
 
 
 def add_animate(sub: Any) -> None:
@@ -104,7 +98,8 @@ def add_animate(sub: Any) -> None:
         "animate", help="speech audio -> curves, visemes, exports or video",
         description="Analyse speech and write ARKit-52 curves, viseme tracks, Rhubarb cues "
                     "or a video.",
-        epilog=ANIMATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=ANIMATE_EPILOG.format(formats=_format_list()),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_speech_options(p)
     _add_output_options(p)
     p.add_argument("--method", choices=("words", "phones"),
@@ -132,8 +127,9 @@ def _add_speech_options(p: argparse.ArgumentParser) -> None:
 def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="output file ('-' for stdout)")
     p.add_argument("-f", "--format", metavar="F", help="output format (see below)")
-    p.add_argument("--fps", type=_fps, default=60.0, metavar="N",
-                   help="animation frame rate (default: 60)")
+    p.add_argument("--fps", type=fps_type, metavar="N",
+                   help=f"animation frame rate (default: {ANIMATION_FPS:g}); also the video's "
+                        f"(default: {VIDEO_FPS:g}, at most {MAX_VIDEO_FPS:g})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -177,7 +173,7 @@ def _expression_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _add_video_options(p: argparse.ArgumentParser) -> None:
     video = p.add_argument_group("video options (mp4, webm, png)")
-    video.add_argument("--size", type=_size, metavar="WxH", help="frame size (default 512x512)")
+    video.add_argument("--size", type=size_type, metavar="WxH", help="frame size (default 512x512)")
     video.add_argument("--avatar", metavar="LOOK", help="built-in avatar look")
     video.add_argument("--background", metavar="COLOR", help="background colour")
     video.add_argument("--sprites", metavar="DIR",
@@ -195,21 +191,6 @@ def _add_video_options(p: argparse.ArgumentParser) -> None:
                        help="which face of the portrait to animate (0: the largest)")
 
 
-def _read_transcript(args: argparse.Namespace) -> str | None:
-    if args.text_file is not None:
-        from visemic.textfile import read_text
-
-        text = read_text(args.text_file, "transcript")
-        source = args.text_file
-    elif args.text is not None:
-        text, source = args.text, "--text"
-    else:
-        return None
-    if not text.strip():
-        raise VisemicError(f"the transcript ({source}) is empty")
-    return text
-
-
 def _video_options(args: argparse.Namespace) -> dict[str, Any]:
     opts = {name: getattr(args, name) for name in VIDEO_OPTIONS
             if getattr(args, name) is not None}
@@ -221,26 +202,6 @@ def _video_options(args: argparse.Namespace) -> dict[str, Any]:
         if name in opts and not Path(opts[name]).is_file():
             raise VisemicError(f"{opts[name]}: no such file (--{name})")
     return opts
-
-
-def _check_input(path: str) -> None:
-    p = Path(path)
-    if not p.exists():
-        raise VisemicError(f"{path}: no such file")
-    if p.is_dir():
-        raise VisemicError(f"{path}: is a directory, not an audio file")
-    if not os.access(p, os.R_OK):
-        raise VisemicError(f"{path}: permission denied")
-
-
-def _check_output_dir(out: str) -> None:
-    """Fail before the analysis, not after it, when the output cannot be written."""
-    parent = Path(out).parent
-    probe = parent
-    while not probe.exists():  # the writer creates missing folders
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise VisemicError(f"cannot write {out}: {probe} is not a writable folder")
 
 
 def _want_progress(args: argparse.Namespace, audio_path: str) -> bool:
@@ -271,16 +232,18 @@ def _output_target(args: argparse.Namespace, command: str) -> tuple[str, str]:
     if options and not formats.is_video(fmt):
         flags = ", ".join("--" + ("avatar" if k == "look" else k) for k in options)
         raise UsageError(f"{flags}: for video output only (mp4, webm, png), not {fmt}")
+    if formats.is_video(fmt) and args.fps is not None and args.fps > MAX_VIDEO_FPS:
+        raise UsageError(f"--fps {args.fps:g}: video frame rates go up to {MAX_VIDEO_FPS:g}")
     if formats.is_video(fmt) and target == formats.STDOUT:
         raise VisemicError(f"{fmt} video cannot go to stdout; give -o FILE")
     if target != formats.STDOUT:
-        _check_output_dir(target)
+        check_output_dir(target)
     return target, fmt
 
 
 def run_animate(args: argparse.Namespace) -> int:
     target, _ = _output_target(args, "animate")
-    kwargs: dict[str, Any] = {"fps": args.fps, **_expression_kwargs(args)}
+    kwargs: dict[str, Any] = {"fps": args.fps or ANIMATION_FPS, **_expression_kwargs(args)}
     if args.method is not None:
         kwargs["method"] = args.method
     result, show = _analyse(args, **kwargs)
@@ -293,10 +256,10 @@ def _analyse(args: argparse.Namespace, **kwargs: Any) -> tuple[Any, bool]:
     wanted; returns the result and whether progress is being shown."""
     from visemic.progress import Progress
 
-    text = _read_transcript(args)
-    _check_input(args.audio)
+    text = read_transcript(args.text, args.text_file)
+    check_input(args.audio)
     if args.alignment is not None:
-        _check_input(args.alignment)
+        check_input(args.alignment)
     show = _want_progress(args, args.audio)
     bar = Progress("analysing", tty=None) if show else None
     try:
@@ -316,6 +279,8 @@ def _save(result: Any, args: argparse.Namespace, target: str, show: bool) -> Non
 
     options = _video_options(args)
     video = formats.is_video(formats.resolve_format(target, args.format))
+    if video and args.fps is not None:  # an explicit --fps is the video's rate too
+        options["fps"] = args.fps
     if video and show:
         render_bar = Progress("rendering")
         options["progress"] = _checked(render_bar)
@@ -323,6 +288,10 @@ def _save(result: Any, args: argparse.Namespace, target: str, show: bool) -> Non
         render_bar = None
     try:
         formats.save(result, target, format=args.format, **options)
+    except NoFaceError as e:
+        raise VisemicError(f"{e}; give its landmarks with --landmarks FILE (JSON list of [x, y] "
+                           "in image pixels, 468 or 478 points in MediaPipe Face Mesh order)"
+                           ) from None
     finally:
         if render_bar is not None:
             render_bar.close()
@@ -372,11 +341,11 @@ def run_say(args: argparse.Namespace) -> int:
     target, _ = _output_target(args, "say")
     if args.text_file is None and args.text is None:
         raise UsageError("nothing to say: give TEXT or --text-file F")
-    text = _read_transcript(args)
+    text = read_transcript(args.text, args.text_file)
     if args.wav is not None:
-        _check_output_dir(args.wav)
+        check_output_dir(args.wav)
     result = visemic.say(text or "", language=args.language, voice=args.voice, rate=args.rate,
-                         fps=args.fps, **_expression_kwargs(args))
+                         fps=args.fps or ANIMATION_FPS, **_expression_kwargs(args))
     if args.wav is not None:
         save_wav(result.audio, args.wav)
     _save(result, args, target, show=not args.quiet and sys.stderr.isatty())
@@ -420,7 +389,7 @@ def run_plot(args: argparse.Namespace) -> int:
 
     if not args.output.lower().endswith(".png"):
         raise UsageError(f"the plot is a PNG: give -o NAME.png, not {args.output!r}")
-    _check_output_dir(args.output)
+    check_output_dir(args.output)
     channels = None
     if args.channels is not None:
         channels = [c.strip() for c in args.channels.split(",") if c.strip()]
@@ -506,6 +475,7 @@ def _checked(progress: Any) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    show_warnings()
     with _signals():
         try:
             if args_list and args_list[0] == "rhubarb":

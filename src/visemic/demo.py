@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             written.append(result.save(outdir / "demo.mp4"))
         except VisemicError as exc:  # video needs the renderer; say so, keep the rest
-            print(f"note: no video: {exc}", file=sys.stderr)
+            print(f"warning: no video: {exc}", file=sys.stderr)
     except VisemicError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

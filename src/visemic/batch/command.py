@@ -43,18 +43,8 @@ examples:
 """
 
 
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def add_batch(sub: Any) -> None:
-    from visemic.cli import _fps
+    from visemic.commandline import fps, positive_int
 
     p = sub.add_parser(
         "batch", help="lip-sync a folder or CSV manifest of clips, resumably, locally or on Ray",
@@ -66,14 +56,14 @@ def add_batch(sub: Any) -> None:
                    help="folder for the outputs (created if missing)")
     p.add_argument("-f", "--format", metavar="F[,F...]", action="append",
                    help="output format(s), comma-separated or repeated (default: json)")
-    p.add_argument("--workers", "-j", type=_workers, metavar="N",
+    p.add_argument("--workers", "-j", type=positive_int, metavar="N",
                    help="local worker processes (default: all cores); with --ray, the most "
                         "tasks at once")
     p.add_argument("--ray", metavar="ADDRESS|auto",
                    help="run on a Ray cluster at ADDRESS, or 'auto' (see below)")
     p.add_argument("--language", metavar="CODE", default="en",
                    help="language of items that do not set one (default: en)")
-    p.add_argument("--fps", type=_fps, default=60.0, metavar="N",
+    p.add_argument("--fps", type=fps, default=60.0, metavar="N",
                    help="animation frame rate of items that do not set one (default: 60)")
     p.add_argument("--method", choices=("words", "phones"), default="phones",
                    help="recognition for items without a transcript (default: phones)")

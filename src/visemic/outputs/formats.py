@@ -34,7 +34,7 @@ from visemic.errors import VisemicError
 from visemic.outputs import atomic, gltf, json_export, livelink, rhubarb_formats
 
 if TYPE_CHECKING:
-    from visemic.api import Result
+    from visemic.result import Result
 
 STDOUT = "-"
 

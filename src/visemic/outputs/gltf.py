@@ -33,7 +33,7 @@ import visemic
 from visemic.motion.arkit import BLENDSHAPES, HEAD
 
 if TYPE_CHECKING:
-    from visemic.api import Result
+    from visemic.result import Result
 
 FLOAT, USHORT = 5126, 5123  # glTF component types
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963

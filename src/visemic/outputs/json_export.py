@@ -18,7 +18,7 @@ import visemic
 from visemic.types import Cue, Timeline
 
 if TYPE_CHECKING:
-    from visemic.api import Result
+    from visemic.result import Result
 
 DECIMALS = 4
 # Rows formatted per block: big enough to amortise NumPy calls, small enough to stay flat.

@@ -34,7 +34,7 @@ from visemic.motion.arkit import BLENDSHAPES, HEAD
 from visemic.motion.eyes import eye_angles
 
 if TYPE_CHECKING:
-    from visemic.api import Result
+    from visemic.result import Result
 
 
 def _livelink_order() -> tuple[str, ...]:

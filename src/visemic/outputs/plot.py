@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +58,51 @@ def _blocks(ax: Any, spans: Sequence[tuple[float, float, str]], colours: Sequenc
                     color=text_colour, clip_on=True)
 
 
+@lru_cache(maxsize=1)
+def _font_families() -> list[str]:
+    """DejaVu Sans (Latin, IPA) first, then IPAexGothic (kana and kanji, shipped in the
+    matplotlib-fontja wheel) for the glyphs DejaVu lacks: matplotlib falls back glyph by
+    glyph along this list."""
+    from matplotlib import font_manager
+
+    families = ["DejaVu Sans"]
+    try:
+        import matplotlib_fontja
+    except ImportError:
+        return families
+    for font in sorted((Path(matplotlib_fontja.__file__).parent / "fonts").glob("*.ttf")):
+        font_manager.fontManager.addfont(str(font))
+        families.append(font_manager.FontProperties(fname=str(font)).get_name())
+    return families
+
+
 def plot_timeline(result: Any, path: str | os.PathLike[str], *,
                   channels: Sequence[str] | None = None, dpi: int = 110) -> Path:
     """Write the timeline picture for ``result`` (a :class:`visemic.Result`) to ``path`` (PNG).
 
     ``channels`` replaces the default curve list; besides channel names it takes "gap"
     (jawOpen − mouthClose) and L/R stems such as "mouthSmile" or "eyeBlink" (averaged).
+    Words in any script the bundled fonts cover (Latin, IPA, Greek, Cyrillic, kana, kanji)
+    are drawn as written.
     """
+    import logging
+
+    import matplotlib
+
+    # The fallback font has no bold face; matplotlib says so for every bold label (which are
+    # Latin, drawn in DejaVu's bold) unless told to keep quiet.
+    font_log = logging.getLogger("matplotlib.font_manager")
+    level = font_log.level
+    font_log.setLevel(logging.ERROR)
+    try:
+        with matplotlib.rc_context({"font.family": _font_families()}):
+            return _plot(result, path, channels, dpi)
+    finally:
+        font_log.setLevel(level)
+
+
+def _plot(result: Any, path: str | os.PathLike[str], channels: Sequence[str] | None,
+          dpi: int) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch

@@ -22,7 +22,7 @@ from visemic.motion import visemes
 from visemic.motion.visemes import PRESTON_BLAIR, RHUBARB_FALLBACK
 
 if TYPE_CHECKING:
-    from visemic.api import Result
+    from visemic.result import Result
 
 BASIC = "ABCDEF"
 EXTENDED = "GHX"

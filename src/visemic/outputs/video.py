@@ -36,6 +36,7 @@ VIDEO_FORMATS = ("mp4", "webm", "png")
 # Frame rate when none is asked for: the animation's, capped at 30 (a talking head reads well at
 # 30 and it halves the encoding time of a 60 fps animation).
 DEFAULT_VIDEO_FPS = 30.0
+MAX_VIDEO_FPS = 240.0
 
 Progress = Callable[[float], None]
 
@@ -161,8 +162,8 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
     if transparent and fmt == "mp4":
         raise VisemicError("MP4 (H.264) cannot carry transparency; write .webm or PNG frames")
     out_fps = float(fps) if fps else min(float(animation.fps), DEFAULT_VIDEO_FPS)
-    if not (0 < out_fps <= 240):
-        raise VisemicError(f"frame rate {out_fps} is out of range (0…240]")
+    if not (0 < out_fps <= MAX_VIDEO_FPS):
+        raise VisemicError(f"frame rate {out_fps:g} is out of range (0…{MAX_VIDEO_FPS:g}]")
     duration = audio.duration if audio is not None else animation.frames / animation.fps
     count = max(1, int(round(duration * out_fps)))
     rend = make_renderer(renderer, size=size, look=look, background=background, sprites=sprites,

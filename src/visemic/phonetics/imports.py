@@ -29,7 +29,8 @@ from pathlib import Path
 from visemic.errors import VisemicError
 from visemic.outputs.atomic import write_text
 from visemic.phonetics.arpabet import arpabet_to_ipa, is_arpabet
-from visemic.phonetics.espeak import _LIGATURES, _phone_weight, phonemize, split_ipa
+from visemic.phonetics.espeak import phonemize
+from visemic.phonetics.ipa_split import LIGATURES, phone_weight, split_ipa
 from visemic.types import Phone, Timeline, Word
 
 SILENCE = frozenset({
@@ -354,7 +355,7 @@ def _phone_converter(labels: Iterable[str]):  # type: ignore[no-untyped-def]
         if arpa:
             return arpabet_to_ipa(base)
         stress = 1 if "ˈ" in base else 2 if "ˌ" in base else 0
-        symbol = re.sub(r"[ˈˌ\u0361\u035c\s]", "", base).translate(_LIGATURES)
+        symbol = re.sub(r"[ˈˌ\u0361\u035c\s]", "", base).translate(LIGATURES)
         return symbol, stress
 
     return convert
@@ -415,7 +416,7 @@ def _derive_phones(words: list[Word], language: str) -> list[Phone]:
         phones = cache[w.text]
         if not phones:
             continue
-        weights = [_phone_weight(p) for p, _ in phones]
+        weights = [phone_weight(p) for p, _ in phones]
         total = sum(weights)
         t = w.start
         for k, ((symbol, stress), wt) in enumerate(zip(phones, weights, strict=True)):

@@ -2,7 +2,9 @@
 
 espeak-ng's Japanese voice reads only kana: it says "Chinese letter" for every kanji. pykakasi
 (offline, its dictionary in the wheel) gives each word's reading and splits the unspaced text
-into words as it goes.
+into words as it goes. It reads kana as written, so the particles は, へ and を would be said
+"ha", "he", "wo"; a morphological analysis (fugashi, MeCab with UniDic from the unidic-lite
+wheel) finds the particles first and writes them as said: わ, え, お.
 """
 
 from __future__ import annotations
@@ -16,6 +18,39 @@ from typing import Any
 def applies(language: str) -> bool:
     """Whether ``language`` (an espeak-ng / ISO code such as "ja" or "ja-JP") is Japanese."""
     return language.split("-")[0].lower() in ("ja", "jpn")
+
+
+@lru_cache(maxsize=1)
+def _tagger() -> Any:
+    import fugashi  # MeCab + UniDic (unidic-lite); imported on first use, like pykakasi
+
+    return fugashi.Tagger()
+
+
+# Particles written with one kana and said with another.
+_PARTICLES = {"は": "わ", "へ": "え", "を": "お"}
+
+
+def spoken_particles(text: str) -> str:
+    """``text`` with the particles は, へ, を written as said (わ, え, お); every other character
+    unchanged. 今日は standing alone is the greeting こんにちは and is left to the reading."""
+    tokens = list(_tagger()(text))
+    out = list(text)
+    pos = 0
+    for i, token in enumerate(tokens):
+        surface = token.surface
+        start = text.find(surface, pos)
+        if start < 0:
+            continue
+        pos = start + len(surface)
+        if surface not in _PARTICLES or token.feature.pos1 != "助詞":
+            continue
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        if (surface == "は" and i > 0 and tokens[i - 1].surface == "今日"
+                and (after is None or not _letters(after.surface))):
+            continue  # the greeting
+        out[start] = _PARTICLES[surface]
+    return "".join(out)
 
 
 @lru_cache(maxsize=1)
@@ -113,7 +148,14 @@ def _numerals(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def _readings(text: str) -> list[tuple[str, str]]:
     """(original, hiragana) per pykakasi item, with the greeting misreading corrected and
     numerals read with their counters."""
-    items = _numerals([(item["orig"], item["hira"]) for item in _converter().convert(text)])
+    items: list[tuple[str, str]] = []
+    # Line by line: pykakasi repeats the item before a line break (…いた\n → いた, いた).
+    for part in re.split(r"(\s+)", spoken_particles(text)):
+        if part.isspace():
+            items.append((part, " "))
+        elif part:
+            items.extend((item["orig"], item["hira"]) for item in _converter().convert(part))
+    items = _numerals(items)
     for i, (orig, hira) in enumerate(items):
         if orig.startswith("今日は") and hira.startswith(_GREETING):
             following = items[i + 1][0] if i + 1 < len(items) else ""

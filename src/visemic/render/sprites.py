@@ -20,7 +20,8 @@ import skia
 
 from visemic.errors import VisemicError
 from visemic.motion.visemes import RHUBARB_FALLBACK
-from visemic.render.avatar import _color, _is_transparent
+from visemic.render.avatar.design import is_transparent
+from visemic.render.avatar.paint import color
 from visemic.types import Cue
 
 REQUIRED = "ABCDEF"
@@ -86,7 +87,7 @@ class SpriteRenderer:
         if w < 2 or h < 2:
             raise VisemicError(f"sprite frame size {w}×{h} is too small")
         self.size = (w, h)
-        self.transparent = _is_transparent(background)
+        self.transparent = is_transparent(background)
 
         if face is not None:
             # Fit the face into the frame; the mouth box moves and scales with it.
@@ -113,7 +114,7 @@ class SpriteRenderer:
             if self.transparent:
                 canvas.clear(skia.Color(0, 0, 0, 0))
             else:
-                canvas.clear(_color(background if background is not None else "#ffffff"))
+                canvas.clear(color(background if background is not None else "#ffffff"))
             if face is not None and frame_rect is not None:
                 canvas.drawImageRect(face, frame_rect, sampling, paint)
             canvas.drawImageRect(sprite, _fit(sprite.width(), sprite.height(), box), sampling,

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from visemic.errors import VisemicError
+from visemic.errors import NoFaceError, VisemicError
 
 # format → (content type, file extension)
 MEDIA: dict[str, tuple[str, str]] = {
@@ -141,6 +141,10 @@ def run(request: AnimateRequest, audio_path: str, out_path: str,
         options["portrait"] = portrait_path
     try:
         result.save(Path(out_path), format=request.format, **options)
+    except NoFaceError:
+        raise VisemicError("no face found in the portrait: send a 'portrait' image where one "
+                           "face is clearly visible, or leave it out for the built-in avatar"
+                           ) from None
     except VisemicError as e:
         message = str(e).replace(audio_path, "the upload")
         if portrait_path is not None:

@@ -31,7 +31,7 @@ examples:
 
 
 def add_stream(sub: Any) -> None:
-    from visemic.cli import _fps
+    from visemic.commandline import fps
 
     p = sub.add_parser(
         "stream", help="live animation from a file or the microphone -> Live Link UDP, JSONL",
@@ -52,7 +52,7 @@ def add_stream(sub: Any) -> None:
                    help="Live Link subject name (default: visemic)")
     p.add_argument("-o", "--output", metavar="FILE.jsonl",
                    help="write frames as JSON lines ('-' for stdout)")
-    p.add_argument("--fps", type=_fps, default=60.0, metavar="N",
+    p.add_argument("--fps", type=fps, default=60.0, metavar="N",
                    help="frame rate (default: 60)")
     p.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=True,
                    help="play a file out in real time (default) or as fast as possible")
@@ -66,7 +66,7 @@ def add_stream(sub: Any) -> None:
 
 
 def run_stream(args: argparse.Namespace) -> int:
-    from visemic.cli import UsageError, _check_input, _check_output_dir
+    from visemic.commandline import UsageError, check_input, check_output_dir
     from visemic.stream import livelink_udp, sources
     from visemic.stream.engine import StreamAnimator
 
@@ -79,9 +79,9 @@ def run_stream(args: argparse.Namespace) -> int:
     if args.device is not None and not args.microphone:
         raise UsageError("--device goes with --microphone")
     if args.audio is not None:
-        _check_input(args.audio)
+        check_input(args.audio)
     if args.output not in (None, "-"):
-        _check_output_dir(args.output)
+        check_output_dir(args.output)
     engine = StreamAnimator(fps=args.fps, language=args.language, emotion=args.emotion)
     sender = None
     if args.livelink is not None:

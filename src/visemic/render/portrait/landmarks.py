@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from visemic.errors import VisemicError
+from visemic.errors import NoFaceError, VisemicError
 from visemic.outputs.atomic import write_text
 from visemic.render.portrait import mesh
 from visemic.video.facemesh import FaceMesh, native_stderr_silenced
@@ -65,9 +65,7 @@ def find_face(image: np.ndarray, face: int = 0, name: str = "the image") -> np.n
     """
     faces = detect_faces(image)
     if not faces:
-        raise VisemicError(f"no face found in {name}; give its landmarks with --landmarks FILE "
-                           "(JSON list of [x, y] in image pixels, 468 or 478 points in "
-                           "MediaPipe Face Mesh order)")
+        raise NoFaceError(name)
     if not 0 <= face < len(faces):
         raise VisemicError(f"face {face} asked for, but {len(faces)} face(s) found in {name} "
                            f"(numbered from 0, largest first)")

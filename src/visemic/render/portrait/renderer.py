@@ -207,7 +207,7 @@ class PortraitRenderer:
         return self._out
 
     def _crop_box(self, pts: np.ndarray) -> tuple[int, int, int, int]:
-        from visemic.render.portrait.rig import RING_SCALE
+        from visemic.render.portrait.rig_tables import RING_SCALE
 
         w, h = self.size
         oval = pts[list(mesh.FACE_OVAL), :2]

@@ -1,5 +1,5 @@
 // The built-in avatar drawn with canvas 2D from ARKit-52 values and head angles.
-// Mirrors src/visemic/render/avatar.py roughly: same look, same conventions. Lips are apart by
+// Mirrors src/visemic/render/avatar/ roughly: same look, same conventions. Lips are apart by
 // jawOpen − mouthClose (ARKit's convention); "Left" channels are the character's left, the
 // picture's right. Shapes are laid out on a 512×512 reference canvas and scaled.
 
