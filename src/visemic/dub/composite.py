@@ -29,6 +29,7 @@ from visemic.render.portrait import mesh
 
 ANCHOR_OUT = 0.45     # IOD beyond the jaw line: the fixed ring below the chin
 FEATHER = 0.14        # IOD over which the mouth's mask fades in from its edge
+LIP_MARGIN = 0.04     # IOD around the outer lips always shown from the atlas
 RING = (0.08, 0.30)   # skin ring for colour matching: IOD outside the outer lips
 COLOUR_MEMORY = 0.8   # share of the previous frames' skin colour kept each frame
 
@@ -72,7 +73,6 @@ class Compositor:
         self.anchor_local = np.array(ring) if ring else np.zeros((0, 3))
         layout_xy = np.vstack([rest[lower, :2], self.anchor_local[:, :2]])
         self.base_tris = Delaunay(layout_xy).simplices.astype(np.int32)
-        self.base_sign = np.sign(_areas(layout_xy[self.base_tris]))
         # The atlas's points indexed like the full landmark set (paste points must be kept).
         pos = {int(k): i for i, k in enumerate(atlas.kept)}
         paste = [int(k) for k in self.layout.paste if int(k) in pos]
@@ -108,8 +108,9 @@ class Compositor:
             return
         roi = image[y0:y1, x0:x1]
         off = np.array([x0, y0], np.float64)
-        base, _ = warp(roi, src - off, dst - off, self.base_tris, (x1 - x0, y1 - y0),
-                       self.base_sign)
+        # No triangle is left out of this layer even if it folds over (lips closing over an
+        # open mouth): a left-out triangle would show the video's own mouth where it was.
+        base, _ = warp(roi, src - off, dst - off, self.base_tris, (x1 - x0, y1 - y0))
         # The mouth layer.
         paste_dst = new[self.layout.paste] - off
         mouth, covered = self._mouth(edit.entry, paste_dst, (x1 - x0, y1 - y0))
@@ -123,6 +124,11 @@ class Compositor:
         lips = np.round(paste_dst[self.lips_outer]).astype(np.int32)
         near = np.zeros(covered.shape, np.uint8)
         cv2.fillPoly(near, [lips], 1)
+        # The lips and the mouth opening are the atlas's whatever the feather: the video's own
+        # (differently opened) mouth must never show through.
+        solid = cv2.dilate(near, _disc(LIP_MARGIN * iod)).astype(np.float32)
+        solid = cv2.GaussianBlur(solid, (0, 0), max(0.5, LIP_MARGIN * iod / 2))
+        alpha = np.maximum(alpha, solid * covered)
         inner = cv2.dilate(near, _disc(RING[0] * iod))
         outer = cv2.dilate(near, _disc(RING[1] * iod))
         ring = (outer > 0) & (inner == 0) & covered
@@ -171,6 +177,11 @@ def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndar
     map_x = c[..., 0] * gx + c[..., 1] * gy + c[..., 2]
     map_y = c[..., 3] * gx + c[..., 4] * gy + c[..., 5]
     out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if image.shape[:2] == (h, w):
+        # Where the warp does not move anything (pinned triangles), keep the pixels exactly:
+        # interpolating at a position a rounding error away would change them by a level.
+        still = (np.abs(map_x - gx) < 0.02) & (np.abs(map_y - gy) < 0.02)
+        out[still] = image[still]
     return out, ids < n
 
 

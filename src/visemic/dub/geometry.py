@@ -1,9 +1,11 @@
 """Face geometry for dubbing: the head frame lip shapes are measured in, and the landmark sets the
 edit moves (the lower face, with the jaw) and pastes (the mouth).
 
-Shapes are held in head-frame coordinates ("local"): origin at the nose base, x along the eyes,
-y down the face, z away from the camera, in inter-ocular distances (IOD), as the tracker's lip
-features are (:mod:`visemic.video.features`). A shape measured on one frame is put into another
+Shapes are held in head-frame coordinates ("local"): origin near the nose base, x along the
+eyes, y down the face, z away from the camera, in inter-ocular distances (IOD), as the tracker's
+lip features are (:mod:`visemic.video.features`). The origin is placed from the eyes alone (a
+typical nose base below them), not from the nose's landmark: Face Mesh moves that landmark
+with the upper lip, and a mouth placed relative to it would move with the video's own speech. A shape measured on one frame is put into another
 frame's pose by :func:`to_image`, so a mouth taken from a frontal frame lands correctly on a
 slightly turned or tilted head.
 """
@@ -18,6 +20,10 @@ from visemic.render.portrait import mesh
 from visemic.video import features
 
 NOSE_BASE = 2
+EYE_CORNERS = (33, 133, 263, 362)
+# The nose base from the eyes' midpoint, in the head frame (IOD; measured on real faces with
+# Face Mesh: 0.72–0.74 down, 0.46–0.47 towards the camera).
+NOSE_FROM_EYES = np.array([0.0, 0.73, -0.47])
 # Points the head frame is computed from (eye corners, forehead, chin, nose base).
 FRAME_POINTS = (33, 133, 263, 362, 10, 152, NOSE_BASE)
 # Tracked points kept per frame: those below this height (IOD, local y; the eyes are near −0.9)
@@ -40,8 +46,10 @@ class HeadFrame:
 def head_frame(points: np.ndarray) -> HeadFrame:
     """The head frame of 478×3 landmarks (image pixels)."""
     p = np.asarray(points, np.float64)
-    return HeadFrame(origin=p[NOSE_BASE].copy(), axes=features.head_axes(p),
-                     iod=float(max(features.inter_ocular(p), 1e-6)))
+    axes = features.head_axes(p)
+    iod = float(max(features.inter_ocular(p), 1e-6))
+    origin = p[list(EYE_CORNERS)].mean(axis=0) + iod * (axes @ NOSE_FROM_EYES)
+    return HeadFrame(origin=origin, axes=axes, iod=iod)
 
 
 def to_local(points: np.ndarray, frame: HeadFrame) -> np.ndarray:
@@ -90,7 +98,9 @@ def mouth_layout(rest_local: np.ndarray) -> MouthLayout:
     outer = r[list(mesh.LIPS_OUTER_UPPER + mesh.LIPS_OUTER_LOWER)]
     centre = outer.mean(axis=0)
     half = float((outer[:, 0].max() - outer[:, 0].min()) / 2)
+    nose = float(r[NOSE_BASE, 1])
     top = float(outer[:, 1].min())
+    philtrum = max(top - nose, 0.02)
     bottom = float(outer[:, 1].max())
     chin = float(r[152, 1])
 
@@ -107,10 +117,12 @@ def mouth_layout(rest_local: np.ndarray) -> MouthLayout:
     oval = np.array(mesh.FACE_OVAL)
     side = oval[np.abs(r[oval, 0] - centre[0]) > half + 0.2]
     follow[side] = 0.0
+    # Nothing above the middle of the philtrum moves (the nose and everything above it stay).
+    follow *= smoothstep((r[:, 1] - nose - 0.4 * philtrum) / (0.4 * philtrum))
     follow[mesh.N_SURFACE:] = 0.0
     follow = np.nan_to_num(follow, nan=0.0)  # points not kept
     # Paste: the lips and the skin around them, down to halfway to the chin's edge.
-    inside = rho(half + 0.2, centre[1] - top + 0.1,
+    inside = rho(half + 0.2, centre[1] - top + 0.45 * philtrum,
                  bottom - centre[1] + 0.55 * (chin - bottom)) <= 1.0
     inside &= np.isfinite(r[:, 0])
     inside[mesh.N_SURFACE:] = False

@@ -51,6 +51,7 @@ YAW_MARGIN = (8.0, 22.0)  # degrees beyond the atlas's turn: full edit … none 
 CUT_JUMP = 0.5          # landmarks moving this many eye distances in one frame: a cut
 SILENCE_LAG, SILENCE_LEAD = 0.04, 0.08  # the mouth settles after speech, opens before it
 PREFETCH = 4
+TRACK_SMOOTHING = 2     # passes of centred [1 2 1] over the video's landmarks (less shimmer)
 BACKWARD_CHUNK = 24     # frames decoded at once when playing backward
 
 
@@ -165,7 +166,10 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
         else:
             profile = ReferenceProfile.fit(ref_values, ref_speech.animation.channels,
                                            atlas.features, speech=~atlas.silent)
-    plan, times = _schedule(track.times, speech.audio.duration - offset, info.fps)
+    length = speech.audio.duration - offset
+    if audio is None:  # re-syncing: the video's own length (its audio may run a little longer)
+        length = min(length, _video_length(track.times, info.fps))
+    plan, times = _schedule(track.times, length, info.fps)
     speech_times = times + offset
     values = _sample(speech, speech_times)
     shapes = np.asarray(profile(values, speech.animation.channels), np.float64)
@@ -318,7 +322,7 @@ def _scan(path: str, info: decode.VideoInfo, face: int, builder: AtlasBuilder | 
             points[i] = r
     progress(1.0)
     raw = points.copy()
-    points = smoothed(points, 1).astype(np.float32)
+    points = smoothed(points, TRACK_SMOOTHING).astype(np.float32)
     return FaceTrack(times=np.asarray(times), kept=kept, points=points,
                      strength=_strength(raw, kept))
 
@@ -398,6 +402,11 @@ def _flat_profile(atlas: Atlas) -> ShapeProfile:
     fq = np.quantile(ap, q, axis=0).T
     dq = np.tile(np.linspace(0.0, 0.6, 25), (ap.shape[1], 1))
     return ReferenceProfile(driver_q=dq, feature_q=fq)
+
+
+def _video_length(times: np.ndarray, fps: float) -> float:
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / (fps or 25)
+    return float(times[-1] - times[0]) + step
 
 
 def _schedule(times: np.ndarray, duration: float, fps: float) -> tuple[np.ndarray, np.ndarray]:
