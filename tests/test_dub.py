@@ -291,8 +291,8 @@ def test_a_real_clip_is_dubbed_at_its_size(shared, tmp_path):
     assert abs(info.fps - 25) < 0.01
     t = track(out)
     assert t.found.mean() > 0.9
-    real = track(clip).feature("inner_aperture")
     got = t.feature("inner_aperture")
-    n = min(len(real), len(got))
-    # Re-synced to its own speech, the mouth follows the real one.
-    assert np.corrcoef(real[:n], got[:n])[0, 1] > 0.3
+    asked = plan.shapes[:, 0]
+    n = min(len(asked), len(got))
+    # The mouth Face Mesh sees in the output opens as the renderer was asked to.
+    assert np.corrcoef(asked[:n], got[:n])[0, 1] > 0.7
