@@ -296,3 +296,52 @@ def test_a_real_clip_is_dubbed_at_its_size(shared, tmp_path):
     n = min(len(asked), len(got))
     # The mouth Face Mesh sees in the output opens as the renderer was asked to.
     assert np.corrcoef(asked[:n], got[:n])[0, 1] > 0.7
+
+
+def test_http_dub_job_with_progress(tmp_path, talking, new_speech):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from visemic.server.app import create_app
+
+    with TestClient(create_app(tmp_path / "data")) as client:
+        r = client.post("/v1/dub", files={"video": ("v.mp4", talking.read_bytes()),
+                                          "audio": ("a.wav", new_speech.read_bytes())},
+                        data={"format": "mp4"})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+        seen = set()
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            job = client.get(f"/v1/jobs/{job_id}").json()
+            seen.add(round(job["progress"], 1))
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.3)
+        assert job["status"] == "done", job
+        assert len(seen) >= 2  # progress was reported on the way
+        result = client.get(job["result"])
+        assert result.status_code == 200 and result.headers["content-type"] == "video/mp4"
+        out = tmp_path / "dub.mp4"
+        out.write_bytes(result.content)
+        info = decode.probe(out)
+        assert (info.width, info.height) == SIZE and info.has_audio
+        # Bad requests are refused at once, with the reason.
+        r = client.post("/v1/dub", files={"audio": ("a.wav", new_speech.read_bytes())})
+        assert r.status_code == 400 and "video" in r.json()["error"]
+        r = client.post("/v1/dub", files={"video": ("v.mp4", talking.read_bytes())},
+                        data={"format": "png"})
+        assert r.status_code == 400 and "mp4" in r.json()["error"]
+        # A video without a face fails as a job, naming the form field, not a server path.
+        blank = tmp_path / "blank.mp4"
+        with VideoWriter(blank, SIZE, 25) as w:
+            for i in range(10):
+                w.put(np.full((SIZE[1], SIZE[0], 3), 90, np.uint8), i / 25)
+        r = client.post("/v1/dub", files={"video": ("b.mp4", blank.read_bytes()),
+                                          "audio": ("a.wav", new_speech.read_bytes())})
+        job_id = r.json()["id"]
+        while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in ("done",
+                                                                                 "failed"):
+            time.sleep(0.3)
+        assert job["status"] == "failed" and job["error"] == "no face found in the video"

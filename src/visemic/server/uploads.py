@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -41,12 +41,14 @@ class _TooLarge(MultiPartException):
 @dataclass
 class Upload:
     """The audio, written to ``path`` (``size`` bytes), the text fields sent with it, and the
-    portrait image's path when one was sent."""
+    portrait image's path when one was sent. ``files``: every file received, by field name
+    (the first is at ``path``, the others beside it with their field name as suffix)."""
 
     path: Path
     size: int
     fields: dict[str, str]
     portrait: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
 
 
 def _limit_text(max_bytes: int) -> str:
@@ -70,13 +72,20 @@ def _copy(audio: UploadFile, dest: Path) -> int:
         return out.tell()
 
 
-async def receive(request: Request, dest: Path, max_bytes: int) -> Upload:
+async def receive(request: Request, dest: Path, max_bytes: int,
+                  file_fields: tuple[str, ...] = FILES,
+                  text_fields: tuple[str, ...] = FIELDS) -> Upload:
     """Parse the multipart form of ``request``, writing its ``audio`` file to ``dest`` (and a
     ``portrait`` image, if any, beside it with the suffix ``.portrait``).
 
     Raises :class:`UploadError` (413 oversize, 415 not a form, 400 anything else malformed:
     no audio, an empty file, unknown or repeated fields).
+
+    Other endpoints name their own ``file_fields`` (the first is required and written to
+    ``dest``; the others beside it, suffixed with their name) and ``text_fields``.
     """
+    FILES, FIELDS = file_fields, text_fields  # noqa: N806 (this request's fields)
+    main = FILES[0]
     ctype = request.headers.get("content-type", "")
     if not ctype.lower().startswith("multipart/form-data"):
         raise UploadError(415, "send the audio as multipart/form-data in a field named 'audio'"
@@ -99,8 +108,8 @@ async def receive(request: Request, dest: Path, max_bytes: int) -> Upload:
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 if name not in FILES:
-                    raise UploadError(400, f"unexpected file field {name[:40]!r}; the audio goes "
-                                           "in the field 'audio' (a portrait in 'portrait')")
+                    raise UploadError(400, f"unexpected file field {name[:40]!r}; files go in "
+                                           f"the fields {', '.join(repr(f) for f in FILES)}")
                 if name in files:
                     raise UploadError(400, f"the field {name!r} is given twice")
                 files[name] = value
@@ -113,12 +122,21 @@ async def receive(request: Request, dest: Path, max_bytes: int) -> Upload:
                 raise UploadError(400, f"the field {name!r} is given twice")
             else:
                 fields[name] = value
-        if "audio" not in files:
-            raise UploadError(400, "no audio: send the file in a form field named 'audio'")
-        size = await run_in_threadpool(_copy, files["audio"], dest)
+        if main not in files:
+            raise UploadError(400, f"no {main}: send the file in a form field named '{main}'")
+        size = await run_in_threadpool(_copy, files[main], dest)
         if size == 0:
             dest.unlink()
-            raise UploadError(400, "the audio file is empty (0 bytes)")
+            raise UploadError(400, f"the {main} file is empty (0 bytes)")
+        received = {main: dest}
+        for name in FILES[1:]:
+            if name in files and name != "portrait":
+                path = dest.with_suffix(f".{name}")
+                if await run_in_threadpool(_copy, files[name], path) == 0:
+                    for p in (*received.values(), path):
+                        p.unlink()
+                    raise UploadError(400, f"the {name} file is empty (0 bytes)")
+                received[name] = path
         portrait = None
         if "portrait" in files:
             portrait = dest.with_suffix(".portrait")
@@ -126,6 +144,6 @@ async def receive(request: Request, dest: Path, max_bytes: int) -> Upload:
                 portrait.unlink()
                 dest.unlink()
                 raise UploadError(400, "the portrait image is empty (0 bytes)")
-        return Upload(dest, size, fields, portrait)
+        return Upload(dest, size, fields, portrait, received)
     finally:
         await form.close()
