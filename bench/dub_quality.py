@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 import visemic
+import visemic.audio
 from visemic.dub import pipeline, select
 from visemic.dub.atlas import AtlasBuilder, pauses
 from visemic.dub.composite import Compositor, Edit

@@ -5,9 +5,9 @@ Shapes are held in head-frame coordinates ("local"): origin near the nose base, 
 eyes, y down the face, z away from the camera, in inter-ocular distances (IOD), as the tracker's
 lip features are (:mod:`visemic.video.features`). The origin is placed from the eyes alone (a
 typical nose base below them), not from the nose's landmark: Face Mesh moves that landmark
-with the upper lip, and a mouth placed relative to it would move with the video's own speech. A shape measured on one frame is put into another
-frame's pose by :func:`to_image`, so a mouth taken from a frontal frame lands correctly on a
-slightly turned or tilted head.
+with the upper lip, and a mouth placed relative to it would move with the video's own speech.
+A shape measured on one frame is put into another frame's pose by :func:`to_image`, so a mouth
+taken from a frontal frame lands correctly on a slightly turned or tilted head.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ YAW_MARGIN = (8.0, 22.0)  # degrees beyond the atlas's turn: full edit … none 
 CUT_JUMP = 0.5          # landmarks moving this many eye distances in one frame: a cut
 SILENCE_LAG, SILENCE_LEAD = 0.04, 0.08  # the mouth settles after speech, opens before it
 PREFETCH = 4
+APERTURE_FIX = 0.08     # eye distances the lower lip may be moved to open as asked
 TRACK_SMOOTHING = 2     # passes of centred [1 2 1] over the video's landmarks (less shimmer)
 BACKWARD_CHUNK = 24     # frames decoded at once when playing backward
 
@@ -175,6 +176,8 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     shapes = np.asarray(profile(values, speech.animation.channels), np.float64)
     classes = context(speech.timeline, speech_times)
     silent = pauses(speech.timeline, speech_times, lag=SILENCE_LAG, lead=SILENCE_LEAD)
+    # In pauses the shape asked for is the person's rest.
+    shapes[silent] = atlas.features[atlas.rest]
     choice = select.choose(atlas, shapes, classes, silent)
     rest_local = _rest_shape(track)
     stage.report(1.0)
@@ -452,6 +455,15 @@ def _render(d: Dub, path: str | os.PathLike[str], progress: Progress | None) -> 
     audio = None
     if output_kind(path) != "png":
         audio = AudioTrack(d.audio_path, d.audio_offset, float(d.times[-1]) + _last(d))
+    # The chosen mouths open about as asked; the rest of the way is a small move of the lower
+    # lip and jaw (at most APERTURE_FIX eye distances), so the opening follows the request.
+    aperture = features.FEATURES.index("inner_aperture")
+    chosen = d.atlas.features[d.choice, aperture].astype(np.float64)
+    chosen = np.convolve(np.pad(chosen, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
+    fix = np.clip(d.shapes[:, aperture] - chosen, -APERTURE_FIX, APERTURE_FIX)
+    fix[d.silent] = 0.0
+    lip_line = float(np.nanmean(d.rest_local[[13, 14], 1]))
+    lower = geometry.smoothstep((np.nan_to_num(d.rest_local[:, 1], nan=-9) - lip_line) / 0.05)
     size = (d.info.width, d.info.height)
     step = max(1, n // 200)
     with VideoWriter(path, size, d.info.fps or 25.0, audio) as writer:
@@ -461,6 +473,7 @@ def _render(d: Dub, path: str | os.PathLike[str], progress: Progress | None) -> 
                 current = d.track.full(k)
                 disp = _displacement(d, i, atlas_rest)
                 frame = geometry.head_frame(np.nan_to_num(current))
+                disp[:, 1] += fix[i] * lower
                 wanted = geometry.to_image(d.rest_local + disp, frame)
                 target = current + strength * follow * (wanted - current)
                 target = np.where(np.isfinite(target), target, current)[:, :2]
