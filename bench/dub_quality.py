@@ -188,6 +188,11 @@ def compare(real: Path, test: Path, requested: np.ndarray | None = None) -> dict
     return out
 
 
+def _language(clip: Path) -> str:
+    """The clips' names start with their language (en_…, de_…)."""
+    return clip.name[:2] if clip.name[:3] in ("en_", "de_") else "en"
+
+
 def _r(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) < 3 or np.std(a) < 1e-9 or np.std(b) < 1e-9:
         return float("nan")
@@ -199,7 +204,7 @@ def self_reenactment(clip: Path, tmp: Path, sheets: Path | None) -> dict[str, di
     mid = info.video_start + info.duration / 2
     a = cut(clip, tmp / f"{clip.stem}_A.mp4", info.video_start - 1, mid)
     b = cut(clip, tmp / f"{clip.stem}_B.mp4", mid, info.video_start + info.duration + 1)
-    d = visemic.dub(b, mouth_from=a)
+    d = visemic.dub(b, mouth_from=a, language=_language(clip))
     dubbed = d.save(tmp / f"{clip.stem}_dub.mp4")
     plain = reencode(b, tmp / f"{clip.stem}_plain.mp4")
     still = frozen(d).save(tmp / f"{clip.stem}_frozen.mp4")
@@ -212,7 +217,7 @@ def self_reenactment(clip: Path, tmp: Path, sheets: Path | None) -> dict[str, di
 
 
 def cross_dub(clip: Path, speech: Path, tmp: Path, sheets: Path | None) -> dict[str, float]:
-    d = visemic.dub(clip, speech)
+    d = visemic.dub(clip, speech, language=_language(speech))
     out = d.save(tmp / f"{clip.stem}_cross.mp4")
     t = track(out)
     ap = t.feature("inner_aperture")

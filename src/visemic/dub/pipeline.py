@@ -30,7 +30,7 @@ import av
 import numpy as np
 
 from visemic.dub import geometry, select
-from visemic.dub.atlas import Atlas, AtlasBuilder, context, pauses
+from visemic.dub.atlas import CLASSES, Atlas, AtlasBuilder, context, pauses
 from visemic.dub.composite import Compositor, Edit
 from visemic.dub.encode import AudioTrack, VideoWriter, output_kind
 from visemic.dub.shapes import ReferenceProfile, ShapeProfile
@@ -52,6 +52,7 @@ CUT_JUMP = 0.5          # landmarks moving this many eye distances in one frame:
 SILENCE_LAG, SILENCE_LEAD = 0.04, 0.08  # the mouth settles after speech, opens before it
 PREFETCH = 4
 APERTURE_FIX = 0.08     # eye distances the lower lip may be moved to open as asked
+SEALED = 0.02           # eye distances: the opening of lips that seal
 TRACK_SMOOTHING = 2     # passes of centred [1 2 1] over the video's landmarks (less shimmer)
 BACKWARD_CHUNK = 24     # frames decoded at once when playing backward
 
@@ -78,7 +79,8 @@ class Dub:
 
     ``speech`` is visemic's analysis of the new speech (a :class:`~visemic.Result`); ``plan``
     [frames] the source frame shown at each output frame (ping-pong or trimmed), ``times`` their
-    output times; ``choice`` the atlas entry per output frame; ``silent`` the pause frames.
+    output times; ``choice`` the atlas entry per output frame; ``silent`` the pause frames;
+    ``shapes`` the lip features asked for; ``classes`` the phone class per frame.
     """
 
     video: str
@@ -94,6 +96,7 @@ class Dub:
     choice: np.ndarray
     silent: np.ndarray
     shapes: np.ndarray
+    classes: np.ndarray
     stats: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -189,7 +192,8 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
              "jumps": int((np.diff(atlas.source[choice]) != 1).sum()) if len(choice) > 1 else 0}
     return Dub(video=video, info=info, speech=speech, audio_path=audio_path,
                audio_offset=offset, track=track, atlas=atlas, rest_local=rest_local, plan=plan,
-               times=times, choice=choice, silent=silent, shapes=shapes, stats=stats)
+               times=times, choice=choice, silent=silent, shapes=shapes,
+               classes=classes[:, 1].copy(), stats=stats)
 
 
 # --------------------------------------------------------------------------- analysis
@@ -461,6 +465,9 @@ def _render(d: Dub, path: str | os.PathLike[str], progress: Progress | None) -> 
     chosen = d.atlas.features[d.choice, aperture].astype(np.float64)
     chosen = np.convolve(np.pad(chosen, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
     fix = np.clip(d.shapes[:, aperture] - chosen, -APERTURE_FIX, APERTURE_FIX)
+    # Lips that must seal (/p b m/ asked closed) close whatever the mouth chosen.
+    seal = (d.classes == CLASSES.index("bilabial")) & (d.shapes[:, aperture] < SEALED)
+    fix[seal] = np.minimum(fix[seal], SEALED - chosen[seal])
     fix[d.silent] = 0.0
     lip_line = float(np.nanmean(d.rest_local[[13, 14], 1]))
     lower = geometry.smoothstep((np.nan_to_num(d.rest_local[:, 1], nan=-9) - lip_line) / 0.05)
