@@ -345,3 +345,27 @@ def test_http_dub_job_with_progress(tmp_path, talking, new_speech):
                                                                                  "failed"):
             time.sleep(0.3)
         assert job["status"] == "failed" and job["error"] == "no face found in the video"
+
+
+def test_batch_video_column_dubs_each_item(tmp_path, talking, new_speech):
+    import shutil
+
+    from visemic.batch.runner import run_batch
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(talking, clips / "person.mp4")
+    shutil.copy(new_speech, clips / "line.wav")
+    manifest = clips / "lines.csv"
+    manifest.write_text("audio,video,output\nline.wav,person.mp4,dubbed/line\n"
+                        "line.wav,,plain/line\n", encoding="utf-8")
+    out = tmp_path / "out"
+    report = run_batch(manifest, out, formats="json", workers=1)
+    assert report.failed == [] and sorted(report.made) == ["dubbed/line", "plain/line"]
+    video = out / "dubbed" / "line.dub.mp4"
+    info = decode.probe(video)
+    assert (info.width, info.height) == SIZE and info.has_audio
+    assert not (out / "plain" / "line.dub.mp4").exists()
+    assert (out / "plain" / "line.json").exists()
+    again = run_batch(manifest, out, formats="json", workers=1)
+    assert sorted(again.reused) == ["dubbed/line", "plain/line"]  # nothing redone
