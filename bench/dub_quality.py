@@ -160,6 +160,8 @@ def compare(real: Path, test: Path, requested: np.ndarray | None = None) -> dict
     ar, at = tr.feature("inner_aperture")[:n], tt.feature("inner_aperture")[:n]
     ok = np.isfinite(ar) & np.isfinite(at) & np.isfinite(lmd)
     ssims, psnrs = [], []
+    change_real, change_test = [], []
+    last: tuple[np.ndarray, np.ndarray] | None = None
     for k, (fr, ft) in enumerate(zip(decode.frames(real), decode.frames(test), strict=False)):
         if k >= n or not ok[k]:
             continue
@@ -172,6 +174,11 @@ def compare(real: Path, test: Path, requested: np.ndarray | None = None) -> dict
         box = (slice(y0, y1), slice(x0, x1))
         ssims.append(ssim(cv2.cvtColor(fr.image[box], cv2.COLOR_RGB2GRAY),
                           cv2.cvtColor(ft.image[box], cv2.COLOR_RGB2GRAY)))
+        # Flicker: frame-to-frame change in the mouth box (the same box in both videos).
+        if last is not None and last[0].shape == fr.image[box].shape:
+            change_real.append(np.abs(fr.image[box].astype(float) - last[0]).mean())
+            change_test.append(np.abs(ft.image[box].astype(float) - last[1]).mean())
+        last = (fr.image[box].astype(float), ft.image[box].astype(float))
         hh, ww = min(h, ft.image.shape[0]), min(w, ft.image.shape[1])
         outside = ~lower_face_mask(p, (hh, ww))
         psnrs.append(psnr(fr.image[:hh, :ww], ft.image[:hh, :ww], outside))
@@ -180,7 +187,8 @@ def compare(real: Path, test: Path, requested: np.ndarray | None = None) -> dict
     fps = 1.0 / float(np.median(np.diff(tr.times)))
     out = {"lmd": float(np.nanmean(lmd[ok])), "ssim": float(np.mean(ssims)),
            "r_real": _r(at[ok], ar[ok]), "psnr_mean": float(np.mean(psnrs)),
-           "psnr_min": float(np.min(psnrs)), "offset_ms": -best * 1000.0 / fps}
+           "psnr_min": float(np.min(psnrs)), "offset_ms": -best * 1000.0 / fps,
+           "flicker": float(np.mean(change_test) / max(np.mean(change_real), 1e-9))}
     if requested is not None:
         m = min(n, len(requested))
         ok2 = ok[:m]
@@ -366,7 +374,7 @@ def main() -> int:
             print("self-reenactment (dub B with mouths from A, B's own audio) vs plain "
                   "re-encode and frozen mouth")
             print(f"{'clip':58s} {'kind':7s} {'LMD':>6s} {'SSIM':>6s} {'r_real':>7s} "
-                  f"{'r_req':>6s} {'PSNRout':>8s} {'min':>6s} {'offset':>7s}")
+                  f"{'r_req':>6s} {'PSNRout':>8s} {'min':>6s} {'offset':>7s} {'flicker':>7s}")
             for clip in chosen:
                 try:
                     res = self_reenactment(clip, tmp, args.sheets)
@@ -377,7 +385,7 @@ def main() -> int:
                     print(f"{clip.name[:58]:58s} {kind:7s} {m['lmd']:6.3f} {m['ssim']:6.3f} "
                           f"{m['r_real']:7.2f} {m.get('r_requested', float('nan')):6.2f} "
                           f"{m['psnr_mean']:8.2f} {m['psnr_min']:6.2f} "
-                          f"{m['offset_ms']:6.0f}ms")
+                          f"{m['offset_ms']:6.0f}ms {m['flicker']:7.2f}")
                 sys.stdout.flush()
             print("\ncross-dub (each clip speaks the next clip's speech)")
             for clip in chosen:
