@@ -4,8 +4,9 @@
 Self-reenactment: each clip is cut into halves A and B; ``dub(B, mouth_from=A)`` with B's own
 audio is compared with the real B, frame by frame with Face Mesh on both: lip-landmark distance
 (LMD, in inter-ocular distances), mouth-crop SSIM, inner-lip aperture correlation with the real
-B and with the shape the renderer was asked for, PSNR outside the lower face, and the offset
-(the lag, within ±10 frames, that best lines the dub's aperture up with the real one). Two
+B and with the shape the renderer was asked for, PSNR outside the lower face, flicker (the
+frame-to-frame change in the mouth box, dub over real) and the offset (the lag, within ±10
+frames, that best lines the dub's aperture up with the real one). Two
 references in the same run: a plain re-encode of B (the floor) and a "frozen mouth" (B with A's
 rest mouth pasted in every frame, through the same compositor).
 
@@ -174,11 +175,12 @@ def compare(real: Path, test: Path, requested: np.ndarray | None = None) -> dict
         box = (slice(y0, y1), slice(x0, x1))
         ssims.append(ssim(cv2.cvtColor(fr.image[box], cv2.COLOR_RGB2GRAY),
                           cv2.cvtColor(ft.image[box], cv2.COLOR_RGB2GRAY)))
-        # Flicker: frame-to-frame change in the mouth box (the same box in both videos).
-        if last is not None and last[0].shape == fr.image[box].shape:
-            change_real.append(np.abs(fr.image[box].astype(float) - last[0]).mean())
-            change_test.append(np.abs(ft.image[box].astype(float) - last[1]).mean())
-        last = (fr.image[box].astype(float), ft.image[box].astype(float))
+        # Flicker: frame-to-frame change in the mouth box (this frame's box on both frames of
+        # the pair, in both videos).
+        if last is not None and last[0].shape == fr.image.shape == ft.image.shape:
+            change_real.append(np.abs(fr.image[box].astype(float) - last[0][box]).mean())
+            change_test.append(np.abs(ft.image[box].astype(float) - last[1][box]).mean())
+        last = (fr.image, ft.image)
         hh, ww = min(h, ft.image.shape[0]), min(w, ft.image.shape[1])
         outside = ~lower_face_mask(p, (hh, ww))
         psnrs.append(psnr(fr.image[:hh, :ww], ft.image[:hh, :ww], outside))
