@@ -126,12 +126,12 @@ class Compositor:
         cv2.fillPoly(near, [lips], 1)
         # The lips and the mouth opening are the atlas's whatever the feather: the video's own
         # (differently opened) mouth must never show through.
-        solid = cv2.dilate(near, _disc(LIP_MARGIN * iod)).astype(np.float32)
+        # (one distance transform from the lips gives every band around them)
+        from_lips = cv2.distanceTransform(1 - near, cv2.DIST_L2, 3) / iod
+        solid = (from_lips <= LIP_MARGIN).astype(np.float32)
         solid = cv2.GaussianBlur(solid, (0, 0), max(0.5, LIP_MARGIN * iod / 2))
         alpha = np.maximum(alpha, solid * covered)
-        inner = cv2.dilate(near, _disc(RING[0] * iod))
-        outer = cv2.dilate(near, _disc(RING[1] * iod))
-        ring = (outer > 0) & (inner == 0) & covered
+        ring = (from_lips > RING[0]) & (from_lips <= RING[1]) & covered
         if ring.sum() >= 10:
             skin = base[ring].astype(np.float32).mean(axis=0)
             if self._skin is None:
@@ -167,15 +167,21 @@ def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndar
     coef, ok = _affines(tri_d, tri_s)
     if sign is not None:
         ok &= np.sign(_areas(tri_d)) * sign >= 0
+    if image.shape[:2] == (h, w):
+        # Triangles that do not move are the identity: no need to draw them.
+        ok &= np.abs(tri_d - tri_s).max(axis=(1, 2)) > 0.01
     n = len(triangles)
     ids = np.full((h, w), n, np.int32)
     fixed = np.round(tri_d * 16).astype(np.int32)
     for k in np.flatnonzero(ok).tolist():
         cv2.fillConvexPoly(ids, fixed[k], k, lineType=cv2.LINE_8, shift=4)
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    c = coef[ids]  # h×w×6
-    map_x = c[..., 0] * gx + c[..., 1] * gy + c[..., 2]
-    map_y = c[..., 3] * gx + c[..., 4] * gy + c[..., 5]
+    gx = np.arange(w, dtype=np.float32)[None, :]
+    gy = np.arange(h, dtype=np.float32)[:, None]
+    # Per pixel, its triangle's affine map (one coefficient plane at a time).
+    map_x = np.take(coef[:, 0], ids) * gx + np.take(coef[:, 1], ids) * gy \
+        + np.take(coef[:, 2], ids)
+    map_y = np.take(coef[:, 3], ids) * gx + np.take(coef[:, 4], ids) * gy \
+        + np.take(coef[:, 5], ids)
     out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if image.shape[:2] == (h, w):
         # Where the warp does not move anything (pinned triangles), keep the pixels exactly:
@@ -211,6 +217,3 @@ def _areas(tri: np.ndarray) -> np.ndarray:
     return e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
 
 
-def _disc(radius: float) -> np.ndarray:
-    r = max(1, int(round(radius)))
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))

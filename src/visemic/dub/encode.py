@@ -1,6 +1,8 @@
 """Writing a dubbed video: frames with their exact times, the new speech muxed beside them.
 
-- ``.mp4``: H.264 at CRF :data:`CRF` (visually lossless), yuv420p, preset :data:`PRESET`; AAC.
+- ``.mp4``: H.264 at CRF :data:`CRF` (visually lossless), yuv420p, AAC; x264's preset
+  ``veryfast``, or ``superfast`` above 720p (:data:`PRESETS`: at 1080×1920 veryfast alone takes
+  most of two cores; superfast is about twice as fast for files about twice as large).
 - ``.webm``: VP9 (constant quality), Opus.
 - ``frames/%05d.png`` (or a folder): PNG pictures, numbered from 0, no sound.
 
@@ -31,7 +33,8 @@ from visemic.errors import VisemicError
 from visemic.outputs.atomic import atomic_path
 
 CRF = 18
-PRESET = "veryfast"   # meets real time at 720p on two cores at CRF 18 (bench/dub_quality.py)
+# (largest picture in pixels, x264 preset), first match: see bench/dub_quality.py's speed part.
+PRESETS = ((1280 * 720, "veryfast"), (1 << 40, "superfast"))
 VP9_CRF = 24
 AUDIO_RATE = 48000
 _PATTERN = re.compile(r"%0?(\d*)d")
@@ -141,7 +144,9 @@ class VideoWriter:
         if self.kind == "mp4":
             self.clock = Fraction(1, 90000)
             v = self.container.add_stream("libx264", rate=rate)
-            v.options = {"crf": str(CRF), "preset": PRESET}
+            pixels = self.width * self.height
+            preset = next(name for most, name in PRESETS if pixels <= most)
+            v.options = {"crf": str(CRF), "preset": preset}
         else:
             self.clock = Fraction(1, 1000)
             v = self.container.add_stream("libvpx-vp9", rate=rate)
