@@ -161,7 +161,7 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     if timeline is None:
         atlas.classes[:] = _OTHER
         atlas.silent[:] = False
-    stage.begin("select", 0.55)
+    stage.begin("select", 1.0)
     if profile is None:
         ref_times = atlas.times - (ref_info.audio_start or 0.0)
         ref_values = _sample(ref_speech, ref_times) if ref_speech is not None else None
