@@ -369,3 +369,27 @@ def test_batch_video_column_dubs_each_item(tmp_path, talking, new_speech):
     assert (out / "plain" / "line.json").exists()
     again = run_batch(manifest, out, formats="json", workers=1)
     assert sorted(again.reused) == ["dubbed/line", "plain/line"]  # nothing redone
+
+
+def test_frames_without_the_face_pass_through_with_a_warning(tmp_path, talking, new_speech,
+                                                              caplog):
+    pics = frames_of(talking)[:40]
+    grey = np.full_like(pics[0], 128)
+    mixed = pics[:15] + [grey] * 10 + pics[15:30]
+    src = tmp_path / "gap.mp4"
+    with VideoWriter(src, SIZE, 25) as w:
+        for i, pic in enumerate(mixed):
+            w.put(pic, i / 25)
+    with caplog.at_level("WARNING", logger="visemic"):
+        plan = visemic.dub(src, new_speech)
+    assert any("passed through unchanged" in r.getMessage() for r in caplog.records)
+    out = plan.save(tmp_path / "f" / "%05d.png")
+    dub = png_frames(Path(out).parent)
+    source = frames_of(src)
+    for i in range(plan.frames):
+        k = int(plan.plan[i])
+        if 15 <= k < 25:
+            assert plan.track.strength[k] == 0
+            assert np.array_equal(dub[i], source[k])
+    # … and the edit fades in and out around the gap rather than switching.
+    assert 0 < plan.track.strength[26] < 1 or 0 < plan.track.strength[27] < 1

@@ -349,7 +349,10 @@ def _strength(points: np.ndarray, kept: np.ndarray) -> np.ndarray:
     s = np.where(found & (iod >= MIN_IOD_PX), np.clip((hi - yaw) / (hi - lo), 0, 1), 0.0)
     jump = np.zeros(n, bool)
     step = np.linalg.norm(np.diff(points[:, :, :2], axis=0), axis=2)
-    med = np.nanmedian(np.where(np.isfinite(step), step, np.nan), axis=1) if n > 1 else []
+    med = np.full(max(n - 1, 0), np.nan)
+    rows = np.isfinite(step).any(axis=1)
+    if rows.any():
+        med[rows] = np.nanmedian(step[rows], axis=1)
     for i, m in enumerate(med):
         if np.isfinite(m) and m > CUT_JUMP * max(iod[i + 1], 1.0):
             jump[i] = jump[i + 1] = True
