@@ -114,6 +114,9 @@ def frozen(d: pipeline.Dub) -> pipeline.Dub:
 
     f = copy.copy(d)
     f.choice = np.full_like(d.choice, d.atlas.rest)
+    # Asked for the rest shape everywhere (as in a pause), nothing moves the lips.
+    f.shapes = np.tile(d.atlas.features[d.atlas.rest], (len(d.choice), 1))
+    f.silent = np.ones_like(d.silent)
     return f
 
 
