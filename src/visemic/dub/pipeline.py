@@ -159,7 +159,7 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     atlas = atlas_builder.finish(timeline or _empty_timeline(language),
                                  ref_info.audio_start or 0.0, reference)
     if timeline is None:
-        atlas.classes[:] = _OTHER
+        atlas.classes[:] = CLASSES.index("other")
         atlas.silent[:] = False
     stage.begin("select", 1.0)
     if profile is None:
@@ -188,6 +188,7 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     if lost:
         log.warning("%d of %d frames passed through unchanged (face lost, too small, turned "
                     "away or a cut)", lost, len(plan))
+    # jumps: output frames whose mouth is not the reference frame that followed the previous one
     stats = {"frames": len(plan), "passed_through": lost, "atlas": atlas.size,
              "jumps": int((np.diff(atlas.source[choice]) != 1).sum()) if len(choice) > 1 else 0}
     return Dub(video=video, info=info, speech=speech, audio_path=audio_path,
@@ -197,9 +198,6 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
 
 
 # --------------------------------------------------------------------------- analysis
-
-
-_OTHER = 7
 
 
 class _Stages:
