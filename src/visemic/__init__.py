@@ -23,6 +23,11 @@ def __getattr__(name: str):
         from visemic.result import Result
 
         return Result
+    if name == "dub":
+        # The package visemic.dub is callable: visemic.dub(VIDEO, AUDIO).save(OUT).
+        import importlib
+
+        return importlib.import_module("visemic.dub")
     if name in ("animate", "say", "sync_check"):
         from visemic import api
 
@@ -31,5 +36,5 @@ def __getattr__(name: str):
 
 __all__ = [
     "Animation", "Audio", "Cue", "Phone", "Prosody", "Result", "Timeline", "Word",
-    "animate", "say", "sync_check", "__version__",
+    "animate", "dub", "say", "sync_check", "__version__",
 ]

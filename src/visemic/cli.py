@@ -33,6 +33,7 @@ from visemic.commandline import (
 )
 from visemic.commandline import fps as fps_type
 from visemic.commandline import size as size_type
+from visemic.dub.command import add_dub
 from visemic.errors import NoFaceError, VisemicError
 from visemic.integrations.addon import add_blender_addon
 from visemic.outputs.video import DEFAULT_VIDEO_FPS as VIDEO_FPS
@@ -432,6 +433,7 @@ def add_rhubarb(sub: Any) -> None:
 COMMANDS: list[Callable[[Any], None]] = [
     add_animate,
     add_say,
+    add_dub,
     add_plot,
     add_languages,
     add_rhubarb,

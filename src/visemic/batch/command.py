@@ -16,6 +16,8 @@ inputs:
                        language  fps  method   per-item settings (empty: the options below)
                        output    name of the item's outputs inside OUTDIR (default: the audio
                                  path without its extension); must stay inside OUTDIR
+                       video     a video of a person to dub with the item's audio (writes
+                                 NAME.dub.mp4, see 'visemic dub')
 
 outputs (per item NAME, one file per --format):
   json NAME.json   csv NAME.csv   rhubarb-tsv NAME.tsv   rhubarb-xml NAME.xml

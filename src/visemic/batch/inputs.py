@@ -7,7 +7,8 @@ is the file's path relative to the folder without its extension (``act1/line_001
 A CSV manifest (UTF-8, first row a header): :data:`CSV_COLUMNS`. ``audio`` is required, a path
 relative to the CSV's folder (or absolute); ``text`` empty means "no transcript, recognise";
 ``language``, ``fps`` and ``method`` empty mean the batch's defaults; ``output`` is the name stem
-of the item's outputs inside OUTDIR (default: the audio path without its extension).
+of the item's outputs inside OUTDIR (default: the audio path without its extension); ``video``
+(optional) a video of a person to dub with the item's audio (output ``NAME.dub.mp4``).
 
 Problems with the batch as a whole (no such folder, a bad header, an output name that leaves
 OUTDIR, two items with one output name) raise :class:`VisemicError`; problems with one item (an
@@ -34,7 +35,7 @@ AUDIO_EXTENSIONS = frozenset({
 # Transcript beside an audio file, in order of preference.
 TRANSCRIPT_EXTENSIONS = (".txt", ".lab")
 
-CSV_COLUMNS = ("audio", "text", "language", "output", "fps", "method")
+CSV_COLUMNS = ("audio", "text", "language", "output", "fps", "method", "video")
 METHODS = ("whisper", "phones", "words")
 
 
@@ -65,6 +66,8 @@ class Item:
     fps: float
     method: str
     problem: str | None = None
+    video: Path | None = None
+    video_name: str | None = None
 
 
 def discover(inputs: str | os.PathLike[str], defaults: Defaults = Defaults(),
@@ -147,7 +150,7 @@ def _from_csv(manifest: Path, defaults: Defaults) -> list[Item]:
                f"repeated column(s) {', '.join(repeated)}" if repeated else
                "no 'audio' column")
         raise VisemicError(f"{manifest}: bad header: {why}; columns are audio (required), "
-                           "text, language, output, fps, method")
+                           "text, language, output, fps, method, video")
     base = manifest.parent
     items = []
     for line, row in enumerate(rows[1:], start=2):
@@ -182,9 +185,12 @@ def _csv_item(manifest: Path, base: Path, line: int, cells: dict[str, str],
         problems.append(f"method must be one of {', '.join(METHODS)}, got {cells['method']!r}")
         method = defaults.method
     text = cells.get("text", "").strip() or None
+    video_name = cells.get("video", "").strip() or None
     return Item(name=name, audio=base / audio_name, audio_name=audio_name.replace("\\", "/"),
                 text=text, language=cells.get("language", "").strip() or defaults.language,
-                fps=fps, method=method, problem="; ".join(problems) or None)
+                fps=fps, method=method, problem="; ".join(problems) or None,
+                video=base / video_name if video_name else None,
+                video_name=video_name.replace("\\", "/") if video_name else None)
 
 
 def _default_output(audio_name: str) -> str:

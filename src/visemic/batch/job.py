@@ -33,6 +33,8 @@ OUTPUT_SUFFIXES: dict[str, str] = {
     "vtt": ".vtt",
     "vrma": ".vrma",
 }
+# An item with a video also writes the video dubbed with its audio.
+DUB_SUFFIX = ".dub.mp4"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class Job:
     formats: tuple[str, ...]
     audio_path: str | None = None
     audio_bytes: bytes | None = field(default=None, repr=False)
+    video_name: str | None = None  # a video to dub with the audio (like the audio: path or bytes)
+    video_path: str | None = None
+    video_bytes: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -64,16 +69,26 @@ class Outcome:
     duration: float = 0.0
 
 
-def output_files(name: str, formats: tuple[str, ...]) -> list[str]:
-    """The file names (relative to OUTDIR) an item called ``name`` writes."""
-    return [name + OUTPUT_SUFFIXES[f] for f in formats]
+def output_files(name: str, formats: tuple[str, ...], video: bool = False) -> list[str]:
+    """The file names (relative to OUTDIR) an item called ``name`` writes (with ``video``, the
+    dubbed video too)."""
+    return [name + OUTPUT_SUFFIXES[f] for f in formats] + ([name + DUB_SUFFIX] if video else [])
 
 
 def audio_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def content_key(audio_sha256: str, job: Job) -> str:
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file, read a block at a time (videos are large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fp:
+        for block in iter(lambda: fp.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def content_key(audio_sha256: str, job: Job, video_sha256: str | None = None) -> str:
     """A hash of everything that decides an item's outputs: the audio's bytes, transcript,
     language, fps, method, formats, how the audio is named inside outputs and visemic's version.
     Equal keys mean equal outputs, so an item whose recorded key matches is not redone."""
@@ -88,6 +103,9 @@ def content_key(audio_sha256: str, job: Job) -> str:
         "method": "align" if job.text is not None else job.method,
         "formats": list(job.formats),
     }
+    if job.video_name is not None:
+        settings["video"] = video_sha256
+        settings["video_name"] = job.video_name
     blob = json.dumps(settings, sort_keys=True, ensure_ascii=True).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -107,7 +125,14 @@ def process(job: Job) -> Outcome:
                 data = Path(job.audio_path).read_bytes()
             except OSError as e:
                 raise VisemicError(f"{job.audio_name}: {e.strerror or e}") from None
-        key = content_key(audio_digest(data), job)
+        video_sha = None
+        if job.video_name is not None:
+            try:
+                video_sha = (audio_digest(job.video_bytes) if job.video_bytes is not None
+                             else file_digest(str(job.video_path)))
+            except OSError as e:
+                raise VisemicError(f"{job.video_name}: {e.strerror or e}") from None
+        key = content_key(audio_digest(data), job, video_sha)
         result = (_animate(job, job.audio_path) if job.audio_path is not None
                   else _animate_bytes(job, data))
         # Outputs name the audio the same way wherever the job ran (not a worker's temp file).
@@ -115,6 +140,8 @@ def process(job: Job) -> Outcome:
         files = {out: _render(result, fmt, job.audio_name)
                  for out, fmt in zip(output_files(job.name, job.formats), job.formats,
                                      strict=True)}
+        if job.video_name is not None:
+            files[job.name + DUB_SUFFIX] = _dub(job, data)
         return Outcome(job.index, key=key, files=files, duration=result.audio.duration)
     except VisemicError as e:
         return Outcome(job.index, error=_one_line(str(e)))
@@ -143,6 +170,30 @@ def _animate_bytes(job: Job, data: bytes) -> visemic.Result:
         return _animate(job, tmp)
     finally:
         os.unlink(tmp)
+
+
+def _dub(job: Job, audio: bytes) -> bytes:
+    """The item's video dubbed with its audio, as MP4 bytes."""
+    with tempfile.TemporaryDirectory(prefix="visemic-batch-dub-") as tmp:
+        folder = Path(tmp)
+        video = job.video_path
+        if video is None:
+            video = str(folder / ("video" + Path(str(job.video_name)).suffix[:16]))
+            Path(video).write_bytes(job.video_bytes or b"")
+        speech = job.audio_path
+        if speech is None:
+            speech = str(folder / ("audio" + Path(job.audio_name).suffix[:16]))
+            Path(speech).write_bytes(audio)
+        out = folder / "dub.mp4"
+        names = {video: str(job.video_name), speech: job.audio_name}
+        try:
+            visemic.dub(video, speech, text=job.text, language=job.language).save(out)
+        except VisemicError as e:
+            message = str(e)
+            for path, name in names.items():
+                message = message.replace(path, name)
+            raise VisemicError(message) from None
+        return out.read_bytes()
 
 
 def _render(result: visemic.Result, fmt: str, audio_name: str) -> bytes:

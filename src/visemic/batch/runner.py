@@ -24,6 +24,7 @@ from visemic.batch.job import (
     Outcome,
     audio_digest,
     content_key,
+    file_digest,
     output_files,
 )
 from visemic.batch.output_folder import FAILURES, MANIFEST, RESERVED, OutputFolder
@@ -127,7 +128,7 @@ def run_batch(inputs: str | os.PathLike[str], outdir: str | os.PathLike[str], *,
     if out.exists() and not out.is_dir():
         raise VisemicError(f"{outdir}: exists and is not a folder")
     items = discover(inputs, Defaults(language=language, fps=fps, method=method), exclude=out)
-    files = {item.name: output_files(item.name, fmts) for item in items}
+    files = {item.name: output_files(item.name, fmts, item.video is not None) for item in items}
     _check_files(items, files)
     report = BatchReport(outdir=out, total=len(items))
     stream = stream if stream is not None else sys.stderr
@@ -135,7 +136,8 @@ def run_batch(inputs: str | os.PathLike[str], outdir: str | os.PathLike[str], *,
         todo: list[tuple[Item, Job]] = []
         for index, item in enumerate(items):
             job = Job(index=index, name=item.name, audio_name=item.audio_name, text=item.text,
-                      language=item.language, fps=item.fps, method=item.method, formats=fmts)
+                      language=item.language, fps=item.fps, method=item.method, formats=fmts,
+                      video_name=item.video_name)
             if item.problem is not None:
                 report.failed.append((item.name, item.problem))
                 continue
@@ -144,7 +146,15 @@ def run_batch(inputs: str | os.PathLike[str], outdir: str | os.PathLike[str], *,
             except OSError as e:
                 report.failed.append((item.name, _unreadable(item, e)))
                 continue
-            if folder.is_current(item.name, content_key(digest, job), files[item.name]):
+            video_digest = None
+            if item.video is not None:
+                try:
+                    video_digest = file_digest(item.video)
+                except OSError as e:
+                    report.failed.append((item.name, f"{item.video_name}: {e.strerror or e}"))
+                    continue
+            if folder.is_current(item.name, content_key(digest, job, video_digest),
+                                 files[item.name]):
                 report.reused.append(item.name)
             else:
                 todo.append((item, job))
@@ -202,14 +212,16 @@ def _jobs(todo: list[tuple[Item, Job]], shared_filesystem: bool,
     bytes (so only the jobs in flight are held in memory)."""
     for item, job in todo:
         if shared_filesystem:
-            yield replace(job, audio_path=str(item.audio.resolve()))
+            yield replace(job, audio_path=str(item.audio.resolve()),
+                          video_path=str(item.video.resolve()) if item.video else None)
             continue
         try:
             data = item.audio.read_bytes()
+            video = item.video.read_bytes() if item.video is not None else None
         except OSError as e:
             report.failed.append((item.name, _unreadable(item, e)))
             continue
-        yield replace(job, audio_bytes=data)
+        yield replace(job, audio_bytes=data, video_bytes=video)
 
 
 def _run(todo: list[tuple[Item, Job]], backend: Backend, folder: OutputFolder,

@@ -6,7 +6,8 @@ optional ``text``, ``language``, ``format``, ``fps``, ``emotion`` (a mix such as
 with the export itself, or with ``?async=1`` 202 and a job; ``GET /v1/jobs``,
 ``GET|DELETE /v1/jobs/{id}``, ``GET /v1/jobs/{id}/result``; ``POST /v1/sync-check``
 (multipart: ``video``, optional ``audio``, ``text``, ``language``, ``face``; answers with the
-measurement as JSON, :mod:`visemic.sync.measure`); WebSocket ``/v1/stream``
+measurement as JSON, :mod:`visemic.sync.measure`); ``POST /v1/dub`` (a video dubbed with
+new speech, always a job: :mod:`visemic.server.dubbing`); WebSocket ``/v1/stream``
 (:mod:`visemic.server.streaming`); OpenAPI at ``/openapi.json`` and ``/docs``.
 
 Errors are JSON ``{"error": "…"}``: 400 malformed request or unknown format, 401 missing or wrong
@@ -40,7 +41,7 @@ from starlette.exceptions import HTTPException
 import visemic
 from visemic.errors import VisemicError, internal_error
 from visemic.motion.emotion import NAMES
-from visemic.server import analysis, security, uploads
+from visemic.server import analysis, dubbing, security, uploads
 from visemic.server.jobs import JobRunner, JobStore, describe_failure
 from visemic.server.pool import Busy, WorkerPool
 from visemic.server.streaming import StreamHub, StreamLimits
@@ -325,6 +326,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
         return FileResponse(out, media_type=req.media_type,
                             filename=f"visemic{req.extension}",
                             background=BackgroundTask(_unlink, out))
+
+    dubbing.add_routes(app, store, runner, scratch, max_upload_bytes)
 
     @app.get("/v1/jobs", summary="Recent jobs, newest first")
     async def list_jobs(limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,10 +105,12 @@ class JobStore:
     @staticmethod
     def _job(row: tuple[Any, ...]) -> Job:
         (job_id, status, request, progress, created, updated, result, size, error) = row
-        return Job(job_id, status, analysis.AnimateRequest(**json.loads(request)), progress,
+        from visemic.server.dubbing import request_from_dict
+
+        return Job(job_id, status, request_from_dict(json.loads(request)), progress,
                    created, updated, result, size, error)
 
-    def create(self, request: analysis.AnimateRequest) -> Job:
+    def create(self, request: Any) -> Job:
         now = time.time()
         job_id = uuid.uuid4().hex
         with self._db() as db:
@@ -171,7 +173,8 @@ class JobStore:
 
     def _remove_files(self, job: Job) -> None:
         path = self.result_path(job)
-        for p in (path, self.upload_path(job.id), self.portrait_path(job.id)):
+        # The job's uploads are all named after it (audio, portrait, a dub's video and clips).
+        for p in (path, *self.uploads.glob(f"{job.id}.*")):
             if p is not None:
                 with contextlib.suppress(OSError):
                     p.unlink()
@@ -208,11 +211,9 @@ class JobStore:
 PROGRESS_INTERVAL = 0.25
 
 
-def execute(data_dir: str, job_id: str, request: analysis.AnimateRequest, audio_path: str,
-            out_path: str, portrait_path: str | None = None,
-            max_duration: float | None = None) -> int:
-    """Run one job (in a worker process): analysis + export, progress into the database.
-    Returns the size of the result file."""
+def job_progress(data_dir: str, job_id: str) -> Callable[[float], None]:
+    """Mark the job running (in a worker process) and return its progress callback, which
+    writes into the database at most every :data:`PROGRESS_INTERVAL` seconds."""
     store = JobStore(data_dir)
     store.set_running(job_id)
     last = [0.0]
@@ -223,7 +224,16 @@ def execute(data_dir: str, job_id: str, request: analysis.AnimateRequest, audio_
             last[0] = now
             store.set_progress(job_id, p)
 
-    analysis.run(request, audio_path, out_path, progress, portrait_path, max_duration)
+    return progress
+
+
+def execute(data_dir: str, job_id: str, request: analysis.AnimateRequest, audio_path: str,
+            out_path: str, portrait_path: str | None = None,
+            max_duration: float | None = None) -> int:
+    """Run one job (in a worker process): analysis + export, progress into the database.
+    Returns the size of the result file."""
+    analysis.run(request, audio_path, out_path, job_progress(data_dir, job_id), portrait_path,
+                 max_duration)
     return Path(out_path).stat().st_size
 
 
@@ -254,10 +264,20 @@ class JobRunner:
         result_name = f"{job.id}{job.request.extension}"
         upload = self.store.upload_path(job.id)
         portrait = self.store.portrait_path(job.id)
-        future = self.pool.submit(execute, str(self.store.data_dir), job.id, job.request,
-                                  str(upload), str(self.store.results / result_name),
-                                  str(portrait) if job.request.portrait else None,
-                                  self.max_duration)
+        out = str(self.store.results / result_name)
+        if getattr(job.request, "kind", "") == "dub":
+            from visemic.server import dubbing
+
+            files = {n: self.store.uploads / f"{job.id}.{n}" for n in dubbing.FILES}
+            future = self.pool.submit(
+                dubbing.execute, str(self.store.data_dir), job.id, job.request,
+                str(files["video"]), str(files["audio"]) if job.request.audio else None,
+                str(files["mouth_from"]) if job.request.mouth_from else None, out)
+        else:
+            future = self.pool.submit(execute, str(self.store.data_dir), job.id, job.request,
+                                      str(upload), out,
+                                      str(portrait) if job.request.portrait else None,
+                                      self.max_duration)
         self._futures[job.id] = future
 
         def done(f: Future[Any]) -> None:
@@ -270,7 +290,7 @@ class JobRunner:
                 else:
                     self.store.finish(job.id, result_name, int(f.result()))
             finally:
-                for path in (upload, portrait):
+                for path in self.store.uploads.glob(f"{job.id}.*"):
                     with contextlib.suppress(OSError):
                         path.unlink()
 

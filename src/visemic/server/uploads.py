@@ -101,10 +101,16 @@ class Upload:
     size: int
     fields: dict[str, str]
     extra: dict[str, Path] = field(default_factory=dict)
+    main: str = "audio"  # the main file's field name
 
     @property
     def portrait(self) -> Path | None:
         return self.extra.get("portrait")
+
+    @property
+    def files(self) -> dict[str, Path]:
+        """Every file received, by field name (the main one first)."""
+        return {self.main: self.path, **self.extra}
 
 
 def _limit_text(max_bytes: int) -> str:
@@ -192,7 +198,7 @@ async def receive(request: Request, dest: Path, max_bytes: int, *,
                     what = "portrait image" if name == "portrait" else f"{name} file"
                     raise UploadError(400, f"the {what} is empty (0 bytes)")
                 extra[name] = targets[name]
-        return Upload(dest, size, fields, extra)
+        return Upload(dest, size, fields, extra, main)
     except BaseException:
         for path in parser.opened.values():
             path.unlink(missing_ok=True)

@@ -71,16 +71,67 @@ function show(values, head, viseme) {
 
 function setTab(mode) {
   state.mode = mode;
-  for (const [tab, pane, m] of [["tab-file", "pane-file", "file"], ["tab-mic", "pane-mic", "mic"]]) {
+  for (const [tab, pane, m] of [["tab-file", "pane-file", "file"], ["tab-mic", "pane-mic", "mic"],
+    ["tab-dub", "pane-dub", "dub"]]) {
     $(tab).classList.toggle("active", m === mode);
     $(tab).setAttribute("aria-selected", String(m === mode));
     $(pane).hidden = m !== mode;
   }
-  if (mode === "file") stopMic();
-  else $("player").pause();
+  if (mode !== "mic") stopMic();
+  if (mode !== "file") $("player").pause();
 }
 $("tab-file").addEventListener("click", () => setTab("file"));
 $("tab-mic").addEventListener("click", () => setTab("mic"));
+$("tab-dub").addEventListener("click", () => setTab("dub"));
+
+// ------------------------------------------------------------------------------------------
+// dub a video: POST /v1/dub (a job), follow its progress, show and offer the result
+
+$("dub-video").addEventListener("change", () => {
+  $("dub-btn").disabled = !$("dub-video").files.length;
+});
+$("dub-btn").addEventListener("click", async () => {
+  const body = new FormData();
+  body.append("video", $("dub-video").files[0]);
+  if ($("dub-audio").files.length) body.append("audio", $("dub-audio").files[0]);
+  if ($("dub-text").value.trim()) body.append("text", $("dub-text").value.trim());
+  body.append("language", $("dub-language").value.trim() || "en");
+  const bar = $("dub-progress");
+  bar.hidden = false;
+  bar.value = 0;
+  $("dub-btn").disabled = true;
+  $("dub-download").textContent = "";
+  status("dubbing…");
+  try {
+    const submitted = await fetch("/v1/dub", { method: "POST", body, headers: authHeaders() });
+    if (!submitted.ok) throw new Error(await errorText(submitted));
+    let job = await submitted.json();
+    while (job.status === "queued" || job.status === "running") {
+      await new Promise((r) => setTimeout(r, 500));
+      const polled = await fetch(`/v1/jobs/${job.id}`, { headers: authHeaders() });
+      if (!polled.ok) throw new Error(await errorText(polled));
+      job = await polled.json();
+      bar.value = job.progress;
+    }
+    if (job.status !== "done") throw new Error(job.error || job.status);
+    const got = await fetch(job.result, { headers: authHeaders() });
+    if (!got.ok) throw new Error(await errorText(got));
+    const url = URL.createObjectURL(await got.blob());
+    $("dub-result").src = url;
+    $("dub-result").hidden = false;
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = "dubbed.mp4";
+    a.textContent = "Download dubbed.mp4";
+    $("dub-download").append(a);
+    status("dubbed");
+  } catch (err) {
+    status(`dub failed: ${err.message}`, true);
+  } finally {
+    bar.hidden = true;
+    $("dub-btn").disabled = false;
+  }
+});
 
 // ------------------------------------------------------------------------------------------
 // emotion: a name and an intensity, sent as a mix string ("happy:0.70"; "" is neutral)

@@ -1,0 +1,40 @@
+"""Dubbing: the person in a video speaks new audio (``visemic dub``).
+
+>>> import visemic
+>>> visemic.dub("talk.mp4", "new_speech.wav").save("dubbed.mp4")
+
+Modules, one idea each: :mod:`~visemic.dub.geometry` (head frame, where the edit acts),
+:mod:`~visemic.dub.atlas` (real mouths from the reference clip, labelled),
+:mod:`~visemic.dub.shapes` (visemic's curves → the person's lip shapes: the profile),
+:mod:`~visemic.dub.select` (a mouth per frame, dynamic programming),
+:mod:`~visemic.dub.composite` (warp, colour, blend), :mod:`~visemic.dub.encode` (writing) and
+:mod:`~visemic.dub.pipeline` (all of it, streamed).
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from visemic.dub.pipeline import Dub
+
+
+def dub(*args: Any, **kwargs: Any) -> Dub:
+    """See :func:`visemic.dub.pipeline.dub`."""
+    from visemic.dub.pipeline import dub as plan
+
+    return plan(*args, **kwargs)
+
+
+class _CallableModule(types.ModuleType):
+    # ``visemic.dub`` is both this package and the API function: once the package is imported,
+    # Python binds the name ``visemic.dub`` to it, so calling the package must call the function.
+    def __call__(self, *args: Any, **kwargs: Any) -> Dub:
+        return dub(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+__all__ = ["dub"]

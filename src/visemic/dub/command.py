@@ -1,0 +1,99 @@
+"""``visemic dub``: the command-line shell over :func:`visemic.dub`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+DUB_EPILOG = """\
+AUDIO is the new speech (any audio or video file); without it the video's own audio is used
+(re-syncing a clip). The output keeps the video's resolution and exact frame rate (29.97 and
+variable rates included); outside the lower face its pixels are the video's own.
+
+length: when AUDIO is longer than VIDEO, the video plays forward, then backward, then forward
+again (ping-pong, no visible jump) until the speech ends; when AUDIO is shorter, the video is
+trimmed where the speech ends.
+
+pauses: in pauses of 300 ms or more the mouth rests and does not move. Frames where the face
+is lost, too small, at a cut, or turned further than the mouths available pass through
+unchanged (a warning counts them); profile views fade the edit out.
+
+output (-o, by extension):
+  OUT.mp4             H.264 CRF 18, yuv420p, AAC
+  OUT.webm            VP9, Opus
+  frames/%05d.png     PNG pictures numbered from 0 (no sound)
+
+examples:
+  visemic dub talk.mp4 new_line.wav -o dubbed.mp4
+  visemic dub talk.mp4 -o resynced.mp4                     # the clip's own audio
+  visemic dub talk.mp4 line.wav --text "Welcome back." --mouth-from other_take.mp4 -o out.mp4
+"""
+
+
+def _face(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_dub(sub: Any) -> None:
+    p = sub.add_parser(
+        "dub", help="make the person in a video speak new audio (mouths from real frames)",
+        description="Dub a video: the person's mouth, taken from real frames, speaks AUDIO; "
+                    "nothing outside the lower face changes.",
+        epilog=DUB_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("video", metavar="VIDEO", help="the video to dub")
+    p.add_argument("audio", metavar="AUDIO", nargs="?",
+                   help="the new speech (default: VIDEO's own audio)")
+    text = p.add_mutually_exclusive_group()
+    text.add_argument("--text", metavar="TEXT", help="transcript of the speech (aligned)")
+    text.add_argument("--text-file", metavar="FILE", help="transcript from a UTF-8 text file")
+    p.add_argument("--language", default="en", metavar="L",
+                   help="language of the speech (default: en)")
+    p.add_argument("--mouth-from", metavar="CLIP",
+                   help="take the mouths from this clip of the person (default: VIDEO itself)")
+    p.add_argument("--face", type=_face, default=0, metavar="N",
+                   help="which face to dub: 0 the largest where one is first found (default), "
+                        "1 the next …")
+    p.add_argument("--emotion", metavar="MIX",
+                   help="emotion mix for the mouth, e.g. happy:0.5")
+    p.add_argument("-o", "--output", metavar="OUT", required=True,
+                   help="OUT.mp4, OUT.webm or frames/%%05d.png")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(run=run_dub)
+
+
+def run_dub(args: argparse.Namespace) -> int:
+    import visemic
+    from visemic.commandline import check_input, check_output_dir, read_transcript
+    from visemic.dub.encode import output_kind
+    from visemic.progress import Progress
+
+    check_input(args.video, "video file")
+    if args.audio is not None:
+        check_input(args.audio)
+    if args.mouth_from is not None:
+        check_input(args.mouth_from, "video file")
+    output_kind(args.output)
+    check_output_dir(args.output)
+    text = read_transcript(args.text, args.text_file)
+    emotion = None
+    if args.emotion is not None:
+        from visemic.motion.emotion import parse_mix
+
+        emotion = parse_mix(args.emotion)
+    bar = None if args.quiet else Progress("dubbing", stream=sys.stderr)
+    try:
+        plan = visemic.dub(args.video, args.audio, text=text, language=args.language,
+                           mouth_from=args.mouth_from, face=args.face, emotion=emotion,
+                           progress=(lambda f: bar(0.3 * f)) if bar else None)
+        plan.save(args.output, progress=(lambda f: bar(0.3 + 0.7 * f)) if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    return 0

@@ -1,0 +1,219 @@
+"""Putting a chosen mouth into a video frame, touching nothing outside the lower face.
+
+Two layers, both piecewise-affine landmark warps (as portraits are animated):
+
+1. **Jaw**: the frame's own lower face is warped from where its landmarks are to where the new
+   mouth puts them: lips and chin follow fully, the weights fall to zero at the jaw's sides, the
+   cheeks and the nose, and a ring of fixed points below the chin keeps the neck and collar in
+   place. The chin moves with the new speech, and no second chin can show (it is the frame's own
+   chin, moved).
+2. **Mouth**: the atlas crop is warped from its own landmarks onto the same new positions
+   (lips, teeth and the skin around them), its colour matched to the frame in a ring of skin
+   around the lips (smoothed over time), and blended with a feathered mask that lies inside the
+   lower face.
+
+Pixels outside the union of the two warps' areas are the source frame's, untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from visemic.dub import geometry
+from visemic.dub.atlas import Atlas
+from visemic.render.portrait import mesh
+
+ANCHOR_OUT = 0.45     # IOD beyond the jaw line: the fixed ring below the chin
+FEATHER = 0.14        # IOD over which the mouth's mask fades in from its edge
+LIP_MARGIN = 0.04     # IOD around the outer lips always shown from the atlas
+RING = (0.08, 0.30)   # skin ring for colour matching: IOD outside the outer lips
+COLOUR_MEMORY = 0.8   # share of the previous frames' skin colour kept each frame
+
+
+@dataclass
+class Edit:
+    """One output frame's edit: ``current`` 478×3 landmarks in the frame (NaN where not kept),
+    ``target`` 478×2 where the edit moves them, ``entry`` the atlas entry shown (with optional
+    ``second``/``mix`` blended in), ``strength`` 0 (source frame) … 1."""
+
+    current: np.ndarray
+    target: np.ndarray
+    entry: int
+    strength: float = 1.0
+    second: int | None = None
+    mix: float = 0.0
+
+
+class Compositor:
+    """Edits frames of one video with mouths from one atlas (see the module docstring).
+
+    ``rest_local`` (478×3, head frame, NaN where not kept) is the video's face at rest; it fixes
+    the mesh and which points follow the mouth.
+    """
+
+    def __init__(self, atlas: Atlas, rest_local: np.ndarray) -> None:
+        self.atlas = atlas
+        self.layout = geometry.mouth_layout(rest_local)
+        rest = np.asarray(rest_local, np.float64)
+        finite = np.isfinite(rest[:, 0])
+        finite[mesh.N_SURFACE:] = False
+        # The jaw mesh: lower-face points and the fixed ring below the jaw line.
+        lower = np.flatnonzero(finite & (rest[:, 1] > -0.3))
+        oval = [i for i in mesh.FACE_OVAL if finite[i] and rest[i, 1] > self.layout.centre[1] - 0.1]
+        c = self.layout.centre
+        ring = []
+        for i in oval:
+            d = rest[i, :2] - c[:2]
+            ring.append(np.r_[rest[i, :2] + ANCHOR_OUT * d / max(np.hypot(*d), 1e-6), rest[i, 2]])
+        self.base_points = lower
+        self.anchor_local = np.array(ring) if ring else np.zeros((0, 3))
+        layout_xy = np.vstack([rest[lower, :2], self.anchor_local[:, :2]])
+        self.base_tris = Delaunay(layout_xy).simplices.astype(np.int32)
+        # The atlas's points indexed like the full landmark set (paste points must be kept).
+        pos = {int(k): i for i, k in enumerate(atlas.kept)}
+        paste = [int(k) for k in self.layout.paste if int(k) in pos]
+        if len(paste) != len(self.layout.paste):
+            raise ValueError("the atlas does not hold every mouth landmark")
+        self.paste_in_atlas = np.array([pos[k] for k in paste], np.int32)
+        self.lips_outer = [list(self.layout.paste).index(i)
+                           for i in mesh.LIPS_OUTER_UPPER + tuple(reversed(mesh.LIPS_OUTER_LOWER))]
+        self._skin: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the smoothed skin colour (after a cut or a lost face)."""
+        self._skin = None
+
+    def apply(self, image: np.ndarray, edit: Edit) -> None:
+        """Edit ``image`` (H×W×3 RGB uint8) in place."""
+        if edit.strength <= 0.0:
+            self.reset()
+            return
+        frame = geometry.head_frame(np.nan_to_num(edit.current))
+        cur = edit.current[:, :2]
+        new = np.asarray(edit.target, np.float64)
+        anchors = geometry.to_image(self.anchor_local, frame)[:, :2]
+        src = np.vstack([cur[self.base_points], anchors])
+        dst = np.vstack([new[self.base_points], anchors])
+        if not (np.isfinite(src).all() and np.isfinite(dst).all()):
+            return
+        h, w = image.shape[:2]
+        x0, y0 = np.floor(np.minimum(src.min(0), dst.min(0))).astype(int) - 2
+        x1, y1 = np.ceil(np.maximum(src.max(0), dst.max(0))).astype(int) + 3
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return
+        roi = image[y0:y1, x0:x1]
+        off = np.array([x0, y0], np.float64)
+        # No triangle is left out of this layer even if it folds over (lips closing over an
+        # open mouth): a left-out triangle would show the video's own mouth where it was.
+        base, _ = warp(roi, src - off, dst - off, self.base_tris, (x1 - x0, y1 - y0))
+        # The mouth layer.
+        paste_dst = new[self.layout.paste] - off
+        mouth, covered = self._mouth(edit.entry, paste_dst, (x1 - x0, y1 - y0))
+        if edit.second is not None and edit.mix > 0:
+            other, _ = self._mouth(edit.second, paste_dst, (x1 - x0, y1 - y0))
+            mouth = mouth * (1 - edit.mix) + other * edit.mix
+        iod = frame.iod
+        alpha = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
+        alpha = geometry.smoothstep(alpha / max(FEATHER * iod, 1.0)).astype(np.float32)
+        # Colour: gain per channel so the skin ring around the lips matches the frame's.
+        lips = np.round(paste_dst[self.lips_outer]).astype(np.int32)
+        near = np.zeros(covered.shape, np.uint8)
+        cv2.fillPoly(near, [lips], 1)
+        # The lips and the mouth opening are the atlas's whatever the feather: the video's own
+        # (differently opened) mouth must never show through.
+        # (one distance transform from the lips gives every band around them)
+        from_lips = cv2.distanceTransform(1 - near, cv2.DIST_L2, 3) / iod
+        solid = (from_lips <= LIP_MARGIN).astype(np.float32)
+        solid = cv2.GaussianBlur(solid, (0, 0), max(0.5, LIP_MARGIN * iod / 2))
+        alpha = np.maximum(alpha, solid * covered)
+        ring = (from_lips > RING[0]) & (from_lips <= RING[1]) & covered
+        if ring.sum() >= 10:
+            skin = base[ring].astype(np.float32).mean(axis=0)
+            if self._skin is None:
+                self._skin = skin
+            else:
+                self._skin = COLOUR_MEMORY * self._skin + (1 - COLOUR_MEMORY) * skin
+            gain = (self._skin + 4.0) / (mouth[ring].mean(axis=0) + 4.0)
+            mouth = mouth * np.clip(gain, 0.6, 1.6)
+        a = (alpha * edit.strength)[..., None]
+        out = base.astype(np.float32) * (1 - a) + mouth * a
+        if edit.strength < 1.0:
+            out = roi.astype(np.float32) * (1 - edit.strength) + out * edit.strength
+        roi[...] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+    def _mouth(self, entry: int, dst: np.ndarray,
+               size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        src = self.atlas.points[entry][self.paste_in_atlas].astype(np.float64)
+        sign = np.sign(_areas(src[self.layout.paste_triangles]))
+        pic, covered = warp(self.atlas.crops[entry], src, dst, self.layout.paste_triangles, size,
+                            sign)
+        return pic.astype(np.float32), covered
+
+
+def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndarray,
+         size: tuple[int, int], sign: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Piecewise-affine warp of ``image``: triangle vertices at ``src`` (V×2, image pixels) go
+    to ``dst`` (output pixels); the output is ``size`` (w, h). Returns the picture (pixels outside
+    every triangle: the output position read from ``image`` as is) and which pixels a triangle
+    covers. Triangles that turn over (orientation against ``sign``) or collapse are left out."""
+    w, h = size
+    tri_d = np.asarray(dst, np.float64)[triangles]
+    tri_s = np.asarray(src, np.float64)[triangles]
+    coef, ok = _affines(tri_d, tri_s)
+    if sign is not None:
+        ok &= np.sign(_areas(tri_d)) * sign >= 0
+    if image.shape[:2] == (h, w):
+        # Triangles that do not move are the identity: no need to draw them.
+        ok &= np.abs(tri_d - tri_s).max(axis=(1, 2)) > 0.01
+    n = len(triangles)
+    ids = np.full((h, w), n, np.int32)
+    fixed = np.round(tri_d * 16).astype(np.int32)
+    for k in np.flatnonzero(ok).tolist():
+        cv2.fillConvexPoly(ids, fixed[k], k, lineType=cv2.LINE_8, shift=4)
+    gx = np.arange(w, dtype=np.float32)[None, :]
+    gy = np.arange(h, dtype=np.float32)[:, None]
+    # Per pixel, its triangle's affine map (one coefficient plane at a time).
+    map_x = np.take(coef[:, 0], ids) * gx + np.take(coef[:, 1], ids) * gy \
+        + np.take(coef[:, 2], ids)
+    map_y = np.take(coef[:, 3], ids) * gx + np.take(coef[:, 4], ids) * gy \
+        + np.take(coef[:, 5], ids)
+    out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if image.shape[:2] == (h, w):
+        # Where the warp does not move anything (pinned triangles), keep the pixels exactly:
+        # interpolating at a position a rounding error away would change them by a level.
+        still = (np.abs(map_x - gx) < 0.02) & (np.abs(map_y - gy) < 0.02)
+        out[still] = image[still]
+    return out, ids < n
+
+
+def _affines(dst: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per triangle the affine map dst → src (6 float32 coefficients; an identity row appended
+    for pixels outside every triangle) and which triangles have area."""
+    t0, e1, e2 = dst[:, 0], dst[:, 1] - dst[:, 0], dst[:, 2] - dst[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    ok = np.abs(det) > 1e-6
+    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    i00, i01, i10, i11 = e2[:, 1] * inv, -e2[:, 0] * inv, -e1[:, 1] * inv, e1[:, 0] * inv
+    f1, f2 = src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]
+    a = f1[:, 0] * i00 + f2[:, 0] * i10
+    b = f1[:, 0] * i01 + f2[:, 0] * i11
+    c = f1[:, 1] * i00 + f2[:, 1] * i10
+    d = f1[:, 1] * i01 + f2[:, 1] * i11
+    tx = src[:, 0, 0] - a * t0[:, 0] - b * t0[:, 1]
+    ty = src[:, 0, 1] - c * t0[:, 0] - d * t0[:, 1]
+    coef = np.empty((len(dst) + 1, 6), np.float32)
+    coef[:-1] = np.stack([a, b, tx, c, d, ty], axis=1)
+    coef[-1] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    return coef, ok
+
+
+def _areas(tri: np.ndarray) -> np.ndarray:
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    return e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+
+

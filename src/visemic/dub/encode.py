@@ -1,0 +1,285 @@
+"""Writing a dubbed video: frames with their exact times, the new speech muxed beside them.
+
+- ``.mp4``: H.264 at CRF :data:`CRF` (visually lossless), yuv420p, AAC; x264's preset
+  ``veryfast``, or ``superfast`` above 720p (:data:`PRESETS`: at 1080×1920 veryfast alone takes
+  most of two cores; superfast is about twice as fast for files about twice as large).
+- ``.webm``: VP9 (constant quality), Opus.
+- ``frames/%05d.png`` (or a folder): PNG pictures, numbered from 0, no sound.
+
+Each frame keeps its own presentation time (on a 90 kHz clock in MP4, milliseconds in WebM), so
+29.97 fps stays 30000/1001 and variable-frame-rate video keeps its rhythm. Encoding and muxing
+run on a second thread (PyAV releases the GIL while it encodes) with a short queue, so memory
+stays flat. Everything is written atomically: a failure leaves nothing at the output path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import shutil
+import tempfile
+import threading
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from visemic.errors import VisemicError
+from visemic.outputs.atomic import atomic_path
+
+CRF = 18
+# (largest picture in pixels, x264 preset), first match: see bench/dub_quality.py's speed part.
+PRESETS = ((1280 * 720, "veryfast"), (1 << 40, "superfast"))
+VP9_CRF = 24
+AUDIO_RATE = 48000
+_PATTERN = re.compile(r"%0?(\d*)d")
+
+
+def output_kind(path: str | os.PathLike[str]) -> str:
+    """"mp4", "webm" or "png" for an output path; a :class:`VisemicError` for anything else."""
+    text = os.fspath(path)
+    suffix = Path(text).suffix.lower()
+    if suffix in (".mp4", ".m4v", ".mov"):
+        return "mp4"
+    if suffix == ".webm":
+        return "webm"
+    if (suffix == ".png" and _PATTERN.search(Path(text).name)) or text.endswith(("/", os.sep)) \
+            or Path(text).is_dir():
+        return "png"
+    raise VisemicError(f"not a video path: {text} (use .mp4, .webm or frames/%05d.png)")
+
+
+class AudioTrack:
+    """The new speech, decoded as a stream: ``offset`` seconds of it are skipped (negative:
+    silence first) and it ends at ``duration`` seconds."""
+
+    def __init__(self, path: str, offset: float, duration: float) -> None:
+        self.container = av.open(path)
+        if not self.container.streams.audio:
+            self.container.close()
+            raise VisemicError(f"{path}: contains no audio stream")
+        src = self.container.streams.audio[0]
+        layout = "stereo" if (src.codec_context.channels or 1) >= 2 else "mono"
+        self.rate = AUDIO_RATE
+        self.layout = layout
+        self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=self.rate)
+        self.frames = self.container.decode(src)
+        self.skip = int(round(max(0.0, offset) * self.rate))
+        self.pad = int(round(max(0.0, -offset) * self.rate))
+        self.end = int(round(duration * self.rate))
+        self.written = 0
+        self.done = False
+
+    def chunks(self, until: float) -> list[np.ndarray]:
+        """Sample blocks (channels × n float32) up to ``until`` seconds of output."""
+        want = min(self.end, int(round(until * self.rate)))
+        out: list[np.ndarray] = []
+        channels = 2 if self.layout == "stereo" else 1
+        if self.pad and self.written < want:
+            n = min(self.pad, want - self.written)
+            out.append(np.zeros((channels, n), np.float32))
+            self.pad -= n
+            self.written += n
+        while self.written < want and not self.done:
+            try:
+                frame = next(self.frames)
+                resampled = self.resampler.resample(frame)
+            except StopIteration:
+                self.done = True
+                resampled = self.resampler.resample(None)
+            except av.FFmpegError:
+                self.done = True
+                resampled = []
+            for f in resampled:
+                block = f.to_ndarray().astype(np.float32).reshape(channels, -1)
+                if self.skip:
+                    cut = min(self.skip, block.shape[1])
+                    block = block[:, cut:]
+                    self.skip -= cut
+                block = block[:, :max(0, self.end - self.written)]
+                if block.shape[1]:
+                    out.append(block)
+                    self.written += block.shape[1]
+        return out
+
+    def close(self) -> None:
+        self.container.close()
+
+
+class VideoWriter:
+    """Encodes RGB frames with their times (see the module docstring). Use as a context
+    manager: leaving it with an exception removes everything written."""
+
+    def __init__(self, path: str | os.PathLike[str], size: tuple[int, int], fps: float,
+                 audio: AudioTrack | None = None) -> None:
+        self.path = Path(path)
+        self.kind = output_kind(path)
+        self.width, self.height = size[0] - size[0] % 2, size[1] - size[1] % 2
+        self.fps = fps
+        self.audio = audio
+        self.count = 0
+        self._last_pts = -1
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> VideoWriter:
+        if self.kind == "png":
+            self._open_png()
+        else:
+            self._open_container()
+        return self
+
+    # ---------------------------------------------------------------- containers
+
+    def _open_container(self) -> None:
+        tmp = self._stack.enter_context(atomic_path(self.path))
+        options = {"movflags": "+faststart"} if self.kind == "mp4" else {}
+        self.container = self._stack.enter_context(
+            av.open(str(tmp), "w", format=self.kind, options=options))
+        rate = Fraction(self.fps).limit_denominator(1001)
+        if self.kind == "mp4":
+            self.clock = Fraction(1, 90000)
+            v = self.container.add_stream("libx264", rate=rate)
+            pixels = self.width * self.height
+            preset = next(name for most, name in PRESETS if pixels <= most)
+            v.options = {"crf": str(CRF), "preset": preset}
+        else:
+            self.clock = Fraction(1, 1000)
+            v = self.container.add_stream("libvpx-vp9", rate=rate)
+            v.options = {"crf": str(VP9_CRF), "b": "0", "deadline": "realtime",
+                         "cpu-used": "6", "row-mt": "1"}
+        v.pix_fmt = "yuv420p"
+        v.width, v.height = self.width, self.height
+        v.codec_context.time_base = self.clock
+        self.vstream = v
+        self.astream = None
+        if self.audio is not None:
+            codec = "aac" if self.kind == "mp4" else "libopus"
+            self.astream = self.container.add_stream(codec, rate=self.audio.rate,
+                                                     layout=self.audio.layout)
+            if self.kind == "mp4":
+                self.astream.bit_rate = 192000
+            self._audio_pts = 0
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="visemic-dub-encoder",
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                item = self.queue.get()
+                if item is None:
+                    break
+                image, t = item
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame.pts = t
+                frame.time_base = self.clock
+                for packet in self.vstream.encode(frame):
+                    self.container.mux(packet)
+                self._feed_audio(float(t * self.clock) + 0.5)
+            for packet in self.vstream.encode(None):
+                self.container.mux(packet)
+            self._feed_audio(float("inf"), final=True)
+        except BaseException as exc:  # handed to the caller's thread
+            self.error = exc
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self.queue.get_nowait()
+
+    def _feed_audio(self, until: float, final: bool = False) -> None:
+        if self.audio is None or self.astream is None:
+            return
+        for block in self.audio.chunks(until if until != float("inf") else 1e9):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp",
+                                               layout=self.audio.layout)
+            frame.sample_rate = self.audio.rate
+            frame.pts = self._audio_pts
+            frame.time_base = Fraction(1, self.audio.rate)
+            self._audio_pts += block.shape[1]
+            for packet in self.astream.encode(frame):
+                self.container.mux(packet)
+        if final:
+            for packet in self.astream.encode(None):
+                self.container.mux(packet)
+
+    # ---------------------------------------------------------------- PNG frames
+
+    def _open_png(self) -> None:
+        text = os.fspath(self.path)
+        name = Path(text).name
+        if _PATTERN.search(name) and text.lower().endswith(".png"):
+            self.folder, self.pattern = Path(text).parent, name
+        else:
+            self.folder, self.pattern = Path(text), "%05d.png"
+        self.created = not self.folder.exists()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name or 'frames'}.",
+                                         suffix=".part", dir=self.folder))
+
+    def _png_name(self, i: int) -> str:
+        m = _PATTERN.search(self.pattern)
+        width = int(m.group(1) or 0) if m else 5
+        return _PATTERN.sub(f"{i:0{width}d}", self.pattern, count=1)
+
+    # ---------------------------------------------------------------- frames
+
+    def put(self, image: np.ndarray, time: float) -> None:
+        """Add the next frame (H×W×3 RGB uint8) shown at ``time`` seconds of the output."""
+        pic = np.ascontiguousarray(image[:self.height, :self.width])
+        if self.kind == "png":
+            path = self.tmp / self._png_name(self.count)
+            if not cv2.imwrite(str(path), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR)):
+                raise VisemicError(f"cannot write {path}")
+            self.count += 1
+            return
+        pts = max(int(round(time / self.clock)), self._last_pts + 1)
+        self._last_pts = pts
+        while self.thread.is_alive():
+            try:
+                self.queue.put((pic, pts), timeout=0.1)
+                self.count += 1
+                return
+            except queue.Full:
+                continue
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+        raise VisemicError("video encoder stopped unexpectedly")
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if self.kind == "png":
+            try:
+                if exc is None:
+                    for i in range(self.count):
+                        name = self._png_name(i)
+                        os.replace(self.tmp / name, self.folder / name)
+                elif self.created:
+                    shutil.rmtree(self.folder, ignore_errors=True)
+            finally:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        try:
+            while self.thread.is_alive():
+                try:
+                    self.queue.put(None, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            self.thread.join()
+            if exc is None and self.error is not None:
+                raise self.error
+        finally:
+            if self.audio is not None:
+                self.audio.close()
+            if exc is None and self.error is None:
+                self._stack.close()
+            else:
+                self._stack.__exit__(type(exc or self.error), exc or self.error, None)

@@ -1,0 +1,136 @@
+"""Face geometry for dubbing: the head frame lip shapes are measured in, and the landmark sets the
+edit moves (the lower face, with the jaw) and pastes (the mouth).
+
+Shapes are held in head-frame coordinates ("local"): origin near the nose base, x along the
+eyes, y down the face, z away from the camera, in inter-ocular distances (IOD), as the tracker's
+lip features are (:mod:`visemic.video.features`). The origin is placed from the eyes alone (a
+typical nose base below them), not from the nose's landmark: Face Mesh moves that landmark
+with the upper lip, and a mouth placed relative to it would move with the video's own speech.
+A shape measured on one frame is put into another frame's pose by :func:`to_image`, so a mouth
+taken from a frontal frame lands correctly on a slightly turned or tilted head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from visemic.render.portrait import mesh
+from visemic.video import features
+
+NOSE_BASE = 2
+EYE_CORNERS = (33, 133, 263, 362)
+# The nose base from the eyes' midpoint, in the head frame (IOD; measured on real faces with
+# Face Mesh: 0.72–0.74 down, 0.46–0.47 towards the camera).
+NOSE_FROM_EYES = np.array([0.0, 0.73, -0.47])
+# Points the head frame is computed from (eye corners, forehead, chin, nose base).
+FRAME_POINTS = (33, 133, 263, 362, 10, 152, NOSE_BASE)
+# Tracked points kept per frame: those below this height (IOD, local y; the eyes are near −0.9)
+# and the head-frame points. Everything the edit touches lies below it.
+KEEP_BELOW = -0.45
+LIPS = tuple(sorted(set(mesh.LIPS_OUTER_UPPER + mesh.LIPS_OUTER_LOWER + mesh.LIPS_INNER_UPPER
+                        + mesh.LIPS_INNER_LOWER)))
+
+
+@dataclass(frozen=True)
+class HeadFrame:
+    """One frame's head pose in image pixels: ``origin`` (3,), rotation ``axes`` (3×3, columns
+    x, y, z), ``iod`` the inter-ocular distance in pixels."""
+
+    origin: np.ndarray
+    axes: np.ndarray
+    iod: float
+
+
+def head_frame(points: np.ndarray) -> HeadFrame:
+    """The head frame of 478×3 landmarks (image pixels)."""
+    p = np.asarray(points, np.float64)
+    axes = features.head_axes(p)
+    iod = float(max(features.inter_ocular(p), 1e-6))
+    origin = p[list(EYE_CORNERS)].mean(axis=0) + iod * (axes @ NOSE_FROM_EYES)
+    return HeadFrame(origin=origin, axes=axes, iod=iod)
+
+
+def to_local(points: np.ndarray, frame: HeadFrame) -> np.ndarray:
+    """Image pixels (…×3) → head-frame coordinates in IOD."""
+    return (np.asarray(points, np.float64) - frame.origin) @ frame.axes / frame.iod
+
+
+def to_image(local: np.ndarray, frame: HeadFrame) -> np.ndarray:
+    """Head-frame coordinates (…×3, IOD) → image pixels (…×3)."""
+    return frame.origin + (np.asarray(local, np.float64) * frame.iod) @ frame.axes.T
+
+
+def kept_points(points: np.ndarray) -> np.ndarray:
+    """Indices (sorted) of the landmarks a dub keeps per frame, chosen on one face."""
+    local = to_local(points, head_frame(points))
+    keep = set(np.flatnonzero(local[:, 1] > KEEP_BELOW).tolist()) | set(FRAME_POINTS)
+    keep &= set(range(mesh.N_SURFACE))
+    return np.array(sorted(keep), np.int32)
+
+
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+@dataclass(frozen=True)
+class MouthLayout:
+    """Where the edit acts, derived once from a face at rest (local coordinates, IOD).
+
+    ``follow`` [478]: how far each landmark follows the new mouth (1 on the lips and chin,
+    falling to 0 at the jaw sides, cheeks and nose, which stay where the video has them).
+    ``paste`` [P]: the landmarks around the mouth whose area shows the atlas's pixels;
+    ``paste_triangles`` index ``paste`` (the skin around the lips and the mouth opening).
+    """
+
+    follow: np.ndarray
+    paste: np.ndarray
+    paste_triangles: np.ndarray
+    centre: np.ndarray
+    half_width: float
+
+
+def mouth_layout(rest_local: np.ndarray) -> MouthLayout:
+    """The :class:`MouthLayout` of a face whose rest shape is ``rest_local`` (478×3, local)."""
+    r = np.asarray(rest_local, np.float64)
+    outer = r[list(mesh.LIPS_OUTER_UPPER + mesh.LIPS_OUTER_LOWER)]
+    centre = outer.mean(axis=0)
+    half = float((outer[:, 0].max() - outer[:, 0].min()) / 2)
+    nose = float(r[NOSE_BASE, 1])
+    top = float(outer[:, 1].min())
+    philtrum = max(top - nose, 0.02)
+    bottom = float(outer[:, 1].max())
+    chin = float(r[152, 1])
+
+    def rho(ax: float, up: float, down: float) -> np.ndarray:
+        dx = (r[:, 0] - centre[0]) / ax
+        dy = r[:, 1] - centre[1]
+        dy = np.where(dy < 0, dy / up, dy / down)
+        return np.hypot(dx, dy)
+
+    # Follow: lips and chin fully, fading out towards the jaw sides and the nose.
+    follow = 1.0 - smoothstep((rho(half + 0.15, centre[1] - top + 0.08,
+                                   chin - centre[1] + 0.05) - 1.0) / 0.8)
+    # The silhouette beside the mouth is the jaw's side: pinned, so the cheek and collar stay.
+    oval = np.array(mesh.FACE_OVAL)
+    side = oval[np.abs(r[oval, 0] - centre[0]) > half + 0.2]
+    follow[side] = 0.0
+    # Nothing above the middle of the philtrum moves (the nose and everything above it stay).
+    follow *= smoothstep((r[:, 1] - nose - 0.4 * philtrum) / (0.4 * philtrum))
+    follow[mesh.N_SURFACE:] = 0.0
+    follow = np.nan_to_num(follow, nan=0.0)  # points not kept
+    # Paste: the lips and the skin around them, down to halfway to the chin's edge.
+    inside = rho(half + 0.2, centre[1] - top + 0.45 * philtrum,
+                 bottom - centre[1] + 0.55 * (chin - bottom)) <= 1.0
+    inside &= np.isfinite(r[:, 0])
+    inside[mesh.N_SURFACE:] = False
+    inside[list(LIPS)] = True
+    paste = np.flatnonzero(inside).astype(np.int32)
+    where = {int(k): i for i, k in enumerate(paste)}
+    tris = [t for t in mesh.surface_triangles().tolist() if all(v in where for v in t)]
+    tris += [t for t in mesh.hole_triangles()["mouth"].tolist() if all(v in where for v in t)]
+    local_tris = np.array([[where[v] for v in t] for t in tris], np.int32)
+    return MouthLayout(follow=follow.astype(np.float32), paste=paste,
+                       paste_triangles=local_tris, centre=centre, half_width=half)

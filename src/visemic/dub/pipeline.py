@@ -1,0 +1,586 @@
+"""Dubbing, end to end: VIDEO + new speech → the same video, its mouth speaking the speech.
+
+:func:`dub` analyses (the speech with :func:`visemic.animate`, the video's face with the video
+tracker, the mouth atlas from the reference clip, the choice of a real mouth per output frame)
+and returns a :class:`Dub`; :meth:`Dub.save` renders it as a stream: decode → edit → encode,
+with decoding and encoding on their own threads (PyAV and OpenCV release the GIL), so two
+cores work at once and memory stays flat in the video's length (per frame only a few kB of
+tracking and choices are held).
+
+Timing: the output's clock starts at the video's first frame. With the video's own audio the
+speech keeps its place in the container; a separate AUDIO starts with the first frame. When the
+speech is longer than the video the video plays forward, then backward, then forward … (no
+frame is shown twice at a turn, so there is no visible jump); when it is shorter the video is
+cut where the speech ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from visemic.dub import geometry, select
+from visemic.dub.atlas import CLASSES, Atlas, AtlasBuilder, context, pauses
+from visemic.dub.composite import Compositor, Edit
+from visemic.dub.encode import AudioTrack, VideoWriter, output_kind
+from visemic.dub.shapes import ReferenceProfile, ShapeProfile
+from visemic.errors import NoFaceError, VisemicError
+from visemic.render.portrait import mesh
+from visemic.result import Result
+from visemic.video import decode, features
+from visemic.video.tracker import Tracker, smoothed
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float], None]
+
+CURVE_FPS = 100.0       # the speech's curves are computed this finely, then sampled per frame
+MIN_IOD_PX = 12.0       # smaller faces are passed through
+FADE_FRAMES = 4         # the edit fades in and out over this many frames around lost faces
+YAW_MARGIN = (8.0, 22.0)  # degrees beyond the atlas's turn: full edit … none (profile views)
+CUT_JUMP = 0.5          # landmarks moving this many eye distances in one frame: a cut
+SILENCE_LAG, SILENCE_LEAD = 0.04, 0.08  # the mouth settles after speech, opens before it
+PREFETCH = 4
+APERTURE_FIX = 0.08     # eye distances the lower lip may be moved to open as asked
+SEALED = 0.02           # eye distances: the opening of lips that seal
+TRACK_SMOOTHING = 2     # passes of centred [1 2 1] over the video's landmarks (less shimmer)
+BACKWARD_CHUNK = 24     # frames decoded at once when playing backward
+
+
+@dataclass
+class FaceTrack:
+    """The dubbed video's face per source frame: ``times`` [n], ``points`` [n × K × 3] the
+    ``kept`` landmarks in source pixels (smoothed, NaN where lost), ``strength`` [n] 0…1."""
+
+    times: np.ndarray
+    kept: np.ndarray
+    points: np.ndarray
+    strength: np.ndarray
+
+    def full(self, k: int) -> np.ndarray:
+        out = np.full((mesh.N_REFINED, 3), np.nan)
+        out[self.kept] = self.points[k]
+        return out
+
+
+@dataclass
+class Dub:
+    """A planned dub: what :func:`dub` worked out, ready to :meth:`save`.
+
+    ``speech`` is visemic's analysis of the new speech (a :class:`~visemic.Result`); ``plan``
+    [frames] the source frame shown at each output frame (ping-pong or trimmed), ``times`` their
+    output times; ``choice`` the atlas entry per output frame; ``silent`` the pause frames;
+    ``shapes`` the lip features asked for; ``classes`` the phone class per frame.
+    """
+
+    video: str
+    info: decode.VideoInfo
+    speech: Result
+    audio_path: str
+    audio_offset: float
+    track: FaceTrack
+    atlas: Atlas
+    rest_local: np.ndarray
+    plan: np.ndarray
+    times: np.ndarray
+    choice: np.ndarray
+    silent: np.ndarray
+    shapes: np.ndarray
+    classes: np.ndarray
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def frames(self) -> int:
+        return len(self.plan)
+
+    def save(self, path: str | os.PathLike[str], progress: Progress | None = None) -> Path:
+        """Render to ``path`` (.mp4, .webm or frames/%05d.png) and return it."""
+        output_kind(path)
+        return _render(self, path, progress)
+
+
+def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = None, *,
+        text: str | None = None, language: str = "en",
+        mouth_from: str | os.PathLike[str] | None = None, face: int = 0,
+        emotion: Any = None, profile: ShapeProfile | None = None,
+        progress: Progress | None = None) -> Dub:
+    """Plan a dub of ``video`` speaking ``audio`` (default: the video's own audio, re-synced).
+
+    ``text``/``language`` as in :func:`visemic.animate`; ``mouth_from`` a clip whose mouths are
+    used (default: ``video``'s own); ``face`` which face (0: the largest); ``emotion`` an
+    emotion mix for the curves; ``profile`` maps visemic's curves to this person's lip features
+    (default: learned from the reference clip, :class:`~visemic.dub.shapes.ReferenceProfile`).
+    Raises :class:`VisemicError` for unreadable inputs, a video without audio when no ``audio``
+    is given, a clip without a usable mouth, and :class:`NoFaceError` when no face is found.
+    """
+    from visemic import api
+
+    video = os.fspath(video)
+    info = decode.probe(video)
+    if audio is None and not info.has_audio:
+        raise VisemicError(f"{video} has no audio track: give the new speech as AUDIO")
+    audio_path = os.fspath(audio) if audio is not None else video
+    stage = _Stages(progress)
+    stage.begin("speech", 0.10)
+    speech = api.animate(audio_path, text, language=language, fps=CURVE_FPS, emotion=emotion,
+                         progress=stage.report)
+    # The speech's time 0 on the output clock (which starts at the video's first frame).
+    offset = (info.video_start - info.audio_start) if audio is None else 0.0
+    reference = os.fspath(mouth_from) if mouth_from is not None else video
+    same = os.path.abspath(reference) == os.path.abspath(video)
+    kept = None
+    if same:
+        ref_info = info
+        ref_speech = speech if audio is None else _own_speech(video, info, language)
+        stage.begin("track", 0.45)
+        builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(info))
+        track = _scan(video, info, face, builder, stage.report)
+        atlas_builder = builder
+    else:
+        ref_info = decode.probe(reference)
+        ref_speech = _own_speech(reference, ref_info, language)
+        stage.begin("atlas", 0.30)
+        atlas_builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(ref_info))
+        _scan(reference, ref_info, 0, atlas_builder, stage.report, reference=True)
+        kept = atlas_builder.kept
+        stage.begin("track", 0.50)
+        track = _scan(video, info, face, None, stage.report, kept=kept)
+    timeline = ref_speech.timeline if ref_speech is not None else None
+    atlas = atlas_builder.finish(timeline or _empty_timeline(language),
+                                 ref_info.audio_start or 0.0, reference)
+    if timeline is None:
+        atlas.classes[:] = CLASSES.index("other")
+        atlas.silent[:] = False
+    stage.begin("select", 1.0)
+    if profile is None:
+        ref_times = atlas.times - (ref_info.audio_start or 0.0)
+        ref_values = _sample(ref_speech, ref_times) if ref_speech is not None else None
+        if ref_values is None:
+            profile = _flat_profile(atlas)
+        else:
+            profile = ReferenceProfile.fit(ref_values, ref_speech.animation.channels,
+                                           atlas.features, speech=~atlas.silent)
+    length = speech.audio.duration - offset
+    if audio is None:  # re-syncing: the video's own length (its audio may run a little longer)
+        length = min(length, _video_length(track.times, info.fps))
+    plan, times = _schedule(track.times, length, info.fps)
+    speech_times = times + offset
+    values = _sample(speech, speech_times)
+    shapes = np.asarray(profile(values, speech.animation.channels), np.float64)
+    classes = context(speech.timeline, speech_times)
+    silent = pauses(speech.timeline, speech_times, lag=SILENCE_LAG, lead=SILENCE_LEAD)
+    # In pauses the shape asked for is the person's rest.
+    shapes[silent] = atlas.features[atlas.rest]
+    choice = select.choose(atlas, shapes, classes, silent)
+    rest_local = _rest_shape(track)
+    stage.report(1.0)
+    lost = int((track.strength[plan] <= 0).sum())
+    if lost:
+        log.warning("%d of %d frames passed through unchanged (face lost, too small, turned "
+                    "away or a cut)", lost, len(plan))
+    # jumps: output frames whose mouth is not the reference frame that followed the previous one
+    stats = {"frames": len(plan), "passed_through": lost, "atlas": atlas.size,
+             "jumps": int((np.diff(atlas.source[choice]) != 1).sum()) if len(choice) > 1 else 0}
+    return Dub(video=video, info=info, speech=speech, audio_path=audio_path,
+               audio_offset=offset, track=track, atlas=atlas, rest_local=rest_local, plan=plan,
+               times=times, choice=choice, silent=silent, shapes=shapes,
+               classes=classes[:, 1].copy(), stats=stats)
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+class _Stages:
+    """Maps each stage's own 0…1 onto its share of the whole."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.start = 0.0
+        self.end = 0.0
+
+    def begin(self, name: str, end: float) -> None:
+        self.start, self.end = self.end, end
+        self.report(0.0)
+
+    def report(self, fraction: float) -> None:
+        if self.progress is not None:
+            self.progress(self.start + (self.end - self.start) * min(1.0, max(0.0, fraction)))
+
+
+def _stride(info: decode.VideoInfo) -> int:
+    from visemic.dub.atlas import MAX_FRAMES
+
+    expected = info.frames or int(info.duration * (info.fps or 25))
+    return max(1, math.ceil(expected / MAX_FRAMES))
+
+
+def _own_speech(path: str, info: decode.VideoInfo, language: str) -> Result | None:
+    """visemic's analysis of a clip's own audio (its phones label the atlas); None without one."""
+    from visemic import api
+
+    if not info.has_audio:
+        log.warning("%s has no audio: its mouths are chosen by shape only", path)
+        return None
+    return api.animate(path, language=language, fps=CURVE_FPS)
+
+
+def _empty_timeline(language: str) -> Any:
+    from visemic.types import Timeline
+
+    return Timeline(language=language)
+
+
+def _prefetched(items: Iterator[Any], depth: int = PREFETCH) -> Iterator[Any]:
+    """``items`` produced on a background thread, ``depth`` ahead (decoding overlaps work)."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            while not stop.is_set():
+                try:
+                    q.put(done, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    thread = threading.Thread(target=run, name="visemic-dub-decoder", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                break
+            yield item
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _scan(path: str, info: decode.VideoInfo, face: int, builder: AtlasBuilder | None,
+          progress: Progress, kept: np.ndarray | None = None,
+          reference: bool = False) -> FaceTrack:
+    """Decode and track ``path`` once; feed usable frames to ``builder`` (the atlas)."""
+    expected = max(1, info.frames or int(info.duration * (info.fps or 25)))
+    times: list[float] = []
+    rows: list[np.ndarray | None] = []
+    found = False
+    tracker: Tracker | None = None
+    try:
+        for frame in _prefetched(decode.frames(path)):
+            if tracker is None:
+                tracker = Tracker(face, pixel_scale=1.0)
+            result = tracker.update(frame.image, frame.time)
+            pts = result.landmarks
+            found = found or pts is not None
+            if pts is not None and kept is None:
+                kept = geometry.kept_points(pts)
+                if builder is not None:
+                    builder.kept = kept
+            if builder is not None:
+                builder.add(frame.image, pts, frame.index, frame.time)
+            times.append(frame.time)
+            rows.append(None if pts is None else pts[kept].astype(np.float32))
+            if len(times) % 10 == 0:
+                progress(min(0.99, len(times) / expected))
+    finally:
+        if tracker is not None:
+            tracker.close()
+    if not times:
+        raise VisemicError(f"{path}: no video frames decode")
+    if not found or kept is None:
+        if reference:
+            raise VisemicError(f"{path}: no usable mouth for dubbing (no face found)")
+        if face > 0:
+            raise VisemicError(f"face {face} asked for, but fewer faces were found in {path} "
+                               f"(numbered from 0, largest first)")
+        raise NoFaceError(path)
+    points = np.full((len(rows), len(kept), 3), np.nan, np.float32)
+    for i, r in enumerate(rows):
+        if r is not None:
+            points[i] = r
+    progress(1.0)
+    raw = points.copy()
+    points = smoothed(points, TRACK_SMOOTHING).astype(np.float32)
+    return FaceTrack(times=np.asarray(times), kept=kept, points=points,
+                     strength=_strength(raw, kept))
+
+
+def _strength(points: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Per frame 0…1: how fully to edit (0 where the face is lost, small, turned or at a
+    cut), faded in and out over :data:`FADE_FRAMES`."""
+    n = len(points)
+    full = np.full((n, mesh.N_REFINED, 3), np.nan, np.float32)
+    full[:, kept] = points
+    found = np.isfinite(points[:, :, 0]).all(axis=1)
+    s = np.zeros(n)
+    safe = np.nan_to_num(full)
+    iod = features.inter_ocular(safe)
+    yaw = np.abs(features.pose(safe)[:, 0])
+    lo, hi = 30.0 + YAW_MARGIN[0], 30.0 + YAW_MARGIN[1]
+    s = np.where(found & (iod >= MIN_IOD_PX), np.clip((hi - yaw) / (hi - lo), 0, 1), 0.0)
+    jump = np.zeros(n, bool)
+    step = np.linalg.norm(np.diff(points[:, :, :2], axis=0), axis=2)
+    med = np.full(max(n - 1, 0), np.nan)
+    rows = np.isfinite(step).any(axis=1)
+    if rows.any():
+        med[rows] = np.nanmedian(step[rows], axis=1)
+    for i, m in enumerate(med):
+        if np.isfinite(m) and m > CUT_JUMP * max(iod[i + 1], 1.0):
+            jump[i] = jump[i + 1] = True
+    s[jump] = 0.0
+    # Fade: a frame is no stronger than its neighbours' minimum nearby, then eased.
+    k = FADE_FRAMES
+    padded = np.pad(s, k, mode="edge")
+    low = np.min(np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1), axis=1)
+    kernel = np.hanning(2 * k + 3)[1:-1]
+    eased = np.convolve(np.pad(low, k, mode="edge"), kernel / kernel.sum(), mode="valid")
+    return np.where(s > 0, np.minimum(eased, s), 0.0)
+
+
+def _atlas_neutral(atlas: Atlas) -> np.ndarray:
+    """The atlas's face with closed lips (478×3 local), measured as :func:`_rest_shape` measures
+    the video's: mouths are moved by their difference from it."""
+    gaps = atlas.features[:, features.FEATURES.index("inner_aperture")]
+    closed = gaps <= np.quantile(gaps, 0.25)
+    out = np.full((mesh.N_REFINED, 3), np.nan)
+    out[atlas.kept] = np.median(atlas.local[closed], axis=0)
+    return out
+
+
+def _rest_shape(track: FaceTrack) -> np.ndarray:
+    """The video's face at rest (478×3 local, NaN where not kept): the median of its most closed
+    frames."""
+    found = np.flatnonzero(np.isfinite(track.points[:, :, 0]).all(axis=1))
+    pick = found[np.linspace(0, len(found) - 1, min(len(found), 400)).astype(int)]
+    shapes = []
+    gaps = []
+    for k in pick:
+        full = track.full(int(k))
+        frame = geometry.head_frame(np.nan_to_num(full))
+        shapes.append(geometry.to_local(full, frame))
+        gaps.append(features.lip_features(np.nan_to_num(full))[0])
+    shapes_a = np.stack(shapes)
+    gaps_a = np.asarray(gaps)
+    closed = gaps_a <= np.quantile(gaps_a, 0.25)
+    return np.median(shapes_a[closed], axis=0)
+
+
+def _sample(result: Result, times: np.ndarray) -> np.ndarray:
+    """The curves at ``times`` (seconds of the speech), linearly interpolated."""
+    anim = result.animation
+    v = anim.values
+    pos = np.clip(np.asarray(times) * anim.fps, 0, max(0, len(v) - 1))
+    i0 = np.floor(pos).astype(int)
+    i1 = np.minimum(i0 + 1, len(v) - 1)
+    w = (pos - i0)[:, None]
+    return v[i0] * (1 - w) + v[i1] * w
+
+
+def _flat_profile(atlas: Atlas) -> ShapeProfile:
+    """Without the reference's own speech: the person's shapes spread over jawOpen alone."""
+    ap = atlas.features
+    q = np.linspace(0.02, 0.98, 25)
+    fq = np.quantile(ap, q, axis=0).T
+    dq = np.tile(np.linspace(0.0, 0.6, 25), (ap.shape[1], 1))
+    return ReferenceProfile(driver_q=dq, feature_q=fq)
+
+
+def _video_length(times: np.ndarray, fps: float) -> float:
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / (fps or 25)
+    return float(times[-1] - times[0]) + step
+
+
+def _schedule(times: np.ndarray, duration: float, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(source frame per output frame, output times) covering ``duration`` seconds: forward,
+    then backward and forward again while the speech lasts (ping-pong); cut where it ends."""
+    t = np.asarray(times, np.float64) - times[0]
+    n = len(t)
+    step = np.diff(t)
+    last = float(np.median(step)) if n > 1 else 1.0 / (fps or 25)
+    durations = np.r_[step, last]
+    if n == 1:
+        count = max(1, int(math.ceil(duration / last)))
+        return np.zeros(count, np.int64), np.arange(count) * last
+    plan: list[np.ndarray] = []
+    clock: list[np.ndarray] = []
+    now = 0.0
+    forward = np.arange(n)
+    backward = np.arange(n - 2, 0, -1)
+    direction = 0
+    while now < duration - 1e-6:
+        run = forward if direction == 0 else backward
+        if len(run) == 0:
+            run = forward
+        starts = now + np.r_[0.0, np.cumsum(durations[run])[:-1]]
+        keep = starts < duration - 1e-6
+        plan.append(run[keep])
+        clock.append(starts[keep])
+        now = float(starts[-1] + durations[run[-1]]) if keep.all() else duration
+        direction ^= 1
+    if not plan:
+        return np.zeros(1, np.int64), np.zeros(1)
+    return np.concatenate(plan), np.concatenate(clock)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _render(d: Dub, path: str | os.PathLike[str], progress: Progress | None) -> Path:
+    compositor = Compositor(d.atlas, d.rest_local)
+    follow = compositor.layout.follow.astype(np.float64)[:, None]
+    atlas_rest = _atlas_neutral(d.atlas)
+    n = d.frames
+    audio = None
+    if output_kind(path) != "png":
+        audio = AudioTrack(d.audio_path, d.audio_offset, float(d.times[-1]) + _last(d))
+    # The chosen mouths open about as asked; the rest of the way is a small move of the lower
+    # lip and jaw (at most APERTURE_FIX eye distances), so the opening follows the request.
+    aperture = features.FEATURES.index("inner_aperture")
+    chosen = d.atlas.features[d.choice, aperture].astype(np.float64)
+    chosen = np.convolve(np.pad(chosen, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
+    fix = np.clip(d.shapes[:, aperture] - chosen, -APERTURE_FIX, APERTURE_FIX)
+    # Lips that must seal (/p b m/ asked closed) close whatever the mouth chosen.
+    seal = (d.classes == CLASSES.index("bilabial")) & (d.shapes[:, aperture] < SEALED)
+    fix[seal] = np.minimum(fix[seal], SEALED - chosen[seal])
+    fix[d.silent] = 0.0
+    lip_line = float(np.nanmean(d.rest_local[[13, 14], 1]))
+    lower = geometry.smoothstep((np.nan_to_num(d.rest_local[:, 1], nan=-9) - lip_line) / 0.05)
+    size = (d.info.width, d.info.height)
+    step = max(1, n // 200)
+    with VideoWriter(path, size, d.info.fps or 25.0, audio) as writer:
+        for i, (k, image) in enumerate(_prefetched(_source_frames(d))):
+            strength = float(d.track.strength[k])
+            if strength > 0:
+                current = d.track.full(k)
+                disp = _displacement(d, i, atlas_rest)
+                frame = geometry.head_frame(np.nan_to_num(current))
+                disp[:, 1] += fix[i] * lower
+                wanted = geometry.to_image(d.rest_local + disp, frame)
+                target = current + strength * follow * (wanted - current)
+                target = np.where(np.isfinite(target), target, current)[:, :2]
+                compositor.apply(image, Edit(current=current, target=target,
+                                             entry=int(d.choice[i]), strength=strength))
+            else:
+                compositor.reset()
+            writer.put(image, float(d.times[i]))
+            if progress is not None and (i + 1) % step == 0:
+                progress((i + 1) / n)
+    if progress is not None:
+        progress(1.0)
+    return Path(path)
+
+
+def _last(d: Dub) -> float:
+    t = d.track.times
+    return float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / (d.info.fps or 25)
+
+
+def _displacement(d: Dub, i: int, atlas_rest: np.ndarray) -> np.ndarray:
+    """The chosen mouths' shapes around output frame ``i`` relative to the atlas's rest,
+    smoothed [1 2 1] over neighbouring frames (478×3, head frame; NaN where not kept)."""
+    total = np.zeros((mesh.N_REFINED, 3))
+    weight = 0.0
+    for j, w in ((i - 1, 1.0), (i, 2.0), (i + 1, 1.0)):
+        if 0 <= j < d.frames:
+            total += w * (d.atlas.full_local(int(d.choice[j])) - atlas_rest)
+            weight += w
+    return total / weight
+
+
+def _source_frames(d: Dub) -> Iterator[tuple[int, np.ndarray]]:
+    """(source index, RGB picture) in plan order: forward runs decode straight through, backward
+    runs decode chunks after a seek and play them reversed."""
+    plan = d.plan
+    n = len(plan)
+    i = 0
+    while i < n:
+        j = i
+        if i + 1 < n and plan[i + 1] == plan[i] - 1:
+            while j + 1 < n and plan[j + 1] == plan[j] - 1:
+                j += 1
+            yield from _backward(d.video, d.track.times, int(plan[i]), int(plan[j]))
+        else:
+            while j + 1 < n and plan[j + 1] == plan[j] + 1:
+                j += 1
+            yield from _forward(d.video, int(plan[i]), int(plan[j]))
+        i = j + 1
+
+
+def _forward(path: str, lo: int, hi: int) -> Iterator[tuple[int, np.ndarray]]:
+    frames = decode.frames(path)
+    try:
+        for frame in frames:
+            if frame.index > hi:
+                break
+            if frame.index >= lo:
+                yield frame.index, frame.image
+    finally:
+        frames.close()
+
+
+def _backward(path: str, times: np.ndarray, hi: int, lo: int) -> Iterator[tuple[int,
+                                                                                 np.ndarray]]:
+    with av.open(path) as container:
+        stream = [s for s in container.streams.video if not s.disposition & 1024][0]
+        stream.thread_type = "AUTO"
+        tb = stream.time_base
+        for end in range(hi, lo - 1, -BACKWARD_CHUNK):
+            start = max(lo, end - BACKWARD_CHUNK + 1)
+            container.seek(int(times[start] / tb) if tb else 0, stream=stream, backward=True)
+            got: dict[int, np.ndarray] = {}
+            for frame in container.decode(stream):
+                if frame.time is None:
+                    continue
+                k = _nearest(times, frame.time)
+                if k > end:
+                    break
+                if k >= start:
+                    got[k] = _upright(frame)
+            for k in range(end, start - 1, -1):
+                if k in got:
+                    yield k, got[k]
+                elif got:
+                    yield k, got[min(got, key=lambda g: abs(g - k))].copy()
+
+
+def _nearest(times: np.ndarray, t: float) -> int:
+    k = int(np.searchsorted(times, t))
+    if k >= len(times) or (k > 0 and t - times[k - 1] < times[k] - t):
+        k -= 1
+    return k
+
+
+def _upright(frame: av.VideoFrame) -> np.ndarray:
+    image = frame.to_ndarray(format="rgb24")
+    try:
+        angle = int(round(float(frame.rotation or 0) / 90.0)) % 4
+    except (AttributeError, TypeError, ValueError):
+        angle = 0
+    return np.ascontiguousarray(np.rot90(image, angle)) if angle else image
