@@ -159,25 +159,20 @@ class Tracker:
         import cv2
 
         cx, cy, side = self._crop  # type: ignore[misc]
-        # The crop in whole pixels (padded with edge pixels where it leaves the frame), then
-        # resized: cheaper than a general warp.
-        x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-        n = max(8, int(round(side)))
-        h, w = image.shape[:2]
-        part = image[max(0, y0):max(0, y0 + n), max(0, x0):max(0, x0 + n)]
-        if part.shape[0] != n or part.shape[1] != n:
-            if part.size == 0:
-                return None
-            part = cv2.copyMakeBorder(part, max(0, -y0), max(0, y0 + n - h), max(0, -x0),
-                                      max(0, x0 + n - w), cv2.BORDER_REPLICATE)
-        k = CROP_SIDE / n
-        crop = cv2.resize(part, (CROP_SIDE, CROP_SIDE),
-                          interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+        # A sub-pixel warp, not a whole-pixel cut: the crop's rounding would otherwise move the
+        # landmarks by up to half a source pixel whenever the crop is re-aimed (dubbing pastes
+        # on them, so that showed as a mouth that shivers in pauses).
+        k = CROP_SIDE / side
+        m = np.array([[k, 0.0, CROP_SIDE / 2 - k * cx], [0.0, k, CROP_SIDE / 2 - k * cy]])
+        crop = cv2.warpAffine(image, m, (CROP_SIDE, CROP_SIDE),
+                              flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
         faces = self._mesh(crop)
         if not faces:
             return None
         pts = faces[0]
-        pts[:, :2] = pts[:, :2] / k + (x0, y0)
+        pts[:, 0] = (pts[:, 0] - m[0, 2]) / k
+        pts[:, 1] = (pts[:, 1] - m[1, 2]) / k
         pts[:, 2] /= k
         return pts
 
