@@ -393,3 +393,11 @@ def test_frames_without_the_face_pass_through_with_a_warning(tmp_path, talking, 
             assert np.array_equal(dub[i], source[k])
     # … and the edit fades in and out around the gap rather than switching.
     assert 0 < plan.track.strength[26] < 1 or 0 < plan.track.strength[27] < 1
+
+
+def test_dubbed_video_is_in_sync(dubbed, tmp_path):
+    """sync-check measures visemic's own dub within ±40 ms of the new speech."""
+    plan, _ = dubbed
+    out = plan.save(tmp_path / "dubbed.mp4")
+    report = visemic.sync_check(out)
+    assert report.offset_ms is not None and abs(report.offset_ms) <= 40, report.summary()
