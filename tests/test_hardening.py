@@ -665,3 +665,42 @@ def test_new_streams_are_refused_when_the_engines_are_saturated(tmp_path):
             with client.websocket_connect("/v1/stream") as second:
                 second.send_bytes(tone)
                 assert "frame" in second.receive_json()
+
+
+# --- 4. long files with a transcript: every word lands where it is spoken ----------------------
+
+_VOCABULARY = ("time people water house number morning garden window river mountain story "
+               "music paper family friend school market summer winter evening table letter "
+               "animal picture country city bottle doctor teacher kitchen forest island bridge "
+               "station yellow purple silver golden quiet happy gentle simple careful early "
+               "little narrow walk carry follow listen answer open remember travel gather "
+               "wonder").split()
+
+
+@pytest.fixture(scope="module")
+def long_speech(tmp_path_factory):
+    """About 3.5 minutes of espeak-ng speech (random sentences) with its exact word times."""
+    from visemic.phonetics import espeak
+
+    rng = np.random.default_rng(1)
+    text = " ".join(" ".join(rng.choice(_VOCABULARY, rng.integers(6, 12))).capitalize() + "."
+                    for _ in range(66))
+    audio, tl = espeak.synthesize(text, "en-us")
+    path = tmp_path_factory.mktemp("long") / "long.wav"
+    audio_io.save_wav(audio_io.from_array(audio.samples, audio.sample_rate), path)
+    return path, text, tl
+
+
+def test_long_file_with_transcript_aligns_every_word_where_spoken(long_speech):
+    import visemic
+    from visemic.api import LONG_FILE
+
+    path, text, truth = long_speech
+    assert audio_io.probe_duration(path) > LONG_FILE  # the segment-by-segment path
+    result = visemic.animate(path, text=text)
+    got = result.timeline.words
+    assert len(got) == len(truth.words)  # none dropped (was about half)
+    inside = [t.start - 0.02 <= (g.start + g.end) / 2 <= t.end + 0.02
+              for g, t in zip(got, truth.words, strict=True)]
+    assert np.mean(inside) > 0.97, np.mean(inside)
+    assert all(a.end <= b.start + 1e-6 for a, b in zip(got, got[1:]))

@@ -16,7 +16,7 @@ MIN_SEGMENT = 20.0   # seconds
 MAX_SEGMENT = 40.0
 
 
-def _quietest(x: np.ndarray, lo: int, hi: int, win: int) -> int:
+def quietest(x: np.ndarray, lo: int, hi: int, win: int) -> int:
     """Sample index at the centre of the quietest ``win``-sample window within [lo, hi)."""
     seg = x[lo:hi].astype(np.float64) ** 2
     if len(seg) <= win:
@@ -26,15 +26,17 @@ def _quietest(x: np.ndarray, lo: int, hi: int, win: int) -> int:
     return lo + int(np.argmin(energy)) + win // 2
 
 
-def segments(chunks: Iterable[np.ndarray], rate: int = RATE) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (offset in samples, samples) segments of MIN…MAX seconds cut at pauses."""
+def segments(chunks: Iterable[np.ndarray], rate: int = RATE, shortest: float = MIN_SEGMENT,
+             longest: float = MAX_SEGMENT) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (offset in samples, samples) segments of ``shortest``…``longest`` seconds (the
+    last one may be shorter) cut at pauses."""
     buf = np.zeros(0, np.float32)
     offset = 0
-    lo, hi, win = int(MIN_SEGMENT * rate), int(MAX_SEGMENT * rate), int(0.1 * rate)
+    lo, hi, win = int(shortest * rate), int(longest * rate), int(0.1 * rate)
     for chunk in chunks:
         buf = np.concatenate([buf, chunk])
         while len(buf) >= hi:
-            cut = _quietest(buf, lo, hi, win)
+            cut = quietest(buf, lo, hi, win)
             yield offset, buf[:cut]
             offset += cut
             buf = buf[cut:].copy()
