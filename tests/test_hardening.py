@@ -704,3 +704,21 @@ def test_long_file_with_transcript_aligns_every_word_where_spoken(long_speech):
               for g, t in zip(got, truth.words, strict=True)]
     assert np.mean(inside) > 0.97, np.mean(inside)
     assert all(a.end <= b.start + 1e-6 for a, b in zip(got, got[1:], strict=False))
+
+
+# --- cases the fuzzers found -----------------------------------------------------------------
+
+# Two ADTS (AAC) frames whose sample rate and channels differ: PyAV's resampler raised
+# ValueError ("Frame does not match AudioResampler setup"), an internal error.
+_ADTS_CHANGING = (b"\xff\xf1\x00@\x03\x9f\xfc\xde\x02\x00Lavc62.28.102\x00\x020@\x0e\xff\xf1P@"
+                  b"\x01\x7f\xfc\x01\x18 \x07")
+
+
+def test_audio_whose_format_changes_midstream(tmp_path):
+    path = tmp_path / "changing.aac"
+    path.write_bytes(_ADTS_CHANGING)
+    try:
+        audio = audio_io.load(path)
+    except VisemicError:
+        return
+    assert np.isfinite(audio.samples).all()
