@@ -78,9 +78,19 @@ def boundary(here: list[str], after: list[str], written: list[list[str]]) -> int
 
 
 def share(segments: Iterable[tuple[int, np.ndarray]], prons: list[Pronunciation],
-          rate: int) -> Iterator[tuple[int, np.ndarray, int, int]]:
+          rate: int, heard_all: list[tuple[float, str]] | None = None
+          ) -> Iterator[tuple[int, np.ndarray, int, int]]:
     """For each ``(offset, samples)`` segment, ``(offset, samples, first, end)``: the segment
-    speaks ``prons[first:end]``. The last segment takes every word left."""
+    speaks ``prons[first:end]``. The last segment takes every word left. ``heard_all``, the
+    phones already recognised in the whole input as (time, symbol), saves recognising each
+    segment again."""
+
+    def heard_in(offset: int, samples: np.ndarray) -> list[str]:
+        if heard_all is None:
+            return _heard(samples, rate)
+        lo, hi = offset / rate, (offset + len(samples)) / rate
+        return [symbol for t, symbol in heard_all if lo <= t < hi]
+
     written = [_phones(p) for p in prons]
     cursor = 0
     it = iter(segments)
@@ -92,8 +102,8 @@ def share(segments: Iterable[tuple[int, np.ndarray]], prons: list[Pronunciation]
         if following is None:
             end = len(prons)
         else:
-            heard = heard if heard is not None else _heard(samples, rate)
-            heard_next = _heard(following[1], rate)
+            heard = heard if heard is not None else heard_in(offset, samples)
+            heard_next = heard_in(*following)
             seconds = (len(samples) + len(following[1])) / rate
             window = max(MIN_WINDOW_WORDS, int(seconds * MAX_WORD_RATE))
             end = cursor + boundary(heard, heard_next, written[cursor:cursor + window])
@@ -131,8 +141,10 @@ def align_pieces(audio: Audio, words: list[str], prons: list[Pronunciation], lan
     getting its own words, as segments of a long file do)."""
     pieces = segmenter.segments([audio.samples], audio.sample_rate, PIECE_SHORTEST,
                                 PIECE_LONGEST)
+    recognised = recognize.recognise(audio, method="phones")  # once, not once per piece
+    heard_all = [((p.start + p.end) / 2, p.symbol) for p in recognised.phones]
     out = Timeline(language=language, source="aligned")
-    for offset, samples, first, end in share(pieces, prons, audio.sample_rate):
+    for offset, samples, first, end in share(pieces, prons, audio.sample_rate, heard_all):
         piece = Audio(samples=samples, sample_rate=audio.sample_rate)
         tl = analyse_segment(piece, words[first:end], prons[first:end], language, method)
         tl = tl.shifted(offset / audio.sample_rate, len(out.words))
