@@ -722,3 +722,13 @@ def test_audio_whose_format_changes_midstream(tmp_path):
     except VisemicError:
         return
     assert np.isfinite(audio.samples).all()
+
+
+def test_serving_every_interface_answers_this_machines_names():
+    import socket
+
+    from visemic.server import security
+
+    hosts = security.allowed_hosts([], bind="0.0.0.0")
+    assert socket.gethostname().lower() in hosts and "localhost" in hosts
+    assert "evil.example" not in hosts and "*" not in hosts
