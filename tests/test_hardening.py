@@ -665,3 +665,70 @@ def test_new_streams_are_refused_when_the_engines_are_saturated(tmp_path):
             with client.websocket_connect("/v1/stream") as second:
                 second.send_bytes(tone)
                 assert "frame" in second.receive_json()
+
+
+# --- 4. long files with a transcript: every word lands where it is spoken ----------------------
+
+_VOCABULARY = ("time people water house number morning garden window river mountain story "
+               "music paper family friend school market summer winter evening table letter "
+               "animal picture country city bottle doctor teacher kitchen forest island bridge "
+               "station yellow purple silver golden quiet happy gentle simple careful early "
+               "little narrow walk carry follow listen answer open remember travel gather "
+               "wonder").split()
+
+
+@pytest.fixture(scope="module")
+def long_speech(tmp_path_factory):
+    """About 3.5 minutes of espeak-ng speech (random sentences) with its exact word times."""
+    from visemic.phonetics import espeak
+
+    rng = np.random.default_rng(1)
+    text = " ".join(" ".join(rng.choice(_VOCABULARY, rng.integers(6, 12))).capitalize() + "."
+                    for _ in range(66))
+    audio, tl = espeak.synthesize(text, "en-us")
+    path = tmp_path_factory.mktemp("long") / "long.wav"
+    audio_io.save_wav(audio_io.from_array(audio.samples, audio.sample_rate), path)
+    return path, text, tl
+
+
+def test_long_file_with_transcript_aligns_every_word_where_spoken(long_speech):
+    import visemic
+    from visemic.api import LONG_FILE
+
+    path, text, truth = long_speech
+    assert audio_io.probe_duration(path) > LONG_FILE  # the segment-by-segment path
+    result = visemic.animate(path, text=text)
+    got = result.timeline.words
+    assert len(got) == len(truth.words)  # none dropped (was about half)
+    inside = [t.start - 0.02 <= (g.start + g.end) / 2 <= t.end + 0.02
+              for g, t in zip(got, truth.words, strict=True)]
+    assert np.mean(inside) > 0.97, np.mean(inside)
+    assert all(a.end <= b.start + 1e-6 for a, b in zip(got, got[1:], strict=False))
+
+
+# --- cases the fuzzers found -----------------------------------------------------------------
+
+# Two ADTS (AAC) frames whose sample rate and channels differ: PyAV's resampler raised
+# ValueError ("Frame does not match AudioResampler setup"), an internal error.
+_ADTS_CHANGING = (b"\xff\xf1\x00@\x03\x9f\xfc\xde\x02\x00Lavc62.28.102\x00\x020@\x0e\xff\xf1P@"
+                  b"\x01\x7f\xfc\x01\x18 \x07")
+
+
+def test_audio_whose_format_changes_midstream(tmp_path):
+    path = tmp_path / "changing.aac"
+    path.write_bytes(_ADTS_CHANGING)
+    try:
+        audio = audio_io.load(path)
+    except VisemicError:
+        return
+    assert np.isfinite(audio.samples).all()
+
+
+def test_serving_every_interface_answers_this_machines_names():
+    import socket
+
+    from visemic.server import security
+
+    hosts = security.allowed_hosts([], bind="0.0.0.0")
+    assert socket.gethostname().lower() in hosts and "localhost" in hosts
+    assert "evil.example" not in hosts and "*" not in hosts

@@ -175,9 +175,18 @@ def _animate_long(path: Path, text: str | None, language: str | None, fps: float
     pros_parts: list[Prosody] = []
     heard: list[str] = []
     reports: list[dict[str, Any]] = []
-    word_cursor = 0
     total = 0
-    for offset, seg in segmenter.segments(audio_io.stream(path), bounds=bounds):
+    segments = segmenter.segments(audio_io.stream(path), bounds=bounds)
+    if words is not None:
+        # Each segment gets the words spoken in it, found by matching what is heard against
+        # the transcript (phonetics.longform), then is aligned to exactly those words.
+        from visemic.phonetics import longform
+
+        prons = timeline_mod.pronunciations(words, language or "en")
+        shared = longform.share(segments, prons, audio_io.RATE)
+    else:
+        shared = ((offset, seg, 0, 0) for offset, seg in segments)
+    for offset, seg, first, last in shared:
         seg_audio = Audio(samples=seg, sample_rate=audio_io.RATE)
         t0 = offset / audio_io.RATE
         end = t0 + seg_audio.duration
@@ -192,15 +201,8 @@ def _animate_long(path: Path, text: str | None, language: str | None, fps: float
         elif words is None:
             tl = timeline_mod.analyse(seg_audio, language=language or "en", method=method)
         else:
-            # Hand each segment its share of the transcript by elapsed time (words are
-            # distributed over the file's length), then align the segment to its words.
-            share = round(len(words) * min(1.0, end / declared)) - word_cursor
-            if end >= declared - 0.5:
-                share = len(words) - word_cursor
-            seg_words = words[word_cursor:word_cursor + max(0, share)]
-            word_cursor += len(seg_words)
-            tl = timeline_mod.analyse_words(seg_audio, seg_words, language or "en",
-                                            method=method)
+            tl = longform.analyse_segment(seg_audio, words[first:last], prons[first:last],
+                                          language or "en", method)
         n_words = sum(len(p.words) for p in parts)
         parts.append(tl.shifted(t0, n_words))
         pros_parts.append(prosody_mod.analyse(seg_audio))

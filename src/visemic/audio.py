@@ -137,8 +137,16 @@ def stream(path: str | os.PathLike[str], rate: int = RATE,
         pending: list[np.ndarray] = []
         held = decoded = 0
         got_any = False
+        setup = None
         try:
             for frame in container.decode(audio_stream):
+                # A stream may change rate or channels midway (a damaged or spliced file); the
+                # resampler is set up for one input, so drain it and start another.
+                frame_setup = (frame.format.name, frame.layout.name, frame.sample_rate)
+                if setup is not None and frame_setup != setup:
+                    pending.extend(_mono(out) for out in resampler.resample(None))
+                    resampler = av.AudioResampler(format="flt", rate=rate)
+                setup = frame_setup
                 for out in resampler.resample(frame):
                     pending.append(_mono(out))
                     held += pending[-1].size
@@ -150,7 +158,7 @@ def stream(path: str | os.PathLike[str], rate: int = RATE,
                     got_any = True
                     yield _finite(np.concatenate(pending), path)
                     pending, held = [], 0
-        except av.FFmpegError as exc:
+        except (av.FFmpegError, ValueError) as exc:  # ValueError: PyAV refusing a frame
             if not got_any and held == 0:
                 raise VisemicError(f"{path}: cannot decode audio ({_reason(exc)})") from None
             # Truncated or damaged tail: keep what decoded, like media players do.

@@ -13,6 +13,9 @@ from visemic.types import Audio, Prosody
 RATE = 100.0          # frames per second
 _WIN = 0.032          # seconds
 F0_MIN, F0_MAX = 60.0, 400.0  # Hz: the pitch search range
+# Frames computed at once. The pitch tracker's FFT of a block holds ~50 bytes per frame and FFT
+# bin (complex128 spectra, float64 autocorrelations): 256 frames is a few MB, whatever the length.
+BLOCK = 256
 
 
 def frame_signal(x: np.ndarray, sr: int, rate: float = RATE, win: float = _WIN) -> np.ndarray:
@@ -29,7 +32,11 @@ def frame_signal(x: np.ndarray, sr: int, rate: float = RATE, win: float = _WIN) 
 def level_db(x: np.ndarray, sr: int, rate: float = RATE) -> np.ndarray:
     """Frame RMS level in dBFS."""
     frames = frame_signal(x, sr, rate)
-    rms = np.sqrt(np.mean(np.square(frames, dtype=np.float32), axis=1) + 1e-12)
+    rms = np.empty(len(frames), np.float32)
+    for b in range(0, len(frames), 16 * BLOCK):  # squares of a block, not of the whole file
+        block = frames[b:b + 16 * BLOCK]
+        rms[b:b + len(block)] = np.sqrt(np.mean(np.square(block, dtype=np.float32), axis=1)
+                                        + 1e-12)
     return 20.0 * np.log10(rms + 1e-9)
 
 
@@ -49,9 +56,9 @@ def pitch(x: np.ndarray, sr: int, rate: float = RATE) -> tuple[np.ndarray, np.nd
     out_clarity = np.zeros(len(frames), np.float32)
     lo, hi = int(sr / F0_MAX), int(sr / F0_MIN)
     nfft = 1 << int(np.ceil(np.log2(2 * frames.shape[1]))) if len(frames) else 0
-    # Blocks bound the FFT's memory on long files.
-    for b in range(0, len(frames), 4096):
-        f = frames[b:b + 4096].astype(np.float32)
+    # Blocks bound the FFT's memory (see BLOCK).
+    for b in range(0, len(frames), BLOCK):
+        f = frames[b:b + BLOCK].astype(np.float32)
         f = f - f.mean(axis=1, keepdims=True)
         spec = np.fft.rfft(f, nfft, axis=1)
         ac = np.fft.irfft(np.abs(spec) ** 2, nfft, axis=1)[:, : hi + 1]

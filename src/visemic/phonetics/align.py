@@ -20,14 +20,17 @@ from visemic.types import Audio, Phone, Timeline, Word
 # The model's native 10 ms frames (5 ms frames were measured: no better on tier-B boundaries).
 FRAME_RATE = 100
 FRAME = 1.0 / FRAME_RATE
+# Every model phone lasts at least 3 frames (30 ms at 100 fps): fast speech leaves no path
+# ("Failed to set up sub-word alignment"), so a refused alignment is retried at 5 ms frames.
+FAST_FRAME_RATE = 200
 
-def decoder() -> pocketsphinx.Decoder:
+def decoder(frame_rate: int = FRAME_RATE) -> pocketsphinx.Decoder:
     """A new alignment decoder (≈70 ms). One per alignment: a reused decoder carries state
     between utterances, so results depended on what was aligned before, and it occasionally
     refused the second pass ("Failed to set up sub-word alignment")."""
     # Wide beams: with the default ones, hesitant or noisy speech finds no path at all.
     return pocketsphinx.Decoder(lm=None, loglevel="FATAL", bestpath=False,
-                                frate=FRAME_RATE, beam=1e-200, pbeam=1e-200, wbeam=1e-200)
+                                frate=frame_rate, beam=1e-200, pbeam=1e-200, wbeam=1e-200)
 
 
 def pcm16(audio: Audio) -> bytes:
@@ -75,7 +78,16 @@ def align(audio: Audio, prons: list[Pronunciation], language: str = "en",
         return Timeline(language=language, source="aligned")
     data = pcm16(audio)
     try:
-        result = _run(decoder(), prons, data)
+        return _align(data, prons, language, offset, FRAME_RATE)
+    except AlignmentError:
+        return _align(data, prons, language, offset, FAST_FRAME_RATE)
+
+
+def _align(data: bytes, prons: list[Pronunciation], language: str, offset: float,
+           frame_rate: int) -> Timeline:
+    frame = 1.0 / frame_rate
+    try:
+        result = _run(decoder(frame_rate), prons, data)
     except RuntimeError as exc:
         raise AlignmentError(str(exc)) from None
     if result is None:
@@ -97,9 +109,9 @@ def align(audio: Audio, prons: list[Pronunciation], language: str = "en",
     cursor = 0
     for wi, ((_, w_start, w_dur), pron) in enumerate(zip(entries, prons, strict=True)):
         n = len(pron.model_flat)
-        model_segs = [(s * FRAME, (s + d) * FRAME) for s, d in all_phones[cursor:cursor + n]]
+        model_segs = [(s * frame, (s + d) * frame) for s, d in all_phones[cursor:cursor + n]]
         cursor += n
-        words.append(Word(pron.word, w_start * FRAME + offset, (w_start + w_dur) * FRAME + offset))
+        words.append(Word(pron.word, w_start * frame + offset, (w_start + w_dur) * frame + offset))
         # Regroup model phones into the word's IPA phones.
         k = 0
         pending_start: float | None = None

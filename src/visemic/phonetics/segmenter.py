@@ -18,7 +18,7 @@ MAX_SEGMENT = 40.0
 WHISPER_BOUNDS = (15.0, 29.5)
 
 
-def _quietest(x: np.ndarray, lo: int, hi: int, win: int) -> int:
+def quietest(x: np.ndarray, lo: int, hi: int, win: int) -> int:
     """Sample index at the centre of the quietest ``win``-sample window within [lo, hi)."""
     seg = x[lo:hi].astype(np.float64) ** 2
     if len(seg) <= win:
@@ -40,7 +40,7 @@ def segments(chunks: Iterable[np.ndarray], rate: int = RATE,
     for chunk in chunks:
         buf = np.concatenate([buf, chunk])
         while len(buf) >= hi:
-            cut = _quietest(buf, lo, hi, win)
+            cut = quietest(buf, lo, hi, win)
             yield offset, buf[:cut]
             offset += cut
             buf = buf[cut:].copy()

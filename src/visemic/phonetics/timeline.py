@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from visemic.errors import VisemicError
-from visemic.phonetics import align, lexicon, recognize, refine, silence
+from visemic.phonetics import align, lexicon, longform, recognize, refine, silence
 from visemic.phonetics import text as text_mod
 from visemic.types import Audio, Timeline
 
@@ -55,6 +55,13 @@ def analyse_speech(audio: Audio, text: str | None = None, language: str | None =
         words = text_mod.normalize(text, language)
         if not words:
             raise VisemicError("the transcript has no words to align")
+        if audio.duration > longform.PIECE_LONGEST + longform.PIECE_SHORTEST:
+            # In pieces (already refined): the aligner's memory grows with the length.
+            tl = longform.align_pieces(audio, words, pronunciations(words, language), language,
+                                       method)
+            if progress:
+                progress(0.8)
+            return tl
         tl = _align_or_recognise(audio, words, language, method)
     if progress:
         progress(0.8)

@@ -93,13 +93,17 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
         sys.stderr.write(f"warning: serving on {args.host} without an API key: anyone who can "
                          "reach it can use it (set --api-key or VISEMIC_API_KEY)\n")
+    hosts = allowed_hosts(args.allowed_host, args.host)
+    if args.host in ("0.0.0.0", "::") and "*" not in hosts:
+        sys.stderr.write("note: answering requests for " + ", ".join(sorted(hosts)) + "; add "
+                         "the names clients use with --allowed-host (DNS rebinding defence)\n")
     limits = StreamLimits(max_streams=args.max_streams, stall_timeout=args.stall_timeout,
                           max_message_bytes=WS_MAX_BYTES, max_seconds=args.max_duration)
     app = create_app(args.data_dir, api_key=api_key,
                      max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
                      workers=args.workers, stream_limits=limits,
                      max_duration=args.max_duration, job_timeout=args.job_timeout,
-                     allowed_hosts=allowed_hosts(args.allowed_host, args.host))
+                     allowed_hosts=hosts)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 ws_max_size=WS_MAX_BYTES + 1024, ws_max_queue=WS_MAX_QUEUE,
                 ws_per_message_deflate=False, timeout_graceful_shutdown=5)

@@ -33,12 +33,33 @@ def host_name(value: str) -> str:
 
 
 def allowed_hosts(extra: Iterable[str] = (), bind: str | None = None) -> frozenset[str]:
-    """The localhost names, ``extra`` names, and the address the server binds when it is a
-    specific one (not 0.0.0.0 or ::). A name ``*`` allows any host."""
+    """The localhost names, ``extra`` names, and the address the server binds: when that is
+    every interface (0.0.0.0 or ::), this machine's own names and addresses. A name ``*``
+    allows any host."""
     names = {*LOCAL_HOSTS, *(host_name(h) for h in extra)}
     if bind and bind not in ("0.0.0.0", "::", ""):
         names.add(host_name(bind))
+    elif bind is not None:
+        names |= _own_names()
     return frozenset(names)
+
+
+def _own_names() -> set[str]:
+    import socket
+
+    names = {socket.gethostname().lower(), socket.getfqdn().lower()}
+    try:
+        _, aliases, addresses = socket.gethostbyname_ex(socket.gethostname())
+        names |= {a.lower() for a in aliases} | set(addresses)
+    except OSError:
+        pass
+    try:  # the address of the default route's interface (a UDP "connect" sends nothing)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.254.254.254", 1))
+            names.add(probe.getsockname()[0])
+    except OSError:
+        pass
+    return {n for n in names if n}
 
 
 class Gate:

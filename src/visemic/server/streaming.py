@@ -67,6 +67,7 @@ class StreamLimits:
     max_seconds: float | None = 3600.0   # audio one stream may send (the server's max duration)
     max_load: float = 0.75            # engine busy fraction above which new streams are refused
     load_window: float = 10.0         # seconds over which the load is measured
+    stream_cost: float = 0.1          # engine seconds per second of audio, until measured
 
 
 class Load:
@@ -207,6 +208,16 @@ class StreamHub:
                 self._pool = EnginePool()
             return self._pool
 
+    def _admit(self) -> bool:
+        """Whether one more stream fits: the running streams' measured cost each (never less
+        than ``stream_cost``, so that a burst of connections is judged before its audio
+        arrives), times one more, within ``max_load``."""
+        if not self.active:
+            return True
+        load = self.load.value
+        each = max(load / self.active, self.limits.stream_cost / self.load.processes)
+        return load <= self.limits.max_load and each * (self.active + 1) <= self.limits.max_load
+
     @property
     def problems(self) -> list[str]:
         """Why streams can't be served now (empty: they can): a dead engine process, until its
@@ -227,7 +238,7 @@ class StreamHub:
                                           f"{self.limits.max_streams}); try again later",
                          error=True)
             return
-        if self.active and self.load.value > self.limits.max_load:
+        if not self._admit():
             # Another stream now would make every running one fall behind real time.
             await _close(websocket, 1013, "the server can't keep up with more streams now "
                                           f"(engines {self.load.value:.0%} busy); try again "

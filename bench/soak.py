@@ -1,0 +1,197 @@
+"""Soak: many concurrent WebSocket streams against one ``visemic serve`` on loopback.
+
+    python bench/soak.py [--streams 20] [--minutes 10] [--stream-seconds 60]
+
+Starts a server on 127.0.0.1 (a temporary data directory). Each of ``--streams`` clients sends
+speech in real time (40 ms PCM16 chunks paced by the clock) as consecutive streams of
+``--stream-seconds`` until ``--minutes`` have passed, so engines are opened and closed all the
+time. Printed: per-frame delay from the audio being sent to the frame arriving (median, p95),
+frames missing from finished streams (dropped), streams refused at connect (1013: the server
+can't keep up) or ended with an error, and the resident memory of the server and its worker
+processes over time (flat within 10 % after warm-up is the target). Bounded: everything stops
+at ``--minutes`` plus one stream; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+FPS = 60
+CHUNK = 1280  # 40 ms of PCM16 at 16 kHz
+
+
+def speech(seconds: float) -> bytes:
+    import soxr
+
+    from visemic.phonetics import espeak
+
+    audio, _ = espeak.synthesize("Mom bought five blue boxes. Please wait. Then we all go "
+                                 "home for supper. The quick brown fox jumps over the lazy dog.",
+                                 "en-us")
+    x = soxr.resample(audio.samples.astype(np.float32), audio.sample_rate, 16000)
+    x = np.tile(x, int(np.ceil(seconds * 16000 / len(x))))[: int(seconds * 16000)]
+    return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def start(data_dir: Path, streams: int) -> tuple[subprocess.Popen, int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "visemic", "serve", "--host", "127.0.0.1",
+                             "--port", str(port), "--data-dir", str(data_dir), "--log-level",
+                             "warning", "--max-streams", str(streams + 4)],
+                            start_new_session=True)
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc, port
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit("server did not start")
+
+
+def group_rss_mb(pgid: int) -> float:
+    """Resident memory of every process in the server's process group (server + workers)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except (OSError, ProcessLookupError):
+            continue
+    return total
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self.streams = self.refused = self.errors = self.dropped = self.frames = 0
+
+
+async def one_stream(port: int, pcm: bytes, tally: Tally) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    sent_at: list[tuple[float, float]] = []
+    frames = 0
+    try:
+        async with connect(f"ws://127.0.0.1:{port}/v1/stream?fps={FPS}") as ws:
+            async def send() -> None:
+                t0 = time.perf_counter()
+                for i in range(0, len(pcm), CHUNK):
+                    await asyncio.sleep(max(0.0, t0 + i / 32000 - time.perf_counter()))
+                    await ws.send(pcm[i:i + CHUNK])
+                    sent_at.append(((i + CHUNK) / 32000, time.perf_counter()))
+                await ws.send("end")
+
+            sender = asyncio.create_task(send())
+            j = 0
+            done = False
+            async for message in ws:
+                now = time.perf_counter()
+                frame = json.loads(message)
+                if "error" in frame:
+                    if "keep up" in frame["error"] or "too many" in frame["error"]:
+                        tally.refused += 1
+                    else:
+                        tally.errors += 1
+                    sender.cancel()
+                    return
+                if frame.get("done"):
+                    done = True
+                    continue
+                frames += 1
+                if sender.done():
+                    continue  # the flush at the end does not wait for audio
+                while j + 1 < len(sent_at) and sent_at[j][0] < frame["time"]:
+                    j += 1
+                if sent_at and sent_at[j][0] >= frame["time"]:
+                    tally.delays.append(now - sent_at[j][1])
+            await sender
+    except (ConnectionClosed, OSError):
+        tally.errors += 1
+        return
+    expected = round(len(pcm) / 32000 * FPS)
+    tally.streams += 1
+    tally.frames += frames
+    tally.dropped += max(0, expected - frames) if done else expected
+
+
+async def client(port: int, pcm: bytes, until: float, tally: Tally, delay: float) -> None:
+    await asyncio.sleep(delay)  # stagger the starts
+    while time.monotonic() < until:
+        before = tally.refused
+        await one_stream(port, pcm, tally)
+        if tally.refused > before:
+            await asyncio.sleep(2.0)  # refused: back off, as a client should
+
+
+async def soak(port: int, pgid: int, pcm: bytes, streams: int, minutes: float) -> Tally:
+    tally = Tally()
+    until = time.monotonic() + minutes * 60
+    tasks = [asyncio.create_task(client(port, pcm, until, tally, i * 0.25))
+             for i in range(streams)]
+    t0 = time.monotonic()
+    samples = []
+    while not all(t.done() for t in tasks):
+        await asyncio.sleep(min(30.0, max(5.0, minutes * 60 / 20)))
+        rss = group_rss_mb(pgid)
+        samples.append(rss)
+        delays = np.array(tally.delays[-2000:] or [np.nan]) * 1000
+        print(f"  t={time.monotonic() - t0:5.0f}s  RSS {rss:7.0f} MB  streams done "
+              f"{tally.streams:4d}  refused {tally.refused:3d}  errors {tally.errors:3d}  "
+              f"recent p95 {np.nanpercentile(delays, 95):6.0f} ms", flush=True)
+    await asyncio.gather(*tasks)
+    tally.rss = samples  # type: ignore[attr-defined]
+    return tally
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--streams", type=int, default=20)
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--stream-seconds", type=float, default=60.0)
+    args = ap.parse_args()
+    pcm = speech(args.stream_seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, port = start(Path(tmp) / "data", args.streams)
+        try:
+            print(f"{args.streams} streams x {args.minutes:g} min of real-time speech "
+                  f"({args.stream_seconds:g} s per stream), {os.cpu_count()} CPUs:")
+            tally = asyncio.run(soak(port, proc.pid, pcm, args.streams, args.minutes))
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(15)
+    delays = np.array(tally.delays or [np.nan]) * 1000
+    rss = tally.rss  # type: ignore[attr-defined]
+    warm = rss[len(rss) // 4:] or rss
+    drift = (max(warm) - min(warm)) / min(warm) * 100 if warm else float("nan")
+    print(f"streams finished {tally.streams}, refused at connect {tally.refused}, ended with "
+          f"an error {tally.errors}")
+    print(f"frames {tally.frames}, dropped {tally.dropped}; delay audio sent -> frame: median "
+          f"{np.nanmedian(delays):.0f} ms, p95 {np.nanpercentile(delays, 95):.0f} ms")
+    print(f"RSS (server + workers) {rss[0]:.0f} -> {rss[-1]:.0f} MB, after warm-up within "
+          f"{drift:.1f} % (target: 10 %)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
