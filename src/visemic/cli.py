@@ -26,6 +26,7 @@ from visemic.commandline import (
     check_input,
     check_output_dir,
     checked,
+    face_number,
     handle_signals,
     read_transcript,
     show_warnings,
@@ -201,7 +202,7 @@ def _add_video_options(p: argparse.ArgumentParser) -> None:
                        help="the portrait's face landmarks (JSON list of [x, y] in image "
                             "pixels, 468 or 478 points in MediaPipe Face Mesh order) instead "
                             "of detecting them")
-    video.add_argument("--face", type=int, metavar="N",
+    video.add_argument("--face", type=face_number, metavar="N",
                        help="which face of the portrait to animate (0: the largest)")
 
 

@@ -54,15 +54,24 @@ def size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def positive_int(text: str) -> int:
-    """A whole number ≥ 1 (worker counts and the like)."""
+def _whole(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number ≥ 1 (worker counts and the like)."""
+    return _whole(text, 1)
+
+
+def face_number(text: str) -> int:
+    """``--face N``: which face, 0 the largest."""
+    return _whole(text, 0)
 
 
 def check_input(path: str, what: str = "audio file") -> None:

@@ -31,17 +31,9 @@ examples:
 """
 
 
-def _face(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def add_dub(sub: Any) -> None:
+    from visemic.commandline import face_number
+
     p = sub.add_parser(
         "dub", help="make the person in a video speak new audio (mouths from real frames)",
         description="Dub a video: the person's mouth, taken from real frames, speaks AUDIO; "
@@ -57,7 +49,7 @@ def add_dub(sub: Any) -> None:
                    help="language of the speech (default: en)")
     p.add_argument("--mouth-from", metavar="CLIP",
                    help="take the mouths from this clip of the person (default: VIDEO itself)")
-    p.add_argument("--face", type=_face, default=0, metavar="N",
+    p.add_argument("--face", type=face_number, default=0, metavar="N",
                    help="which face to dub: 0 the largest where one is first found (default), "
                         "1 the next …")
     p.add_argument("--emotion", metavar="MIX",

@@ -59,7 +59,7 @@ def _ms(text: str) -> float:
 
 
 def add_sync_check(sub: Any) -> None:
-    from visemic.commandline import positive_int
+    from visemic.commandline import face_number, positive_int
 
     p = sub.add_parser(
         "sync-check", help="measure (and fix) the audio/video offset of a talking-face video",
@@ -75,7 +75,7 @@ def add_sync_check(sub: Any) -> None:
     text.add_argument("--text-file", metavar="FILE", help="read the transcript from FILE")
     p.add_argument("--language", metavar="CODE", default="en",
                    help="language of the speech (default: en)")
-    p.add_argument("--face", type=int, default=0, metavar="N",
+    p.add_argument("--face", type=face_number, default=0, metavar="N",
                    help="which face speaks: 0 the largest where a face is first seen")
     p.add_argument("--json", metavar="OUT.json", help="write the measurement as JSON (- stdout)")
     p.add_argument("--plot", metavar="OUT.png",
