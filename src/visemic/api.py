@@ -13,7 +13,9 @@ from visemic import audio as audio_io
 from visemic import prosody as prosody_mod
 from visemic.errors import VisemicError
 from visemic.motion import expression, visemes
+from visemic.motion import profile as profile_mod
 from visemic.motion.emotion import EmotionTrack
+from visemic.motion.profile import Profile
 from visemic.motion.style import Style
 from visemic.phonetics import japanese, segmenter
 from visemic.phonetics import text as text_mod
@@ -35,7 +37,8 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
             emotion: str | dict[str, float] | EmotionTrack | None = None,
             style: str | Style | None = None, blink_rate: float | None = None,
             head_motion: float | None = None, still: bool = False,
-            seed: int | None = None) -> Result:
+            seed: int | None = None,
+            profile: Profile | str | os.PathLike[str] | None = None) -> Result:
     """Speech → phonetic timeline → ARKit-52 curves + viseme tracks.
 
     ``source`` is a path to any audio file, an :class:`Audio`, or a NumPy array of samples (then
@@ -52,8 +55,10 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
     (:data:`visemic.motion.style.PRESETS`, e.g. "clear", "mumbled,jaw=1.2") or a
     :class:`~visemic.motion.style.Style`; ``blink_rate`` blinks per minute (default 17);
     ``head_motion`` scales head motion (default 1); ``still`` fixes head and gaze; ``seed`` makes
-    blinks, gaze and head motion reproducible (default 0). Raises
-    :class:`visemic.errors.VisemicError` on bad input.
+    blinks, gaze and head motion reproducible (default 0). ``profile``: a personal profile
+    (:func:`visemic.profile`, a :class:`~visemic.motion.profile.Profile` or its JSON file's path)
+    makes the mouth motion that person's. Raises :class:`visemic.errors.VisemicError` on bad
+    input.
     """
     if fps <= 0 or fps > 1000:
         raise VisemicError(f"fps must be between 0 and 1000, got {fps}")
@@ -61,6 +66,7 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
     settings = {"text": text, "language": language, "fps": fps,
                 "method": "align" if text is not None else method,
                 "expression": expr.to_json()}
+    _use_profile(settings, profile)
     if alignment is not None:
         return _animate_imported(source, alignment, sample_rate, language, fps, settings,
                                  progress, expr)
@@ -81,13 +87,14 @@ def say(text: str, *, language: str = "en", voice: str | None = None, rate: int 
         emotion: str | dict[str, float] | EmotionTrack | None = None,
         style: str | Style | None = None, blink_rate: float | None = None,
         head_motion: float | None = None, still: bool = False,
-        seed: int | None = None) -> Result:
+        seed: int | None = None,
+        profile: Profile | str | os.PathLike[str] | None = None) -> Result:
     """Speak ``text`` with espeak-ng and animate it from the synthesiser's own phone timings
     (no alignment step). ``language`` is any espeak-ng language code (see
     :func:`visemic.phonetics.espeak.languages`), ``voice`` an espeak variant, ``rate`` words per
     minute. The result's audio is the synthesised speech (22.05 kHz). The expression
     arguments (``emotion``, ``style``, ``blink_rate``, ``head_motion``, ``still``, ``seed``)
-    are :func:`animate`'s."""
+    and ``profile`` are :func:`animate`'s."""
     from visemic.phonetics import espeak
 
     if not text or not text.strip():
@@ -101,7 +108,18 @@ def say(text: str, *, language: str = "en", voice: str | None = None, rate: int 
     tl.language = language
     settings = {"text": text, "language": language, "fps": fps, "method": "synthesised",
                 "voice": voice, "rate": rate, "expression": expr.to_json()}
+    _use_profile(settings, profile)
     return _finish(audio, tl, prosody_mod.analyse(audio), fps, settings, progress, expr)
+
+
+def _use_profile(settings: dict[str, Any],
+                 profile: Profile | str | os.PathLike[str] | None) -> None:
+    """Read the profile before any work (a bad file fails first) and note it in the settings."""
+    loaded = profile_mod.resolve(profile)
+    if loaded is not None:
+        settings["_profile"] = loaded
+        settings["profile"] = (os.fspath(profile) if isinstance(profile, str | os.PathLike)
+                               else loaded.name or "custom")
 
 
 def _animate_imported(source: Any, alignment: str | os.PathLike[str] | Timeline,
@@ -126,7 +144,8 @@ def _animate_imported(source: Any, alignment: str | os.PathLike[str] | Timeline,
 def _finish(audio: Audio, tl: Timeline, pros: Prosody, fps: float, settings: dict[str, Any],
             progress: Progress | None, expr: expression.Expression | None = None) -> Result:
     anim = expression.animate(tl, pros, fps=fps, duration=audio.duration, expression=expr,
-                              text=settings.get("text"))
+                              text=settings.get("text"),
+                              profile=settings.pop("_profile", None))
     anim.visemes = visemes.tracks(tl, duration=audio.duration)
     if progress:
         progress(1.0)

@@ -11,15 +11,23 @@ physiological amount per frame.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from visemic.motion import arkit, poses
 from visemic.motion.poses import MOUTH, Pose
 from visemic.types import Animation, Prosody, Timeline
 
+if TYPE_CHECKING:
+    from visemic.motion.profile import Profile
+
 REST_GAP = 0.3       # pauses at least this long return the face to rest
+LEAD = 0.0           # the mouth's pulls run this far ahead of the phones' sound (s)
 DECAY_POST = 0.045   # carry-over time constant (s)
 DECAY_PRE = 0.035    # anticipation time constant for everything but rounding (s)
+LOUDNESS = 0.35      # jaw gain per unit of loudness (0 quiet … 1 the speech level)
+LOUDNESS_MID = 0.43  # the loudness at which the gain is 1
 SEAL_LEAD = 0.01     # lips meet this long before a bilabial's acoustic onset (s)
 SEAL_RAMP = 0.025    # and open/close over this long (s)
 MAX_STEP_60 = 0.3    # largest per-frame change of any channel at 60 fps
@@ -29,18 +37,20 @@ _JAW_COLS = np.array([_COL[c] for c in poses.JAW])
 _ROUND_COLS = np.array([_COL[c] for c in poses.ROUNDING])
 
 
-def _segments(timeline: Timeline, duration: float) -> list[tuple[float, float, Pose, float]]:
+def _segments(timeline: Timeline, duration: float, motion: Profile
+              ) -> list[tuple[float, float, Pose, float]]:
     """(start, end, pose, strength scale) for phones (diphthongs as two halves) and pauses."""
     segs: list[tuple[float, float, Pose, float]] = []
+    rest = motion.rest_pose()
     t = 0.0
     for p in sorted(timeline.phones, key=lambda p: p.start):
         if p.start - t > 1e-6:
             gap = p.start - t
-            segs.append((t, p.start, poses.REST, 1.6 if gap >= REST_GAP or t == 0 else 0.25))
+            segs.append((t, p.start, rest, 1.6 if gap >= REST_GAP or t == 0 else 0.25))
         a, b = max(p.start, t), p.end
         if b <= a:
             continue
-        first, last = poses.pose(p.symbol), poses.end_pose(p.symbol)
+        first, last = motion.pose(p.symbol), motion.end_pose(p.symbol)
         if first is last:
             segs.append((a, b, first, 1.0))
         else:
@@ -49,17 +59,20 @@ def _segments(timeline: Timeline, duration: float) -> list[tuple[float, float, P
             segs.append((split, b, last, 0.9))
         t = b
     if duration - t > 1e-6:
-        segs.append((t, duration, poses.REST, 1.6))
+        segs.append((t, duration, rest, 1.6))
     return segs
 
 
-def _blend(segs: list[tuple[float, float, Pose, float]], times: np.ndarray) -> np.ndarray:
+def _blend(segs: list[tuple[float, float, Pose, float]], times: np.ndarray,
+           motion: Profile) -> np.ndarray:
     n, m = len(times), len(MOUTH)
     num = np.zeros((n, m), np.float64)
     den = np.full((n, m), 1e-6, np.float64)
     fps = 1.0 / (times[1] - times[0]) if n > 1 else 60.0
     reach = 0.4  # seconds beyond which a phone's pull is negligible
+    pre_decay, post_decay = motion.decay_pre, motion.decay_post
     for start, end, pose, scale in segs:
+        start, end = start - motion.lead, end - motion.lead
         i0 = max(0, int((start - reach) * fps))
         i1 = min(n, int((end + reach) * fps) + 2)
         if i1 <= i0:
@@ -70,11 +83,11 @@ def _blend(segs: list[tuple[float, float, Pose, float]], times: np.ndarray) -> n
             target[_COL[name]] = v
         strength = np.full(m, pose.lip_strength * scale)
         strength[_JAW_COLS] = pose.jaw_strength * scale
-        lead = np.full(m, DECAY_PRE)
-        lead[_ROUND_COLS] = max(pose.round_lead, DECAY_PRE) if target[_ROUND_COLS].any() \
-            else DECAY_PRE
+        lead = np.full(m, pre_decay)
+        lead[_ROUND_COLS] = max(pose.round_lead, pre_decay) if target[_ROUND_COLS].any() \
+            else pre_decay
         pre = np.clip(start - t, 0, None) / lead
-        post = np.clip(t - end, 0, None) / DECAY_POST
+        post = np.clip(t - end, 0, None) / post_decay
         d = strength * np.exp(-(pre + post))
         num[i0:i1] += d * target
         den[i0:i1] += d
@@ -113,6 +126,11 @@ def seal_weight(timeline: Timeline, times: np.ndarray) -> np.ndarray:
     return 1.0 - open_
 
 
+def loudness_gain(loud: np.ndarray, weight: float = LOUDNESS) -> np.ndarray:
+    """The jaw's gain from loudness (0…1): 1 at LOUDNESS_MID, ``weight`` more per unit."""
+    return np.maximum(1.0 + weight * (loud - LOUDNESS_MID), 0.0)
+
+
 def _frames_from(prosody: Prosody, times: np.ndarray, values: np.ndarray) -> np.ndarray:
     src_t = (np.arange(len(values)) + 0.5) / prosody.rate
     return np.interp(times, src_t, values) if len(values) else np.zeros_like(times)
@@ -131,24 +149,29 @@ def limit_steps(x: np.ndarray, max_step: float) -> np.ndarray:
 
 
 def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
-            duration: float | None = None) -> Animation:
+            duration: float | None = None, profile: Profile | None = None) -> Animation:
     """Curves for every ARKit channel (Apple's order) and the head angles, ``fps`` frames/s.
 
     The frame count is ``round(duration × fps)`` (at least 1); frame ``i`` shows time ``i/fps``.
+    ``profile`` (:mod:`visemic.motion.profile`) makes the poses and timing one person's.
     """
     if fps <= 0:
         raise ValueError("fps must be positive")
     if duration is None:
         duration = prosody.duration
+    if profile is None:
+        from visemic.motion.profile import generic
+
+        profile = generic()
     n = max(1, int(round(duration * fps)))
     times = np.arange(n) / fps
-    mouth = _blend(_segments(timeline, duration), times)
+    mouth = _blend(_segments(timeline, duration, profile), times, profile)
 
     # Loudness opens the jaw more on stressed, loud syllables and less in soft speech.
     loud = _frames_from(prosody, times, prosody.loudness)
     k = max(1, int(round(0.05 * fps)))
     loud = np.convolve(loud, np.ones(k) / k, mode="same")
-    gain = 0.85 + 0.35 * loud
+    gain = loudness_gain(loud, profile.loudness)
     for name in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight"):
         mouth[:, _COL[name]] *= gain
 
