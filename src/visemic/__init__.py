@@ -12,7 +12,7 @@ from visemic.types import Animation, Audio, Cue, Phone, Prosody, Timeline, Word
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from visemic.api import animate, say
+    from visemic.api import animate, profile, say
     from visemic.result import Result
 
 
@@ -23,7 +23,7 @@ def __getattr__(name: str):
         from visemic.result import Result
 
         return Result
-    if name in ("animate", "say"):
+    if name in ("animate", "say", "profile"):
         from visemic import api
 
         return getattr(api, name)
@@ -31,5 +31,5 @@ def __getattr__(name: str):
 
 __all__ = [
     "Animation", "Audio", "Cue", "Phone", "Prosody", "Result", "Timeline", "Word",
-    "animate", "say", "__version__",
+    "animate", "profile", "say", "__version__",
 ]

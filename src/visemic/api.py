@@ -112,6 +112,33 @@ def say(text: str, *, language: str = "en", voice: str | None = None, rate: int 
     return _finish(audio, tl, prosody_mod.analyse(audio), fps, settings, progress, expr)
 
 
+def profile(source: str | os.PathLike[str], text: str | None = None, *, language: str = "en",
+            audio: str | os.PathLike[str] | None = None, method: str = "phones", face: int = 0,
+            name: str = "", progress: Progress | None = None) -> Profile:
+    """Learn one person's mouth (:mod:`visemic.motion.profile`) from ``source``: a video of them
+    speaking (its own audio is analysed; ``text``, the transcript, helps), or a Live Link Face
+    CSV take with its ``audio``. ``face`` picks the face (0: the largest). Use the result as
+    ``animate(..., profile=...)``; save it with :func:`visemic.motion.profile.dumps`.
+
+    Raises :class:`VisemicError` for a clip with no face or no speech, or too little speech
+    (the message says how much is needed)."""
+    from visemic import calibrate
+
+    if str(source).lower().endswith(".csv"):
+        if audio is None:
+            raise VisemicError("a Live Link Face CSV take needs its audio")
+        obs = calibrate.observe_livelink(source, audio, text=text, language=language,
+                                         method=method)
+    else:
+        obs = calibrate.observe(source, text=text, language=language, method=method,
+                                face=face, progress=progress)
+    learnt = calibrate.learn(obs)
+    learnt.name = name
+    if progress:
+        progress(1.0)
+    return learnt
+
+
 def _use_profile(settings: dict[str, Any],
                  profile: Profile | str | os.PathLike[str] | None) -> None:
     """Read the profile before any work (a bad file fails first) and note it in the settings."""
