@@ -49,12 +49,13 @@ APERTURE_PER_UNIT = 0.23
 RIDGE = 40.0
 PERSONAL_RIDGE = 15.0
 # Timing candidates fitted over (seconds).
-LEADS = (-0.02, 0.0, 0.02, 0.04, 0.06, 0.08)
+LEADS = (0.0, 0.02, 0.04, 0.06)
 PERSONAL_LEADS = (-0.04, -0.02, 0.0, 0.02, 0.04, 0.06, 0.08, 0.11, 0.14)
-DECAYS_PRE = (0.02, 0.035, 0.06)
-DECAYS_POST = (0.03, 0.045, 0.07)
-LOUDNESSES = (0.35, 0.8)
+DECAYS_PRE = (0.02, 0.035)
+DECAYS_POST = (0.03, 0.045)
+LOUDNESSES = (0.35,)
 HOLDS = (1.0, 2.5)
+PERSONAL_PRE = (0.02, 0.035, 0.06)
 
 Progress = Callable[[float], None]
 
@@ -395,7 +396,7 @@ def learn(obs: Observation, min_speech: float = MIN_SPEECH,
                            f"with the face tracked; a profile needs at least {min_speech:.1f} s "
                            f"(a sentence or two, face visible)")
     unit = APERTURE_PER_UNIT if obs.unit == "iod" else 1.0
-    grid = timings(leads=PERSONAL_LEADS, pres=DECAYS_PRE, posts=(prior.decay_post,),
+    grid = timings(leads=PERSONAL_LEADS, pres=PERSONAL_PRE, posts=(prior.decay_post,),
                    louds=(prior.loudness,), holds=(prior.consonant_hold,))
     cache: dict = {}
     fitted = fit([obs], prior, grid=grid, ridge=PERSONAL_RIDGE, cache=cache)
