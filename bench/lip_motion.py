@@ -56,6 +56,7 @@ UNCALIBRATED = profile_mod.Profile(
              "sibilant": 0.07, "postalveolar": 0.12, "rhotic": 0.18, "lateral": 0.15,
              "labial_glide": 0.08, "palatal": 0.1, "velar": 0.2, "glottal": 0.22},
     lead=0.0, decay_pre=0.035, decay_post=0.045)
+CLOSED_REST = {"rest": 0.0}  # the generic face rests with closed lips (a profile may part them)
 MIN_HALF_SPEECH = 0.5   # the GRID clips' halves hold under a second of speech each
 
 
@@ -102,7 +103,8 @@ def main() -> None:
     for c in clips:
         o = obs[c]
         others = [obs[k] for k in clips if k != c]
-        loco = calibrate.fit(others, UNCALIBRATED, grid=grid, cache=cache) if others else None
+        loco = (calibrate.fit(others, UNCALIBRATED, grid=grid, cache=cache, fixed=CLOSED_REST)
+                if others else None)
         shipped = calibrate.score(o)
         uncal = calibrate.score(o, UNCALIBRATED)
         gen = calibrate.score(o, loco) if loco else shipped
@@ -126,7 +128,8 @@ def main() -> None:
         + "".join(f" {_median(rows, k):>12s}" for k in ("generic_2nd", "personal_2nd")))
     gain = [r["personal_2nd"].r - r["generic_2nd"].r for r in rows]
     print(f"personal − generic on the second halves: median {np.nanmedian(gain):+.2f}")
-    full = calibrate.fit(list(obs.values()), UNCALIBRATED, grid=grid, cache=cache)
+    full = calibrate.fit(list(obs.values()), UNCALIBRATED, grid=grid, cache=cache,
+                         fixed=CLOSED_REST)
     scales = [s for _, s in calibrate.fit_openings(
         [cache[(id(o), *calibrate._key(full))] for o in obs.values()],
         full.opening)[1]]

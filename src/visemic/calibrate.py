@@ -40,14 +40,13 @@ BASIS_FPS = 50.0        # … and at this rate for the fits (video is 25–30 fp
 MIN_CONFIDENCE = 0.3    # tracked frames below this confidence are not used
 MIN_SPEECH = 1.5        # seconds of tracked speech a profile needs at least
 MAX_LAG = 0.2           # lags searched by score(), seconds each way
-PROBE = 0.2             # the class opening used to measure each class's response
 # Aperture (inter-ocular distances) per unit of jawOpen − mouthClose: the median speaker of the
 # calibration clips (bench/lip_motion.py prints it). Maps a person's measured opening to ARKit.
 APERTURE_PER_UNIT = 0.23
 # How strongly a fit keeps each class near its prior (the generic table): in frames' worth of
 # squared error; classes with few frames stay generic.
 RIDGE = 40.0
-PERSONAL_RIDGE = 15.0
+PERSONAL_RIDGE = 5.0
 # Timing candidates fitted over (seconds).
 LEADS = (0.0, 0.02, 0.04, 0.06)
 PERSONAL_LEADS = (-0.04, -0.02, 0.0, 0.02, 0.04, 0.06, 0.08, 0.11, 0.14)
@@ -267,35 +266,34 @@ class Basis:
 
 
 def basis(obs: Observation, timing: Profile) -> Basis:
-    """The linearised response of the predicted opening to each class's target, at ``obs``'s
-    usable frames, with ``timing``'s lead and decays (its shapes are otherwise ignored)."""
+    """The response of the predicted opening to each class's target
+    (:func:`visemic.motion.curves.opening_basis`) at ``obs``'s usable frames, with ``timing``'s
+    lead, decays, loudness weight and consonant hold."""
     ok = obs.usable
-    times = obs.times[ok]
-    zero = {c: 0.0 for c in poses.CLASSES}
-
-    def sample(table: dict[str, float]) -> np.ndarray:
-        p = replace(timing, opening=table)
-        t, v = opening(obs, p, full=False, fps=BASIS_FPS)
-        return np.interp(times, t, v)
-
-    base = sample(zero)
-    cols = np.stack([(sample(zero | {c: PROBE}) - base) / PROBE for c in poses.CLASSES], axis=1)
-    return Basis(base, cols, obs.aperture[ok], obs.weight[ok])
+    cols = curves.opening_basis(obs.timeline, obs.prosody, obs.times[ok], obs.duration, timing)
+    return Basis(np.zeros(int(ok.sum())), cols, obs.aperture[ok], obs.weight[ok])
 
 
 def fit_openings(bases: Sequence[Basis], prior: dict[str, float], scale: float | None = None,
-                 ridge: float = RIDGE, iterations: int = 8) -> tuple[dict[str, float], list]:
+                 ridge: float = RIDGE, iterations: int = 8,
+                 fixed: dict[str, float] | None = None) -> tuple[dict[str, float], list]:
     """Class targets (and per-observation offset α and scale s) minimising
     Σ w (real − α − s·(base + columns·θ))² + ridge·s̄²·|θ − prior|².
 
     ``scale`` fixes every s (a person's known aperture per unit); else each observation gets
     its own, and θ is normalised to the prior's mean vowel opening (a correlation does not see
-    the scale). Returns (targets, [(α, s) per basis])."""
+    the scale). ``fixed`` holds classes at given values. Returns (targets, [(α, s) per
+    basis])."""
     from scipy.optimize import lsq_linear
 
     names = list(poses.CLASSES)
-    theta0 = np.array([prior[c] for c in names])
+    theta0 = np.array([(fixed or {}).get(c, prior[c]) for c in names])
     theta = theta0.copy()
+    lo = np.full(len(names), profile_mod.OPENING_RANGE[0])
+    hi = np.full(len(names), profile_mod.OPENING_RANGE[1])
+    for c, v in (fixed or {}).items():
+        k = names.index(c)
+        lo[k], hi[k] = v, v + 1e-9
     vowels = np.array([c.startswith("vowel") for c in names])
     params: list[tuple[float, float]] = []
     for _ in range(iterations):
@@ -317,8 +315,6 @@ def fit_openings(bases: Sequence[Basis], prior: dict[str, float], scale: float |
         lam = math.sqrt(ridge) * s_mean
         rows.append(lam * np.eye(len(names)))
         rhs.append(lam * theta0)
-        lo = np.full(len(names), profile_mod.OPENING_RANGE[0])
-        hi = np.full(len(names), profile_mod.OPENING_RANGE[1])
         sol = lsq_linear(np.vstack(rows), np.concatenate(rhs), bounds=(lo, hi))
         theta = sol.x
         if scale is None and theta[vowels].mean() > 0:
@@ -348,11 +344,13 @@ def _key(p: Profile) -> tuple[float, ...]:
 
 def fit(observations: Sequence[Observation], prior: Profile | None = None,
         grid: Sequence[Profile] | None = None, scale: float | None = None,
-        ridge: float = RIDGE, cache: dict | None = None) -> Profile:
+        ridge: float = RIDGE, cache: dict | None = None,
+        fixed: dict[str, float] | None = None) -> Profile:
     """The motion (class targets and timing) that best predicts ``observations``' lips: for
     each timing of ``grid`` the targets are fitted (:func:`fit_openings`), and the timing with
     the best mean weighted r (of the fitted linear prediction) wins. ``cache`` (a dict kept by
-    the caller) reuses the bases across calls."""
+    the caller) reuses the bases across calls; ``fixed`` holds classes at given values (the
+    generic rest stays closed)."""
     prior = prior or profile_mod.generic()
     grid = list(grid) if grid is not None else timings()
     best: tuple[float, Profile] | None = None
@@ -367,7 +365,7 @@ def fit(observations: Sequence[Observation], prior: Profile | None = None,
                 if cache is not None:
                     cache[key] = b
             bases.append(b)
-        table, _ = fit_openings(bases, prior.opening, scale=scale, ridge=ridge)
+        table, _ = fit_openings(bases, prior.opening, scale=scale, ridge=ridge, fixed=fixed)
         theta = np.array([table[c] for c in poses.CLASSES])
         r = np.nanmean([pearson(b.base + b.columns @ theta, b.real, b.weight) for b in bases])
         if best is None or r > best[0]:

@@ -94,6 +94,39 @@ def _blend(segs: list[tuple[float, float, Pose, float]], times: np.ndarray,
     return num / den
 
 
+def opening_basis(timeline: Timeline, prosody: Prosody, times: np.ndarray, duration: float,
+                  profile: Profile) -> np.ndarray:
+    """How the lips' opening (jawOpen − mouthClose) at ``times`` moves with each
+    :data:`~visemic.motion.poses.OPENING` class's target: ``[len(times) × classes]``, the
+    class's share of the jaw's dominance blend (as :func:`animate` blends, with ``profile``'s
+    timing) times the loudness gain, zero through the lip seal. The opening is this matrix
+    times the targets, up to the step limit and clipping; the calibration
+    (:mod:`visemic.calibrate`) fits the targets on it. /p b m/ close the lips whatever their
+    jaw, so their column is 0."""
+    classes = {c: i for i, c in enumerate(poses.CLASSES)}
+    n = len(times)
+    num = np.zeros((n, len(classes)))
+    den = np.full(n, 1e-6)
+    reach = 0.4
+    for start, end, pose, scale in _segments(timeline, duration, profile):
+        start, end = start - profile.lead, end - profile.lead
+        i0, i1 = np.searchsorted(times, [start - reach, end + reach])
+        if i1 <= i0:
+            continue
+        t = times[i0:i1]
+        d = pose.jaw_strength * scale * np.exp(-(np.clip(start - t, 0, None) / profile.decay_pre
+                                                 + np.clip(t - end, 0, None)
+                                                 / profile.decay_post))
+        den[i0:i1] += d
+        if pose.kind != "bilabial":
+            num[i0:i1, classes[pose.kind]] += d
+    # Loudness as animate computes it (50 ms mean at 100 frames/s), at ``times``.
+    grid = np.arange(max(1, int(round(duration * 100)))) / 100.0
+    loud = np.convolve(_frames_from(prosody, grid, prosody.loudness), np.ones(5) / 5, "same")
+    gain = loudness_gain(np.interp(times, grid, loud), profile.loudness)
+    return num / den[:, None] * (gain * (1.0 - seal_weight(timeline, times)))[:, None]
+
+
 def _window(times: np.ndarray, start: float, end: float, ramp: float,
             ramp_out: float | None = None) -> np.ndarray:
     """1 on [start, end], linear ramps of length ``ramp`` before (``ramp_out`` after, default the
