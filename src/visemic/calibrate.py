@@ -170,10 +170,12 @@ def _read_livelink(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, 
             header = next(reader, None)
             if not header or header[0].strip() != "Timecode":
                 raise VisemicError(f"{path}: not a Live Link Face CSV (no Timecode header)")
-            missing = [n for n in need if n not in header]
+            # The app capitalises the names (JawOpen); ARKit's are camelCase (jawOpen).
+            names = [h.strip().lower() for h in header]
+            missing = [n for n in need if n.lower() not in names]
             if missing:
                 raise VisemicError(f"{path}: the capture lacks {', '.join(missing)}")
-            cols = [header.index(n) for n in need]
+            cols = [names.index(n.lower()) for n in need]
             codes, values = [], []
             for row in reader:
                 if not row:
