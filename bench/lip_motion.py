@@ -55,7 +55,7 @@ UNCALIBRATED = profile_mod.Profile(
              "bilabial": 0.1, "labiodental": 0.1, "dental": 0.14, "alveolar": 0.15,
              "sibilant": 0.07, "postalveolar": 0.12, "rhotic": 0.18, "lateral": 0.15,
              "labial_glide": 0.08, "palatal": 0.1, "velar": 0.2, "glottal": 0.22},
-    lead=0.0, decay_pre=0.035, decay_post=0.045)
+    lead=0.0, decay_pre=0.035, decay_post=0.045, loudness=0.35, consonant_hold=1.0)
 CLOSED_REST = {"rest": 0.0}  # the generic face rests with closed lips (a profile may part them)
 MIN_HALF_SPEECH = 0.5   # the GRID clips' halves hold under a second of speech each
 
@@ -119,7 +119,8 @@ def main() -> None:
             me, pers = None, calibrate.Score(math.nan, math.nan, math.nan)
         gen2 = calibrate.score(half, loco)
         rows.append({"clip": c.name, "shipped": shipped, "uncalibrated": uncal, "loco": gen,
-                     "generic_2nd": gen2, "personal_2nd": pers})
+                     "generic_2nd": gen2, "personal_2nd": pers,
+                     "uncalibrated_2nd": calibrate.score(half, UNCALIBRATED)})
         print(f"{c.name[:44]:44s} {fmt(shipped):>12s} {fmt(uncal):>12s} {fmt(gen):>12s}   "
               f"{fmt(gen2):>12s} {fmt(pers):>12s}", flush=True)
         plot(args.plots / f"{c.stem}.png", c.name, o, loco, half, me, mid, gen, pers)
@@ -127,7 +128,10 @@ def main() -> None:
         f" {_median(rows, k):>12s}" for k in ("shipped", "uncalibrated", "loco")) + "   "
         + "".join(f" {_median(rows, k):>12s}" for k in ("generic_2nd", "personal_2nd")))
     gain = [r["personal_2nd"].r - r["generic_2nd"].r for r in rows]
-    print(f"personal − generic on the second halves: median {np.nanmedian(gain):+.2f}")
+    print(f"personal − generic LOCO on the second halves: median {np.nanmedian(gain):+.2f}")
+    gain = [r["personal_2nd"].r - r["uncalibrated_2nd"].r for r in rows]
+    print(f"personal − uncalibrated generic on the second halves: median "
+          f"{np.nanmedian(gain):+.2f} (uncalibrated there: {_median(rows, 'uncalibrated_2nd')})")
     full = calibrate.fit(list(obs.values()), UNCALIBRATED, grid=grid, cache=cache,
                          fixed=CLOSED_REST)
     scales = [s for _, s in calibrate.fit_openings(

@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from visemic.motion.profile import Profile
 
 REST_GAP = 0.3       # pauses at least this long return the face to rest
-LEAD = 0.0           # the mouth's pulls run this far ahead of the phones' sound (s)
-DECAY_POST = 0.045   # carry-over time constant (s)
-DECAY_PRE = 0.035    # anticipation time constant for everything but rounding (s)
+# Timing, calibrated on tracked talking-head clips (bench/lip_motion.py): real lips move
+# about 40 ms before the sound, and faster than a longer decay would let them.
+LEAD = 0.04          # the mouth's pulls run this far ahead of the phones' sound (s)
+DECAY_POST = 0.03    # carry-over time constant (s)
+DECAY_PRE = 0.02     # anticipation time constant for everything but rounding (s)
 LOUDNESS = 0.35      # jaw gain per unit of loudness (0 quiet … 1 the speech level)
 LOUDNESS_MID = 0.43  # the loudness at which the gain is 1
 SEAL_LEAD = 0.01     # lips meet this long before a bilabial's acoustic onset (s)
@@ -149,11 +151,11 @@ def seal_weight(timeline: Timeline, times: np.ndarray) -> np.ndarray:
             # A short vowel beside the closure keeps at least its first (or last) half open:
             # the lips close and open fast, but not through the vowel's whole length.
             lead, ramp_in, ramp_out = SEAL_LEAD, SEAL_RAMP, SEAL_RAMP
-            if i > 0 and poses.pose(phones[i - 1].symbol).jaw_strength >= 1.0:
+            if i > 0 and poses.pose(phones[i - 1].symbol).vowel:
                 room = 0.5 * (p.start - phones[i - 1].start)
                 lead = min(lead, room / 3)
                 ramp_in = max(0.0, min(ramp_in, room - lead))
-            if i + 1 < len(phones) and poses.pose(phones[i + 1].symbol).jaw_strength >= 1.0:
+            if i + 1 < len(phones) and poses.pose(phones[i + 1].symbol).vowel:
                 ramp_out = min(ramp_out, 0.5 * (phones[i + 1].end - p.end))
             open_ *= 1.0 - _window(times, p.start - lead, p.end, ramp_in, ramp_out)
     return 1.0 - open_

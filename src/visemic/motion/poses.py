@@ -26,17 +26,23 @@ ROUNDING = ("mouthFunnel", "mouthPucker")
 
 # How far each class of phone opens the jaw (its jawOpen target; the lips part by jawOpen −
 # mouthClose). Real lips differ mostly by these classes, so they are what a calibration on
-# tracked speakers (bench/lip_motion.py) and a personal profile (motion/profile.py) adjust.
+# tracked speakers and a personal profile (motion/profile.py) adjust. Calibrated on the
+# tracked talking-head clips by bench/lip_motion.py (its all-clip fit; rest held closed; /u/
+# kept a little open so the jaw still moves under the rounded lips).
 OPENING: dict[str, float] = {
     "rest": 0.0,
-    "vowel_close": 0.15, "vowel_close_round": 0.12,
-    "vowel_mid": 0.35, "vowel_mid_round": 0.28,
-    "vowel_open": 0.55, "vowel_open_round": 0.44,
-    "bilabial": 0.1, "labiodental": 0.1, "dental": 0.14, "alveolar": 0.15, "sibilant": 0.07,
-    "postalveolar": 0.12, "rhotic": 0.18, "lateral": 0.15, "labial_glide": 0.08,
-    "palatal": 0.1, "velar": 0.2, "glottal": 0.22,
+    "vowel_close": 0.2, "vowel_close_round": 0.05,
+    "vowel_mid": 0.34, "vowel_mid_round": 0.14,
+    "vowel_open": 0.74, "vowel_open_round": 0.47,
+    "bilabial": 0.11, "labiodental": 0.0, "dental": 0.04, "alveolar": 0.18, "sibilant": 0.14,
+    "postalveolar": 0.29, "rhotic": 0.08, "lateral": 0.06, "labial_glide": 0.05,
+    "palatal": 0.12, "velar": 0.23, "glottal": 0.36,
 }
 CLASSES = tuple(OPENING)
+# How firmly consonants hold the jaw against the vowels around them (a factor on their jaw
+# strengths below; calibrated with OPENING: real lips close further between vowels than a
+# weak hold lets them).
+CONSONANT_HOLD = 2.5
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class Pose:
     bilabial: bool = False
     labiodental: bool = False
     kind: str = "rest"        # its class in OPENING
+    vowel: bool = False
 
 
 def opening_class(f: ipa.Features) -> str:
@@ -153,16 +160,17 @@ def pose(symbol: str) -> Pose:
     return pose_of(ipa.parse(symbol).first)
 
 
-def pose_of(f: ipa.Features, opening: dict[str, float] | None = None) -> Pose:
+def pose_of(f: ipa.Features, opening: dict[str, float] | None = None,
+            hold: float = CONSONANT_HOLD) -> Pose:
     """The pose of one set of features, its jaw opened as :data:`OPENING` (or ``opening``,
-    a table with the same classes) says."""
+    a table with the same classes) says, a consonant's jaw held ``hold`` times its strength."""
     kind = opening_class(f)
     jaw = (OPENING if opening is None else opening)[kind]
     if f.vowel:
         values = _sym(_vowel(f))
         values["jawOpen"] = jaw
         return Pose(values, jaw_strength=1.0, lip_strength=0.8,
-                    round_lead=0.12 if f.rounded else 0.04, kind=kind)
+                    round_lead=0.12 if f.rounded else 0.04, kind=kind, vowel=True)
     values = _sym(_consonant(f))
     values["jawOpen"] = jaw
     if "mouthClose" in values and kind == "bilabial":
@@ -173,7 +181,7 @@ def pose_of(f: ipa.Features, opening: dict[str, float] | None = None) -> Pose:
     lips_matter = (bil or lab or _rhotic(f)
                    or f.place in ("labial-velar", "labial-palatal", "postalveolar"))
     jaw_hold = 0.4 if (bil or lab) else (0.12 if f.place in ("glottal", "pharyngeal") else 0.25)
-    return Pose(values, jaw_strength=jaw_hold, lip_strength=1.2 if lips_matter else 0.15,
+    return Pose(values, jaw_strength=jaw_hold * hold, lip_strength=1.2 if lips_matter else 0.15,
                 round_lead=0.1 if f.place == "labial-velar" else 0.04,
                 bilabial=bil, labiodental=lab, kind=kind)
 

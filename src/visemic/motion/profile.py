@@ -76,7 +76,7 @@ class Profile:
     decay_pre: float = DECAY_PRE
     decay_post: float = DECAY_POST
     loudness: float = LOUDNESS
-    consonant_hold: float = 1.0
+    consonant_hold: float = poses.CONSONANT_HOLD
     measured: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
     name: str = ""
@@ -124,7 +124,7 @@ class Profile:
 
     def _personal(self, f: ipa.Features) -> poses.Pose:
         base = poses.pose_of(f)
-        p = poses.pose_of(f, self.opening)
+        p = poses.pose_of(f, self.opening, self.consonant_hold)
         values = dict(p.values)
         generic_jaw = base.values.get("jawOpen", 0.0)
         if generic_jaw > 0 and p.kind != "bilabial":
@@ -139,9 +139,8 @@ class Profile:
                 for name in names:
                     if name in values:
                         values[name] = min(1.0, values[name] * k)
-        hold = p.jaw_strength if f.vowel else p.jaw_strength * self.consonant_hold
-        return poses.Pose(values, hold, p.lip_strength, p.round_lead, p.bilabial,
-                          p.labiodental, p.kind)
+        return poses.Pose(values, p.jaw_strength, p.lip_strength, p.round_lead, p.bilabial,
+                          p.labiodental, p.kind, p.vowel)
 
     # ------------------------------------------------------------------------------ JSON
 
@@ -178,8 +177,8 @@ class Profile:
                                       "timing.decay_post"),
                    loudness=_number(data.get("loudness", LOUDNESS), LOUDNESS_RANGE, where,
                                     "loudness"),
-                   consonant_hold=_number(data.get("consonant_hold", 1.0), HOLD_RANGE, where,
-                                          "consonant_hold"),
+                   consonant_hold=_number(data.get("consonant_hold", poses.CONSONANT_HOLD),
+                                          HOLD_RANGE, where, "consonant_hold"),
                    measured=dict(data.get("measured") or {}),
                    source=dict(data.get("source") or {}), name=str(data.get("name") or ""))
 
