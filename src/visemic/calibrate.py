@@ -42,7 +42,7 @@ MIN_SPEECH = 1.5        # seconds of tracked speech a profile needs at least
 MAX_LAG = 0.2           # lags searched by score(), seconds each way
 # Aperture (inter-ocular distances) per unit of jawOpen − mouthClose: the median speaker of the
 # calibration clips (bench/lip_motion.py prints it). Maps a person's measured opening to ARKit.
-APERTURE_PER_UNIT = 0.23
+APERTURE_PER_UNIT = 0.15
 # How strongly a fit keeps each class near its prior (the generic table): in frames' worth of
 # squared error; classes with few frames stay generic.
 RIDGE = 40.0
@@ -333,15 +333,18 @@ def _line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
 
 def timings(leads: Sequence[float] = LEADS, pres: Sequence[float] = DECAYS_PRE,
             posts: Sequence[float] = DECAYS_POST, louds: Sequence[float] = LOUDNESSES,
-            holds: Sequence[float] = HOLDS) -> list[Profile]:
+            holds: Sequence[float] = HOLDS,
+            releases: Sequence[float | None] = (None,)) -> list[Profile]:
     """The grid a fit searches: timing, loudness weight and consonant hold (profiles carrying
-    only those)."""
-    return [Profile(lead=a, decay_pre=b, decay_post=c, loudness=d, consonant_hold=e)
-            for a in leads for b in pres for c in posts for d in louds for e in holds]
+    only those). A release of None is the lead (the whole pull shifted)."""
+    return [Profile(lead=a, release=a if f is None else f, decay_pre=b, decay_post=c,
+                    loudness=d, consonant_hold=e)
+            for a in leads for b in pres for c in posts for d in louds for e in holds
+            for f in releases]
 
 
 def _key(p: Profile) -> tuple[float, ...]:
-    return (p.lead, p.decay_pre, p.decay_post, p.loudness, p.consonant_hold)
+    return (p.lead, p.release, p.decay_pre, p.decay_post, p.loudness, p.consonant_hold)
 
 
 def fit(observations: Sequence[Observation], prior: Profile | None = None,
@@ -371,7 +374,7 @@ def fit(observations: Sequence[Observation], prior: Profile | None = None,
         theta = np.array([table[c] for c in poses.CLASSES])
         r = np.nanmean([pearson(b.base + b.columns @ theta, b.real, b.weight) for b in bases])
         if best is None or r > best[0]:
-            best = (r, replace(prior, opening=table, lead=timing.lead,
+            best = (r, replace(prior, opening=table, lead=timing.lead, release=timing.release,
                                decay_pre=timing.decay_pre, decay_post=timing.decay_post,
                                loudness=timing.loudness, consonant_hold=timing.consonant_hold))
     assert best is not None

@@ -24,8 +24,11 @@ if TYPE_CHECKING:
 
 REST_GAP = 0.3       # pauses at least this long return the face to rest
 # Timing, calibrated on tracked talking-head clips (bench/lip_motion.py): real lips move
-# about 40 ms before the sound, and faster than a longer decay would let them.
-LEAD = 0.04          # the mouth's pulls run this far ahead of the phones' sound (s)
+# ahead of the sound, and faster than longer decays would let them. A longer lead or release
+# follows the tracked lips a little better still but leaves short open vowels closing at their
+# acoustic middle (the open-vowel curve check of bench/accuracy.py).
+LEAD = 0.05          # a phone's pull on the mouth starts this far ahead of its sound (s)
+RELEASE = 0.02       # … and lets go this far ahead of its end (s)
 DECAY_POST = 0.03    # carry-over time constant (s)
 DECAY_PRE = 0.02     # anticipation time constant for everything but rounding (s)
 LOUDNESS = 0.35      # jaw gain per unit of loudness (0 quiet … 1 the speech level)
@@ -74,7 +77,7 @@ def _blend(segs: list[tuple[float, float, Pose, float]], times: np.ndarray,
     reach = 0.4  # seconds beyond which a phone's pull is negligible
     pre_decay, post_decay = motion.decay_pre, motion.decay_post
     for start, end, pose, scale in segs:
-        start, end = start - motion.lead, end - motion.lead
+        start, end = start - motion.lead, end - motion.release
         i0 = max(0, int((start - reach) * fps))
         i1 = min(n, int((end + reach) * fps) + 2)
         if i1 <= i0:
@@ -111,7 +114,7 @@ def opening_basis(timeline: Timeline, prosody: Prosody, times: np.ndarray, durat
     den = np.full(n, 1e-6)
     reach = 0.4
     for start, end, pose, scale in _segments(timeline, duration, profile):
-        start, end = start - profile.lead, end - profile.lead
+        start, end = start - profile.lead, end - profile.release
         i0, i1 = np.searchsorted(times, [start - reach, end + reach])
         if i1 <= i0:
             continue

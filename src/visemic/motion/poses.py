@@ -32,17 +32,17 @@ ROUNDING = ("mouthFunnel", "mouthPucker")
 OPENING: dict[str, float] = {
     "rest": 0.0,
     "vowel_close": 0.2, "vowel_close_round": 0.05,
-    "vowel_mid": 0.34, "vowel_mid_round": 0.14,
-    "vowel_open": 0.74, "vowel_open_round": 0.47,
-    "bilabial": 0.11, "labiodental": 0.0, "dental": 0.04, "alveolar": 0.18, "sibilant": 0.14,
-    "postalveolar": 0.29, "rhotic": 0.08, "lateral": 0.06, "labial_glide": 0.05,
-    "palatal": 0.12, "velar": 0.23, "glottal": 0.36,
+    "vowel_mid": 0.34, "vowel_mid_round": 0.12,
+    "vowel_open": 0.77, "vowel_open_round": 0.46,
+    "bilabial": 0.11, "labiodental": 0.0, "dental": 0.02, "alveolar": 0.19, "sibilant": 0.12,
+    "postalveolar": 0.27, "rhotic": 0.1, "lateral": 0.06, "labial_glide": 0.05,
+    "palatal": 0.12, "velar": 0.26, "glottal": 0.34,
 }
 CLASSES = tuple(OPENING)
 # How firmly consonants hold the jaw against the vowels around them (a factor on their jaw
 # strengths below; calibrated with OPENING: real lips close further between vowels than a
 # weak hold lets them).
-CONSONANT_HOLD = 2.5
+CONSONANT_HOLD = 1.0
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ VERSION = 1
 
 # The generic timing a profile overrides (seconds; see visemic.motion.curves) and how far
 # loudness opens the jaw.
-LEAD, DECAY_PRE, DECAY_POST = curves.LEAD, curves.DECAY_PRE, curves.DECAY_POST
+LEAD, RELEASE = curves.LEAD, curves.RELEASE
+DECAY_PRE, DECAY_POST = curves.DECAY_PRE, curves.DECAY_POST
 LOUDNESS = curves.LOUDNESS
 
 # Bounds a profile's values are held to when read (a hand-edited or extreme file must not
@@ -61,9 +62,10 @@ class Profile:
 
     ``opening``: jawOpen target per class of :data:`visemic.motion.poses.OPENING` ("rest" is the
     mouth in pauses: 0 closed, above 0 parted); ``width`` and ``rounding``: per class, factors on
-    the generic mouth width (stretch, smile) and rounding (pucker, funnel), 1 generic; ``lead``,
-    ``decay_pre``, ``decay_post``: timing in seconds; ``loudness``: how far loudness opens the
-    jaw (:func:`visemic.motion.curves.loudness_gain`); ``consonant_hold``: a factor on how
+    the generic mouth width (stretch, smile) and rounding (pucker, funnel), 1 generic; ``lead``
+    and ``release`` (how far ahead of a sound's start and end its pull on the mouth begins and
+    ends), ``decay_pre``, ``decay_post``: timing in seconds; ``loudness``: how far loudness
+    opens the jaw (:func:`visemic.motion.curves.loudness_gain`); ``consonant_hold``: a factor on how
     firmly consonants hold the jaw against the vowels around them; ``measured``: what was
     measured on the person (in inter-ocular distances), for information; ``source``: what it
     was learnt from.
@@ -73,6 +75,7 @@ class Profile:
     width: dict[str, float] = field(default_factory=dict)
     rounding: dict[str, float] = field(default_factory=dict)
     lead: float = LEAD
+    release: float = RELEASE
     decay_pre: float = DECAY_PRE
     decay_post: float = DECAY_POST
     loudness: float = LOUDNESS
@@ -149,7 +152,8 @@ class Profile:
         return {"format": FORMAT, "version": VERSION, "name": self.name, "rest": self.rest,
                 "opening": r4(self.opening), "width": r4(self.width),
                 "rounding": r4(self.rounding),
-                "timing": {"lead": round(self.lead, 4), "decay_pre": round(self.decay_pre, 4),
+                "timing": {"lead": round(self.lead, 4), "release": round(self.release, 4),
+                           "decay_pre": round(self.decay_pre, 4),
                            "decay_post": round(self.decay_post, 4)},
                 "loudness": round(self.loudness, 4),
                 "consonant_hold": round(self.consonant_hold, 4),
@@ -171,6 +175,8 @@ class Profile:
                    width=_table(data.get("width"), SCALE_RANGE, where, "width"),
                    rounding=_table(data.get("rounding"), SCALE_RANGE, where, "rounding"),
                    lead=_number(timing.get("lead", LEAD), LEAD_RANGE, where, "timing.lead"),
+                   release=_number(timing.get("release", RELEASE), LEAD_RANGE, where,
+                                   "timing.release"),
                    decay_pre=_number(timing.get("decay_pre", DECAY_PRE), DECAY_RANGE, where,
                                      "timing.decay_pre"),
                    decay_post=_number(timing.get("decay_post", DECAY_POST), DECAY_RANGE, where,
