@@ -38,7 +38,7 @@ def gap(anim) -> np.ndarray:
 # ----------------------------------------------------------------------------- the format
 
 def test_round_trip_and_bounds(tmp_path):
-    me = replace(personal(0.12, 1.3, lead=0.05), width={"vowel_close": 1.4},
+    me = replace(personal(0.12, 1.1, lead=0.05), width={"vowel_close": 1.4},
                  rounding={"vowel_close_round": 0.7}, name="me")
     path = tmp_path / "me.profile.json"
     path.write_text(pm.dumps(me))
