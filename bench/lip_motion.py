@@ -52,7 +52,8 @@ from visemic.types import Audio  # noqa: E402
 # held-out clip leaks into its own score through the shipped tables).
 UNCALIBRATED = profile_mod.Profile(
     opening={"rest": 0.0, "vowel_close": 0.15, "vowel_close_round": 0.12, "vowel_mid": 0.35,
-             "vowel_mid_round": 0.28, "vowel_open": 0.55, "vowel_open_round": 0.44,
+             "vowel_mid_round": 0.28, "vowel_open_mid": 0.43, "vowel_open_mid_round": 0.35,
+             "vowel_open": 0.55, "vowel_open_round": 0.44,
              "bilabial": 0.1, "labiodental": 0.1, "dental": 0.14, "alveolar": 0.15,
              "sibilant": 0.07, "postalveolar": 0.12, "rhotic": 0.18, "lateral": 0.15,
              "labial_glide": 0.08, "palatal": 0.1, "velar": 0.2, "glottal": 0.22},

@@ -42,19 +42,21 @@ MIN_SPEECH = 1.5        # seconds of tracked speech a profile needs at least
 MAX_LAG = 0.2           # lags searched by score(), seconds each way
 # Aperture (inter-ocular distances) per unit of jawOpen − mouthClose: the median speaker of the
 # calibration clips (bench/lip_motion.py prints it). Maps a person's measured opening to ARKit.
-APERTURE_PER_UNIT = 0.15
+APERTURE_PER_UNIT = 0.13
 # How strongly a fit keeps each class near its prior (the generic table): in frames' worth of
 # squared error; classes with few frames stay generic.
 RIDGE = 40.0
 PERSONAL_RIDGE = 5.0
 # Timing candidates fitted over (seconds).
 LEADS = (0.0, 0.02, 0.04, 0.06)
-PERSONAL_LEADS = (-0.04, -0.02, 0.0, 0.02, 0.04, 0.06, 0.08, 0.11, 0.14)
+# A person's timing is searched near the generic (50 ms lead): wider grids overfit a short clip.
+PERSONAL_LEADS = (0.03, 0.05, 0.07, 0.09)
+PERSONAL_RELEASES = (0.0, 0.02, 0.04)
 DECAYS_PRE = (0.02, 0.035)
 DECAYS_POST = (0.03, 0.045)
 LOUDNESSES = (0.35,)
 HOLDS = (1.0, 2.5)
-PERSONAL_PRE = (0.02, 0.035, 0.06)
+PERSONAL_PRE = (0.02, 0.035)
 
 Progress = Callable[[float], None]
 
@@ -400,7 +402,8 @@ def learn(obs: Observation, min_speech: float = MIN_SPEECH,
                            f"(a sentence or two, face visible)")
     unit = APERTURE_PER_UNIT if obs.unit == "iod" else 1.0
     grid = timings(leads=PERSONAL_LEADS, pres=PERSONAL_PRE, posts=(prior.decay_post,),
-                   louds=(prior.loudness,), holds=(prior.consonant_hold,))
+                   louds=(prior.loudness,), holds=(prior.consonant_hold,),
+                   releases=PERSONAL_RELEASES)
     cache: dict = {}
     fitted = fit([obs], prior, grid=grid, ridge=PERSONAL_RIDGE, cache=cache)
     # The fit is scale-free (normalised to the prior's vowels); the person's range comes from
@@ -408,6 +411,7 @@ def learn(obs: Observation, min_speech: float = MIN_SPEECH,
     b = cache[(id(obs), *_key(fitted))]
     theta = np.array([fitted.opening[c] for c in poses.CLASSES])
     _, s = _line(b.base + b.columns @ theta, b.real, b.weight)
+    per_unit = float(s)
     if s > 0:
         k = float(np.clip(s / unit, 0.5, 2.0))
         fitted = replace(fitted, opening={c: float(np.clip(v * k, *profile_mod.OPENING_RANGE))
@@ -418,6 +422,7 @@ def learn(obs: Observation, min_speech: float = MIN_SPEECH,
     measured = {"unit": "inter-ocular distance" if obs.unit == "iod" else "ARKit",
                 "aperture_p5": round(float(np.percentile(ap, 5)), 4),
                 "aperture_p95": round(float(np.percentile(ap, 95)), 4),
+                "aperture_per_unit": round(per_unit, 4),
                 "speech_seconds": round(have, 2)}
     r = score(obs, replace(fitted, width=width, rounding=rounding))
     return replace(fitted, width=width, rounding=rounding, measured=measured,
@@ -473,7 +478,8 @@ def _class_pose(kind: str) -> poses.Pose:
 
 # One phone of each class (to read the generic shapes a class has).
 _EXAMPLES = {"vowel_close": "i", "vowel_close_round": "u", "vowel_mid": "ə",
-             "vowel_mid_round": "o", "vowel_open": "a", "vowel_open_round": "ɒ",
+             "vowel_mid_round": "o", "vowel_open_mid": "ʌ", "vowel_open_mid_round": "ɔ",
+             "vowel_open": "a", "vowel_open_round": "ɒ",
              "bilabial": "p", "labiodental": "f", "dental": "θ", "alveolar": "t",
              "sibilant": "s", "postalveolar": "ʃ", "rhotic": "ɹ", "lateral": "l",
              "labial_glide": "w", "palatal": "j", "velar": "k", "glottal": "h"}

@@ -24,11 +24,13 @@ if TYPE_CHECKING:
 
 REST_GAP = 0.3       # pauses at least this long return the face to rest
 # Timing, calibrated on tracked talking-head clips (bench/lip_motion.py): real lips move
-# ahead of the sound, and faster than longer decays would let them. A longer lead or release
+# ahead of the sound, and faster than longer decays would let them. A longer or uncapped shift
 # follows the tracked lips a little better still but leaves short open vowels closing at their
 # acoustic middle (the open-vowel curve check of bench/accuracy.py).
 LEAD = 0.05          # a phone's pull on the mouth starts this far ahead of its sound (s)
 RELEASE = 0.02       # … and lets go this far ahead of its end (s)
+SHIFT_SHARE = 0.35   # but never by more than this share of the phone before (lead) or itself
+
 DECAY_POST = 0.03    # carry-over time constant (s)
 DECAY_PRE = 0.02     # anticipation time constant for everything but rounding (s)
 LOUDNESS = 0.35      # jaw gain per unit of loudness (0 quiet … 1 the speech level)
@@ -68,6 +70,20 @@ def _segments(timeline: Timeline, duration: float, motion: Profile
     return segs
 
 
+def shift(spans: list[tuple[float, float]], lead: float, release: float
+          ) -> list[tuple[float, float]]:
+    """Consecutive (start, end) pulls moved ahead of the sound: each starts ``lead`` early and
+    ends ``release`` early, but by at most SHIFT_SHARE of the pull before it (a lead) or of its
+    own length (a release), so a short vowel keeps its middle."""
+    out = []
+    before = None
+    for start, end in spans:
+        a = lead if before is None else min(lead, SHIFT_SHARE * before)
+        out.append((start - a, end - min(release, SHIFT_SHARE * (end - start))))
+        before = end - start
+    return out
+
+
 def _blend(segs: list[tuple[float, float, Pose, float]], times: np.ndarray,
            motion: Profile) -> np.ndarray:
     n, m = len(times), len(MOUTH)
@@ -76,8 +92,8 @@ def _blend(segs: list[tuple[float, float, Pose, float]], times: np.ndarray,
     fps = 1.0 / (times[1] - times[0]) if n > 1 else 60.0
     reach = 0.4  # seconds beyond which a phone's pull is negligible
     pre_decay, post_decay = motion.decay_pre, motion.decay_post
-    for start, end, pose, scale in segs:
-        start, end = start - motion.lead, end - motion.release
+    spans = shift([(a, b) for a, b, _, _ in segs], motion.lead, motion.release)
+    for (start, end), (_, _, pose, scale) in zip(spans, segs, strict=True):
         i0 = max(0, int((start - reach) * fps))
         i1 = min(n, int((end + reach) * fps) + 2)
         if i1 <= i0:
@@ -113,8 +129,9 @@ def opening_basis(timeline: Timeline, prosody: Prosody, times: np.ndarray, durat
     num = np.zeros((n, len(classes)))
     den = np.full(n, 1e-6)
     reach = 0.4
-    for start, end, pose, scale in _segments(timeline, duration, profile):
-        start, end = start - profile.lead, end - profile.release
+    segs = _segments(timeline, duration, profile)
+    spans = shift([(a, b) for a, b, _, _ in segs], profile.lead, profile.release)
+    for (start, end), (_, _, pose, scale) in zip(spans, segs, strict=True):
         i0, i1 = np.searchsorted(times, [start - reach, end + reach])
         if i1 <= i0:
             continue

@@ -31,12 +31,13 @@ ROUNDING = ("mouthFunnel", "mouthPucker")
 # kept a little open so the jaw still moves under the rounded lips).
 OPENING: dict[str, float] = {
     "rest": 0.0,
-    "vowel_close": 0.2, "vowel_close_round": 0.05,
-    "vowel_mid": 0.34, "vowel_mid_round": 0.12,
-    "vowel_open": 0.77, "vowel_open_round": 0.46,
-    "bilabial": 0.11, "labiodental": 0.0, "dental": 0.02, "alveolar": 0.19, "sibilant": 0.12,
-    "postalveolar": 0.27, "rhotic": 0.1, "lateral": 0.06, "labial_glide": 0.05,
-    "palatal": 0.12, "velar": 0.26, "glottal": 0.34,
+    "vowel_close": 0.23, "vowel_close_round": 0.05,
+    "vowel_mid": 0.4, "vowel_mid_round": 0.15,
+    "vowel_open_mid": 0.38, "vowel_open_mid_round": 0.2,
+    "vowel_open": 0.84, "vowel_open_round": 0.47,
+    "bilabial": 0.11, "labiodental": 0.0, "dental": 0.02, "alveolar": 0.22, "sibilant": 0.14,
+    "postalveolar": 0.3, "rhotic": 0.1, "lateral": 0.05, "labial_glide": 0.04,
+    "palatal": 0.12, "velar": 0.29, "glottal": 0.36,
 }
 CLASSES = tuple(OPENING)
 # How firmly consonants hold the jaw against the vowels around them (a factor on their jaw
@@ -62,7 +63,8 @@ def opening_class(f: ipa.Features) -> str:
     if f.vowel:
         if f in (ipa.VOWELS["ɚ"], ipa.VOWELS["ɝ"]):
             return "rhotic"
-        height = "close" if f.height < 0.25 else ("mid" if f.height < 0.75 else "open")
+        height = ("close" if f.height < 0.25 else "mid" if f.height < 0.6
+                  else "open_mid" if f.height < 0.75 else "open")
         return f"vowel_{height}" + ("_round" if f.rounded else "")
     place, manner = f.place, f.manner
     if place == "bilabial" and manner in ("stop", "nasal", "trill"):

@@ -522,8 +522,9 @@ class StreamAnimator:
 
         # [frames, pulls, channels] at once: a push computes one or two frames from ~10 pulls.
         motion = self._poses.motion
-        starts = np.array([s for _, s, _ in pulls])[None, :, None] - motion.lead
-        ends = np.array([e for _, _, e in pulls])[None, :, None] - motion.release
+        spans = curves.shift([(s, e) for _, s, e in pulls], motion.lead, motion.release)
+        starts = np.array([s for s, _ in spans])[None, :, None]
+        ends = np.array([e for _, e in spans])[None, :, None]
         t = times[:, None, None]
         lead = np.stack([pz.lead for pz, _, _ in pulls])[None]
         strength = np.stack([pz.strength for pz, _, _ in pulls])[None]
