@@ -42,15 +42,15 @@ MIN_SPEECH = 1.5        # seconds of tracked speech a profile needs at least
 MAX_LAG = 0.2           # lags searched by score(), seconds each way
 # Aperture (inter-ocular distances) per unit of jawOpen − mouthClose: the median speaker of the
 # calibration clips (bench/lip_motion.py prints it). Maps a person's measured opening to ARKit.
-APERTURE_PER_UNIT = 0.13
+APERTURE_PER_UNIT = 0.15
 # How strongly a fit keeps each class near its prior (the generic table): in frames' worth of
 # squared error; classes with few frames stay generic.
 RIDGE = 40.0
 PERSONAL_RIDGE = 5.0
 # Timing candidates fitted over (seconds).
 LEADS = (0.0, 0.02, 0.04, 0.06)
-# A person's timing is searched near the generic (50 ms lead): wider grids overfit a short clip.
-PERSONAL_LEADS = (0.03, 0.05, 0.07, 0.09)
+# A person's timing is searched near the generic (60 ms lead): wider grids overfit a short clip.
+PERSONAL_LEADS = (0.03, 0.06, 0.09)
 PERSONAL_RELEASES = (0.0, 0.02, 0.04)
 DECAYS_PRE = (0.02, 0.035)
 DECAYS_POST = (0.03, 0.045)

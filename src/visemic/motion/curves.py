@@ -27,9 +27,9 @@ REST_GAP = 0.3       # pauses at least this long return the face to rest
 # ahead of the sound, and faster than longer decays would let them. A longer or uncapped shift
 # follows the tracked lips a little better still but leaves short open vowels closing at their
 # acoustic middle (the open-vowel curve check of bench/accuracy.py).
-LEAD = 0.05          # a phone's pull on the mouth starts this far ahead of its sound (s)
-RELEASE = 0.02       # … and lets go this far ahead of its end (s)
-SHIFT_SHARE = 0.35   # but never by more than this share of the phone before (lead) or itself
+LEAD = 0.06          # a phone's pull on the mouth starts this far ahead of its sound (s)
+RELEASE = 0.03       # … and lets go this far ahead of its end (s)
+SHIFT_SHARE = 0.45   # but never by more than this share of the phone before (lead) or itself
 
 DECAY_POST = 0.03    # carry-over time constant (s)
 DECAY_PRE = 0.02     # anticipation time constant for everything but rounding (s)

@@ -31,19 +31,19 @@ ROUNDING = ("mouthFunnel", "mouthPucker")
 # kept a little open so the jaw still moves under the rounded lips).
 OPENING: dict[str, float] = {
     "rest": 0.0,
-    "vowel_close": 0.23, "vowel_close_round": 0.05,
-    "vowel_mid": 0.4, "vowel_mid_round": 0.15,
-    "vowel_open_mid": 0.38, "vowel_open_mid_round": 0.2,
-    "vowel_open": 0.84, "vowel_open_round": 0.47,
-    "bilabial": 0.11, "labiodental": 0.0, "dental": 0.02, "alveolar": 0.22, "sibilant": 0.14,
-    "postalveolar": 0.3, "rhotic": 0.1, "lateral": 0.05, "labial_glide": 0.04,
-    "palatal": 0.12, "velar": 0.29, "glottal": 0.36,
+    "vowel_close": 0.22, "vowel_close_round": 0.05,
+    "vowel_mid": 0.4, "vowel_mid_round": 0.17,
+    "vowel_open_mid": 0.38, "vowel_open_mid_round": 0.23,
+    "vowel_open": 0.81, "vowel_open_round": 0.47,
+    "bilabial": 0.11, "labiodental": 0.0, "dental": 0.04, "alveolar": 0.2, "sibilant": 0.15,
+    "postalveolar": 0.31, "rhotic": 0.09, "lateral": 0.05, "labial_glide": 0.04,
+    "palatal": 0.12, "velar": 0.27, "glottal": 0.35,
 }
 CLASSES = tuple(OPENING)
 # How firmly consonants hold the jaw against the vowels around them (a factor on their jaw
 # strengths below; calibrated with OPENING: real lips close further between vowels than a
 # weak hold lets them).
-CONSONANT_HOLD = 1.0
+CONSONANT_HOLD = 2.5
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,10 @@ def pose_of(f: ipa.Features, opening: dict[str, float] | None = None,
     lips_matter = (bil or lab or _rhotic(f)
                    or f.place in ("labial-velar", "labial-palatal", "postalveolar"))
     jaw_hold = 0.4 if (bil or lab) else (0.12 if f.place in ("glottal", "pharyngeal") else 0.25)
-    return Pose(values, jaw_strength=jaw_hold * hold, lip_strength=1.2 if lips_matter else 0.15,
+    # The hold applies to the tongue's consonants: /p b m/ seal the lips whatever the jaw does,
+    # and a firm jaw there would close the vowel before them early.
+    jaw_hold *= 1.0 if bil else hold
+    return Pose(values, jaw_strength=jaw_hold, lip_strength=1.2 if lips_matter else 0.15,
                 round_lead=0.1 if f.place == "labial-velar" else 0.04,
                 bilabial=bil, labiodental=lab, kind=kind)
 
