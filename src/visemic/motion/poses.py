@@ -28,10 +28,11 @@ ROUNDING = ("mouthFunnel", "mouthPucker")
 # mouthClose). Real lips differ mostly by these classes, so they are what a calibration on
 # tracked speakers and a personal profile (motion/profile.py) adjust. Calibrated on the
 # tracked talking-head clips by bench/lip_motion.py (its all-clip fit; rest held closed; /u/
-# kept a little open so the jaw still moves under the rounded lips).
+# kept a little open so the jaw still moves under the rounded lips; /i ɪ/ at 0.15, not the
+# fitted 0.22, so that teeth still fill the opening of "ee" on portraits).
 OPENING: dict[str, float] = {
     "rest": 0.0,
-    "vowel_close": 0.22, "vowel_close_round": 0.05,
+    "vowel_close": 0.15, "vowel_close_round": 0.05,
     "vowel_mid": 0.4, "vowel_mid_round": 0.17,
     "vowel_open_mid": 0.38, "vowel_open_mid_round": 0.23,
     "vowel_open": 0.81, "vowel_open_round": 0.47,
