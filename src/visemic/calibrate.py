@@ -280,14 +280,16 @@ def basis(obs: Observation, timing: Profile) -> Basis:
 
 def fit_openings(bases: Sequence[Basis], prior: dict[str, float], scale: float | None = None,
                  ridge: float = RIDGE, iterations: int = 8,
-                 fixed: dict[str, float] | None = None) -> tuple[dict[str, float], list]:
+                 fixed: dict[str, float] | None = None,
+                 offset: bool = True) -> tuple[dict[str, float], list]:
     """Class targets (and per-observation offset α and scale s) minimising
     Σ w (real − α − s·(base + columns·θ))² + ridge·s̄²·|θ − prior|².
 
     ``scale`` fixes every s (a person's known aperture per unit); else each observation gets
     its own, and θ is normalised to the prior's mean vowel opening (a correlation does not see
-    the scale). ``fixed`` holds classes at given values. Returns (targets, [(α, s) per
-    basis])."""
+    the scale). ``offset`` False holds every α at 0 (the real opening's zero is the
+    prediction's: a capture in ARKit units), so the rest class alone carries the opening in
+    pauses. ``fixed`` holds classes at given values. Returns (targets, [(α, s) per basis])."""
     from scipy.optimize import lsq_linear
 
     names = list(poses.CLASSES)
@@ -306,9 +308,10 @@ def fit_openings(bases: Sequence[Basis], prior: dict[str, float], scale: float |
             p = b.base + b.columns @ theta
             if scale is None:
                 a, s = _line(p, b.real, b.weight)
+                a = a if offset else 0.0
             else:
                 s = scale
-                a = float(np.average(b.real - s * p, weights=b.weight))
+                a = float(np.average(b.real - s * p, weights=b.weight)) if offset else 0.0
             params.append((a, max(s, 1e-3)))
         rows, rhs = [], []
         for b, (a, s) in zip(bases, params, strict=True):
@@ -352,12 +355,12 @@ def _key(p: Profile) -> tuple[float, ...]:
 def fit(observations: Sequence[Observation], prior: Profile | None = None,
         grid: Sequence[Profile] | None = None, scale: float | None = None,
         ridge: float = RIDGE, cache: dict | None = None,
-        fixed: dict[str, float] | None = None) -> Profile:
+        fixed: dict[str, float] | None = None, offset: bool = True) -> Profile:
     """The motion (class targets and timing) that best predicts ``observations``' lips: for
     each timing of ``grid`` the targets are fitted (:func:`fit_openings`), and the timing with
     the best mean weighted r (of the fitted linear prediction) wins. ``cache`` (a dict kept by
     the caller) reuses the bases across calls; ``fixed`` holds classes at given values (the
-    generic rest stays closed)."""
+    generic rest stays closed); ``offset``: see :func:`fit_openings`."""
     prior = prior or profile_mod.generic()
     grid = list(grid) if grid is not None else timings()
     best: tuple[float, Profile] | None = None
@@ -372,7 +375,8 @@ def fit(observations: Sequence[Observation], prior: Profile | None = None,
                 if cache is not None:
                     cache[key] = b
             bases.append(b)
-        table, _ = fit_openings(bases, prior.opening, scale=scale, ridge=ridge, fixed=fixed)
+        table, _ = fit_openings(bases, prior.opening, scale=scale, ridge=ridge, fixed=fixed,
+                                offset=offset)
         theta = np.array([table[c] for c in poses.CLASSES])
         r = np.nanmean([pearson(b.base + b.columns @ theta, b.real, b.weight) for b in bases])
         if best is None or r > best[0]:
@@ -405,14 +409,19 @@ def learn(obs: Observation, min_speech: float = MIN_SPEECH,
                    louds=(prior.loudness,), holds=(prior.consonant_hold,),
                    releases=PERSONAL_RELEASES)
     cache: dict = {}
-    fitted = fit([obs], prior, grid=grid, ridge=PERSONAL_RIDGE, cache=cache)
-    # The fit is scale-free (normalised to the prior's vowels); the person's range comes from
-    # their own aperture per unit of predicted opening.
+    # A capture is in ARKit units, its zero closed lips: its openings (rest included) are fitted
+    # as they are, with no scale or offset to trade against them. A tracked video's aperture has
+    # its own scale and zero.
+    arkit = obs.unit == "arkit"
+    fitted = fit([obs], prior, grid=grid, ridge=PERSONAL_RIDGE, cache=cache,
+                 scale=1.0 if arkit else None, offset=not arkit)
+    # The video fit is scale-free (normalised to the prior's vowels); the person's range comes
+    # from their own aperture per unit of predicted opening.
     b = cache[(id(obs), *_key(fitted))]
     theta = np.array([fitted.opening[c] for c in poses.CLASSES])
     _, s = _line(b.base + b.columns @ theta, b.real, b.weight)
     per_unit = float(s)
-    if s > 0:
+    if s > 0 and not arkit:
         k = float(np.clip(s / unit, 0.5, 2.0))
         fitted = replace(fitted, opening={c: float(np.clip(v * k, *profile_mod.OPENING_RANGE))
                                           for c, v in fitted.opening.items()})
