@@ -130,8 +130,9 @@ def test_teeth_are_light(renderer):
     skin_mask = np.zeros_like(mask)
     cv2.fillPoly(skin_mask, [cv2.convexHull(np.round(cheek).astype(np.int32))], 255)
     skin = float(np.median(frame[skin_mask > 0][:, :3].astype(float) @ [0.299, 0.587, 0.114]))
-    # Most of the opening is teeth, and they are nearly as light as the skin.
-    assert np.median(luma) > 0.7 * skin
+    # Most of the opening is teeth, the front ones nearly as light as the skin (the side teeth
+    # are shaded towards the back of the mouth, and the corners are dark).
+    assert np.median(luma) > 0.6 * skin
     assert np.percentile(luma, 90) > 0.85 * skin
     # Off-white: not tinted strongly towards any channel.
     teeth = inside[luma >= np.percentile(luma, 75)].mean(axis=0)

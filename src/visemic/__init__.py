@@ -12,7 +12,7 @@ from visemic.types import Animation, Audio, Cue, Phone, Prosody, Timeline, Word
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from visemic.api import animate, say, sync_check
+    from visemic.api import animate, profile, say, sync_check
     from visemic.result import Result
 
 
@@ -28,7 +28,7 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module("visemic.dub")
-    if name in ("animate", "say", "sync_check"):
+    if name in ("animate", "say", "sync_check", "profile"):
         from visemic import api
 
         return getattr(api, name)
@@ -36,5 +36,5 @@ def __getattr__(name: str):
 
 __all__ = [
     "Animation", "Audio", "Cue", "Phone", "Prosody", "Result", "Timeline", "Word",
-    "animate", "dub", "say", "sync_check", "__version__",
+    "animate", "dub", "profile", "say", "sync_check", "__version__",
 ]

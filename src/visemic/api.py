@@ -14,7 +14,9 @@ from visemic import prosody as prosody_mod
 from visemic.errors import VisemicError
 from visemic.limits import check_fps
 from visemic.motion import expression, visemes
+from visemic.motion import profile as profile_mod
 from visemic.motion.emotion import EmotionTrack
+from visemic.motion.profile import Profile
 from visemic.motion.style import Style
 from visemic.phonetics import japanese, segmenter
 from visemic.phonetics import text as text_mod
@@ -37,7 +39,8 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
             emotion: str | dict[str, float] | EmotionTrack | None = None,
             style: str | Style | None = None, blink_rate: float | None = None,
             head_motion: float | None = None, still: bool = False,
-            seed: int | None = None) -> Result:
+            seed: int | None = None,
+            profile: Profile | str | os.PathLike[str] | None = None) -> Result:
     """Speech → phonetic timeline → ARKit-52 curves + viseme tracks.
 
     ``source`` is a path to any audio file, an :class:`Audio`, or a NumPy array of samples (then
@@ -59,8 +62,10 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
     (:data:`visemic.motion.style.PRESETS`, e.g. "clear", "mumbled,jaw=1.2") or a
     :class:`~visemic.motion.style.Style`; ``blink_rate`` blinks per minute (default 17);
     ``head_motion`` scales head motion (default 1); ``still`` fixes head and gaze; ``seed`` makes
-    blinks, gaze and head motion reproducible (default 0). Raises
-    :class:`visemic.errors.VisemicError` on bad input.
+    blinks, gaze and head motion reproducible (default 0). ``profile``: a personal profile
+    (:func:`visemic.profile`, a :class:`~visemic.motion.profile.Profile` or its JSON file's path)
+    makes the mouth motion that person's. Raises :class:`visemic.errors.VisemicError` on bad
+    input.
     """
     fps = check_fps(fps)
     if text is not None:
@@ -75,6 +80,7 @@ def animate(source: str | os.PathLike[str] | Audio | np.ndarray, text: str | Non
     settings = {"text": text, "language": language, "fps": fps,
                 "method": "align" if text is not None else method,
                 "expression": expr.to_json()}
+    _use_profile(settings, profile)
     if alignment is not None:
         return _animate_imported(source, alignment, sample_rate, language or "en", fps,
                                  settings, progress, expr)
@@ -105,13 +111,14 @@ def say(text: str, *, language: str = "en", voice: str | None = None, rate: int 
         emotion: str | dict[str, float] | EmotionTrack | None = None,
         style: str | Style | None = None, blink_rate: float | None = None,
         head_motion: float | None = None, still: bool = False,
-        seed: int | None = None) -> Result:
+        seed: int | None = None,
+        profile: Profile | str | os.PathLike[str] | None = None) -> Result:
     """Speak ``text`` with espeak-ng and animate it from the synthesiser's own phone timings
     (no alignment step). ``language`` is any espeak-ng language code (see
     :func:`visemic.phonetics.espeak.languages`), ``voice`` an espeak variant, ``rate`` words per
     minute. The result's audio is the synthesised speech (22.05 kHz). The expression
     arguments (``emotion``, ``style``, ``blink_rate``, ``head_motion``, ``still``, ``seed``)
-    are :func:`animate`'s."""
+    and ``profile`` are :func:`animate`'s."""
     from visemic.phonetics import espeak
 
     if not text or not text.strip():
@@ -125,7 +132,45 @@ def say(text: str, *, language: str = "en", voice: str | None = None, rate: int 
     tl.language = language
     settings = {"text": text, "language": language, "fps": fps, "method": "synthesised",
                 "voice": voice, "rate": rate, "expression": expr.to_json()}
+    _use_profile(settings, profile)
     return _finish(audio, tl, prosody_mod.analyse(audio), fps, settings, progress, expr)
+
+
+def profile(source: str | os.PathLike[str], text: str | None = None, *, language: str = "en",
+            audio: str | os.PathLike[str] | None = None, method: str = "phones", face: int = 0,
+            name: str = "", progress: Progress | None = None) -> Profile:
+    """Learn one person's mouth (:mod:`visemic.motion.profile`) from ``source``: a video of them
+    speaking (its own audio is analysed; ``text``, the transcript, helps), or a Live Link Face
+    CSV take with its ``audio``. ``face`` picks the face (0: the largest). Use the result as
+    ``animate(..., profile=...)``; save it with :func:`visemic.motion.profile.dumps`.
+
+    Raises :class:`VisemicError` for a clip with no face or no speech, or too little speech
+    (the message says how much is needed)."""
+    from visemic import calibrate
+
+    if str(source).lower().endswith(".csv"):
+        if audio is None:
+            raise VisemicError("a Live Link Face CSV take needs its audio")
+        obs = calibrate.observe_livelink(source, audio, text=text, language=language,
+                                         method=method)
+    else:
+        obs = calibrate.observe(source, text=text, language=language, method=method,
+                                face=face, progress=progress)
+    learnt = calibrate.learn(obs)
+    learnt.name = name
+    if progress:
+        progress(1.0)
+    return learnt
+
+
+def _use_profile(settings: dict[str, Any],
+                 profile: Profile | str | os.PathLike[str] | None) -> None:
+    """Read the profile before any work (a bad file fails first) and note it in the settings."""
+    loaded = profile_mod.resolve(profile)
+    if loaded is not None:
+        settings["_profile"] = loaded
+        settings["profile"] = (os.fspath(profile) if isinstance(profile, str | os.PathLike)
+                               else loaded.name or "custom")
 
 
 def _animate_imported(source: Any, alignment: str | os.PathLike[str] | Timeline,
@@ -150,7 +195,8 @@ def _animate_imported(source: Any, alignment: str | os.PathLike[str] | Timeline,
 def _finish(audio: Audio, tl: Timeline, pros: Prosody, fps: float, settings: dict[str, Any],
             progress: Progress | None, expr: expression.Expression | None = None) -> Result:
     anim = expression.animate(tl, pros, fps=fps, duration=audio.duration, expression=expr,
-                              text=settings.get("text"))
+                              text=settings.get("text"),
+                              profile=settings.pop("_profile", None))
     anim.visemes = visemes.tracks(tl, duration=audio.duration)
     if progress:
         progress(1.0)

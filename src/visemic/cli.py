@@ -23,11 +23,13 @@ from visemic.commandline import (
     Parser,
     Terminated,
     UsageError,
+    add_profile_option,
     check_input,
     check_output_dir,
     checked,
     face_number,
     handle_signals,
+    load_profile,
     read_transcript,
     show_warnings,
     stop_if_signalled,
@@ -39,6 +41,7 @@ from visemic.errors import NoFaceError, VisemicError
 from visemic.integrations.addon import add_blender_addon
 from visemic.outputs.video import DEFAULT_VIDEO_FPS as VIDEO_FPS
 from visemic.outputs.video import MAX_VIDEO_FPS
+from visemic.profile_cli import add_profile
 from visemic.server.command import add_serve
 from visemic.stream.command import add_stream
 from visemic.sync.command import add_sync_check
@@ -171,6 +174,7 @@ def _add_expression_options(p: argparse.ArgumentParser) -> None:
     ex.add_argument("--still", action="store_true", help="head and gaze fixed")
     ex.add_argument("--seed", type=int, metavar="N",
                     help="seed for blinks, gaze and head motion (default 0)")
+    add_profile_option(ex)
 
 
 def _expression_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -178,7 +182,7 @@ def _expression_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
     kwargs: dict[str, Any] = {"style": args.style, "blink_rate": args.blink_rate,
                               "head_motion": args.head_motion, "still": args.still,
-                              "seed": args.seed}
+                              "seed": args.seed, "profile": load_profile(args.profile)}
     if args.emotion_track is not None:
         kwargs["emotion"] = emotion.load_track(args.emotion_track)
     elif args.emotion is not None:
@@ -436,6 +440,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_say,
     add_dub,
     add_plot,
+    add_profile,
     add_languages,
     add_rhubarb,
     add_batch,

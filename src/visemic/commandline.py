@@ -112,6 +112,24 @@ def read_transcript(text: str | None, text_file: str | None) -> str | None:
     return text
 
 
+def add_profile_option(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--profile FILE``: a personal profile (``visemic profile``) for the mouth motion."""
+    group.add_argument("--profile", metavar="FILE",
+                       help="personal profile from 'visemic profile': the mouth moves like "
+                            "that person's (rest, ranges, shapes, timing)")
+
+
+def load_profile(path: str | None) -> Any:
+    """The :class:`visemic.motion.profile.Profile` of ``--profile`` (None when not given),
+    read before any work so that a bad file fails first."""
+    if path is None:
+        return None
+    from visemic.motion import profile
+
+    check_input(path, "profile file")
+    return profile.load(path)
+
+
 class _WarningLines(logging.Handler):
     """``warning: …`` on whatever ``sys.stderr`` is when the record arrives, one line each."""
 

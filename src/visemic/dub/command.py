@@ -32,7 +32,7 @@ examples:
 
 
 def add_dub(sub: Any) -> None:
-    from visemic.commandline import face_number
+    from visemic.commandline import add_profile_option, face_number
 
     p = sub.add_parser(
         "dub", help="make the person in a video speak new audio (mouths from real frames)",
@@ -45,8 +45,9 @@ def add_dub(sub: Any) -> None:
     text = p.add_mutually_exclusive_group()
     text.add_argument("--text", metavar="TEXT", help="transcript of the speech (aligned)")
     text.add_argument("--text-file", metavar="FILE", help="transcript from a UTF-8 text file")
-    p.add_argument("--language", default="en", metavar="L",
-                   help="language of the speech (default: en)")
+    p.add_argument("--language", metavar="L",
+                   help="language of the speech, an espeak-ng code (default: detected from "
+                        "the speech; English without a transcript goes to Whisper tiny.en)")
     p.add_argument("--mouth-from", metavar="CLIP",
                    help="take the mouths from this clip of the person (default: VIDEO itself)")
     p.add_argument("--face", type=face_number, default=0, metavar="N",
@@ -54,6 +55,7 @@ def add_dub(sub: Any) -> None:
                         "1 the next …")
     p.add_argument("--emotion", metavar="MIX",
                    help="emotion mix for the mouth, e.g. happy:0.5")
+    add_profile_option(p)
     p.add_argument("-o", "--output", metavar="OUT", required=True,
                    help="OUT.mp4, OUT.webm or frames/%%05d.png")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -62,7 +64,7 @@ def add_dub(sub: Any) -> None:
 
 def run_dub(args: argparse.Namespace) -> int:
     import visemic
-    from visemic.commandline import check_input, check_output_dir, read_transcript
+    from visemic.commandline import check_input, check_output_dir, load_profile, read_transcript
     from visemic.dub.encode import output_kind
     from visemic.progress import Progress
 
@@ -74,6 +76,7 @@ def run_dub(args: argparse.Namespace) -> int:
     output_kind(args.output)
     check_output_dir(args.output)
     text = read_transcript(args.text, args.text_file)
+    profile = load_profile(args.profile)
     emotion = None
     if args.emotion is not None:
         from visemic.motion.emotion import parse_mix
@@ -83,7 +86,7 @@ def run_dub(args: argparse.Namespace) -> int:
     try:
         plan = visemic.dub(args.video, args.audio, text=text, language=args.language,
                            mouth_from=args.mouth_from, face=args.face, emotion=emotion,
-                           progress=(lambda f: bar(0.3 * f)) if bar else None)
+                           profile=profile, progress=(lambda f: bar(0.3 * f)) if bar else None)
         plan.save(args.output, progress=(lambda f: bar(0.3 + 0.7 * f)) if bar else None)
     finally:
         if bar is not None:

@@ -12,7 +12,10 @@ Two layers, both piecewise-affine landmark warps (as portraits are animated):
    around the lips (smoothed over time), and blended with a feathered mask that lies inside the
    lower face.
 
-Pixels outside the union of the two warps' areas are the source frame's, untouched.
+Pixels outside the union of the two warps' areas are the source frame's, untouched, and so is
+everything above the nose wings' lowest point: the jaw mesh's triangles that join the (pinned)
+nose to the moving upper lip reach a little above it, where a wide mouth movement would
+otherwise shift the nose's edge by a fraction of a pixel.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ FEATHER = 0.14        # IOD over which the mouth's mask fades in from its edge
 LIP_MARGIN = 0.04     # IOD around the outer lips always shown from the atlas
 RING = (0.08, 0.30)   # skin ring for colour matching: IOD outside the outer lips
 COLOUR_MEMORY = 0.8   # share of the previous frames' skin colour kept each frame
+NOSE_WINGS = list(mesh.NOSE_WING["right"] + mesh.NOSE_WING["left"])
 
 
 @dataclass
@@ -144,7 +148,12 @@ class Compositor:
         out = base.astype(np.float32) * (1 - a) + mouth * a
         if edit.strength < 1.0:
             out = roi.astype(np.float32) * (1 - edit.strength) + out * edit.strength
-        roi[...] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        # Rows above the nose wings' lowest point keep the frame's pixels exactly (see the
+        # module docstring): the edit there is at most a sub-pixel shift.
+        wings = cur[NOSE_WINGS, 1]
+        keep = int(np.floor(np.nanmax(wings))) - y0 if np.isfinite(wings).any() else 0
+        keep = min(max(keep, 0), y1 - y0)
+        roi[keep:] = np.clip(out[keep:] + 0.5, 0, 255).astype(np.uint8)
 
     def _mouth(self, entry: int, dst: np.ndarray,
                size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

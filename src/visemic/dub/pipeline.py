@@ -110,16 +110,20 @@ class Dub:
 
 
 def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = None, *,
-        text: str | None = None, language: str = "en",
+        text: str | None = None, language: str | None = None,
         mouth_from: str | os.PathLike[str] | None = None, face: int = 0,
-        emotion: Any = None, profile: ShapeProfile | None = None,
+        emotion: Any = None, profile: Any = None, shapes: ShapeProfile | None = None,
         progress: Progress | None = None) -> Dub:
     """Plan a dub of ``video`` speaking ``audio`` (default: the video's own audio, re-synced).
 
-    ``text``/``language`` as in :func:`visemic.animate`; ``mouth_from`` a clip whose mouths are
+    ``text``/``language`` as in :func:`visemic.animate` (no language: detected from each
+    clip's speech); ``mouth_from`` a clip whose mouths are
     used (default: ``video``'s own); ``face`` which face (0: the largest); ``emotion`` an
-    emotion mix for the curves; ``profile`` maps visemic's curves to this person's lip features
-    (default: learned from the reference clip, :class:`~visemic.dub.shapes.ReferenceProfile`).
+    emotion mix for the curves; ``profile`` a personal motion profile (``visemic profile``; a
+    path or :class:`~visemic.motion.profile.Profile`) that makes the curves move like this
+    person's mouth; ``shapes`` maps visemic's curves to this person's lip features in the
+    picture (default: learned from the reference clip,
+    :class:`~visemic.dub.shapes.ReferenceProfile`).
     Raises :class:`VisemicError` for unreadable inputs, a video without audio when no ``audio``
     is given, a clip without a usable mouth, and :class:`NoFaceError` when no face is found.
     """
@@ -132,8 +136,12 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     audio_path = os.fspath(audio) if audio is not None else video
     stage = _Stages(progress)
     stage.begin("speech", 0.10)
+    if profile is not None:
+        from visemic.motion.profile import resolve
+
+        profile = resolve(profile)
     speech = api.animate(audio_path, text, language=language, fps=CURVE_FPS, emotion=emotion,
-                         progress=stage.report)
+                         progress=stage.report, profile=profile)
     # The speech's time 0 on the output clock (which starts at the video's first frame).
     offset = (info.video_start - info.audio_start) if audio is None else 0.0
     reference = os.fspath(mouth_from) if mouth_from is not None else video
@@ -141,14 +149,14 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     kept = None
     if same:
         ref_info = info
-        ref_speech = speech if audio is None else _own_speech(video, info, language)
+        ref_speech = speech if audio is None else _own_speech(video, info, language, profile)
         stage.begin("track", 0.45)
         builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(info))
         track = _scan(video, info, face, builder, stage.report)
         atlas_builder = builder
     else:
         ref_info = decode.probe(reference)
-        ref_speech = _own_speech(reference, ref_info, language)
+        ref_speech = _own_speech(reference, ref_info, language, profile)
         stage.begin("atlas", 0.30)
         atlas_builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(ref_info))
         _scan(reference, ref_info, 0, atlas_builder, stage.report, reference=True)
@@ -156,19 +164,19 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
         stage.begin("track", 0.50)
         track = _scan(video, info, face, None, stage.report, kept=kept)
     timeline = ref_speech.timeline if ref_speech is not None else None
-    atlas = atlas_builder.finish(timeline or _empty_timeline(language),
+    atlas = atlas_builder.finish(timeline or _empty_timeline(language or "en"),
                                  ref_info.audio_start or 0.0, reference)
     if timeline is None:
         atlas.classes[:] = CLASSES.index("other")
         atlas.silent[:] = False
     stage.begin("select", 1.0)
-    if profile is None:
+    if shapes is None:
         ref_times = atlas.times - (ref_info.audio_start or 0.0)
         ref_values = _sample(ref_speech, ref_times) if ref_speech is not None else None
         if ref_values is None:
-            profile = _flat_profile(atlas)
+            shapes = _flat_profile(atlas)
         else:
-            profile = ReferenceProfile.fit(ref_values, ref_speech.animation.channels,
+            shapes = ReferenceProfile.fit(ref_values, ref_speech.animation.channels,
                                            atlas.features, speech=~atlas.silent)
     length = speech.audio.duration - offset
     if audio is None:  # re-syncing: the video's own length (its audio may run a little longer)
@@ -176,12 +184,12 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     plan, times = _schedule(track.times, length, info.fps)
     speech_times = times + offset
     values = _sample(speech, speech_times)
-    shapes = np.asarray(profile(values, speech.animation.channels), np.float64)
+    targets = np.asarray(shapes(values, speech.animation.channels), np.float64)
     classes = context(speech.timeline, speech_times)
     silent = pauses(speech.timeline, speech_times, lag=SILENCE_LAG, lead=SILENCE_LEAD)
     # In pauses the shape asked for is the person's rest.
-    shapes[silent] = atlas.features[atlas.rest]
-    choice = select.choose(atlas, shapes, classes, silent)
+    targets[silent] = atlas.features[atlas.rest]
+    choice = select.choose(atlas, targets, classes, silent)
     rest_local = _rest_shape(track)
     stage.report(1.0)
     lost = int((track.strength[plan] <= 0).sum())
@@ -193,7 +201,7 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
              "jumps": int((np.diff(atlas.source[choice]) != 1).sum()) if len(choice) > 1 else 0}
     return Dub(video=video, info=info, speech=speech, audio_path=audio_path,
                audio_offset=offset, track=track, atlas=atlas, rest_local=rest_local, plan=plan,
-               times=times, choice=choice, silent=silent, shapes=shapes,
+               times=times, choice=choice, silent=silent, shapes=targets,
                classes=classes[:, 1].copy(), stats=stats)
 
 
@@ -224,14 +232,15 @@ def _stride(info: decode.VideoInfo) -> int:
     return max(1, math.ceil(expected / MAX_FRAMES))
 
 
-def _own_speech(path: str, info: decode.VideoInfo, language: str) -> Result | None:
+def _own_speech(path: str, info: decode.VideoInfo, language: str | None,
+                profile: Any = None) -> Result | None:
     """visemic's analysis of a clip's own audio (its phones label the atlas); None without one."""
     from visemic import api
 
     if not info.has_audio:
         log.warning("%s has no audio: its mouths are chosen by shape only", path)
         return None
-    return api.animate(path, language=language, fps=CURVE_FPS)
+    return api.animate(path, language=language, fps=CURVE_FPS, profile=profile)
 
 
 def _empty_timeline(language: str) -> Any:

@@ -28,6 +28,7 @@ from visemic.motion import arkit, brows, curves, eyes, head, speech_events
 from visemic.motion import emotion as emotion_mod
 from visemic.motion import style as style_mod
 from visemic.motion.emotion import EmotionTrack
+from visemic.motion.profile import Profile
 from visemic.motion.style import Style
 from visemic.types import Animation, Prosody, Timeline
 
@@ -82,12 +83,13 @@ def settings(emotion: str | dict[str, float] | EmotionTrack | None = None,
 
 def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
             duration: float | None = None, expression: Expression | None = None,
-            text: str | None = None) -> Animation:
+            text: str | None = None, profile: Profile | None = None) -> Animation:
     """Speech curves (:func:`visemic.motion.curves.animate`) with the expression applied.
 
-    ``text`` (the transcript, if any) lets questions marked "?" raise the brows.
+    ``text`` (the transcript, if any) lets questions marked "?" raise the brows; ``profile``
+    (:mod:`visemic.motion.profile`) makes the speech motion one person's.
     """
-    anim = curves.animate(timeline, prosody, fps=fps, duration=duration)
+    anim = curves.animate(timeline, prosody, fps=fps, duration=duration, profile=profile)
     apply(anim, timeline, prosody, expression or Expression(), text)
     return anim
 

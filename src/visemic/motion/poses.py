@@ -24,6 +24,28 @@ MOUTH = (
 JAW = ("jawOpen", "jawForward")
 ROUNDING = ("mouthFunnel", "mouthPucker")
 
+# How far each class of phone opens the jaw (its jawOpen target; the lips part by jawOpen −
+# mouthClose). Real lips differ mostly by these classes, so they are what a calibration on
+# tracked speakers and a personal profile (motion/profile.py) adjust. Calibrated on the
+# tracked talking-head clips by bench/lip_motion.py (its all-clip fit; rest held closed; /u/
+# kept a little open so the jaw still moves under the rounded lips; /i ɪ/ at 0.15, not the
+# fitted 0.22, so that teeth still fill the opening of "ee" on portraits).
+OPENING: dict[str, float] = {
+    "rest": 0.0,
+    "vowel_close": 0.15, "vowel_close_round": 0.05,
+    "vowel_mid": 0.4, "vowel_mid_round": 0.17,
+    "vowel_open_mid": 0.38, "vowel_open_mid_round": 0.23,
+    "vowel_open": 0.81, "vowel_open_round": 0.47,
+    "bilabial": 0.11, "labiodental": 0.0, "dental": 0.04, "alveolar": 0.2, "sibilant": 0.15,
+    "postalveolar": 0.31, "rhotic": 0.09, "lateral": 0.05, "labial_glide": 0.04,
+    "palatal": 0.12, "velar": 0.27, "glottal": 0.35,
+}
+CLASSES = tuple(OPENING)
+# How firmly consonants hold the jaw against the vowels around them (a factor on their jaw
+# strengths below; calibrated with OPENING: real lips close further between vowels than a
+# weak hold lets them).
+CONSONANT_HOLD = 2.5
+
 
 @dataclass(frozen=True)
 class Pose:
@@ -33,6 +55,43 @@ class Pose:
     round_lead: float         # seconds by which rounding anticipates the phone
     bilabial: bool = False
     labiodental: bool = False
+    kind: str = "rest"        # its class in OPENING
+    vowel: bool = False
+
+
+def opening_class(f: ipa.Features) -> str:
+    """The :data:`OPENING` class of a phone's features."""
+    if f.vowel:
+        if f in (ipa.VOWELS["ɚ"], ipa.VOWELS["ɝ"]):
+            return "rhotic"
+        height = ("close" if f.height < 0.25 else "mid" if f.height < 0.6
+                  else "open_mid" if f.height < 0.75 else "open")
+        return f"vowel_{height}" + ("_round" if f.rounded else "")
+    place, manner = f.place, f.manner
+    if place == "bilabial" and manner in ("stop", "nasal", "trill"):
+        return "bilabial"
+    if place in ("labiodental", "bilabial"):
+        return "labiodental"
+    if place == "dental":
+        return "dental"
+    if place in ("labial-velar", "labial-palatal"):
+        return "labial_glide"
+    if place == "postalveolar" or (place == "palatal" and manner != "approximant"):
+        return "postalveolar"
+    if _rhotic(f):
+        return "rhotic"
+    if place == "palatal":
+        return "palatal"
+    if manner == "fricative" and place == "alveolar":
+        return "sibilant"
+    if manner in ("lateral", "lateral approximant", "lateral-approximant") or (
+            manner == "approximant" and place == "alveolar"):
+        return "lateral"
+    if place in ("velar", "uvular"):
+        return "velar"
+    if place in ("glottal", "pharyngeal"):
+        return "glottal"
+    return "alveolar"
 
 
 def _sym(channels: dict[str, float]) -> dict[str, float]:
@@ -101,21 +160,36 @@ def _consonant(f: ipa.Features) -> dict[str, float]:
 @lru_cache(maxsize=4096)
 def pose(symbol: str) -> Pose:
     """The target pose of an IPA phone (a diphthong or affricate: its first part)."""
-    ph = ipa.parse(symbol)
-    f = ph.first
+    return pose_of(ipa.parse(symbol).first)
+
+
+def pose_of(f: ipa.Features, opening: dict[str, float] | None = None,
+            hold: float = CONSONANT_HOLD) -> Pose:
+    """The pose of one set of features, its jaw opened as :data:`OPENING` (or ``opening``,
+    a table with the same classes) says, a consonant's jaw held ``hold`` times its strength."""
+    kind = opening_class(f)
+    jaw = (OPENING if opening is None else opening)[kind]
     if f.vowel:
-        return Pose(_sym(_vowel(f)), jaw_strength=1.0, lip_strength=0.8,
-                    round_lead=0.12 if f.rounded else 0.04)
+        values = _sym(_vowel(f))
+        values["jawOpen"] = jaw
+        return Pose(values, jaw_strength=1.0, lip_strength=0.8,
+                    round_lead=0.12 if f.rounded else 0.04, kind=kind, vowel=True)
     values = _sym(_consonant(f))
+    values["jawOpen"] = jaw
+    if "mouthClose" in values and kind == "bilabial":
+        values["mouthClose"] = jaw  # sealed: the lips stay together however far the jaw drops
     bil = f.place == "bilabial" and f.manner in ("stop", "nasal", "trill")
     lab = f.place in ("labiodental", "bilabial") and not bil
     # English /ɹ/ is labialised like /ʃ/: its lips round whatever the neighbours do.
     lips_matter = (bil or lab or _rhotic(f)
                    or f.place in ("labial-velar", "labial-palatal", "postalveolar"))
-    jaw = 0.4 if (bil or lab) else (0.12 if f.place in ("glottal", "pharyngeal") else 0.25)
-    return Pose(values, jaw_strength=jaw, lip_strength=1.2 if lips_matter else 0.15,
+    jaw_hold = 0.4 if (bil or lab) else (0.12 if f.place in ("glottal", "pharyngeal") else 0.25)
+    # The hold applies to the tongue's consonants: /p b m/ seal the lips whatever the jaw does,
+    # and a firm jaw there would close the vowel before them early.
+    jaw_hold *= 1.0 if bil else hold
+    return Pose(values, jaw_strength=jaw_hold, lip_strength=1.2 if lips_matter else 0.15,
                 round_lead=0.1 if f.place == "labial-velar" else 0.04,
-                bilabial=bil, labiodental=lab)
+                bilabial=bil, labiodental=lab, kind=kind)
 
 
 @lru_cache(maxsize=4096)
@@ -124,8 +198,7 @@ def end_pose(symbol: str) -> Pose:
     ph = ipa.parse(symbol)
     if len(ph.parts) == 1:
         return pose(symbol)
-    letters = "".join(ch for ch in symbol if ch in ipa.LETTERS)
-    return pose(letters[-1]) if letters else pose(symbol)
+    return pose_of(ph.parts[-1])
 
 
 REST = Pose({}, jaw_strength=1.0, lip_strength=1.0, round_lead=0.0)

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from visemic.commandline import add_profile_option
+
 STREAM_EPILOG = """\
 outputs (at least one):
   --livelink HOST:PORT  Live Link Face UDP packets, as the iPhone app sends them: in Unreal add
@@ -61,12 +63,13 @@ def add_stream(sub: Any) -> None:
     p.add_argument("--emotion", metavar="MIX",
                    help="emotion over the speech, e.g. happy:0.6,surprised:0.3 (intensities "
                         "0-1; see 'visemic animate --help')")
+    add_profile_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     p.set_defaults(run=run_stream)
 
 
 def run_stream(args: argparse.Namespace) -> int:
-    from visemic.commandline import UsageError, check_input, check_output_dir
+    from visemic.commandline import UsageError, check_input, check_output_dir, load_profile
     from visemic.stream import livelink_udp, sources
     from visemic.stream.engine import StreamAnimator
 
@@ -82,7 +85,8 @@ def run_stream(args: argparse.Namespace) -> int:
         check_input(args.audio)
     if args.output not in (None, "-"):
         check_output_dir(args.output)
-    engine = StreamAnimator(fps=args.fps, language=args.language, emotion=args.emotion)
+    engine = StreamAnimator(fps=args.fps, language=args.language, emotion=args.emotion,
+                            profile=load_profile(args.profile))
     sender = None
     if args.livelink is not None:
         host, port = livelink_udp.parse_address(args.livelink)

@@ -32,7 +32,9 @@ from visemic.errors import VisemicError
 from visemic.limits import check_fps
 from visemic.motion import arkit, curves, expression, eyes, poses, visemes
 from visemic.motion import emotion as emotion_mod
+from visemic.motion import profile as profile_mod
 from visemic.motion.emotion import EmotionTrack, Keyframe
+from visemic.motion.profile import Profile
 from visemic.phonetics import silence
 from visemic.phonetics.arpabet import ARPABET_TO_IPA
 from visemic.prosody import speech_range
@@ -104,7 +106,8 @@ class _Pose:
 
     __slots__ = ("target", "strength", "lead", "bilabial", "labiodental")
 
-    def __init__(self, pose: poses.Pose, scale: float = 1.0) -> None:
+    def __init__(self, pose: poses.Pose, scale: float = 1.0,
+                 decay_pre: float = curves.DECAY_PRE) -> None:
         m = len(poses.MOUTH)
         self.target = np.zeros(m)
         for name, v in pose.values.items():
@@ -113,31 +116,51 @@ class _Pose:
         jaw_cols = [_COL[c] for c in poses.JAW]
         round_cols = [_COL[c] for c in poses.ROUNDING]
         self.strength[jaw_cols] = pose.jaw_strength * scale
-        self.lead = np.full(m, curves.DECAY_PRE)
+        self.lead = np.full(m, decay_pre)
         if self.target[round_cols].any():
-            self.lead[round_cols] = max(pose.round_lead, curves.DECAY_PRE)
+            self.lead[round_cols] = max(pose.round_lead, decay_pre)
         self.bilabial = pose.bilabial
         self.labiodental = pose.labiodental
 
 
-_POSES: dict[str, _Pose] = {}
-_REST_LONG = _Pose(poses.REST, 1.6)    # pauses of REST_GAP or more, and the stream's start
-_REST_SHORT = _Pose(poses.REST, 0.25)  # short gaps between phones
-_POSE_LOCK = threading.Lock()
+class _PoseTable:
+    """The poses of one motion (the generic tables or a personal profile), built once per
+    symbol: a phone's first pose, or (``last``) the one it glides to (a diphthong's end)."""
+
+    def __init__(self, motion: Profile) -> None:
+        self.motion = motion
+        self._poses: dict[str, _Pose] = {}
+        self._lock = threading.Lock()
+        rest = motion.rest_pose()
+        self.rest_long = _Pose(rest, 1.6, motion.decay_pre)    # pauses of REST_GAP or more
+        self.rest_short = _Pose(rest, 0.25, motion.decay_pre)  # short gaps between phones
+
+    def get(self, symbol: str, last: bool) -> _Pose:
+        key = symbol + ("\x00" if last else "")
+        cached = self._poses.get(key)
+        if cached is None:
+            m = self.motion
+            if last and m.end_pose(symbol) is m.pose(symbol):
+                return self.get(symbol, False)
+            # The batch path weights a diphthong's second half 0.9.
+            cached = (_Pose(m.end_pose(symbol), 0.9, m.decay_pre) if last
+                      else _Pose(m.pose(symbol), 1.0, m.decay_pre))
+            with self._lock:
+                self._poses[key] = cached
+        return cached
 
 
-def _pose_of(symbol: str, last: bool) -> _Pose:
-    """The pose a phone starts with, or (``last``) the one it glides to (a diphthong's end)."""
-    key = symbol + ("\x00" if last else "")
-    cached = _POSES.get(key)
-    if cached is None:
-        if last and poses.end_pose(symbol) is poses.pose(symbol):
-            return _pose_of(symbol, False)
-        # The batch path weights a diphthong's second half 0.9.
-        cached = _Pose(poses.end_pose(symbol), 0.9) if last else _Pose(poses.pose(symbol))
-        with _POSE_LOCK:
-            _POSES[key] = cached
-    return cached
+_GENERIC_POSES: _PoseTable | None = None
+
+
+def _pose_table(motion: Profile | None) -> _PoseTable:
+    """The generic table is shared by every stream; a profile gets its own."""
+    global _GENERIC_POSES
+    if motion is not None:
+        return _PoseTable(motion)
+    if _GENERIC_POSES is None:
+        _GENERIC_POSES = _PoseTable(profile_mod.generic())
+    return _GENERIC_POSES
 
 
 def _decoder() -> pocketsphinx.Decoder:
@@ -189,6 +212,9 @@ class StreamAnimator:
     :class:`~visemic.motion.emotion.EmotionTrack` whose keyframe times are stream seconds.
     :meth:`set_emotion` changes it while the stream runs.
 
+    ``profile``: a personal profile (:mod:`visemic.motion.profile`, or its file's path) makes
+    the mouth motion that person's, as in the batch path.
+
     ``language`` is recorded for the caller; the recogniser is the batch path's phone loop
     (English models, vocabulary-free, so other languages animate too, less accurately).
     Methods are serialised by a lock, but one stream's chunks must come from one source in order.
@@ -198,7 +224,8 @@ class StreamAnimator:
     def __init__(self, sample_rate: int = RATE, fps: float = 60.0, language: str = "en",
                  lookahead: float = LOOKAHEAD, seed: int = 0,
                  blink_rate: float = eyes.BLINK_RATE, head_motion: float = 1.0,
-                 emotion: str | dict[str, float] | EmotionTrack | None = None) -> None:
+                 emotion: str | dict[str, float] | EmotionTrack | None = None,
+                 profile: Profile | str | os.PathLike[str] | None = None) -> None:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer) \
                 or not 1000 <= sample_rate <= 384000:
             raise VisemicError(f"sample_rate must be an integer in 1000…384000 Hz, "
@@ -212,6 +239,7 @@ class StreamAnimator:
             raise VisemicError("language must be a language code such as 'en'")
         if not 0 <= blink_rate <= 120 or not 0 <= head_motion <= 3:
             raise VisemicError("blink_rate must be 0…120 a minute and head_motion 0…3")
+        self._poses = _pose_table(profile_mod.resolve(profile))
         self._idle = IdleMotion(seed, blink_rate, head_motion)
         self._emotion = emotion_mod.as_track(emotion)
         self.sample_rate = int(sample_rate)
@@ -483,7 +511,7 @@ class StreamAnimator:
             start = max(p.start, cursor)
             if p.end <= start:
                 continue
-            a, b = _pose_of(p.symbol, False), _pose_of(p.symbol, True)
+            a, b = self._poses.get(p.symbol, False), self._poses.get(p.symbol, True)
             if a is b:
                 pulls.append((a, start, p.end))
             else:
@@ -495,24 +523,26 @@ class StreamAnimator:
             pulls.append((self._rest(cursor, now, first), cursor, now))
 
         # [frames, pulls, channels] at once: a push computes one or two frames from ~10 pulls.
-        starts = np.array([s for _, s, _ in pulls])[None, :, None]
-        ends = np.array([e for _, _, e in pulls])[None, :, None]
+        motion = self._poses.motion
+        spans = curves.shift([(s, e) for _, s, e in pulls], motion.lead, motion.release)
+        starts = np.array([s for s, _ in spans])[None, :, None]
+        ends = np.array([e for _, e in spans])[None, :, None]
         t = times[:, None, None]
         lead = np.stack([pz.lead for pz, _, _ in pulls])[None]
         strength = np.stack([pz.strength for pz, _, _ in pulls])[None]
         target = np.stack([pz.target for pz, _, _ in pulls])[None]
         d = strength * np.exp(-(np.maximum(starts - t, 0) / lead
-                                + np.maximum(t - ends, 0) / curves.DECAY_POST))
+                                + np.maximum(t - ends, 0) / motion.decay_post))
         mouth = (d * target).sum(axis=1) / (d.sum(axis=1) + 1e-6)
 
-        gain = 0.85 + 0.35 * self._loudness(times)
+        gain = curves.loudness_gain(self._loudness(times), motion.loudness)
         mouth[:, _GAIN_COLS] *= gain[:, None]
         jaw, close, roll = mouth[:, _JAW], mouth[:, _CLOSE], mouth[:, _ROLL_LOWER]
         seal = np.zeros(len(times))
         lip_seal = np.zeros(len(times))
         widen = expression.seal_reach(self.fps) / self.fps  # as expression.widen_seal
         for p in phones:
-            pose = _pose_of(p.symbol, False)
+            pose = self._poses.get(p.symbol, False)
             if not (pose.bilabial or pose.labiodental):
                 continue
             w = _window(times, p.start - curves.SEAL_LEAD, p.end, curves.SEAL_RAMP)
@@ -530,7 +560,7 @@ class StreamAnimator:
         # A gap is a pause (rest firmly) once it is long enough or known to be silence;
         # an open gap at the stream's end counts only as long as it has lasted so far.
         long = first or end - start >= curves.REST_GAP or self._in_pause((start + end) / 2)
-        return _REST_LONG if long else _REST_SHORT
+        return self._poses.rest_long if long else self._poses.rest_short
 
     def _loudness(self, times: np.ndarray) -> np.ndarray:
         """0…1 relative to the running speech level, averaged over 50 ms around each time."""
