@@ -242,3 +242,18 @@ def test_threads() -> None:
     assert not errors
     for text, runs in results.items():
         assert len(runs) == 20 and all(r == expected[text] for r in runs)
+
+
+@pytest.mark.parametrize("before", [[], ["We will meet at the station at nine."],
+                                    ["Hello?", "Open the box."], ["Bonjour."]])
+def test_synthesis_does_not_depend_on_earlier_speech(before: list[str]) -> None:
+    # espeak's wave generator keeps state between texts (pitch flutter, wave phase): the same
+    # text must still give the same samples whatever was spoken (or phonemized) before it.
+    reference, _ = synthesize("Open the box.", "en")
+    for text in before:
+        synthesize(text, "fr" if text == "Bonjour." else "en")
+        phonemize(text)
+    audio, _ = synthesize("Open the box.", "en")
+    again, _ = synthesize("Open the box.", "en")
+    assert np.array_equal(audio.samples, reference.samples)
+    assert np.array_equal(again.samples, reference.samples)

@@ -14,6 +14,12 @@ conventions (affricates and diphthongs whole, tones dropped, stress on the vowel
 
 espeak-ng is global C state: every call takes the module lock, and the library is initialised
 once, lazily. All use of libespeak-ng in the process must go through this module.
+
+That state includes the wave generator's (pitch flutter position, wave phase), which only loading
+the library sets: without a reload, the samples of a text depend on what was synthesised before
+it in the process (a few samples longer or shorter, a slightly different waveform). Speech is
+made reproducible by unloading and reloading the library before synthesising audio whenever it
+has been used since it was loaded (~3 ms).
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _data_path = ""
 _voices: dict[str, str] = {}  # language code → voice identifier
+_used = False  # whether the loaded library has synthesised anything (its state is not fresh)
 _Events = list[tuple[int, int, int, int, str]]  # type, text position, length, sample, phoneme
 
 
@@ -116,6 +123,21 @@ def _on_synth(wav, count, events):  # type: ignore[no-untyped-def]
         _sink.events.append((e.type, e.text_position, e.length, e.sample, name))
         i += 1
     return 0
+
+
+def _unload() -> None:
+    """Terminate and unload libespeak-ng, so that the next :func:`_load` starts it afresh (its
+    static C state included). Caller holds ``_lock``."""
+    global _lib, _used, _t2p_ready
+    if _lib is None:
+        return
+    import _ctypes
+
+    _lib.espeak_Terminate()
+    _ctypes.dlclose(_lib._handle)
+    _lib = None
+    _used = False
+    _t2p_ready = False  # argtypes were set on the unloaded library's functions
 
 
 def _load() -> ctypes.CDLL:
@@ -215,12 +237,15 @@ def _run(text: str, language: str, voice: str | None = None, rate: int | None = 
          keep_audio: bool = True) -> tuple[np.ndarray | None, int, _Events]:
     """Synthesise ``text``: int16 samples (None unless ``keep_audio``: G2P of a long text need
     not hold its audio), the number of samples, and espeak's events."""
-    global _sink
+    global _sink, _used
     if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
         raise VisemicError(f"speaking rate {rate} is out of range ({MIN_RATE}–{MAX_RATE} wpm)")
     data = text.encode("utf-8")
     with _lock:
+        if keep_audio and _used:
+            _unload()  # audio from a fresh synthesiser: the same text, the same samples
         lib = _load()
+        _used = True
         name = _voice_name(language, voice)
         if lib.espeak_SetVoiceByName(name.encode()) != 0:
             raise VisemicError(f"espeak-ng could not load voice {name!r}")
@@ -441,9 +466,10 @@ _t2p_ready = False
 
 def _t2p(word: str, language: str) -> list[tuple[str, int]]:
     """espeak_TextToPhonemes for one word (only to weigh folded words against each other)."""
-    global _t2p_ready
+    global _t2p_ready, _used
     with _lock:
         lib = _load()
+        _used = True
         if not _t2p_ready:
             lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
                                                   ctypes.c_int]
