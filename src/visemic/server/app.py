@@ -51,48 +51,36 @@ DEFAULT_MAX_DURATION = 3600.0   # seconds of decoded audio per analysis
 DEFAULT_JOB_TIMEOUT = 7200.0    # seconds one analysis (with its render) may run
 WEB_DIR = Path(str(resources.files("visemic.server") / "web"))
 
-_FORM_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["audio"],
-            "properties": {
-                "audio": {"type": "string", "format": "binary",
-                          "description": "speech audio, any format ffmpeg decodes"},
-                "text": {"type": "string", "description": "transcript (force-aligned)"},
-                "language": {"type": "string", "default": "en"},
-                "format": {"type": "string", "default": "json", "enum": list(analysis.MEDIA)},
-                "fps": {"type": "number", "default": 60},
-                "emotion": {"type": "string", "example": "happy:0.6,surprised:0.3",
-                            "description": "emotion mix laid over the speech: name:intensity "
-                                           "pairs (intensity 0-1; a bare name means 1) of "
-                                           + ", ".join(NAMES) + "; default neutral"},
-                "portrait": {"type": "string", "format": "binary",
-                             "description": "video formats: animate the face in this image "
-                                            "instead of the built-in avatar"},
-            }}}},
-    },
-}
+_FORM_SCHEMA = uploads.openapi_form("audio", {
+    "audio": {"type": "string", "format": "binary",
+              "description": "speech audio, any format ffmpeg decodes"},
+    "text": {"type": "string", "description": "transcript (force-aligned)"},
+    "language": {"type": "string", "default": "en"},
+    "format": {"type": "string", "default": "json", "enum": list(analysis.MEDIA)},
+    "fps": {"type": "number", "default": 60},
+    "emotion": {"type": "string", "example": "happy:0.6,surprised:0.3",
+                "description": "emotion mix laid over the speech: name:intensity "
+                               "pairs (intensity 0-1; a bare name means 1) of "
+                               + ", ".join(NAMES) + "; default neutral"},
+    "portrait": {"type": "string", "format": "binary",
+                 "description": "video formats: animate the face in this image "
+                                "instead of the built-in avatar"},
+
+})
 
 
-_SYNC_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["video"],
-            "properties": {
-                "video": {"type": "string", "format": "binary",
-                          "description": "a talking-face video, any format ffmpeg decodes"},
-                "audio": {"type": "string", "format": "binary",
-                          "description": "the speech to check it against (default: the "
-                                         "video's own audio track)"},
-                "text": {"type": "string", "description": "transcript (optional)"},
-                "language": {"type": "string", "default": "en"},
-                "face": {"type": "integer", "default": 0,
-                         "description": "which face speaks: 0 the largest"},
-            }}}},
-    },
-}
+_SYNC_SCHEMA = uploads.openapi_form("video", {
+    "video": {"type": "string", "format": "binary",
+              "description": "a talking-face video, any format ffmpeg decodes"},
+    "audio": {"type": "string", "format": "binary",
+              "description": "the speech to check it against (default: the "
+                             "video's own audio track)"},
+    "text": {"type": "string", "description": "transcript (optional)"},
+    "language": {"type": "string", "default": "en"},
+    "face": {"type": "integer", "default": 0,
+             "description": "which face speaks: 0 the largest"},
+
+})
 
 
 def default_data_dir() -> Path:

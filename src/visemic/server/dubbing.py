@@ -20,33 +20,27 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from visemic.errors import NoFaceError, VisemicError
-from visemic.server import analysis
+from visemic.server import analysis, uploads
 
 FILES = ("video", "audio", "mouth_from")
 FIELDS = ("text", "language", "format", "emotion", "face")
 FORMATS = ("mp4", "webm")
 
-_FORM_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["video"],
-            "properties": {
-                "video": {"type": "string", "format": "binary",
-                          "description": "the video to dub (any container/codec ffmpeg reads)"},
-                "audio": {"type": "string", "format": "binary",
-                          "description": "the new speech (default: the video's own audio)"},
-                "mouth_from": {"type": "string", "format": "binary",
-                               "description": "take the mouths from this clip of the person"},
-                "text": {"type": "string", "description": "transcript of the speech"},
-                "language": {"type": "string", "default": "en"},
-                "emotion": {"type": "string", "example": "happy:0.5"},
-                "face": {"type": "integer", "default": 0,
-                         "description": "which face: 0 the largest, 1 the next …"},
-                "format": {"type": "string", "default": "mp4", "enum": list(FORMATS)},
-            }}}},
-    },
-}
+_FORM_SCHEMA = uploads.openapi_form("video", {
+    "video": {"type": "string", "format": "binary",
+              "description": "the video to dub (any container/codec ffmpeg reads)"},
+    "audio": {"type": "string", "format": "binary",
+              "description": "the new speech (default: the video's own audio)"},
+    "mouth_from": {"type": "string", "format": "binary",
+                   "description": "take the mouths from this clip of the person"},
+    "text": {"type": "string", "description": "transcript of the speech"},
+    "language": {"type": "string", "default": "en"},
+    "emotion": {"type": "string", "example": "happy:0.5"},
+    "face": {"type": "integer", "default": 0,
+             "description": "which face: 0 the largest, 1 the next …"},
+    "format": {"type": "string", "default": "mp4", "enum": list(FORMATS)},
+
+})
 
 
 @dataclass(frozen=True)
@@ -138,7 +132,6 @@ def execute(data_dir: str, job_id: str, request: DubRequest, video: str, audio: 
 
 def add_routes(app: Any, store: Any, runner: Any, scratch: Path, max_upload_bytes: int) -> None:
     """Register ``POST /v1/dub`` on the server's app."""
-    from visemic.server import uploads
     from visemic.server.pool import Busy
 
     @app.post("/v1/dub", summary="Dub a video with new speech (a job)",

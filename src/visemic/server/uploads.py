@@ -113,6 +113,14 @@ class Upload:
         return {self.main: self.path, **self.extra}
 
 
+def openapi_form(required: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of a multipart form whose ``required`` file field must be
+    sent, for a route's ``openapi_extra``."""
+    schema = {"type": "object", "required": [required], "properties": properties}
+    return {"requestBody": {"required": True,
+                            "content": {"multipart/form-data": {"schema": schema}}}}
+
+
 def _limit_text(max_bytes: int) -> str:
     if max_bytes >= 1 << 20:
         return f"{max_bytes / (1 << 20):g} MiB"

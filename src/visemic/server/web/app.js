@@ -46,6 +46,24 @@ $("api-key").addEventListener("change", () => {
   localStorage.setItem("visemic-api-key", $("api-key").value.trim());
 });
 
+// Submit a form as a job, follow its progress on `bar`, and return the result as a Blob.
+async function runJob(url, body, bar) {
+  const submitted = await fetch(url, { method: "POST", body, headers: authHeaders() });
+  if (!submitted.ok) throw new Error(await errorText(submitted));
+  let job = await submitted.json();
+  while (job.status === "queued" || job.status === "running") {
+    await new Promise((r) => setTimeout(r, 400));
+    const polled = await fetch(`/v1/jobs/${job.id}`, { headers: authHeaders() });
+    if (!polled.ok) throw new Error(await errorText(polled));
+    job = await polled.json();
+    bar.value = job.progress;
+  }
+  if (job.status !== "done") throw new Error(job.error || job.status);
+  const got = await fetch(job.result, { headers: authHeaders() });
+  if (!got.ok) throw new Error(await errorText(got));
+  return got.blob();
+}
+
 async function errorText(response) {
   try {
     const body = await response.json();
@@ -103,20 +121,7 @@ $("dub-btn").addEventListener("click", async () => {
   $("dub-download").textContent = "";
   status("dubbing…");
   try {
-    const submitted = await fetch("/v1/dub", { method: "POST", body, headers: authHeaders() });
-    if (!submitted.ok) throw new Error(await errorText(submitted));
-    let job = await submitted.json();
-    while (job.status === "queued" || job.status === "running") {
-      await new Promise((r) => setTimeout(r, 500));
-      const polled = await fetch(`/v1/jobs/${job.id}`, { headers: authHeaders() });
-      if (!polled.ok) throw new Error(await errorText(polled));
-      job = await polled.json();
-      bar.value = job.progress;
-    }
-    if (job.status !== "done") throw new Error(job.error || job.status);
-    const got = await fetch(job.result, { headers: authHeaders() });
-    if (!got.ok) throw new Error(await errorText(got));
-    const url = URL.createObjectURL(await got.blob());
+    const url = URL.createObjectURL(await runJob("/v1/dub", body, bar));
     $("dub-result").src = url;
     $("dub-result").hidden = false;
     const a = document.createElement("a");
@@ -350,23 +355,9 @@ async function makeDownload(item, button, format) {
   bar.value = 0;
   item.append(bar);
   try {
-    const submitted = await fetch("/v1/animate?async=1", {
-      method: "POST", body: form(format, result.emotion), headers: authHeaders(),
-    });
-    if (!submitted.ok) throw new Error(await errorText(submitted));
-    let job = await submitted.json();
-    while (job.status === "queued" || job.status === "running") {
-      await new Promise((r) => setTimeout(r, 400));
-      const polled = await fetch(`/v1/jobs/${job.id}`, { headers: authHeaders() });
-      if (!polled.ok) throw new Error(await errorText(polled));
-      job = await polled.json();
-      bar.value = job.progress;
-    }
-    if (job.status !== "done") throw new Error(job.error || job.status);
-    const got = await fetch(job.result, { headers: authHeaders() });
-    if (!got.ok) throw new Error(await errorText(got));
+    const blob = await runJob("/v1/animate?async=1", form(format, result.emotion), bar);
     bar.remove();
-    link(item, await got.blob(), `visemic.${EXTENSIONS[format] || format}`);
+    link(item, blob, `visemic.${EXTENSIONS[format] || format}`);
   } catch (err) {
     bar.remove();
     const span = document.createElement("span");
