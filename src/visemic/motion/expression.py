@@ -229,4 +229,7 @@ def apply(anim: Animation, timeline: Timeline, prosody: Prosody, expr: Expressio
         if len(changed):
             step = curves.MAX_STEP_60 * 60.0 / anim.fps
             values[:, changed] = curves.limit_steps(values[:, changed], step)
+            # Limiting mouthClose alone would let a styled (bigger, faster) jaw part the lips.
+            values[:, ci] = curves.hold_seal(values[:, ji], values[:, ci], seal, step,
+                                             np.maximum(speech[:, ji] - speech[:, ci], 0.0))
     values[:, ci] = np.minimum(values[:, ci], values[:, ji])

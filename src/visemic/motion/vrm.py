@@ -8,7 +8,8 @@ between them: each vowel stands for the ARKit pose visemic gives its IPA vowel
 weights are the non-negative mix, summing to at most 1, that best reproduces the frame's lip
 gap, rounding, spread and lip raise (least squares over :data:`FEATURES`), scaled down where
 that mix would part the lips wider than the curves do. The fit is a continuous function of the
-curves, so the weights glide as the mouth does; shut lips give zeros, however rounded. Smiles,
+curves, and :func:`vowel_track` keeps the weights from moving faster than the mouth, so they
+glide as the mouth does; shut lips give zeros, however rounded. Smiles,
 frowns and presses are not fitted: they belong to the emotion expressions.
 
 Blinks: ``blink`` is what both eyes share (the smaller of eyeBlinkLeft/Right), ``blinkLeft`` and
@@ -130,6 +131,39 @@ def vowel_weights(features: np.ndarray) -> np.ndarray:
     opening = w @ prototypes()[0]
     scale = np.where(opening > x[:, 0], x[:, 0] / np.maximum(opening, 1e-12), 1.0)
     return w * scale[:, None]
+
+
+# The weights move at most this many times as far as the mouth's features do per frame (plus
+# FOLLOW_SLACK): some vowels are nearly a mix of others (ee ≈ aa + ih), so where two mixes fit
+# almost equally a tiny change of the mouth could swap one for the other, a visible flick.
+FOLLOW_RATE = 4.0
+FOLLOW_SLACK = 0.005
+
+
+def vowel_track(features: np.ndarray, previous: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> np.ndarray:
+    """:func:`vowel_weights` for consecutive frames, each frame's weights kept within
+    FOLLOW_RATE × the features' movement of the frame before. ``previous`` is the (features,
+    weights) of the frame before the first, when the frames continue an earlier block."""
+    x = np.asarray(features, np.float64)
+    fit = vowel_weights(x)
+    out = np.empty_like(fit)
+    gap = np.clip(x[:, 0], 0.0, None)
+    opening = prototypes()[0]
+    last_x, last_w = previous if previous is not None else (None, None)
+    for i in range(len(x)):
+        w = fit[i]
+        if last_w is not None:
+            room = FOLLOW_RATE * float(np.linalg.norm(x[i] - last_x)) + FOLLOW_SLACK
+            w = np.clip(w, last_w - room, last_w + room)
+            w = np.clip(w, 0.0, None)
+            w = w / max(1.0, float(w.sum()))
+            wide = float(w @ opening)
+            if wide > gap[i]:  # never part the lips wider than the curves do
+                w = w * (gap[i] / wide)
+        out[i] = w
+        last_x, last_w = x[i], w
+    return out
 
 
 def blinks(left: np.ndarray, right: np.ndarray) -> np.ndarray:

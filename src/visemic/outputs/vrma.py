@@ -55,9 +55,12 @@ def expression_weights(result: Result) -> np.ndarray:
     blink_cols = [index.get("eyeBlinkLeft"), index.get("eyeBlinkRight")]
     out = np.zeros((anim.frames, len(vrm.EXPRESSIONS)), np.float32)
     nv, nb = len(vrm.VOWELS), len(vrm.BLINKS)
+    previous = None
     for i in range(0, anim.frames, gltf.BLOCK_FRAMES):
         rows = anim.values[i:i + gltf.BLOCK_FRAMES].astype(np.float64)
-        out[i:i + len(rows), :nv] = vrm.vowel_weights(rows @ features)
+        x = rows @ features
+        out[i:i + len(rows), :nv] = vowels = vrm.vowel_track(x, previous)
+        previous = (x[-1], vowels[-1].astype(np.float64))
         if None not in blink_cols:
             out[i:i + len(rows), nv:nv + nb] = vrm.blinks(rows[:, blink_cols[0]],
                                                           rows[:, blink_cols[1]])
