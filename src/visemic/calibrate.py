@@ -439,7 +439,7 @@ def learn(obs: Observation, min_speech: float = MIN_SPEECH,
                            f"(a sentence or two, face visible)")
     unit = APERTURE_PER_UNIT if obs.unit == "iod" else 1.0
     arkit = obs.unit == "arkit"
-    fitting = _without_lead_in(obs)
+    fitting = without_lead_in(obs)
     timed = personal_timing(fitting, prior)
     # A capture is in ARKit units, its zero closed lips: its openings (rest included) are fitted
     # as they are, with no scale or offset to trade against them. A tracked video's aperture has
@@ -528,7 +528,7 @@ def fit_personal_openings(obs: Observation, timing: Profile, scale: float | None
     return replace(timing, opening=table), ridge
 
 
-def _without_lead_in(obs: Observation) -> Observation:
+def without_lead_in(obs: Observation) -> Observation:
     """``obs`` with the frames before its first phone unused (see :func:`learn`)."""
     first = min(p.start for p in obs.timeline.phones)
     weight = np.where(obs.times < first, 0.0, obs.weight)
