@@ -21,6 +21,7 @@ response, measured by running the real curve code with one class opened at a tim
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -60,6 +61,7 @@ PERSONAL_LEADS = (0.0, 0.03, 0.06, 0.09, 0.12, 0.15, 0.18)
 PERSONAL_RELEASES = (0.0, 0.03, 0.06)
 PERSONAL_PRE = (0.02, 0.04, 0.08)
 PERSONAL_POST = (0.03, 0.06, 0.1)
+PERSONAL_HOLDS = (poses.CONSONANT_HOLD,)
 TIMING_MARGIN = 0.02
 # A person's openings are kept near the prior by the ridge (see fit_openings) that predicts best
 # the parts of the clip it was not fitted on (CV_BLOCKS contiguous blocks, each held out in
@@ -67,6 +69,7 @@ TIMING_MARGIN = 0.02
 # blocks are too short to tell, and the ridge is at least SHORT_CLIP_RIDGE.
 PERSONAL_RIDGES = (1e4, 40.0, 10.0, 3.0, 1.0)
 CV_BLOCKS = 4
+CV_REPEATS = 4
 CV_MIN_SPEECH = 1.5
 SHORT_CLIP_RIDGE = 40.0
 # A capture's zero is closed lips (ARKit units, no offset to fit): its lips in pauses are
@@ -348,7 +351,10 @@ def fit_openings(bases: Sequence[Basis], prior: dict[str, float], scale: float |
         lam = np.sqrt([(ridges or {}).get(c, ridge) for c in names]) * s_mean
         rows.append(np.diag(lam))
         rhs.append(lam * theta0)
-        sol = lsq_linear(np.vstack(rows), np.concatenate(rhs), bounds=(lo, hi))
+        # The same least squares on the system's triangular factor (classes × classes rows
+        # instead of one per frame): the bounded solver iterates on far less.
+        q, r = np.linalg.qr(np.vstack(rows))
+        sol = lsq_linear(r, q.T @ np.concatenate(rhs), bounds=(lo, hi))
         theta = sol.x
         if scale is None and theta[vowels].mean() > 0:
             theta = np.clip(theta * theta0[vowels].mean() / theta[vowels].mean(), lo, hi)
@@ -484,15 +490,13 @@ def personal_timing(obs: Observation, prior: Profile, margin: float = TIMING_MAR
         return pearson(b.base + b.columns @ theta, b.real, b.weight)
 
     best_r, best = r_of(prior) + margin, prior
-    for lead in PERSONAL_LEADS:
-        for release in PERSONAL_RELEASES:
-            for pre in PERSONAL_PRE:
-                for post in PERSONAL_POST:
-                    timing = replace(prior, lead=lead, release=release, decay_pre=pre,
-                                     decay_post=post)
-                    r = r_of(timing)
-                    if r > best_r:
-                        best_r, best = r, timing
+    for lead, release, pre, post, hold in itertools.product(
+            PERSONAL_LEADS, PERSONAL_RELEASES, PERSONAL_PRE, PERSONAL_POST, PERSONAL_HOLDS):
+        timing = replace(prior, lead=lead, release=release, decay_pre=pre, decay_post=post,
+                         consonant_hold=hold)
+        r = r_of(timing)
+        if r > best_r:
+            best_r, best = r, timing
     return best
 
 
@@ -507,7 +511,11 @@ def fit_personal_openings(obs: Observation, timing: Profile, scale: float | None
     own = {"rest": REST_RIDGE} if not offset else None
     ridges = [r for r in PERSONAL_RIDGES
               if obs.speech_seconds >= CV_MIN_SPEECH or r >= SHORT_CLIP_RIDGE]
-    blocks = np.array_split(np.arange(n), CV_BLOCKS) if n >= 4 * CV_BLOCKS else []
+    # Each partition into blocks again with the boundaries moved on (a block may wrap round
+    # the clip's end): the choice then rests on more held-out blocks than one cut gives.
+    blocks = [block for k in range(CV_REPEATS)
+              for block in np.array_split(np.roll(np.arange(n), k * n // (CV_BLOCKS * CV_REPEATS)),
+                                          CV_BLOCKS)] if n >= 4 * CV_BLOCKS else []
     best: tuple[float, float] | None = None
     for ridge in ridges if len(ridges) > 1 and blocks else []:
         rs = []
