@@ -11,7 +11,9 @@ prosody). On it:
 - :func:`fit`: the per-class opening targets (and, over a small grid, the timing) that make the
   predicted opening follow the real one, on any set of observations; the benchmark
   (bench/lip_motion.py) uses it leave-one-clip-out for the generic tables;
-- :func:`learn`: a personal :class:`~visemic.motion.profile.Profile` from one observation.
+- :func:`learn`: a personal :class:`~visemic.motion.profile.Profile` from one observation: its
+  timing (:func:`personal_timing`) and openings (:func:`fit_personal_openings`, the ridge
+  chosen by cross-validation inside the clip), so that it learns only what the clip shows.
 
 The predicted opening is nearly linear in the class targets (a dominance-weighted mean, scaled
 by loudness, zeroed through the lip seal), so a fit is a least-squares problem on each class's
