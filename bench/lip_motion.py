@@ -16,13 +16,15 @@ Printed, per clip and as the median:
 - personal: a profile learnt (calibrate.learn) from the first half of the clip, with the LOCO
   generic of that clip as its prior, then the second half's audio analysed on its own and
   animated with it, against the real second half; "generic 2nd" is the LOCO generic on the same
-  second half.
+  second half, "timing only" the LOCO generic with the person's timing alone
+  (calibrate.personal_timing, openings not fitted); the learnt timing and the ridge the
+  cross-validation chose are printed per clip.
 
 r: Pearson correlation of the predicted opening (jawOpen − mouthClose, the whole expression
 pipeline) with the tracked inner-lip aperture at lag 0; lag: the shift that maximises r (> 0:
 visemic runs late). The all-clip fit (for the shipped tables) is printed at the end.
-One plot per clip (real aperture, generic LOCO, personal) goes to --plots
-(default out/lip_motion/plots).
+One plot per clip goes to --plots (default out/lip_motion/plots): the whole clip (real aperture,
+generic LOCO) above, the second half (real, generic LOCO, personal) below.
 """
 
 from __future__ import annotations
@@ -104,8 +106,9 @@ def main() -> None:
     args.plots.mkdir(parents=True, exist_ok=True)
     print(f"{len(clips)} clips; timing grid {len(grid)}; r at lag 0 and best lag "
           f"(+ = visemic late)")
-    print(f"{'clip':44s} {'shipped':>12s} {'uncalib.':>12s} {'generic LOCO':>12s}   "
-          f"{'generic 2nd':>12s} {'personal 2nd':>12s}")
+    print(f"{'clip':36s} {'shipped':>12s} {'uncalib.':>12s} {'generic LOCO':>12s} │ "
+          f"{'generic 2nd':>12s} {'timing only':>12s} {'personal 2nd':>12s} {'gain':>5s}  "
+          f"personal timing (ms), ridge")
     for c in clips:
         o = obs[c]
         others = [obs[k] for k in clips if k != c]
@@ -116,28 +119,42 @@ def main() -> None:
         gen = calibrate.score(o, loco) if loco else shipped
         mid = 0.5 * o.duration
         half, _ = second_half(c, o, mid)
+        first = o.window(0.0, mid)
+        nan = calibrate.Score(math.nan, math.nan, math.nan)
         try:
-            me = calibrate.learn(o.window(0.0, mid), min_speech=MIN_HALF_SPEECH,
+            me = calibrate.learn(first, min_speech=MIN_HALF_SPEECH,
                                  prior=loco or profile_mod.generic())
             pers = calibrate.score(half, me)
+            timed = calibrate.score(half, calibrate.personal_timing(
+                calibrate.without_lead_in(first), loco or profile_mod.generic()))
         except Exception as e:  # report and go on: one clip must not stop the benchmark
             print(f"  {c.name}: no profile ({e})", file=sys.stderr)
-            me, pers = None, calibrate.Score(math.nan, math.nan, math.nan)
+            me, pers, timed = None, nan, nan
         gen2 = calibrate.score(half, loco)
         rows.append({"clip": c.name, "shipped": shipped, "uncalibrated": uncal, "loco": gen,
-                     "generic_2nd": gen2, "personal_2nd": pers,
+                     "generic_2nd": gen2, "timing_2nd": timed, "personal_2nd": pers,
                      "uncalibrated_2nd": calibrate.score(half, UNCALIBRATED)})
-        print(f"{c.name[:44]:44s} {fmt(shipped):>12s} {fmt(uncal):>12s} {fmt(gen):>12s}   "
-              f"{fmt(gen2):>12s} {fmt(pers):>12s}", flush=True)
-        plot(args.plots / f"{c.stem}.png", c.name, o, loco, half, me, mid, gen, pers)
-    print("median" + " " * 38 + "".join(
-        f" {_median(rows, k):>12s}" for k in ("shipped", "uncalibrated", "loco")) + "   "
-        + "".join(f" {_median(rows, k):>12s}" for k in ("generic_2nd", "personal_2nd")))
-    gain = [r["personal_2nd"].r - r["generic_2nd"].r for r in rows]
-    print(f"personal − generic LOCO on the second halves: median {np.nanmedian(gain):+.2f}")
-    gain = [r["personal_2nd"].r - r["uncalibrated_2nd"].r for r in rows]
-    print(f"personal − uncalibrated generic on the second halves: median "
-          f"{np.nanmedian(gain):+.2f} (uncalibrated there: {_median(rows, 'uncalibrated_2nd')})")
+        how = (f"{me.lead * 1000:+.0f}/{me.release * 1000:+.0f} lead/release, "
+               f"{me.decay_pre * 1000:.0f}/{me.decay_post * 1000:.0f} decays, "
+               f"ridge {me.source['ridge']:g}" if me else "")
+        print(f"{c.name[:36]:36s} {fmt(shipped):>12s} {fmt(uncal):>12s} {fmt(gen):>12s} │ "
+              f"{fmt(gen2):>12s} {fmt(timed):>12s} {fmt(pers):>12s} {pers.r - gen2.r:+.2f}  "
+              f"{how}", flush=True)
+        plot(args.plots / f"{c.stem}.png", c.name, o, loco, half, me, mid, gen, gen2, pers)
+    print(f"{'median':36s}" + "".join(
+        f" {_median(rows, k):>12s}" for k in ("shipped", "uncalibrated", "loco")) + " │"
+        + "".join(f" {_median(rows, k):>12s}" for k in ("generic_2nd", "timing_2nd",
+                                                         "personal_2nd")))
+    med = {k: np.nanmedian([r[k].r for r in rows])
+           for k in ("generic_2nd", "personal_2nd", "uncalibrated_2nd")}
+    gain = np.array([r["personal_2nd"].r - r["generic_2nd"].r for r in rows])
+    print(f"personal vs generic LOCO on the second halves: medians {med['personal_2nd']:.3f} vs "
+          f"{med['generic_2nd']:.3f} ({med['personal_2nd'] - med['generic_2nd']:+.3f}); per-clip "
+          f"gain median {np.nanmedian(gain):+.3f}, mean {np.nanmean(gain):+.3f}, "
+          f"{int((gain >= 0.1).sum())} clips +0.1 or more, {int((gain < -0.02).sum())} worse "
+          f"by over 0.02")
+    print(f"personal vs uncalibrated generic on the second halves: medians "
+          f"{med['personal_2nd']:.3f} vs {med['uncalibrated_2nd']:.3f}")
     full = calibrate.fit(list(obs.values()), UNCALIBRATED, grid=grid, cache=cache,
                          fixed=CLOSED_REST)
     scales = [s for _, s in calibrate.fit_openings(
@@ -162,38 +179,43 @@ def _median(rows: list[dict], key: str) -> str:
 def plot(path: Path, title: str, obs: calibrate.Observation,
          generic: profile_mod.Profile | None, half: calibrate.Observation,
          me: profile_mod.Profile | None, mid: float, gen: calibrate.Score,
-         pers: calibrate.Score) -> None:
-    """Real aperture with the generic (LOCO) prediction over the whole clip and the personal
-    one over the second half, each mapped onto the aperture by a least-squares line (r does not
-    see scale or offset)."""
+         gen2: calibrate.Score, pers: calibrate.Score) -> None:
+    """Above: the real aperture with the generic (LOCO) prediction over the whole clip. Below:
+    the second half, analysed on its own, with the generic and the personal prediction (the
+    profile learnt from the first half). Each prediction is mapped onto the aperture by a
+    least-squares line (r does not see scale or offset)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = obs.usable
-    fig, ax = plt.subplots(figsize=(10, 3.2), dpi=100)
-    ax.plot(obs.times[ok], obs.aperture[ok], color="black", lw=1.8, label="real (tracked)")
-    t, v = calibrate.opening(obs, generic)
-    g = np.interp(obs.times[ok], t, v)
-    a, s = calibrate._line(g, obs.aperture[ok], obs.weight[ok])
-    ax.plot(obs.times[ok], a + s * g, color="tab:blue", lw=1.3,
-            label=f"generic, leave-one-clip-out (r {gen.r:.2f})")
-    if me is not None:
-        ok2 = half.usable
-        t2, v2 = calibrate.opening(half, me)
-        p = np.interp(half.times[ok2], t2, v2)
-        a2, s2 = calibrate._line(p, half.aperture[ok2], half.weight[ok2])
-        ax.plot(half.times[ok2] + mid, a2 + s2 * p, color="tab:red", lw=1.3,
-                label=f"personal, from the 1st half (r {pers.r:.2f})")
-    ax.axvline(mid, color="grey", ls=":", lw=1)
-    for ph in obs.timeline.phones:
-        ax.text((ph.start + ph.end) / 2, ax.get_ylim()[1] * 0.98, ph.symbol, ha="center",
-                va="top", fontsize=6, color="grey")
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("inner-lip aperture (eye distances)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="upper right")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 6), dpi=100)
+    panels = [(top, obs, 0.0, [("generic, leave-one-clip-out", generic, gen, "tab:blue")],
+               "whole clip"),
+              (bottom, half, mid, [("generic, leave-one-clip-out", generic, gen2, "tab:blue"),
+                                   ("personal, learnt from the 1st half", me, pers, "tab:red")],
+               "second half, its audio analysed on its own")]
+    for ax, o, t0, lines, what in panels:
+        ok = o.usable
+        t, real = o.times[ok], o.aperture[ok]
+        ax.plot(t + t0, real, color="black", lw=2.0, label="real (tracked inner-lip aperture)")
+        for label, motion, sc, colour in lines:
+            if motion is None and label.startswith("personal"):
+                continue
+            tt, v = calibrate.opening(o, motion)
+            p = np.interp(t, tt, v)
+            a, s = calibrate._line(p, real, o.weight[ok])
+            ax.plot(t + t0, a + s * p, color=colour, lw=1.3, label=f"{label} (r {sc.r:.2f})")
+        top_y = float(np.nanmax(real)) * 1.08
+        for ph in o.timeline.phones if o.duration <= 6 else []:  # legible on short clips
+            ax.text(t0 + (ph.start + ph.end) / 2, top_y, ph.symbol, ha="center", va="bottom",
+                    fontsize=8, color="dimgrey")
+        ax.set_ylim(top=top_y * 1.12)
+        ax.set_ylabel("aperture (eye distances)")
+        ax.set_title(f"{title}: {what}", fontsize=9)
+        ax.legend(fontsize=7, loc="upper right", framealpha=0.85)
+    top.axvline(mid, color="grey", ls=":", lw=1)
+    bottom.set_xlabel("seconds")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

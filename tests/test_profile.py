@@ -277,6 +277,103 @@ def test_command_line(tmp_path, rendered):
         assert run.stderr.count("\n") == 1
 
 
+# -------------------------------------------------------- learning, synthetic observations
+
+def _padded(spoken, before: float = 0.5, after: float = 0.6):
+    """The spoken sentence with silence before and after it (pauses at rest)."""
+    from visemic.types import Audio
+
+    audio, tl = spoken
+    rate = audio.sample_rate
+    samples = np.concatenate([np.zeros(int(before * rate), np.float32), audio.samples,
+                              np.zeros(int(after * rate), np.float32)])
+    return Audio(samples, rate), tl.shifted(before)
+
+
+def _lips_of(audio, tl, motion: pm.Profile | None, fps: float = 25.0, noise: float = 0.004,
+             seed: int = 0) -> calibrate.Observation:
+    """An observation whose tracked lips are ``motion``'s predicted opening (0.15 eye distances
+    per unit, as the median calibration speaker) plus tracking noise, at ``fps``."""
+    times = np.arange(int(audio.duration * fps)) / fps
+    n = len(times)
+    obs = calibrate.Observation("synthetic", times, np.zeros(n), np.full(n, np.nan),
+                                np.full(n, np.nan), np.ones(n), tl, prosody_of(audio),
+                                audio.duration, "iod")
+    t, v = calibrate.opening(obs, motion)
+    lips = 0.15 * np.interp(times, t, v) + np.random.default_rng(seed).normal(0, noise, n)
+    return replace(obs, aperture=lips)
+
+
+def test_learns_a_persons_timing(spoken):
+    audio, tl = _padded(spoken)
+    # Lips that move on the sound, not ahead of it (generic: 60 ms lead, 30 ms release).
+    on_time = calibrate.learn(_lips_of(audio, tl, replace(pm.generic(), lead=0.0, release=0.0)))
+    assert on_time.lead <= 0.03 and on_time.release == 0.0
+    # Slow lips: longer anticipation and carry-over (generic: 20 and 30 ms).
+    slow = calibrate.learn(_lips_of(audio, tl, replace(pm.generic(), decay_pre=0.08,
+                                                       decay_post=0.1)))
+    assert slow.decay_pre + slow.decay_post >= 0.1
+    # Lips that move as the generic motion keep the generic timing (a small gain in r on one
+    # clip is not a reason to move away from it).
+    same = calibrate.learn(_lips_of(audio, tl, None))
+    assert (same.lead, same.release, same.decay_pre, same.decay_post) == (
+        pm.LEAD, pm.RELEASE, pm.DECAY_PRE, pm.DECAY_POST)
+    # A lead up to 0.2 s survives the file as it is.
+    back = pm.Profile.from_json(json.loads(pm.dumps(replace(slow, lead=0.18))))
+    assert back.lead == pytest.approx(0.18) and back.decay_pre == pytest.approx(slow.decay_pre)
+
+
+def test_the_pause_before_the_first_word_is_not_the_rest(spoken):
+    audio, tl = _padded(spoken)
+    first = min(p.start for p in tl.phones)
+    # Lips parted while waiting to speak, closed in the pauses after speech: a closed rest.
+    waiting = _lips_of(audio, tl, None)
+    lips = waiting.aperture.copy()
+    lips[waiting.times < first - 0.1] += 0.04
+    me = calibrate.learn(replace(waiting, aperture=lips))
+    assert me.rest == "closed"
+    # Lips parted in every pause: a parted rest.
+    parted = calibrate.learn(_lips_of(audio, tl, personal(0.3)))
+    assert parted.rest == "parted" and parted.opening["rest"] > me.opening["rest"] + 0.05
+
+
+def test_openings_stay_near_the_prior_when_the_clip_cannot_tell(spoken):
+    audio, tl = _padded(spoken)
+    # Lips that do not follow the speech at all (noise): held-out parts are predicted best by
+    # the prior, so the openings keep the prior's proportions (the range may shrink).
+    obs = _lips_of(audio, tl, None)
+    obs = replace(obs, aperture=np.random.default_rng(1).normal(0.1, 0.03, len(obs.times)))
+    me = calibrate.learn(obs)
+    assert me.source["ridge"] == max(calibrate.PERSONAL_RIDGES)
+    vowels = [c for c in poses.CLASSES if c.startswith("vowel") and poses.OPENING[c] > 0.1]
+    ratios = [me.opening[c] / poses.OPENING[c] for c in vowels]
+    assert max(ratios) < 1.15 * min(ratios)
+    # Lips that follow a wider-opening person's speech: fitted openings move towards theirs.
+    wide = {c: (0.6 if c.startswith("vowel") else v) for c, v in poses.OPENING.items()}
+    fitted = calibrate.learn(_lips_of(audio, tl, pm.Profile(opening=wide)))
+    assert fitted.source["ridge"] < max(calibrate.PERSONAL_RIDGES)
+    assert fitted.source["fit_r"] > 0.9
+
+
+def test_a_short_clip_is_held_near_the_prior(spoken):
+    audio, tl = spoken
+    obs = _lips_of(audio, tl, None).window(0.0, 1.4)
+    assert obs.speech_seconds < calibrate.CV_MIN_SPEECH
+    me = calibrate.learn(obs, min_speech=0.5)
+    assert me.source["ridge"] >= calibrate.SHORT_CLIP_RIDGE
+
+
+def test_a_window_leaves_out_the_phones_it_cuts(spoken):
+    audio, tl = spoken
+    obs = _lips_of(audio, tl, None)
+    cut = next(p for p in tl.phones[len(tl.phones) // 2:] if p.end - p.start > 0.06)
+    mid = (cut.start + cut.end) / 2
+    first, second = obs.window(0.0, mid), obs.window(mid, obs.duration)
+    assert cut not in first.timeline.phones and cut not in second.timeline.phones
+    # No frame of the cut phone stays: it would look like lips in a pause.
+    assert first.times.max() < cut.start and second.times.min() >= cut.end
+
+
 # -------------------------------------------------------------------------- shared clips
 
 def test_profile_from_a_shared_clip(shared):

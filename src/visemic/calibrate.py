@@ -11,7 +11,9 @@ prosody). On it:
 - :func:`fit`: the per-class opening targets (and, over a small grid, the timing) that make the
   predicted opening follow the real one, on any set of observations; the benchmark
   (bench/lip_motion.py) uses it leave-one-clip-out for the generic tables;
-- :func:`learn`: a personal :class:`~visemic.motion.profile.Profile` from one observation.
+- :func:`learn`: a personal :class:`~visemic.motion.profile.Profile` from one observation: its
+  timing (:func:`personal_timing`) and openings (:func:`fit_personal_openings`, the ridge
+  chosen by cross-validation inside the clip), so that it learns only what the clip shows.
 
 The predicted opening is nearly linear in the class targets (a dominance-weighted mean, scaled
 by loudness, zeroed through the lip seal), so a fit is a least-squares problem on each class's
@@ -21,6 +23,7 @@ response, measured by running the real curve code with one class opened at a tim
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -46,17 +49,35 @@ APERTURE_PER_UNIT = 0.15
 # How strongly a fit keeps each class near its prior (the generic table): in frames' worth of
 # squared error; classes with few frames stay generic.
 RIDGE = 40.0
-PERSONAL_RIDGE = 5.0
 # Timing candidates fitted over (seconds).
 LEADS = (0.0, 0.02, 0.04, 0.06)
-# A person's timing is searched near the generic (60 ms lead): wider grids overfit a short clip.
-PERSONAL_LEADS = (0.03, 0.06, 0.09)
-PERSONAL_RELEASES = (0.0, 0.02, 0.04)
 DECAYS_PRE = (0.02, 0.035)
 DECAYS_POST = (0.03, 0.045)
 LOUDNESSES = (0.35,)
 HOLDS = (1.0, 2.5)
-PERSONAL_PRE = (0.02, 0.035)
+# A person's timing: searched over a wide grid on their own clip (people differ: one speaker's
+# lips lead the sound by 180 ms, another's linger 100 ms after it), kept at the prior's unless a
+# timing predicts the clip's lips better by TIMING_MARGIN in r (on a short clip small gains are
+# noise and do not carry over to the rest of their speech).
+PERSONAL_LEADS = (0.0, 0.03, 0.06, 0.09, 0.12, 0.15, 0.18)
+PERSONAL_RELEASES = (0.0, 0.03, 0.06)
+PERSONAL_PRE = (0.02, 0.04, 0.08)
+PERSONAL_POST = (0.03, 0.06, 0.1)
+PERSONAL_HOLDS = (poses.CONSONANT_HOLD,)
+TIMING_MARGIN = 0.02
+# A person's openings are kept near the prior by the ridge (see fit_openings) that predicts best
+# the parts of the clip it was not fitted on (CV_BLOCKS contiguous blocks, each held out in
+# turn); PERSONAL_RIDGES[0] keeps the prior. With under CV_MIN_SPEECH seconds of speech the
+# blocks are too short to tell, and the ridge is at least SHORT_CLIP_RIDGE.
+PERSONAL_RIDGES = (1e4, 40.0, 10.0, 3.0, 1.0)
+CV_BLOCKS = 4
+CV_REPEATS = 4
+CV_MIN_SPEECH = 1.5
+SHORT_CLIP_RIDGE = 40.0
+# A capture's zero is closed lips (ARKit units, no offset to fit): its lips in pauses are
+# measured directly, and its rest opening follows them whatever the ridge of the phones. (In a
+# video the zero is fitted, and the rest is as uncertain as any class.)
+REST_RIDGE = 1.0
 
 Progress = Callable[[float], None]
 
@@ -82,7 +103,15 @@ class Observation:
     unit: str = "iod"
 
     def window(self, start: float, end: float) -> Observation:
-        """The part between ``start`` and ``end`` s (phones wholly inside it), times kept."""
+        """The part between ``start`` and ``end`` s (phones wholly inside it), times kept.
+
+        A phone cut by either end is left out with its frames (and any frames beyond it): else
+        the lips of that phone would stand in a gap that looks like a pause."""
+        for p in self.timeline.phones:
+            if p.start < start < p.end:
+                start = p.end
+            if p.start < end < p.end:
+                end = p.start
         keep = (self.times >= start) & (self.times < end)
         phones = [p for p in self.timeline.phones if p.start >= start and p.end <= end]
         tl = Timeline(self.timeline.language, words=list(self.timeline.words), phones=phones,
@@ -281,7 +310,8 @@ def basis(obs: Observation, timing: Profile) -> Basis:
 def fit_openings(bases: Sequence[Basis], prior: dict[str, float], scale: float | None = None,
                  ridge: float = RIDGE, iterations: int = 8,
                  fixed: dict[str, float] | None = None,
-                 offset: bool = True) -> tuple[dict[str, float], list]:
+                 offset: bool = True,
+                 ridges: dict[str, float] | None = None) -> tuple[dict[str, float], list]:
     """Class targets (and per-observation offset α and scale s) minimising
     Σ w (real − α − s·(base + columns·θ))² + ridge·s̄²·|θ − prior|².
 
@@ -289,7 +319,8 @@ def fit_openings(bases: Sequence[Basis], prior: dict[str, float], scale: float |
     its own, and θ is normalised to the prior's mean vowel opening (a correlation does not see
     the scale). ``offset`` False holds every α at 0 (the real opening's zero is the
     prediction's: a capture in ARKit units), so the rest class alone carries the opening in
-    pauses. ``fixed`` holds classes at given values. Returns (targets, [(α, s) per basis])."""
+    pauses. ``fixed`` holds classes at given values; ``ridges`` gives classes their own ridge.
+    Returns (targets, [(α, s) per basis])."""
     from scipy.optimize import lsq_linear
 
     names = list(poses.CLASSES)
@@ -319,10 +350,13 @@ def fit_openings(bases: Sequence[Basis], prior: dict[str, float], scale: float |
             rows.append(sw[:, None] * s * b.columns)
             rhs.append(sw * (b.real - a - s * b.base))
         s_mean = float(np.mean([s for _, s in params]))
-        lam = math.sqrt(ridge) * s_mean
-        rows.append(lam * np.eye(len(names)))
+        lam = np.sqrt([(ridges or {}).get(c, ridge) for c in names]) * s_mean
+        rows.append(np.diag(lam))
         rhs.append(lam * theta0)
-        sol = lsq_linear(np.vstack(rows), np.concatenate(rhs), bounds=(lo, hi))
+        # The same least squares on the system's triangular factor (classes × classes rows
+        # instead of one per frame): the bounded solver iterates on far less.
+        q, r = np.linalg.qr(np.vstack(rows))
+        sol = lsq_linear(r, q.T @ np.concatenate(rhs), bounds=(lo, hi))
         theta = sol.x
         if scale is None and theta[vowels].mean() > 0:
             theta = np.clip(theta * theta0[vowels].mean() / theta[vowels].mean(), lo, hi)
@@ -393,11 +427,18 @@ def learn(obs: Observation, min_speech: float = MIN_SPEECH,
           prior: Profile | None = None) -> Profile:
     """One person's profile from an observation of them speaking.
 
-    Rest (closed or parted), the opening of each class of phone and the range are fitted with
-    the person's own aperture scale (:data:`APERTURE_PER_UNIT` for tracked video; captures are
-    in ARKit units already), kept near ``prior`` (default: the generic tables) where the clip
-    has few frames of a class; the timing (lead, decays) is the best of a small grid; width and
-    rounding per class come from the tracked mouth width and protrusion."""
+    1. Timing (lead, release, decays): the best of a wide grid (:func:`personal_timing`) with
+       the prior's openings, kept at the prior's unless clearly better on the clip.
+    2. Rest (closed or parted) and the opening of each class of phone: least squares on the
+       person's aperture, kept near ``prior`` (default: the generic tables) by the ridge that
+       best predicts held-out parts of the clip (:func:`fit_personal_openings`): classes the clip
+       says little about, and whole clips too short to tell, stay near the prior.
+    3. The range: the person's aperture per unit of predicted opening, relative to the median
+       speaker (:data:`APERTURE_PER_UNIT`; captures are in ARKit units already).
+    4. Width and rounding per class from the tracked mouth width and protrusion.
+
+    The pause before the clip's first phone is left out: people often wait to speak with parted
+    lips, which says nothing about their rest between and after phrases."""
     prior = prior or profile_mod.generic()
     have = obs.speech_seconds
     if have < min_speech:
@@ -405,24 +446,25 @@ def learn(obs: Observation, min_speech: float = MIN_SPEECH,
                            f"with the face tracked; a profile needs at least {min_speech:.1f} s "
                            f"(a sentence or two, face visible)")
     unit = APERTURE_PER_UNIT if obs.unit == "iod" else 1.0
-    grid = timings(leads=PERSONAL_LEADS, pres=PERSONAL_PRE, posts=(prior.decay_post,),
-                   louds=(prior.loudness,), holds=(prior.consonant_hold,),
-                   releases=PERSONAL_RELEASES)
-    cache: dict = {}
+    arkit = obs.unit == "arkit"
+    fitting = without_lead_in(obs)
+    timed = personal_timing(fitting, prior)
     # A capture is in ARKit units, its zero closed lips: its openings (rest included) are fitted
     # as they are, with no scale or offset to trade against them. A tracked video's aperture has
     # its own scale and zero.
-    arkit = obs.unit == "arkit"
-    fitted = fit([obs], prior, grid=grid, ridge=PERSONAL_RIDGE, cache=cache,
-                 scale=1.0 if arkit else None, offset=not arkit)
+    fitted, ridge = fit_personal_openings(fitting, timed, scale=1.0 if arkit else None,
+                                          offset=not arkit)
     # The video fit is scale-free (normalised to the prior's vowels); the person's range comes
     # from their own aperture per unit of predicted opening.
-    b = cache[(id(obs), *_key(fitted))]
+    b = basis(fitting, fitted)
     theta = np.array([fitted.opening[c] for c in poses.CLASSES])
     _, s = _line(b.base + b.columns @ theta, b.real, b.weight)
     per_unit = float(s)
     if s > 0 and not arkit:
         k = float(np.clip(s / unit, 0.5, 2.0))
+        # No wider than the widest opening allows: clipping it would flatten the contrast
+        # between the person's sounds, which is what the fit learnt.
+        k = min(k, profile_mod.OPENING_RANGE[1] / max(max(fitted.opening.values()), 1e-6))
         fitted = replace(fitted, opening={c: float(np.clip(v * k, *profile_mod.OPENING_RANGE))
                                           for c, v in fitted.opening.items()})
     ok = obs.usable
@@ -437,7 +479,70 @@ def learn(obs: Observation, min_speech: float = MIN_SPEECH,
     return replace(fitted, width=width, rounding=rounding, measured=measured,
                    source={"clip": obs.name, "kind": "video" if obs.unit == "iod" else "livelink",
                            "language": obs.timeline.language, "phones": len(obs.timeline.phones),
-                           "fit_r": round(r.r, 3)})
+                           "fit_r": round(r.r, 3), "ridge": ridge})
+
+
+def personal_timing(obs: Observation, prior: Profile, margin: float = TIMING_MARGIN) -> Profile:
+    """``prior`` with the timing (lead, release, decay_pre, decay_post) of the personal grid
+    whose linear prediction (``prior``'s openings) follows ``obs``'s lips best, if it beats the
+    prior's own timing by ``margin`` in r; else ``prior`` unchanged."""
+    def r_of(timing: Profile) -> float:
+        b = basis(obs, timing)
+        theta = np.array([timing.opening[c] for c in poses.CLASSES])
+        return pearson(b.base + b.columns @ theta, b.real, b.weight)
+
+    best_r, best = r_of(prior) + margin, prior
+    for lead, release, pre, post, hold in itertools.product(
+            PERSONAL_LEADS, PERSONAL_RELEASES, PERSONAL_PRE, PERSONAL_POST, PERSONAL_HOLDS):
+        timing = replace(prior, lead=lead, release=release, decay_pre=pre, decay_post=post,
+                         consonant_hold=hold)
+        r = r_of(timing)
+        if r > best_r:
+            best_r, best = r, timing
+    return best
+
+
+def fit_personal_openings(obs: Observation, timing: Profile, scale: float | None = None,
+                          offset: bool = True) -> tuple[Profile, float]:
+    """``timing`` with its openings fitted to ``obs`` (:func:`fit_openings`), the ridge chosen
+    among :data:`PERSONAL_RIDGES` by blocked cross-validation: each of :data:`CV_BLOCKS`
+    contiguous blocks predicted from a fit on the others; the ridge with the best mean r of
+    those predictions wins. Returns (profile, ridge)."""
+    b = basis(obs, timing)
+    n = len(b.real)
+    own = {"rest": REST_RIDGE} if not offset else None
+    ridges = [r for r in PERSONAL_RIDGES
+              if obs.speech_seconds >= CV_MIN_SPEECH or r >= SHORT_CLIP_RIDGE]
+    # Each partition into blocks again with the boundaries moved on (a block may wrap round
+    # the clip's end): the choice then rests on more held-out blocks than one cut gives.
+    blocks = [block for k in range(CV_REPEATS)
+              for block in np.array_split(np.roll(np.arange(n), k * n // (CV_BLOCKS * CV_REPEATS)),
+                                          CV_BLOCKS)] if n >= 4 * CV_BLOCKS else []
+    best: tuple[float, float] | None = None
+    for ridge in ridges if len(ridges) > 1 and blocks else []:
+        rs = []
+        for test in blocks:
+            train = np.setdiff1d(np.arange(n), test)
+            part = Basis(b.base[train], b.columns[train], b.real[train], b.weight[train])
+            table, _ = fit_openings([part], timing.opening, scale=scale, ridge=ridge,
+                                    offset=offset, ridges=own)
+            theta = np.array([table[c] for c in poses.CLASSES])
+            rs.append(pearson(b.base[test] + b.columns[test] @ theta, b.real[test],
+                              b.weight[test]))
+        r = float(np.nanmean(rs)) if np.isfinite(rs).any() else -math.inf
+        if best is None or r > best[0]:
+            best = (r, ridge)
+    ridge = best[1] if best is not None else max(ridges)
+    table, _ = fit_openings([b], timing.opening, scale=scale, ridge=ridge, offset=offset,
+                            ridges=own)
+    return replace(timing, opening=table), ridge
+
+
+def without_lead_in(obs: Observation) -> Observation:
+    """``obs`` with the frames before its first phone unused (see :func:`learn`)."""
+    first = min(p.start for p in obs.timeline.phones)
+    weight = np.where(obs.times < first, 0.0, obs.weight)
+    return replace(obs, weight=weight)
 
 
 def _shape_factors(obs: Observation) -> tuple[dict[str, float], dict[str, float]]:

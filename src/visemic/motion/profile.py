@@ -45,7 +45,7 @@ LOUDNESS = curves.LOUDNESS
 # produce a broken face).
 OPENING_RANGE = (0.0, 0.9)
 SCALE_RANGE = (0.3, 2.5)
-LEAD_RANGE = (-0.1, 0.15)
+LEAD_RANGE = (-0.1, 0.2)
 DECAY_RANGE = (0.01, 0.2)
 LOUDNESS_RANGE = (0.0, 2.0)
 HOLD_RANGE = (0.2, 5.0)
