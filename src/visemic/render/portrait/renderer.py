@@ -23,6 +23,7 @@ from visemic.errors import VisemicError
 from visemic.motion.arkit import CHANNELS
 from visemic.render.portrait import mesh
 from visemic.render.portrait.landmarks import as_landmarks, find_face, load_landmarks
+from visemic.render.portrait.lid_cover import LidCover
 from visemic.render.portrait.lids import fit_eyelids
 from visemic.render.portrait.mouth import MouthPainter
 from visemic.render.portrait.rig import Rig
@@ -37,8 +38,6 @@ CROP_MARGIN = 0.3  # room around the outer anchor ring, in eye distances
 # A video starts on the photo itself: head motion and expression ease in over EASE_IN seconds,
 # the mouth (speech may start at once) over EASE_MOUTH.
 EASE_IN, EASE_MOUTH = 0.5, 0.12
-# Skin stretched more than this many times by a closing lid is smoothed and re-grained.
-STRETCHED = 2.5
 # Crops larger than this (pixels) compute their warp maps at half resolution.
 FINE_WARP_PIXELS = 600 * 600
 
@@ -140,6 +139,7 @@ class PortraitRenderer:
         reference = np.concatenate([self.rig.rest[:, :2], anchors, self.rig.rest[eyeballs, :2]])
         self.warp = MeshWarp(crop_img, source, self.triangles, step=step, reference=reference)
         self.mouth = MouthPainter(crop_img, self.rig.rest[:, :2], self.rig.iod)
+        self.lids = LidCover(crop_img, self.rig.rest, self.rig.ey, self.rig.iod)
         self._inner = list(mesh.inner_mouth())
         self._rest_gap = _gap(self.rig.rest, self.rig.ey)
         self._out = self.image.copy()
@@ -233,10 +233,13 @@ class PortraitRenderer:
                              min(1.0, gap / OPEN_FADE) * (1.0 - photo), teeth)
         for side in mesh.SIDES:
             # Where a lid has moved over the eyeball, its edge is a cut between two layers of
-            # the warp: soften it to the picture's own anti-aliasing. Where the picture shows
-            # little lid, the closing lid is that little skin stretched: smooth and re-grain it.
+            # the warp: soften it to the picture's own anti-aliasing. Whatever of the eye the
+            # lid has moved over becomes lid skin, and stretched skin keeps the grain.
             if pose.blink[side] > 0.02 or self._lids_moved(pose, side):
-                self._regrain_stretched(crop, map_y, pose, side)
+                upper = list(mesh.EYE_UPPER[side])
+                self.lids.apply(crop, map_x, map_y, pose.points[list(mesh.eye_contour(side)), :2],
+                                pose.points[upper, :2], self.rig.rest[upper, :2], side,
+                                self._closure(pose, side))
                 for lid in (mesh.EYE_UPPER[side], mesh.EYE_LOWER[side]):
                     _soften(crop, pose.points[list(lid), :2], float(self.warp.step))
         x0, y0, x1, y1 = self.crop
@@ -246,32 +249,12 @@ class PortraitRenderer:
             self._rest_frame = self._out.copy()
         return self._out
 
-    def _regrain_stretched(self, crop: np.ndarray, map_y: np.ndarray, pose: Any,
-                           side: str) -> None:
-        """Where the warp stretched the skin around an eye more than STRETCHED times up or
-        down, replace its streaks with the same colours smoothed, plus the picture's grain."""
-        ids = list(mesh.EYE_UPPER[side] + mesh.EYE_LOWER[side] + mesh.BROW_LOWER[side])
-        pts = pose.points[ids, :2]
-        pad = 0.1 * self.rig.iod
-        h, w = crop.shape[:2]
-        x0, y0 = max(int(pts[:, 0].min() - pad), 1), max(int(pts[:, 1].min() - pad), 1)
-        x1 = min(int(pts[:, 0].max() + pad) + 1, w - 1)
-        y1 = min(int(pts[:, 1].max() + pad) + 1, h - 1)
-        if x1 - x0 < 4 or y1 - y0 < 4:
-            return
-        # Source rows per output row: under 1/STRETCHED means stretched more than that.
-        rate = np.abs(map_y[y0 + 1:y1 + 1, x0:x1] - map_y[y0 - 1:y1 - 1, x0:x1]) / 2.0
-        weight = np.clip((1.0 / STRETCHED - rate) * 2.0 * STRETCHED, 0.0, 1.0)
-        if float(weight.max()) <= 0.0:
-            return
-        sigma = max(0.025 * self.rig.iod, 1.0)
-        weight = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 0.4 * sigma)[:, :, None]
-        patch = crop[y0:y1, x0:x1, :3].astype(np.float32)
-        smooth = cv2.GaussianBlur(patch, (0, 0), sigma)
-        if self.mouth.noise > 0.3:
-            smooth += self.mouth.noise * self.mouth.grain(y0, y1, x0, x1)[:, :, None]
-        patch += (smooth - patch) * weight
-        crop[y0:y1, x0:x1, :3] = np.clip(np.round(patch), 0, 255).astype(np.uint8)
+    def _closure(self, pose: Any, side: str) -> float:
+        """How shut eye ``side`` is (0: as at rest or wider, 1: shut)."""
+        ids = [mesh.EYE_UPPER[side][4], mesh.EYE_LOWER[side][4]]
+        rest = float((self.rig.rest[ids[1], :2] - self.rig.rest[ids[0], :2]) @ self.rig.ey)
+        now = float((pose.points[ids[1], :2] - pose.points[ids[0], :2]) @ self.rig.ey)
+        return float(np.clip(1.0 - now / max(rest, 1e-6), 0.0, 1.0))
 
     def _lids_moved(self, pose: Any, side: str) -> bool:
         ids = list(mesh.EYE_UPPER[side] + mesh.EYE_LOWER[side])

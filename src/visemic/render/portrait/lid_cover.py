@@ -1,0 +1,282 @@
+"""What a closing lid hides, and the texture of the lid skin it stretches.
+
+The mesh warp slides the lid down over the eyeball, but the lid is only what the picture shows
+above the margin landmarks. Where those lie a little inside the eye (Face Mesh on a turned or
+painted eye often puts them on the iris or short of the corners), the lid drags a strip of iris,
+catch-light or white down with it, and the corners stay white on a shut eye. And the few rows
+of lid skin a wide-open eye shows, stretched over the whole eye, lose the picture's grain (a
+painting's craquelure, a photo's pores).
+
+So, set up once per eye from the picture (:class:`LidCover`):
+
+- *eye pixels*: the fitted eye opening, and around it (out to :data:`BAND` of the eye's size)
+  the pixels whose colour is not the lid's skin (white, iris, catch-light, lashes);
+- the *lash colour*: the darkest pixels along the upper margin;
+- a *detail layer*: the fine texture (the picture less a blur of it) of a nearby patch of
+  plain skin, chosen below or above the eye.
+
+Per frame, on the warped crop: wherever a pixel comes (through the warp's maps) from an eye
+pixel but now lies outside the eye's opening, the lid has moved over it: it becomes lid skin,
+the skin's colours around it (a normalised blur that leaves the eye pixels out) plus the detail
+layer. Stretched skin keeps its colour and gets the detail layer instead of its streaks. Last,
+the lash line is drawn along the moved margin in the lash colour, as the eye closes.
+At rest (or with the lids where they are in the picture) nothing is changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from visemic.render.portrait import mesh
+
+BAND = (0.35, 0.2)  # eye pixels are looked for this far beyond the opening: × height, × width
+CLOSE_BAND = 0.15  # this far beyond it (× height) every pixel counts as eye
+IRIS_HUE = 15.0  # Lab a/b distance from the lid skin's hue that marks an iris
+BRIGHTER = 12.0  # Lab L (0…255) above the lid skin that marks the white of the eye
+STRETCHED = 2.5  # skin stretched more than this many times gets the detail layer
+FILL_BLUR = 0.35  # the lid colour's blur, × the eye's height
+LASH = 0.014  # the drawn lash line's width, × the distance between the eyes
+LASH_ALPHA = 0.85  # how far the drawn lash line goes to the lash colour
+
+
+@dataclass
+class _Eye:
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the crop (room for the lid to move)
+    height: float
+    lash: np.ndarray  # RGB float32
+    skin: np.ndarray  # Lab float32 of the lid skin
+    skin_rgb: np.ndarray  # the same, RGB float32
+    detail: np.ndarray  # box-sized H×W×3 float32 high-pass of plain skin
+
+
+class LidCover:
+    """Covers the eye where a lid has moved over it (see the module's notes).
+
+    ``image``: the crop (H×W×3/4 uint8) the warp samples; ``points``: the rest landmarks in
+    it (with the lids fitted); ``down``: the face's unit vector down; ``eye_distance``: pixels.
+    """
+
+    def __init__(self, image: np.ndarray, points: np.ndarray, down: np.ndarray,
+                 eye_distance: float) -> None:
+        rgb = np.ascontiguousarray(image[:, :, :3])
+        h, w = rgb.shape[:2]
+        self.iod = float(eye_distance)
+        self.down = np.asarray(down, np.float64)
+        lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+        self.eyeness = np.zeros((h, w), np.float32)
+        self.eyes: dict[str, _Eye] = {}
+        self.sigma_detail = max(1.0, 0.012 * self.iod)
+        fine = rgb.astype(np.float32)
+        fine -= cv2.GaussianBlur(fine, (0, 0), self.sigma_detail)
+        for side in mesh.SIDES:
+            eye = self._set_up_eye(rgb, lab, fine, points, side)
+            if eye is not None:
+                self.eyes[side] = eye
+
+    def _set_up_eye(self, rgb: np.ndarray, lab: np.ndarray, fine: np.ndarray,
+                    pts: np.ndarray, side: str) -> _Eye | None:
+        h, w = rgb.shape[:2]
+        loop = pts[list(mesh.eye_contour(side)), :2]
+        upper = pts[list(mesh.EYE_UPPER[side]), :2]
+        lower = pts[list(mesh.EYE_LOWER[side]), :2]
+        height = float(np.max((lower[1:-1] - upper[1:-1]) @ self.down))
+        width = float(np.hypot(*(upper[0] - upper[-1])))
+        if height < 2.0 or width < 4.0:
+            return None
+        # Room for the lid skin above (up to the brow) and the skin below.
+        around = np.concatenate([loop, pts[list(mesh.EYE_UPPER_FOLD[side]), :2],
+                                 pts[list(mesh.BROW_LOWER[side]), :2],
+                                 pts[list(mesh.EYE_LOWER_SKIN[side]), :2]])
+        pad = 0.1 * self.iod
+        x0, y0 = np.floor(around.min(axis=0) - pad).astype(int)
+        x1, y1 = np.ceil(around.max(axis=0) + [pad, 2.5 * pad]).astype(int)
+        x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return None
+        box = (x0, y0, x1, y1)
+        # The opening, then what lies beyond it that is not the lid's skin.
+        opening = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(opening, [np.round(loop * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+        kx = max(1, int(round(BAND[1] * width)))
+        ky = max(1, int(round(BAND[0] * height)))
+        # Upwards and sideways only: the lower lid's margin is mostly where Face Mesh puts it,
+        # and the skin below it may be of another hue than the lid's.
+        near = cv2.dilate((opening > 0).astype(np.uint8), _upward(kx, ky))
+        # A margin landmark a little inside the eye: a thin band above the opening counts
+        # as eye whatever its colour (the lash line is drawn again on the moved margin).
+        closer = cv2.dilate((opening > 0).astype(np.uint8), _upward(
+            max(1, kx // 2), max(1, int(round(CLOSE_BAND * height))))).astype(np.float32)
+        skin = _lid_skin(lab, pts, side, self.down, height)
+        if skin is None:
+            return None
+        sl = np.s_[y0:y1, x0:x1]
+        px = lab[sl]
+        # Beyond the opening: the white, the iris and catch-lights (lighter, or another hue
+        # than the lid's skin), nearer than the band; nearer than the close band, anything
+        # (the lashes too: the lash line is drawn again on the moved margin).
+        hue = np.hypot(px[:, :, 1] - skin[1], px[:, :, 2] - skin[2])
+        other = ((hue > IRIS_HUE) | (px[:, :, 0] > skin[0] + BRIGHTER)).astype(np.float32)
+        other = np.maximum(other, closer[sl])
+        other = cv2.GaussianBlur(other, (0, 0), 0.7) * near[sl]
+        self.eyeness[sl] = np.maximum(self.eyeness[sl],
+                                      np.maximum(opening[sl] / 255.0, other))
+        # The lash colour: the darkest fifth of the pixels just above the upper margin.
+        lash_w = max(1.5, LASH * self.iod)
+        band = np.zeros((h, w), np.uint8)
+        line = upper[1:-1] - 0.5 * lash_w * self.down
+        cv2.polylines(band, [np.round(line).astype(np.int32)], False, 1,
+                      max(1, int(round(2 * lash_w))))
+        values = rgb[band > 0].astype(np.float32)
+        if len(values) < 4:
+            return None
+        luma = values @ np.array([0.299, 0.587, 0.114], np.float32)
+        lash = values[luma <= np.percentile(luma, 20)].mean(axis=0)
+        detail = _plain_skin_detail(lab, fine, box, self.down)
+        skin_rgb = cv2.cvtColor(np.clip(skin, 0, 255).astype(np.uint8).reshape(1, 1, 3),
+                                cv2.COLOR_LAB2RGB).reshape(3).astype(np.float32)
+        return _Eye(box, height, lash.astype(np.float32), skin.astype(np.float32), skin_rgb,
+                    detail)
+
+    def apply(self, crop: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
+              loop_now: np.ndarray, upper_now: np.ndarray, upper_rest: np.ndarray,
+              side: str, closure: float) -> None:
+        """Cover, in place in ``crop``, what the lid of eye ``side`` has moved over.
+
+        ``loop_now``: the eye's 16-point loop now; ``upper_now``/``upper_rest``: the upper
+        margin (9 points) now and at rest; ``closure``: how shut the eye is (0…1)."""
+        eye = self.eyes.get(side)
+        if eye is None:
+            return
+        x0, y0, x1, y1 = eye.box
+        bh, bw = y1 - y0, x1 - x0
+        mx, my = map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1]
+        came = cv2.remap(self.eyeness, mx, my, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32),
+                             np.arange(y0, y1, dtype=np.float32))
+        moved = np.hypot(mx - gx, my - gy)
+        # A pixel carried by the lid (moved), or any eye pixel once the eye is shutting
+        # (the corners do not move).
+        strength = np.maximum(np.clip(moved - 0.5, 0.0, 1.0), min(1.0, 2.0 * closure))
+        open_now = np.zeros((bh, bw), np.uint8)
+        cv2.fillPoly(open_now, [np.round((loop_now - [x0, y0]) * 16).astype(np.int32)], 255,
+                     cv2.LINE_AA, 4)
+        hidden = came * (1.0 - open_now / 255.0) * strength
+        # Stretched skin: source rows per output row under 1/STRETCHED.
+        rate = np.abs(np.gradient(my, axis=0))
+        stretched = np.clip((1.0 / STRETCHED - rate) * 2.0 * STRETCHED, 0.0, 1.0)
+        stretched *= np.clip(moved - 0.5, 0.0, 1.0)
+        # Fade out towards the box's edges (no seam where the box ends).
+        edge = max(2.0, 0.05 * self.iod)
+        ramp_y = np.clip(np.minimum(np.arange(bh), np.arange(bh)[::-1]) / edge, 0.0, 1.0)
+        ramp_x = np.clip(np.minimum(np.arange(bw), np.arange(bw)[::-1]) / edge, 0.0, 1.0)
+        # Soft edges (the stretched triangles' borders are lines).
+        stretched = cv2.GaussianBlur(stretched, (0, 0), 2.0 * self.sigma_detail)
+        weight = np.maximum(hidden, cv2.GaussianBlur(hidden, (0, 0), 0.12 * eye.height))
+        weight = np.maximum(weight, stretched)
+        # The open eye stays, and so does the lid's edge along it (its lashes, as warped).
+        edge_keep = np.clip(2.0 * cv2.GaussianBlur(open_now / 255.0, (0, 0), 1.5), 0.0, 1.0)
+        weight *= np.outer(ramp_y, ramp_x) * (1.0 - edge_keep)
+        if float(weight.max()) < 0.02:
+            return
+        patch = crop[y0:y1, x0:x1, :3].astype(np.float32)
+        # The lid's colours: a blur that counts only the skin around (not the pixels to
+        # cover, not the open eye).
+        valid = (1.0 - hidden) * (1.0 - open_now / 255.0)
+        sigma = max(1.0, FILL_BLUR * eye.height)
+        den = cv2.GaussianBlur(valid, (0, 0), sigma)[:, :, None]
+        num = cv2.GaussianBlur(patch * valid[:, :, None], (0, 0), sigma)
+        # Where no skin is near, the lid's own colour.
+        fill = (num + eye.skin_rgb * 0.05) / (den + 0.05)
+        # Stretched skin keeps its own colour (its blur), covered eye takes the lid's.
+        own = cv2.GaussianBlur(patch, (0, 0), self.sigma_detail)
+        share = np.clip(hidden / np.maximum(weight, 1e-6), 0.0, 1.0)[:, :, None]
+        base = own + (fill - own) * share
+        patch += (base + eye.detail - patch) * weight[:, :, None]
+        self._draw_lash(patch, eye, upper_now - [x0, y0], upper_rest - [x0, y0], closure,
+                        1.0 - open_now / 255.0)
+        crop[y0:y1, x0:x1, :3] = np.clip(np.round(patch), 0, 255).astype(np.uint8)
+
+    def _draw_lash(self, patch: np.ndarray, eye: _Eye, upper: np.ndarray,
+                   rest: np.ndarray, closure: float, lid: np.ndarray) -> None:
+        """The lash line along the moved upper margin, darker the further it has come down,
+        on the lid (``lid``: 1 outside the eye's opening)."""
+        drop = (upper - rest) @ self.down
+        amount = np.clip(drop / max(eye.height, 1.0) * 2.0, 0.0, 1.0)
+        amount = max(float(amount.max()), closure)
+        if amount <= 0.02:
+            return
+        width = max(1.5, LASH * self.iod)
+        mask = np.zeros(patch.shape[:2], np.float32)
+        # A lash line is smooth: the margin landmarks' wobble is left out (a parabola through
+        # them, in the face's frame).
+        across = np.array([self.down[1], -self.down[0]])
+        u, v = upper @ across, upper @ self.down
+        fit = np.polyval(np.polyfit(u, v, 2), np.linspace(u[0], u[-1], 24))
+        line = (np.linspace(u[0], u[-1], 24)[:, None] * across
+                + (fit - 0.35 * width)[:, None] * self.down)
+        cv2.polylines(mask, [np.round(line * 16).astype(np.int32)], False, 1.0,
+                      max(1, int(round(width))), cv2.LINE_AA, 4)
+        # Thinner towards the corners, as a lash line is.
+        mask = cv2.GaussianBlur(mask, (0, 0), 0.35 * width)
+        alpha = (LASH_ALPHA * amount * np.clip(mask * 1.4, 0.0, 1.0) * lid)[:, :, None]
+        # Only ever darker: where the lashes came down with the lid they stay as they are.
+        patch[:] = np.minimum(patch, patch + (eye.lash - patch) * alpha)
+
+
+def _upward(kx: int, ky: int) -> np.ndarray:
+    """A dilation kernel: the upper half of an ellipse of half-axes ``kx``, ``ky`` (a pixel
+    becomes set when the shape lies below or beside it)."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * kx + 1, 2 * ky + 1))
+    kernel[:ky] = 0
+    return kernel
+
+
+def _lid_skin(lab: np.ndarray, pts: np.ndarray, side: str, down: np.ndarray,
+              height: float) -> np.ndarray | None:
+    """Median Lab of the skin just above the upper lid's fold row (its lighter part)."""
+    fold = pts[list(mesh.EYE_UPPER_FOLD[side]), :2]
+    mask = np.zeros(lab.shape[:2], np.uint8)
+    band = np.concatenate([fold[:7], fold[7:][::-1]])
+    cv2.fillPoly(mask, [np.round(band).astype(np.int32)], 1)
+    if mask.sum() < 8:
+        for p in fold:
+            c = np.round(p - 0.2 * height * down).astype(int)
+            cv2.circle(mask, (int(c[0]), int(c[1])), max(2, int(0.15 * height)), 1, -1)
+    pixels = lab[mask > 0]
+    if len(pixels) < 8:
+        return None
+    light = pixels[:, 0]
+    return np.median(pixels[light >= np.percentile(light, 40)], axis=0)
+
+
+def _plain_skin_detail(lab: np.ndarray, fine: np.ndarray, box: tuple[int, int, int, int],
+                       down: np.ndarray) -> np.ndarray:
+    """The detail layer (fine texture) of the smoothest box-sized patch of the picture below
+    or above the eye (zeros when none fits)."""
+    x0, y0, x1, y1 = box
+    h, w = lab.shape[:2]
+    best, best_score = None, np.inf
+    for k in (1.0, 1.3, 1.7, -1.0, -1.4):  # box heights down (or up, over the brow)
+        dx, dy = np.round(k * (y1 - y0) * down).astype(int)
+        a0, b0, a1, b1 = x0 + dx, y0 + dy, x1 + dx, y1 + dy
+        if a0 < 0 or b0 < 0 or a1 > w or b1 > h:
+            continue
+        light = cv2.GaussianBlur(lab[b0:b1, a0:a1, 0], (0, 0), 2.0)
+        score = float(light.std())  # plain skin: little shading, no features
+        if score < best_score:
+            best, best_score = (a0, b0, a1, b1), score
+    if best is None:
+        return np.zeros((y1 - y0, x1 - x0, 3), np.float32)
+    a0, b0, a1, b1 = best
+    detail = np.ascontiguousarray(fine[b0:b1, a0:a1])
+    # No more texture than the skin around the eye has (robust spreads of the luma).
+    def spread(f: np.ndarray) -> float:
+        luma = f @ np.array([0.299, 0.587, 0.114], np.float32)
+        return 1.4826 * float(np.median(np.abs(luma - np.median(luma))))
+
+    target, own = spread(fine[y0:y1, x0:x1]), spread(detail)
+    return detail * float(np.clip(target / max(own, 1e-3), 0.5, 1.0))
