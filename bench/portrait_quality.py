@@ -48,6 +48,7 @@ POSES: dict[str, dict[str, float]] = {
     "f": {"jawOpen": 0.1, "mouthClose": 0.04, "mouthRollLower": 0.55, "mouthUpperUp": 0.22,
           "mouthShrugUpper": 0.1},
     "th": {"jawOpen": 0.14, "tongueOut": 0.25, "mouthUpperUp": 0.1},
+    "l": {"jawOpen": 0.24, "mouthLowerDown": 0.08, "mouthUpperUp": 0.05, "tongueOut": 0.12},
     "blink": {"eyeBlink": 1.0},
     "turn": {"headYaw": 15.0, "jawOpen": 0.4},
 }

@@ -36,9 +36,11 @@ BAND = (0.35, 0.2)  # eye pixels are looked for this far beyond the opening: × 
 CLOSE_BAND = 0.15  # this far beyond it (× height) every pixel counts as eye
 IRIS_HUE = 15.0  # Lab a/b distance from the lid skin's hue that marks an iris
 BRIGHTER = 12.0  # Lab L (0…255) above the lid skin that marks the white of the eye
+WHITE_CHROMA = 0.75  # ...and at most this share of the skin's chroma
+LASH_DARK = 0.6  # darker than this share of the lid skin's luma: lashes
 STRETCHED = 2.5  # skin stretched more than this many times gets the detail layer
 FILL_BLUR = 0.35  # the lid colour's blur, × the eye's height
-LASH = 0.014  # the drawn lash line's width, × the distance between the eyes
+LASH = (0.012, 0.05)  # the drawn lash line's width, least and most, × the eyes' distance
 LASH_ALPHA = 0.85  # how far the drawn lash line goes to the lash colour
 
 
@@ -47,6 +49,7 @@ class _Eye:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the crop (room for the lid to move)
     height: float
     lash: np.ndarray  # RGB float32
+    lash_width: float  # pixels
     skin: np.ndarray  # Lab float32 of the lid skin
     skin_rgb: np.ndarray  # the same, RGB float32
     detail: np.ndarray  # box-sized H×W×3 float32 high-pass of plain skin
@@ -102,13 +105,13 @@ class LidCover:
         cv2.fillPoly(opening, [np.round(loop * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
         kx = max(1, int(round(BAND[1] * width)))
         ky = max(1, int(round(BAND[0] * height)))
-        # Upwards and sideways only: the lower lid's margin is mostly where Face Mesh puts it,
-        # and the skin below it may be of another hue than the lid's.
-        near = cv2.dilate((opening > 0).astype(np.uint8), _upward(kx, ky))
+        # Up and sideways; down only a little (the white beside a corner dips under it, but
+        # the lower lid's margin is mostly where Face Mesh puts it).
+        near = cv2.dilate((opening > 0).astype(np.uint8), _upward(kx, ky, down=0.2))
         # A margin landmark a little inside the eye: a thin band above the opening counts
         # as eye whatever its colour (the lash line is drawn again on the moved margin).
         closer = cv2.dilate((opening > 0).astype(np.uint8), _upward(
-            max(1, kx // 2), max(1, int(round(CLOSE_BAND * height))))).astype(np.float32)
+            0, max(1, int(round(CLOSE_BAND * height))))).astype(np.float32)
         skin = _lid_skin(lab, pts, side, self.down, height)
         if skin is None:
             return None
@@ -118,13 +121,23 @@ class LidCover:
         # than the lid's skin), nearer than the band; nearer than the close band, anything
         # (the lashes too: the lash line is drawn again on the moved margin).
         hue = np.hypot(px[:, :, 1] - skin[1], px[:, :, 2] - skin[2])
-        other = ((hue > IRIS_HUE) | (px[:, :, 0] > skin[0] + BRIGHTER)).astype(np.float32)
+        # The white is lighter and greyer than skin (light skin, on the nose, is not).
+        chroma = np.hypot(px[:, :, 1] - 128.0, px[:, :, 2] - 128.0)
+        # (Lighter than the skin under the eye too: a painted lid may be in shade.)
+        under = _skin_under(lab, pts, side, self.down, 0.05 * self.iod)
+        lightest = max(float(skin[0]), float(under[0]) if under is not None else 0.0)
+        white = (px[:, :, 0] > lightest + BRIGHTER) & \
+            (chroma < WHITE_CHROMA * np.hypot(skin[1] - 128.0, skin[2] - 128.0))
+        # An iris is of another hue and darker (skin of another hue beside the eye, on the
+        # nose or in a shadow's edge, is as light as the lid).
+        iris = (hue > IRIS_HUE) & (px[:, :, 0] < skin[0] - BRIGHTER)
+        other = (iris | white).astype(np.float32)
         other = np.maximum(other, closer[sl])
         other = cv2.GaussianBlur(other, (0, 0), 0.7) * near[sl]
         self.eyeness[sl] = np.maximum(self.eyeness[sl],
                                       np.maximum(opening[sl] / 255.0, other))
         # The lash colour: the darkest fifth of the pixels just above the upper margin.
-        lash_w = max(1.5, LASH * self.iod)
+        lash_w = max(1.5, LASH[0] * self.iod)
         band = np.zeros((h, w), np.uint8)
         line = upper[1:-1] - 0.5 * lash_w * self.down
         cv2.polylines(band, [np.round(line).astype(np.int32)], False, 1,
@@ -134,11 +147,11 @@ class LidCover:
             return None
         luma = values @ np.array([0.299, 0.587, 0.114], np.float32)
         lash = values[luma <= np.percentile(luma, 20)].mean(axis=0)
+        thickness = _lash_thickness(rgb, upper[2:-2], self.down, float(lash @ _LUMA),
+                                    float(skin_rgb_of(skin) @ _LUMA), self.iod)
         detail = _plain_skin_detail(lab, fine, box, self.down)
-        skin_rgb = cv2.cvtColor(np.clip(skin, 0, 255).astype(np.uint8).reshape(1, 1, 3),
-                                cv2.COLOR_LAB2RGB).reshape(3).astype(np.float32)
-        return _Eye(box, height, lash.astype(np.float32), skin.astype(np.float32), skin_rgb,
-                    detail)
+        return _Eye(box, height, lash.astype(np.float32), thickness, skin.astype(np.float32),
+                    skin_rgb_of(skin), detail)
 
     def apply(self, crop: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
               loop_now: np.ndarray, upper_now: np.ndarray, upper_rest: np.ndarray,
@@ -164,7 +177,9 @@ class LidCover:
         open_now = np.zeros((bh, bw), np.uint8)
         cv2.fillPoly(open_now, [np.round((loop_now - [x0, y0]) * 16).astype(np.int32)], 255,
                      cv2.LINE_AA, 4)
-        hidden = came * (1.0 - open_now / 255.0) * strength
+        # How much of the eye is open (a shut eye's loop is a line: no opening at all).
+        is_open = open_now * np.float32(np.clip((1.0 - closure) / 0.15, 0.0, 1.0) / 255.0)
+        hidden = came * (1.0 - is_open) * strength
         # Stretched skin: source rows per output row under 1/STRETCHED.
         rate = np.abs(np.gradient(my, axis=0))
         stretched = np.clip((1.0 / STRETCHED - rate) * 2.0 * STRETCHED, 0.0, 1.0)
@@ -178,17 +193,28 @@ class LidCover:
         weight = np.maximum(hidden, cv2.GaussianBlur(hidden, (0, 0), 0.12 * eye.height))
         weight = np.maximum(weight, stretched)
         # The open eye stays, and so does the lid's edge along it (its lashes, as warped).
-        edge_keep = np.clip(2.0 * cv2.GaussianBlur(open_now / 255.0, (0, 0), 1.5), 0.0, 1.0)
+        edge_keep = np.clip(2.0 * cv2.GaussianBlur(is_open, (0, 0), 1.5), 0.0, 1.0)
         weight *= np.outer(ramp_y, ramp_x) * (1.0 - edge_keep)
         if float(weight.max()) < 0.02:
             return
         patch = crop[y0:y1, x0:x1, :3].astype(np.float32)
-        # The lid's colours: a blur that counts only the skin around (not the pixels to
-        # cover, not the open eye).
-        valid = (1.0 - hidden) * (1.0 - open_now / 255.0)
+        # The lid's colour: a blur that counts only the skin around (not the pixels to cover,
+        # not the open eye) above the upper lid's edge (the skin under an eye is often
+        # lighter than the lid: it would show as a light sliver along a shut eye).
+        valid = (1.0 - hidden) * (1.0 - is_open)
         sigma = max(1.0, FILL_BLUR * eye.height)
-        den = cv2.GaussianBlur(valid, (0, 0), sigma)[:, :, None]
-        num = cv2.GaussianBlur(patch * valid[:, :, None], (0, 0), sigma)
+        above = np.zeros((bh, bw), np.uint8)
+        edge = upper_now - [x0, y0]
+        edge = edge[np.argsort(edge[:, 0])]
+        outline = np.concatenate([edge, [[2 * bw, edge[-1, 1]], [2 * bw, -bh], [-bw, -bh],
+                                         [-bw, edge[0, 1]]]])
+        cv2.fillPoly(above, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+        # (Not the lashes either: they would darken the whole lid.)
+        luma = patch @ _LUMA
+        not_lash = np.clip((luma - LASH_DARK * float(eye.skin_rgb @ _LUMA)) / 8.0, 0.0, 1.0)
+        w_up = valid * (above.astype(np.float32) / 255.0) * not_lash
+        den = cv2.GaussianBlur(w_up, (0, 0), sigma)[:, :, None]
+        num = cv2.GaussianBlur(patch * w_up[:, :, None], (0, 0), sigma)
         # Where no skin is near, the lid's own colour.
         fill = (num + eye.skin_rgb * 0.05) / (den + 0.05)
         # Stretched skin keeps its own colour (its blur), covered eye takes the lid's.
@@ -197,7 +223,7 @@ class LidCover:
         base = own + (fill - own) * share
         patch += (base + eye.detail - patch) * weight[:, :, None]
         self._draw_lash(patch, eye, upper_now - [x0, y0], upper_rest - [x0, y0], closure,
-                        1.0 - open_now / 255.0)
+                        1.0 - is_open)
         crop[y0:y1, x0:x1, :3] = np.clip(np.round(patch), 0, 255).astype(np.uint8)
 
     def _draw_lash(self, patch: np.ndarray, eye: _Eye, upper: np.ndarray,
@@ -205,34 +231,85 @@ class LidCover:
         """The lash line along the moved upper margin, darker the further it has come down,
         on the lid (``lid``: 1 outside the eye's opening)."""
         drop = (upper - rest) @ self.down
+        # Per point: how far the margin has come down over the eye (half its height: all the
+        # way), at least the eye's closure away from the corners.
         amount = np.clip(drop / max(eye.height, 1.0) * 2.0, 0.0, 1.0)
-        amount = max(float(amount.max()), closure)
-        if amount <= 0.02:
+        if max(float(amount.max()), closure) <= 0.02:
             return
-        width = max(1.5, LASH * self.iod)
-        mask = np.zeros(patch.shape[:2], np.float32)
+        width = eye.lash_width
         # A lash line is smooth: the margin landmarks' wobble is left out (a parabola through
         # them, in the face's frame).
         across = np.array([self.down[1], -self.down[0]])
         u, v = upper @ across, upper @ self.down
-        fit = np.polyval(np.polyfit(u, v, 2), np.linspace(u[0], u[-1], 24))
-        line = (np.linspace(u[0], u[-1], 24)[:, None] * across
-                + (fit - 0.35 * width)[:, None] * self.down)
-        cv2.polylines(mask, [np.round(line * 16).astype(np.int32)], False, 1.0,
-                      max(1, int(round(width))), cv2.LINE_AA, 4)
-        # Thinner towards the corners, as a lash line is.
+        n = 24
+        us = np.linspace(u[0], u[-1], n)
+        fit = np.polyval(np.polyfit(u, v, 2), us)
+        line = us[:, None] * across + (fit - 0.35 * width)[:, None] * self.down
+        order = np.argsort(u)
+        t = np.linspace(0.0, 1.0, n)
+        taper = np.sin(np.pi * t) ** 0.5  # thinner and lighter towards the corners
+        strength = np.maximum(np.interp(us, u[order], amount[order]), closure * taper)
+        mask = np.zeros(patch.shape[:2], np.float32)
+        fixed = np.round(line * 16).astype(np.int32)
+        for k in range(n - 1):
+            value = float(0.5 * (strength[k] + strength[k + 1]))
+            if value > 0.02:
+                cv2.line(mask, tuple(fixed[k]), tuple(fixed[k + 1]), value,
+                         max(1, int(round(width * (0.5 + 0.5 * taper[k])))), cv2.LINE_AA, 4)
         mask = cv2.GaussianBlur(mask, (0, 0), 0.35 * width)
-        alpha = (LASH_ALPHA * amount * np.clip(mask * 1.4, 0.0, 1.0) * lid)[:, :, None]
+        alpha = (LASH_ALPHA * np.clip(mask * 1.4, 0.0, 1.0) * lid)[:, :, None]
         # Only ever darker: where the lashes came down with the lid they stay as they are.
         patch[:] = np.minimum(patch, patch + (eye.lash - patch) * alpha)
 
 
-def _upward(kx: int, ky: int) -> np.ndarray:
-    """A dilation kernel: the upper half of an ellipse of half-axes ``kx``, ``ky`` (a pixel
-    becomes set when the shape lies below or beside it)."""
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def skin_rgb_of(lab: np.ndarray) -> np.ndarray:
+    """One Lab colour (OpenCV's 8-bit scale) as RGB float32."""
+    return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8).reshape(1, 1, 3),
+                        cv2.COLOR_LAB2RGB).reshape(3).astype(np.float32)
+
+
+def _lash_thickness(rgb: np.ndarray, margin: np.ndarray, down: np.ndarray, lash: float,
+                    skin: float, eye_distance: float) -> float:
+    """How thick the picture's lash line is (pixels): the median run of dark pixels going up
+    from the middle margin points."""
+    h, w = rgb.shape[:2]
+    reach = LASH[1] * eye_distance * 1.5
+    t = np.arange(0.0, reach, 0.5)
+    runs = []
+    for p in margin:
+        xy = p[None, :] - t[:, None] * down[None, :]
+        px = rgb[np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1),
+                 np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)].astype(np.float32)
+        dark = px @ _LUMA < 0.5 * (lash + skin)
+        if dark.any():
+            first = int(np.argmax(dark))
+            end = first + (int(np.argmin(dark[first:])) if not dark[first:].all()
+                           else len(dark) - first)
+            runs.append(0.5 * (end - first))
+    width = float(np.median(runs)) if runs else 0.0
+    return float(np.clip(width, max(1.5, LASH[0] * eye_distance), LASH[1] * eye_distance))
+
+
+def _upward(kx: int, ky: int, down: float = 0.0) -> np.ndarray:
+    """A dilation kernel that grows a shape upwards: an ellipse of half-axes ``kx``, ``ky``
+    whose downward half is cut to ``down`` of its height."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * kx + 1, 2 * ky + 1))
-    kernel[:ky] = 0
+    kernel[:ky - int(round(down * ky))] = 0
     return kernel
+
+
+def _skin_under(lab: np.ndarray, pts: np.ndarray, side: str, down: np.ndarray,
+                offset: float) -> np.ndarray | None:
+    """Median Lab of the skin a little below the lower lid's skin row."""
+    mask = np.zeros(lab.shape[:2], np.uint8)
+    for i in mesh.EYE_LOWER_SKIN[side][1:-1]:
+        c = np.round(pts[i, :2] + offset * down).astype(int)
+        cv2.circle(mask, (int(c[0]), int(c[1])), max(2, int(offset / 2)), 1, -1)
+    pixels = lab[mask > 0]
+    return np.median(pixels, axis=0) if len(pixels) >= 8 else None
 
 
 def _lid_skin(lab: np.ndarray, pts: np.ndarray, side: str, down: np.ndarray,

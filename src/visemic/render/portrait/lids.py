@@ -28,6 +28,7 @@ CORNER_SHIFT = 0.2  # the most a corner moves out, as a share of the eye's width
 SKIN_DISTANCE = 20.0  # Lab distance beyond which a pixel is not lid skin
 DARK = 0.7  # a pixel darker than this share of the skin's lightness is lash (or pupil)
 BRIGHTER = 12.0  # a pixel this much lighter (Lab L, 0…255) than the lid skin is eye white
+WHITE_CHROMA = 0.75  # the white of the eye has at most this share of the skin's chroma
 IRIS_HUE = 15.0  # Lab a/b distance from the skin's hue that marks an iris, not a shadow
 GAP_SAMPLES = 4  # half-pixel samples of skin colour bridged inside the eye
 MAX_LASH = 0.06  # thickest lash line (eye distances)
@@ -165,7 +166,11 @@ def _fit_corners(lab: np.ndarray, pts: np.ndarray, side: str, skin: np.ndarray) 
         h, w = lab.shape[:2]
         px = lab[np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1),
                  np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)]
-        white = px[:, 0] > skin[0] + BRIGHTER  # the white of the eye, lighter than the lid
+        # The white of the eye: lighter than the lid and greyer (light skin beside the eye, on
+        # the nose, is as colourful as the lid's).
+        white = (px[:, 0] > skin[0] + BRIGHTER) & \
+            (np.hypot(px[:, 1] - 128.0, px[:, 2] - 128.0)
+             < WHITE_CHROMA * np.hypot(skin[1] - 128.0, skin[2] - 128.0))
         if n < 3 or not white[1:3].any():
             continue
         run = int(np.argmin(white[1:])) + 1 if not white[1:].all() else n
