@@ -151,6 +151,16 @@ class PortraitRenderer:
         self._to_photo = (self.rig.source - self.rig.rest)[:, :2]
         self._mouth_channel = np.array([n.startswith(("jaw", "mouth", "tongue"))
                                         for n in CHANNELS])
+        self.real_mouth: Any = None
+        self._t: float | None = None
+
+    def use_real_mouth(self, real: Any) -> None:
+        """Show the mouths of a video of the same person where the lips part, instead of the
+        painted interior (a :class:`~visemic.render.portrait.real_mouth.RealMouth`, planned
+        for the speech or chosen by shape frame by frame)."""
+        real.attach(self.rig.rest)
+        self.real_mouth = real
+        self._last = None
 
     # ------------------------------------------------------------------ public API
 
@@ -160,6 +170,7 @@ class PortraitRenderer:
         Returns the renderer's own buffer (valid until the next call).
         """
         v = self._values(values, animation.channels)
+        self._t = float(t)
         photo = 0.0
         if t < EASE_IN:
             ease = np.where(self._mouth_channel, _smoothstep(t / EASE_MOUTH),
@@ -170,6 +181,7 @@ class PortraitRenderer:
 
     def render(self, values: np.ndarray, channels: Sequence[str] = CHANNELS) -> np.ndarray:
         """One frame (H×W×4 RGBA uint8, a new array) for ``values`` named by ``channels``."""
+        self._t = None
         return self._render(self._values(values, channels)).copy()
 
     @property
@@ -213,6 +225,8 @@ class PortraitRenderer:
             self._last = None
             return self._out
         key = np.append(v, photo)
+        if self.real_mouth is not None:  # a planned mouth changes with time alone
+            key = np.append(key, -1.0 if self._t is None else self._t)
         if self._last is not None and np.array_equal(key, self._last):
             return self._out
         pose = self.rig.pose(v, self.head_scale)
@@ -228,9 +242,14 @@ class PortraitRenderer:
         # that never quite met in the picture look as they did at rest.
         gap = (_gap(pose.points, self.rig.ey) - self._rest_gap) / self.rig.iod
         if gap > 0.0 and _opening(inner) > 0.25 and photo < 1.0:
-            teeth = min(1.0, max(0.0, (gap - TEETH_FROM) / TEETH_FADE))
-            self.mouth.paint(crop, inner, pose.teeth_upper, pose.teeth_lower, pose.tongue_out,
-                             min(1.0, gap / OPEN_FADE) * (1.0 - photo), teeth)
+            opacity = min(1.0, gap / OPEN_FADE) * (1.0 - photo)
+            if self.real_mouth is not None:
+                entry = self.real_mouth.entry(self._t, v, CHANNELS)
+                self.real_mouth.paste(crop, pose.points, self.rig.iod, entry, opacity)
+            else:
+                teeth = min(1.0, max(0.0, (gap - TEETH_FROM) / TEETH_FADE))
+                self.mouth.paint(crop, inner, pose.teeth_upper, pose.teeth_lower,
+                                 pose.tongue_out, opacity, teeth)
         for side in mesh.SIDES:
             # Where a lid has moved over the eyeball, its edge is a cut between two layers of
             # the warp: soften it to the picture's own anti-aliasing. Whatever of the eye the
