@@ -38,6 +38,7 @@ IRIS_HUE = 15.0  # Lab a/b distance from the lid skin's hue that marks an iris
 BRIGHTER = 12.0  # Lab L (0…255) above the lid skin that marks the white of the eye
 WHITE_CHROMA = 0.75  # ...and at most this share of the skin's chroma
 LASH_DARK = 0.6  # darker than this share of the lid skin's luma: lashes
+LASH_BLACK = 0.45  # ...and this dark, lashes that are surely not an iris
 STRETCHED = 2.5  # skin stretched more than this many times gets the detail layer
 FILL_BLUR = 0.35  # the lid colour's blur, × the eye's height
 LASH = (0.012, 0.05)  # the drawn lash line's width, least and most, × the eyes' distance
@@ -118,8 +119,7 @@ class LidCover:
         sl = np.s_[y0:y1, x0:x1]
         px = lab[sl]
         # Beyond the opening: the white, the iris and catch-lights (lighter, or another hue
-        # than the lid's skin), nearer than the band; nearer than the close band, anything
-        # (the lashes too: the lash line is drawn again on the moved margin).
+        # than the lid's skin), nearer than the band.
         hue = np.hypot(px[:, :, 1] - skin[1], px[:, :, 2] - skin[2])
         # The white is lighter and greyer than skin (light skin, on the nose, is not).
         chroma = np.hypot(px[:, :, 1] - 128.0, px[:, :, 2] - 128.0)
@@ -132,7 +132,10 @@ class LidCover:
         # nose or in a shadow's edge, is as light as the lid).
         iris = (hue > IRIS_HUE) & (px[:, :, 0] < skin[0] - BRIGHTER)
         other = (iris | white).astype(np.float32)
-        other = np.maximum(other, closer[sl])
+        # In the close band, anything but drawn-black lashes (of the skin's hue: the lid's
+        # margin, which slides down with it; a dark iris is not that dark).
+        lash = (px[:, :, 0] < LASH_BLACK * skin[0]) & (hue <= IRIS_HUE)
+        other = np.maximum(other, closer[sl] * (1.0 - lash))
         other = cv2.GaussianBlur(other, (0, 0), 0.7) * near[sl]
         self.eyeness[sl] = np.maximum(self.eyeness[sl],
                                       np.maximum(opening[sl] / 255.0, other))
@@ -256,7 +259,7 @@ class LidCover:
             if value > 0.02:
                 cv2.line(mask, tuple(fixed[k]), tuple(fixed[k + 1]), value,
                          max(1, int(round(width * (0.5 + 0.5 * taper[k])))), cv2.LINE_AA, 4)
-        mask = cv2.GaussianBlur(mask, (0, 0), 0.35 * width)
+        mask = cv2.GaussianBlur(mask, (0, 0), min(0.35 * width, 0.8))  # the picture's AA
         alpha = (LASH_ALPHA * np.clip(mask * 1.4, 0.0, 1.0) * lid)[:, :, None]
         # Only ever darker: where the lashes came down with the lid they stay as they are.
         patch[:] = np.minimum(patch, patch + (eye.lash - patch) * alpha)
