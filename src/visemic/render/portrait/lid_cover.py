@@ -157,12 +157,11 @@ class LidCover:
                     skin_rgb_of(skin), detail)
 
     def apply(self, crop: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
-              loop_now: np.ndarray, upper_now: np.ndarray, upper_rest: np.ndarray,
-              side: str, closure: float) -> None:
+              loop_now: np.ndarray, upper_now: np.ndarray, side: str, closure: float) -> None:
         """Cover, in place in ``crop``, what the lid of eye ``side`` has moved over.
 
-        ``loop_now``: the eye's 16-point loop now; ``upper_now``/``upper_rest``: the upper
-        margin (9 points) now and at rest; ``closure``: how shut the eye is (0…1)."""
+        ``loop_now``: the eye's 16-point loop now; ``upper_now``: the upper margin (9 points)
+        now; ``closure``: how shut the eye is (0…1)."""
         eye = self.eyes.get(side)
         if eye is None:
             return
@@ -225,19 +224,14 @@ class LidCover:
         share = np.clip(hidden / np.maximum(weight, 1e-6), 0.0, 1.0)[:, :, None]
         base = own + (fill - own) * share
         patch += (base + eye.detail - patch) * weight[:, :, None]
-        self._draw_lash(patch, eye, upper_now - [x0, y0], upper_rest - [x0, y0], closure,
-                        1.0 - is_open)
+        self._draw_lash(patch, eye, upper_now - [x0, y0], closure, 1.0 - is_open)
         crop[y0:y1, x0:x1, :3] = np.clip(np.round(patch), 0, 255).astype(np.uint8)
 
-    def _draw_lash(self, patch: np.ndarray, eye: _Eye, upper: np.ndarray,
-                   rest: np.ndarray, closure: float, lid: np.ndarray) -> None:
-        """The lash line along the moved upper margin, darker the further it has come down,
-        on the lid (``lid``: 1 outside the eye's opening)."""
-        drop = (upper - rest) @ self.down
-        # Per point: how far the margin has come down over the eye (half its height: all the
-        # way), at least the eye's closure away from the corners.
-        amount = np.clip(drop / max(eye.height, 1.0) * 2.0, 0.0, 1.0)
-        if max(float(amount.max()), closure) <= 0.02:
+    def _draw_lash(self, patch: np.ndarray, eye: _Eye, upper: np.ndarray, closure: float,
+                   lid: np.ndarray) -> None:
+        """The lash line along the moved upper margin, darker as the eye shuts, on the lid
+        (``lid``: 1 outside the eye's opening)."""
+        if closure <= 0.02:
             return
         width = eye.lash_width
         # A lash line is smooth: the margin landmarks' wobble is left out (a parabola through
@@ -248,10 +242,10 @@ class LidCover:
         us = np.linspace(u[0], u[-1], n)
         fit = np.polyval(np.polyfit(u, v, 2), us)
         line = us[:, None] * across + (fit - 0.35 * width)[:, None] * self.down
-        order = np.argsort(u)
         t = np.linspace(0.0, 1.0, n)
         taper = np.sin(np.pi * t) ** 0.5  # thinner and lighter towards the corners
-        strength = np.maximum(np.interp(us, u[order], amount[order]), closure * taper)
+        # (Half shut, the lid's edge is all lash already.)
+        strength = min(1.0, 2.0 * closure) * taper
         mask = np.zeros(patch.shape[:2], np.float32)
         fixed = np.round(line * 16).astype(np.int32)
         for k in range(n - 1):

@@ -255,10 +255,11 @@ class PortraitRenderer:
             # the warp: soften it to the picture's own anti-aliasing. Whatever of the eye the
             # lid has moved over becomes lid skin, and stretched skin keeps the grain.
             if pose.blink[side] > 0.02 or self._lids_moved(pose, side):
-                upper = list(mesh.EYE_UPPER[side])
-                self.lids.apply(crop, map_x, map_y, pose.points[list(mesh.eye_contour(side)), :2],
-                                pose.points[upper, :2], self.rig.rest[upper, :2], side,
-                                self._closure(pose, side))
+                closure = self._closure(pose, side)
+                if closure > 0.03 or pose.blink[side] > 0.02:  # (a turn alone covers nothing)
+                    self.lids.apply(crop, map_x, map_y,
+                                    pose.points[list(mesh.eye_contour(side)), :2],
+                                    pose.points[list(mesh.EYE_UPPER[side]), :2], side, closure)
                 for lid in (mesh.EYE_UPPER[side], mesh.EYE_LOWER[side]):
                     _soften(crop, pose.points[list(lid), :2], float(self.warp.step))
         x0, y0, x1, y1 = self.crop
