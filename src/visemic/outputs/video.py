@@ -192,11 +192,11 @@ def _use_real_mouth(renderer: Any, source: Any, clip: str | os.PathLike[str], fp
     from visemic.render.portrait.real_mouth import RealMouth
     from visemic.result import Result
 
-    timeline = getattr(source, "timeline", None)
-    real = RealMouth.from_clip(clip, language=getattr(timeline, "language", None))
+    # The clip's own language is detected: it need not be the new speech's.
+    real = RealMouth.from_clip(clip)
+    renderer.use_real_mouth(real)  # (first: the mouths are chosen by the rig's lip shapes)
     if isinstance(source, Result):
         real.plan(source, fps, count)
-    renderer.use_real_mouth(real)
 
 
 def _frames(renderer: Any, animation: Animation, fps: float, count: int,

@@ -28,7 +28,8 @@ from visemic.result import Result
 
 class RealMouth:
     """The mouths of one clip, ready to be planned for a speech (:meth:`plan`) and pasted into
-    a portrait's frames (:meth:`paste`)."""
+    a portrait's frames (:meth:`paste`). ``shapes`` maps curves to lip shapes: the clip's own
+    (learned on its speech) until :meth:`attach` gives it the portrait's rig."""
 
     def __init__(self, atlas: Atlas, shapes: ShapeProfile, name: str = "the clip") -> None:
         self.atlas = atlas
@@ -52,10 +53,14 @@ class RealMouth:
                                          progress=progress)
         return cls(atlas, shapes, path)
 
-    def attach(self, rest: np.ndarray) -> None:
-        """Fit the paste layout to the portrait's face at rest (478×3 pixels)."""
+    def attach(self, renderer: Any) -> None:
+        """Fit the paste layout to a :class:`~visemic.render.portrait.PortraitRenderer`'s face,
+        and choose mouths by the lip shapes its rig poses: the real mouth is warped onto the
+        rig's lips, so one opened as far needs no stretching (teeth pulled into streaks)."""
+        rest = renderer.rig.rest
         frame = geometry.head_frame(rest)
         self._compositor = Compositor(self.atlas, geometry.to_local(rest, frame))
+        self.shapes = _RigShapes(renderer)
 
     @property
     def paste_points(self) -> np.ndarray:
@@ -104,3 +109,18 @@ class RealMouth:
         a = (alpha * float(opacity))[:, :, None]
         out = base.astype(np.float32) * (1.0 - a) + mouth * a
         image[y0:y1, x0:x1, :3] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+class _RigShapes:
+    """Curve rows → the lip features (:data:`visemic.video.features.FEATURES`) of the lips a
+    portrait's rig poses for them (a :class:`visemic.dub.shapes.ShapeProfile`)."""
+
+    def __init__(self, renderer: Any) -> None:
+        self.renderer = renderer
+
+    def __call__(self, values: np.ndarray, channels: Any) -> np.ndarray:
+        from visemic.video import features
+
+        rows = np.atleast_2d(np.asarray(values, np.float64))
+        points = np.stack([self.renderer.pose(row, channels).points for row in rows])
+        return features.lip_features(points)

@@ -158,7 +158,7 @@ class PortraitRenderer:
         """Show the mouths of a video of the same person where the lips part, instead of the
         painted interior (a :class:`~visemic.render.portrait.real_mouth.RealMouth`, planned
         for the speech or chosen by shape frame by frame)."""
-        real.attach(self.rig.rest)
+        real.attach(self)
         self.real_mouth = real
         self._last = None
 
@@ -192,8 +192,12 @@ class PortraitRenderer:
     def pose_landmarks(self, values: np.ndarray,
                        channels: Sequence[str] = CHANNELS) -> np.ndarray:
         """Where the rig puts the 478 landmarks (image pixels, x, y) for ``values``."""
-        pose = self.rig.pose(self._values(values, channels), self.head_scale)
-        return pose.points[:, :2] + [self.crop[0], self.crop[1]]
+        return self.pose(values, channels).points[:, :2] + [self.crop[0], self.crop[1]]
+
+    def pose(self, values: np.ndarray, channels: Sequence[str] = CHANNELS) -> Any:
+        """The rig's :class:`~visemic.render.portrait.rig.Pose` for ``values`` (pixels of the
+        face's crop, :attr:`crop`)."""
+        return self.rig.pose(self._values(values, channels), self.head_scale)
 
     # ------------------------------------------------------------------ internals
 
