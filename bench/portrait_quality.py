@@ -2,6 +2,7 @@
 
     python bench/portrait_quality.py [--portraits DIR] [--sheets OUT_DIR] [--frames 240]
     python bench/portrait_quality.py --grid docs/images/portrait-emotions.png
+    python bench/portrait_quality.py --stills docs/images
 
 For each portrait in DIR (default ../shared/samples/portraits, if there) and for generated faces
 (the built-in avatar drawn as a picture, its "kit" look, and a small face under 120 pixels):
@@ -48,6 +49,7 @@ POSES: dict[str, dict[str, float]] = {
     "f": {"jawOpen": 0.1, "mouthClose": 0.04, "mouthRollLower": 0.55, "mouthUpperUp": 0.22,
           "mouthShrugUpper": 0.1},
     "th": {"jawOpen": 0.14, "tongueOut": 0.25, "mouthUpperUp": 0.1},
+    "l": {"jawOpen": 0.24, "mouthLowerDown": 0.08, "mouthUpperUp": 0.05, "tongueOut": 0.12},
     "blink": {"eyeBlink": 1.0},
     "turn": {"headYaw": 15.0, "jawOpen": 0.4},
 }
@@ -253,6 +255,38 @@ def contact_sheet(renderer: Any, image: np.ndarray, path: Path) -> None:
     cv2.imwrite(str(path), np.concatenate(rows, axis=0)[:, :, ::-1])
 
 
+# The README's portrait stills (docs/images/portrait-NAME.png): a generated face.
+STILLS: dict[str, dict[str, float]] = {
+    "rest": {}, "open": POSES["open"], "closure": POSES["closure"], "rounded": POSES["rounded"],
+    "fv": POSES["f"], "blink": {"eyeBlink": 1.0, "mouthSmile": 0.5, "headYaw": 10.0},
+}
+
+
+def readme_stills(folder: Path, side: int = 256) -> None:
+    """The README's portrait stills, from the built-in avatar's "kit" look drawn as a
+    picture (the shared sample portraits may not be copied into the repository)."""
+    import cv2
+
+    from visemic.render import AvatarRenderer
+    from visemic.render.portrait import PortraitRenderer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    from visemic.render.portrait import mesh
+
+    picture = np.ascontiguousarray(AvatarRenderer((512, 512), look="kit").rest[:, :, :3])
+    renderer = PortraitRenderer(picture)
+    # A square around the face, from a little above the brows to below the chin.
+    oval = renderer.landmarks[list(mesh.FACE_OVAL), :2]
+    cx, cy = oval.mean(axis=0)
+    half = int(0.72 * max(np.ptp(oval[:, 0]), np.ptp(oval[:, 1])))
+    y0 = int(np.clip(cy - half, 0, 512 - 2 * half))
+    x0 = int(np.clip(cx - half, 0, 512 - 2 * half))
+    for name, pose in STILLS.items():
+        frame = renderer.render(frame_of(pose))[y0:y0 + 2 * half, x0:x0 + 2 * half, :3]
+        small = cv2.resize(frame, (side, side), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(folder / f"portrait-{name}.png"), small[:, :, ::-1])
+
+
 def emotion_grid(path: Path, height: int = 200) -> None:
     """The README's grid: the eight emotions at 0.8 on the generated faces (pictures visemic
     draws itself; the shared sample portraits may not be copied into the repository)."""
@@ -289,9 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sheets", type=Path, help="write contact sheets here")
     ap.add_argument("--frames", type=int, default=240, help="frames timed for frames/s")
     ap.add_argument("--grid", type=Path, help="write the README's emotion grid here and stop")
+    ap.add_argument("--stills", type=Path,
+                    help="write the README's portrait stills (portrait-*.png) here and stop")
     args = ap.parse_args(argv)
     if args.grid:
         emotion_grid(args.grid)
+        return 0
+    if args.stills:
+        readme_stills(args.stills)
         return 0
 
     from visemic.motion.emotion import NAMES

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from visemic.motion import arkit
-from visemic.motion.poses import pose
+from visemic.motion.poses import TONGUE_BEHIND, pose
 from visemic.render.portrait import PortraitRenderer, detect_faces, mesh
 from visemic.render.portrait.rig import Rig
 
@@ -290,3 +290,33 @@ def test_lower_lip_rides_the_jaw_and_keeps_its_thickness(renderer):
                          x - 2:x + 3, :3].reshape(-1, 3)
     assert len(band) > 0 and len(lip) > 0
     assert np.abs(band.mean(axis=0) - lip.mean(axis=0)).max() < 30
+
+
+def test_tongue_tip_rises_behind_the_upper_teeth_on_l(renderer):
+    """/l/ raises the tongue's tip behind the upper teeth: the gap under the upper teeth turns
+    to tongue, and the upper teeth stay in front of it (unlike /θ/, where the tip comes out)."""
+    ell = phone("l")
+    assert 0.0 < ell[arkit.INDEX["tongueOut"]] <= TONGUE_BEHIND
+    values = arkit.frame(jawOpen=0.24, mouthLowerDownLeft=0.08, mouthLowerDownRight=0.08,
+                          tongueOut=TONGUE_BEHIND)
+    plain = arkit.frame(jawOpen=0.24, mouthLowerDownLeft=0.08, mouthLowerDownRight=0.08)
+    inside = _opening_mask(renderer, values)
+    pts = renderer.pose_landmarks(values)
+    middle = np.zeros_like(inside)
+    third = (pts[308, 0] - pts[78, 0]) / 6
+    middle[:, int(pts[13, 0] - third):int(pts[13, 0] + third)] = True
+    inside &= middle
+    tongue, without = renderer.render(values), renderer.render(plain)
+    # Between the rows of teeth, the dark inside becomes the tongue: a good share of the
+    # middle of the opening changes to the tongue's colour.
+    rows = np.nonzero(inside.any(axis=1))[0]
+    changed = np.abs(tongue[inside][:, :3].astype(int) - without[inside][:, :3]).max(axis=1)
+    assert (changed > 20).mean() > 0.15
+    colour = renderer.mouth.tongue
+    near = np.linalg.norm(tongue[inside][:, :3] - colour, axis=1) < 60
+    assert near.mean() > (np.linalg.norm(without[inside][:, :3] - colour, axis=1) < 60).mean()
+    # The upper teeth are still there in front of it: the light enamel along the top.
+    top = inside.copy()
+    top[rows[0] + max(2, len(rows) // 5):] = False
+    enamel = float((tongue[top][:, :3] @ [0.299, 0.587, 0.114]).mean())
+    assert enamel > 0.9 * float((without[top][:, :3] @ [0.299, 0.587, 0.114]).mean())

@@ -90,7 +90,7 @@ examples:
 """
 
 VIDEO_OPTIONS = ("size", "avatar", "background", "sprites", "transparent", "portrait",
-                 "landmarks", "face")
+                 "landmarks", "face", "mouth_from")
 
 
 def _format_list() -> str:
@@ -208,6 +208,10 @@ def _add_video_options(p: argparse.ArgumentParser) -> None:
                             "of detecting them")
     video.add_argument("--face", type=face_number, metavar="N",
                        help="which face of the portrait to animate (0: the largest)")
+    video.add_argument("--mouth-from", metavar="CLIP",
+                       help="with --portrait: show the mouth of a video of the same person "
+                            "speaking (its teeth, tongue and lips, as visemic dub does) instead "
+                            "of a painted one")
 
 
 def _video_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -217,9 +221,11 @@ def _video_options(args: argparse.Namespace) -> dict[str, Any]:
         opts["look"] = opts.pop("avatar")
     if ("landmarks" in opts or "face" in opts) and "portrait" not in opts:
         raise UsageError("--landmarks and --face go with --portrait IMAGE")
-    for name in ("portrait", "landmarks"):  # fail before the analysis, not after it
+    if "mouth_from" in opts and "portrait" not in opts:
+        raise UsageError("--mouth-from goes with --portrait IMAGE (for a video, use visemic dub)")
+    for name in ("portrait", "landmarks", "mouth_from"):  # fail before the analysis
         if name in opts and not Path(opts[name]).is_file():
-            raise VisemicError(f"{opts[name]}: no such file (--{name})")
+            raise VisemicError(f"{opts[name]}: no such file (--{name.replace('_', '-')})")
     return opts
 
 

@@ -116,12 +116,31 @@ class Compositor:
         # open mouth): a left-out triangle would show the video's own mouth where it was.
         base, _ = warp(roi, src - off, dst - off, self.base_tris, (x1 - x0, y1 - y0))
         # The mouth layer.
-        paste_dst = new[self.layout.paste] - off
-        mouth, covered = self._mouth(edit.entry, paste_dst, (x1 - x0, y1 - y0))
-        if edit.second is not None and edit.mix > 0:
-            other, _ = self._mouth(edit.second, paste_dst, (x1 - x0, y1 - y0))
-            mouth = mouth * (1 - edit.mix) + other * edit.mix
-        iod = frame.iod
+        mouth, alpha = self.mouth_layer(base, new[self.layout.paste] - off, frame.iod,
+                                        edit.entry, edit.second, edit.mix)
+        a = (alpha * edit.strength)[..., None]
+        out = base.astype(np.float32) * (1 - a) + mouth * a
+        if edit.strength < 1.0:
+            out = roi.astype(np.float32) * (1 - edit.strength) + out * edit.strength
+        # Rows above the nose wings' lowest point keep the frame's pixels exactly (see the
+        # module docstring): the edit there is at most a sub-pixel shift.
+        wings = cur[NOSE_WINGS, 1]
+        keep = int(np.floor(np.nanmax(wings))) - y0 if np.isfinite(wings).any() else 0
+        keep = min(max(keep, 0), y1 - y0)
+        roi[keep:] = np.clip(out[keep:] + 0.5, 0, 255).astype(np.uint8)
+
+    def mouth_layer(self, base: np.ndarray, paste_dst: np.ndarray, iod: float, entry: int,
+                    second: int | None = None, mix: float = 0.0
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """The atlas mouth ``entry`` (blended ``mix`` with ``second``) warped onto
+        ``paste_dst`` (the layout's paste points, pixels of ``base``), its colour matched to
+        ``base`` (H×W×3) in a skin ring around the lips: (picture H×W×3 float32, alpha H×W
+        0…1) to lay over ``base``."""
+        size = (base.shape[1], base.shape[0])
+        mouth, covered = self._mouth(entry, paste_dst, size)
+        if second is not None and mix > 0:
+            other, _ = self._mouth(second, paste_dst, size)
+            mouth = mouth * (1 - mix) + other * mix
         alpha = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
         alpha = geometry.smoothstep(alpha / max(FEATHER * iod, 1.0)).astype(np.float32)
         # Colour: gain per channel so the skin ring around the lips matches the frame's.
@@ -144,16 +163,7 @@ class Compositor:
                 self._skin = COLOUR_MEMORY * self._skin + (1 - COLOUR_MEMORY) * skin
             gain = (self._skin + 4.0) / (mouth[ring].mean(axis=0) + 4.0)
             mouth = mouth * np.clip(gain, 0.6, 1.6)
-        a = (alpha * edit.strength)[..., None]
-        out = base.astype(np.float32) * (1 - a) + mouth * a
-        if edit.strength < 1.0:
-            out = roi.astype(np.float32) * (1 - edit.strength) + out * edit.strength
-        # Rows above the nose wings' lowest point keep the frame's pixels exactly (see the
-        # module docstring): the edit there is at most a sub-pixel shift.
-        wings = cur[NOSE_WINGS, 1]
-        keep = int(np.floor(np.nanmax(wings))) - y0 if np.isfinite(wings).any() else 0
-        keep = min(max(keep, 0), y1 - y0)
-        roi[keep:] = np.clip(out[keep:] + 0.5, 0, 255).astype(np.uint8)
+        return mouth, alpha
 
     def _mouth(self, entry: int, dst: np.ndarray,
                size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -171,25 +171,12 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
         atlas.silent[:] = False
     stage.begin("select", 1.0)
     if shapes is None:
-        ref_times = atlas.times - (ref_info.audio_start or 0.0)
-        ref_values = _sample(ref_speech, ref_times) if ref_speech is not None else None
-        if ref_values is None:
-            shapes = _flat_profile(atlas)
-        else:
-            shapes = ReferenceProfile.fit(ref_values, ref_speech.animation.channels,
-                                           atlas.features, speech=~atlas.silent)
+        shapes = _reference_shapes(atlas, ref_speech, ref_info)
     length = speech.audio.duration - offset
     if audio is None:  # re-syncing: the video's own length (its audio may run a little longer)
         length = min(length, _video_length(track.times, info.fps))
     plan, times = _schedule(track.times, length, info.fps)
-    speech_times = times + offset
-    values = _sample(speech, speech_times)
-    targets = np.asarray(shapes(values, speech.animation.channels), np.float64)
-    classes = context(speech.timeline, speech_times)
-    silent = pauses(speech.timeline, speech_times, lag=SILENCE_LAG, lead=SILENCE_LEAD)
-    # In pauses the shape asked for is the person's rest.
-    targets[silent] = atlas.features[atlas.rest]
-    choice = select.choose(atlas, targets, classes, silent)
+    choice, targets, classes, silent = choose_mouths(atlas, shapes, speech, times + offset)
     rest_local = _rest_shape(track)
     stage.report(1.0)
     lost = int((track.strength[plan] <= 0).sum())
@@ -203,6 +190,48 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
                audio_offset=offset, track=track, atlas=atlas, rest_local=rest_local, plan=plan,
                times=times, choice=choice, silent=silent, shapes=targets,
                classes=classes[:, 1].copy(), stats=stats)
+
+
+def reference_mouths(clip: str | os.PathLike[str], *, language: str | None = None,
+                     profile: Any = None, progress: Progress | None = None
+                     ) -> tuple[Atlas, ShapeProfile]:
+    """The mouth atlas of ``clip`` (a video of the person speaking, :mod:`visemic.dub.atlas`)
+    and the map from visemic's curves to that person's lip shapes, learned on the clip's own
+    speech: what a dub with ``mouth_from=clip`` shows, for other renderers (a portrait's
+    ``mouth_from``). Raises :class:`VisemicError` for a clip without a usable mouth."""
+    clip = os.fspath(clip)
+    info = decode.probe(clip)
+    if profile is not None:
+        from visemic.motion.profile import resolve
+
+        profile = resolve(profile)
+    stage = _Stages(progress)
+    stage.begin("speech", 0.3)
+    speech = _own_speech(clip, info, language, profile)
+    stage.begin("atlas", 1.0)
+    builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(info))
+    _scan(clip, info, 0, builder, stage.report, reference=True)
+    timeline = speech.timeline if speech is not None else None
+    atlas = builder.finish(timeline or _empty_timeline(language or "en"),
+                           info.audio_start or 0.0, clip)
+    if timeline is None:
+        atlas.classes[:] = CLASSES.index("other")
+        atlas.silent[:] = False
+    return atlas, _reference_shapes(atlas, speech, info)
+
+
+def choose_mouths(atlas: Atlas, shapes: ShapeProfile, speech: Result, times: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A real mouth for each of ``times`` (seconds of ``speech``): (atlas entry, the lip
+    features asked for, phone classes [n × 3], pause frames), chosen by
+    :func:`visemic.dub.select.choose`; in pauses the person's rest."""
+    values = _sample(speech, times)
+    targets = np.asarray(shapes(values, speech.animation.channels), np.float64)
+    classes = context(speech.timeline, times)
+    silent = pauses(speech.timeline, times, lag=SILENCE_LAG, lead=SILENCE_LEAD)
+    # In pauses the shape asked for is the person's rest.
+    targets[silent] = atlas.features[atlas.rest]
+    return select.choose(atlas, targets, classes, silent), targets, classes, silent
 
 
 # --------------------------------------------------------------------------- analysis
@@ -410,6 +439,17 @@ def _sample(result: Result, times: np.ndarray) -> np.ndarray:
     i1 = np.minimum(i0 + 1, len(v) - 1)
     w = (pos - i0)[:, None]
     return v[i0] * (1 - w) + v[i1] * w
+
+
+def _reference_shapes(atlas: Atlas, speech: Result | None,
+                      info: decode.VideoInfo) -> ShapeProfile:
+    """Curves → this person's lip features, fitted on the reference's own speech (flat
+    without it)."""
+    if speech is None:
+        return _flat_profile(atlas)
+    values = _sample(speech, atlas.times - (info.audio_start or 0.0))
+    return ReferenceProfile.fit(values, speech.animation.channels, atlas.features,
+                                speech=~atlas.silent)
 
 
 def _flat_profile(atlas: Atlas) -> ShapeProfile:

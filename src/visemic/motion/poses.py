@@ -45,6 +45,9 @@ CLASSES = tuple(OPENING)
 # strengths below; calibrated with OPENING: real lips close further between vowels than a
 # weak hold lets them).
 CONSONANT_HOLD = 2.5
+# tongueOut up to this is the tongue's tip raised behind the upper teeth (/l/), beyond it the tip
+# comes forward between the teeth (/θ ð/ at 0.25).
+TONGUE_BEHIND = 0.12
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,11 @@ def _consonant(f: ipa.Features) -> dict[str, float]:
     if manner == "fricative" and place == "alveolar":
         return {"jawOpen": 0.07, "mouthStretch": 0.2, "mouthUpperUp": 0.08,
                 "mouthLowerDown": 0.08}
+    if manner == "lateral" and place in ("alveolar", "dental", "retroflex"):
+        # /l/: the tongue's tip is raised behind the upper teeth; a little tongueOut shows it
+        # (renderers draw it behind the teeth below TONGUE_BEHIND, between them above).
+        return {"jawOpen": 0.16, "mouthLowerDown": 0.08, "mouthUpperUp": 0.05,
+                "tongueOut": TONGUE_BEHIND}
     if place in ("velar", "uvular"):
         return {"jawOpen": 0.2, "mouthLowerDown": 0.1}
     if place in ("glottal", "pharyngeal"):

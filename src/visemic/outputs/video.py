@@ -135,7 +135,7 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
                 mouth_box: Sequence[float] | None = None, transparent: bool = False,
                 format: str | None = None, quality: int = 18,
                 progress: Progress | None = None, portrait: Any = None, landmarks: Any = None,
-                face: int = 0) -> Path:
+                face: int = 0, mouth_from: str | os.PathLike[str] | None = None) -> Path:
     """Render ``source`` (a :class:`visemic.Result`, or an :class:`Animation` plus ``audio``) to a
     video at ``path`` and return the path written.
 
@@ -149,6 +149,8 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
     ``progress`` is called with 0…1. ``portrait=IMAGE`` animates the face in a photo or
     painting (size: the image's own, at most 1080 on the long side); ``landmarks`` (a file or
     array) skips face detection, ``face`` picks one of several faces (0: the largest).
+    ``mouth_from=CLIP`` (with ``portrait``) shows the mouths of a video of the same person
+    where the lips part (dubbing's mouth atlas, :mod:`visemic.render.portrait.real_mouth`).
     """
     animation: Animation = getattr(source, "animation", source)
     if not isinstance(animation, Animation):
@@ -166,9 +168,13 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
         raise VisemicError(f"frame rate {out_fps:g} is out of range (0…{MAX_VIDEO_FPS:g}]")
     duration = audio.duration if audio is not None else animation.frames / animation.fps
     count = max(1, int(round(duration * out_fps)))
+    if mouth_from is not None and portrait is None:
+        raise VisemicError("mouth_from (a video of the same person) goes with portrait=IMAGE")
     rend = make_renderer(renderer, size=size, look=look, background=background, sprites=sprites,
                          face_image=face_image, mouth_box=mouth_box, transparent=transparent,
                          portrait=portrait, landmarks=landmarks, face=face)
+    if mouth_from is not None:
+        _use_real_mouth(rend, source, mouth_from, out_fps, count)
     frames = _frames(rend, animation, out_fps, count, progress)
     try:
         if fmt == "png":
@@ -177,6 +183,20 @@ def write_video(source: Any, path: str | os.PathLike[str], *, audio: Audio | Non
                                 quality)
     except OSError as e:
         raise VisemicError(f"cannot write {os.fspath(path)}: {e.strerror or e}") from e
+
+
+def _use_real_mouth(renderer: Any, source: Any, clip: str | os.PathLike[str], fps: float,
+                    count: int) -> None:
+    """Give a portrait renderer the mouths of ``clip``, chosen for ``source``'s speech (by
+    shape alone when ``source`` is an Animation without phones)."""
+    from visemic.render.portrait.real_mouth import RealMouth
+    from visemic.result import Result
+
+    # The clip's own language is detected: it need not be the new speech's.
+    real = RealMouth.from_clip(clip)
+    renderer.use_real_mouth(real)  # (first: the mouths are chosen by the rig's lip shapes)
+    if isinstance(source, Result):
+        real.plan(source, fps, count)
 
 
 def _frames(renderer: Any, animation: Animation, fps: float, count: int,

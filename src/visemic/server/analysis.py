@@ -7,6 +7,7 @@ extension of the file the server writes.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -49,6 +50,7 @@ class AnimateRequest:
     fps: float = 60.0
     portrait: bool = False  # a portrait image came with it (video formats only)
     emotion: str | None = None  # a checked mix such as "happy:0.6,surprised:0.3"; None: neutral
+    profile: str | None = None  # a checked personal profile's JSON (visemic profile); None: generic
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,8 +65,8 @@ class AnimateRequest:
 
 
 def parse_request(format: str | None, text: str | None, language: str | None,
-                  fps: str | None, portrait: bool = False, emotion: str | None = None
-                  ) -> AnimateRequest:
+                  fps: str | None, portrait: bool = False, emotion: str | None = None,
+                  profile: str | None = None) -> AnimateRequest:
     """Check the form fields; raises :class:`VisemicError` saying what is wrong."""
     from visemic.outputs import formats
 
@@ -88,7 +90,7 @@ def parse_request(format: str | None, text: str | None, language: str | None,
         raise VisemicError(f"a portrait applies to video formats ({', '.join(VIDEO)}), "
                            f"not {name}")
     return AnimateRequest(format=name, text=text, language=lang, fps=rate, portrait=portrait,
-                          emotion=_emotion(emotion))
+                          emotion=_emotion(emotion), profile=_profile(profile))
 
 
 def _language(language: str | None) -> str:
@@ -112,6 +114,28 @@ def _emotion(text: str | None) -> str | None:
     except VisemicError as e:
         raise VisemicError(f"emotion: {e}") from None
     return ",".join(f"{name}:{value:g}" for name, value in mix.items())
+
+
+def _profile(text: str | None) -> str | None:
+    """The ``profile`` field (a ``visemic profile`` file's JSON) checked and made canonical;
+    blank is None."""
+    from visemic.motion import profile as profile_mod
+
+    if text is None or not text.strip():
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise VisemicError(f"profile: not JSON ({e.msg} at line {e.lineno})") from None
+    return profile_mod.dumps(profile_mod.Profile.from_json(data, "profile"))
+
+
+def _loaded_profile(request: AnimateRequest) -> Any:
+    from visemic.motion import profile as profile_mod
+
+    if request.profile is None:
+        return None
+    return profile_mod.Profile.from_json(json.loads(request.profile), "profile")
 
 
 class DiskFull(VisemicError):
@@ -149,7 +173,8 @@ def run(request: AnimateRequest, audio_path: str, out_path: str,
         with duration_limit(max_duration):
             result = visemic.animate(audio_path, text=request.text, language=request.language,
                                      fps=request.fps, progress=analysing,
-                                     emotion=request.emotion)
+                                     emotion=request.emotion,
+                                     profile=_loaded_profile(request))
     except VisemicError as e:
         # The file name is the server's own; the client knows it only as its upload.
         raise VisemicError(str(e).replace(audio_path, "the upload")) from None

@@ -2,7 +2,8 @@
 
 Routes: ``GET /`` the web page; ``GET /health``; ``POST /v1/animate`` (multipart: ``audio`` file,
 optional ``text``, ``language``, ``format``, ``fps``, ``emotion`` (a mix such as
-``happy:0.6,surprised:0.3``), and for video a ``portrait`` image) answers
+``happy:0.6,surprised:0.3``), ``profile`` (a personal profile's JSON), and for video a
+``portrait`` image) answers
 with the export itself, or with ``?async=1`` 202 and a job; ``GET /v1/jobs``,
 ``GET|DELETE /v1/jobs/{id}``, ``GET /v1/jobs/{id}/result``; ``POST /v1/sync-check``
 (multipart: ``video``, optional ``audio``, ``text``, ``language``, ``face``; answers with the
@@ -65,6 +66,10 @@ _FORM_SCHEMA = uploads.openapi_form("audio", {
     "portrait": {"type": "string", "format": "binary",
                  "description": "video formats: animate the face in this image "
                                 "instead of the built-in avatar"},
+    "profile": {"type": "string",
+                "description": "a personal profile's JSON (the file `visemic profile` "
+                               "writes; curl: -F profile=<me.profile.json): the mouth "
+                               "moves the way that person's does"},
 
 })
 
@@ -224,7 +229,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
             try:
                 req = analysis.parse_request(f.get("format"), f.get("text"), f.get("language"),
                                              f.get("fps"), portrait=upload.portrait is not None,
-                                             emotion=f.get("emotion"))
+                                             emotion=f.get("emotion"),
+                                             profile=f.get("profile"))
             except VisemicError as e:
                 return _error(400, str(e))
             if run_async:

@@ -20,7 +20,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect, Request
 
 # Fields an animate request may carry besides the audio (and the optional portrait image).
-FIELDS = ("text", "language", "format", "fps", "emotion")
+FIELDS = ("text", "language", "format", "fps", "emotion", "profile")
 FILES = ("audio", "portrait")
 # A sync-check request: the video, optionally the speech to check it against.
 SYNC_FIELDS = ("text", "language", "face")

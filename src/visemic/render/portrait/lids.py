@@ -27,7 +27,9 @@ INWARD = 0.3  # the most it moves in (a landmark on the skin beside the eye)
 CORNER_SHIFT = 0.2  # the most a corner moves out, as a share of the eye's width
 SKIN_DISTANCE = 20.0  # Lab distance beyond which a pixel is not lid skin
 DARK = 0.7  # a pixel darker than this share of the skin's lightness is lash (or pupil)
+BLACK = 0.45  # ...and this dark, surely lash (an iris is lighter)
 BRIGHTER = 12.0  # a pixel this much lighter (Lab L, 0…255) than the lid skin is eye white
+WHITE_CHROMA = 0.75  # the white of the eye has at most this share of the skin's chroma
 IRIS_HUE = 15.0  # Lab a/b distance from the skin's hue that marks an iris, not a shadow
 GAP_SAMPLES = 4  # half-pixel samples of skin colour bridged inside the eye
 MAX_LASH = 0.06  # thickest lash line (eye distances)
@@ -118,11 +120,12 @@ def _edge(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
     xi = np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)
     yi = np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1)
     px = lab[yi, xi]
-    far = np.hypot(np.hypot(px[:, 0] - skin[0], px[:, 1] - skin[1]), px[:, 2] - skin[2])
     dark = px[:, 0] < DARK * skin[0]
-    # Not lid skin: another colour, lashes (dark) or the white of the eye (lighter than skin).
-    bright = px[:, 0] > skin[0] + BRIGHTER
-    eye = (far > SKIN_DISTANCE) | dark | bright
+    # Not lid skin: another hue (an iris), lashes (dark) or the white of the eye. (The skin's
+    # own hue a little lighter or darker is the lid's shading: a 3D render's lid is shaded.)
+    bright = _white(px, skin)
+    hue = np.hypot(px[:, 1] - skin[1], px[:, 2] - skin[2]) > IRIS_HUE
+    eye = hue | dark | bright
     # Bridge short gaps (an anti-aliased step from white to lashes passes skin's colour).
     g = GAP_SAMPLES
     before = np.maximum.accumulate(np.where(eye, np.arange(n), -g - 1))
@@ -133,18 +136,32 @@ def _edge(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
     stop = int(np.argmin(eye)) if not eye.all() else n
     if stop <= 1:
         return 0.0
-    # Back over the lash line: the dark run at the run's outer end.
+    # Back over the lash line: the dark run at the run's outer end (past the few lighter,
+    # anti-aliased samples between a drawn-black lash line and the skin).
     end = stop - 1
+    black = px[:, 0] < BLACK * skin[0]
+    fringe = end
+    while fringe > 0 and not dark[fringe] and end - fringe < GAP_SAMPLES:
+        fringe -= 1
+    if black[fringe]:
+        end = fringe
     back = end
     while back > 0 and dark[back] and (end - back) * 0.5 < lash:
         back -= 1
     # Only the white of the eye or an iris's colour beyond the landmark says the eye goes on
     # there: a dark run alone may be the shadow of the eye socket (a painting's), whose hue
     # is the skin's.
-    hue = np.hypot(px[:, 1] - skin[1], px[:, 2] - skin[2]) > IRIS_HUE
     if int((bright | hue)[1:back + 1].sum()) < 3:
         return 0.0
     return float(t[back])
+
+
+def _white(px: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Which Lab pixels (N×3) are the white of the eye: lighter than the lid's ``skin`` and
+    greyer (a highlight on the lid, or light skin beside the eye, is as colourful as the lid)."""
+    return (px[:, 0] > skin[0] + BRIGHTER) & \
+        (np.hypot(px[:, 1] - 128.0, px[:, 2] - 128.0)
+         < WHITE_CHROMA * np.hypot(skin[1] - 128.0, skin[2] - 128.0))
 
 
 def _fit_corners(lab: np.ndarray, pts: np.ndarray, side: str, skin: np.ndarray) -> None:
@@ -165,7 +182,7 @@ def _fit_corners(lab: np.ndarray, pts: np.ndarray, side: str, skin: np.ndarray) 
         h, w = lab.shape[:2]
         px = lab[np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1),
                  np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)]
-        white = px[:, 0] > skin[0] + BRIGHTER  # the white of the eye, lighter than the lid
+        white = _white(px, skin)
         if n < 3 or not white[1:3].any():
             continue
         run = int(np.argmin(white[1:])) + 1 if not white[1:].all() else n
@@ -186,7 +203,7 @@ def _inward(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
              np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)]
     far = np.hypot(np.hypot(px[:, 0] - skin[0], px[:, 1] - skin[1]), px[:, 2] - skin[2])
     dark = px[:, 0] < DARK * skin[0]
-    eye = (far > SKIN_DISTANCE) | dark | (px[:, 0] > skin[0] + BRIGHTER)
+    eye = (far > SKIN_DISTANCE) | dark | _white(px, skin)
     if not eye.any():
         return 0.0
     k = int(np.argmax(eye))

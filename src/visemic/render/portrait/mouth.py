@@ -10,8 +10,9 @@ the opening's bounding box (NumPy, no per-tooth drawing calls):
   away), each lighter in its middle, with a dark seam between neighbours, rounded corners and a
   scalloped gum line above; the lower teeth show their edges above the lower lip as the jaw
   opens, in the upper lip's shade;
-- the tongue lies behind the lower teeth as a mound, lit on top, and its tip comes forward over
-  the lower teeth on ``tongueOut`` (/θ ð/);
+- the tongue lies behind the lower teeth as a mound, lit on top; a little ``tongueOut`` (up to
+  :data:`~visemic.motion.poses.TONGUE_BEHIND`, /l/) raises its tip behind the upper teeth, more
+  brings the tip forward over the lower teeth, between both rows (/θ ð/);
 - colours come from the portrait (its lips and skin); the edges are anti-aliased and blended;
   then the painted layer is blurred and grained like the picture around it (its sharpness and
   noise are measured from the image once), so that it does not look pasted on.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from visemic.motion.poses import TONGUE_BEHIND
 from visemic.render.portrait import mesh
 
 _SHIFT = 4
@@ -220,16 +222,21 @@ class MouthPainter:
         # Tongue: a mound behind the lower teeth, its top lit; its tip forward on tongueOut.
         tongue_top = edge_low - (0.025 + 0.02 * (1 - s * s)) * iod
         tip = float(np.clip(tongue_out, 0.0, 1.0))
+        # How far the tip has come forward between the teeth (0 up to TONGUE_BEHIND: raised
+        # behind the upper teeth, /l/; 1 from tongueOut 0.25, /θ ð/).
+        forward = float(np.clip((tip - TONGUE_BEHIND) / (0.25 - TONGUE_BEHIND), 0.0, 1.0))
         if tip > 0.0:
             reach = np.clip(1.0 - (s / 0.45) ** 2, 0.0, 1.0) ** 0.5
-            # At tongueOut 0.25 (/θ ð/) the tip reaches the upper teeth; more pushes it out.
+            # At tongueOut TONGUE_BEHIND the tip is up behind the upper teeth' edge.
             rise = np.maximum(edge_low - edge_up, 0.0) + 0.04 * iod
-            tongue_top = tongue_top - min(1.0, tip * 4.0) * reach * rise
+            tongue_top = tongue_top - min(1.0, tip / TONGUE_BEHIND) * reach * rise
         tongue_top = tongue_top - 0.02 * iod * (1 - np.clip(np.abs(s) / 0.8, 0, 1))
         on_tongue = np.clip(gy - tongue_top[None, :] + 0.5, 0.0, 1.0) * \
             (np.abs(s) < 0.85)[None, :]
         below = np.clip((gy - tongue_top[None, :]) / max(0.08 * iod, 1.0), 0.0, 1.0)
         tongue_light = (1.05 - 0.35 * below) * (1.0 - 0.35 * s * s)[None, :]
+        if tip > 0.0:  # the raised tip is lit evenly, not shaded towards the throat
+            tongue_light = np.maximum(tongue_light, min(1.0, tip / TONGUE_BEHIND) * 0.95)
         tongue_col = self.tongue[None, None, :] * tongue_light[:, :, None]
         layer += (tongue_col - layer) * on_tongue[:, :, None]
 
@@ -238,7 +245,7 @@ class MouthPainter:
         k, u = _tooth_map(s, LOWER_WIDTHS)
         low = np.clip(gy - edge_low[None, :] + 0.5, 0.0, 1.0) * (np.abs(s) < 0.97)[None, :]
         low *= np.clip((edge_low + 0.06 * iod - gy) / 1.0, 0.0, 1.0)
-        low *= np.clip(1.0 - tip * 2.0, 0.0, 1.0)
+        low *= 1.0 - forward
         tooth = _tooth_shade(u, k)[None, :] * (1.0 - 0.45 * s * s)[None, :]
         col = self.teeth[None, None, :] * (LOWER_TEETH_LIGHT * tooth)[:, :, None]
         layer += (col - layer) * (low * shown)[:, :, None]
@@ -264,10 +271,10 @@ class MouthPainter:
             (gum * shown)[:, :, None]
         layer += (col - layer) * (crown * shown)[:, :, None]
         enamel = np.maximum(enamel, crown * shown)
-        if tip > 0.0:  # the tongue's tip between the teeth, in front of both rows
+        if forward > 0.0:  # the tongue's tip between the teeth, in front of both rows
             front = on_tongue * np.clip((lip_low[None, :] - gy) / 2.0 + 0.5, 0.0, 1.0)
             front *= np.clip(gy - (edge_up[None, :] - 0.015 * iod), 0.0, 1.0)
-            front *= np.clip(tip * 4.0, 0.0, 1.0) * np.clip((0.6 - np.abs(s)) * 8, 0, 1)[None, :]
+            front *= forward * np.clip((0.6 - np.abs(s)) * 8, 0, 1)[None, :]
             layer += (tongue_col * 1.1 - layer) * front[:, :, None]
             enamel *= 1.0 - front
 
@@ -276,6 +283,11 @@ class MouthPainter:
         shade = 0.45 + 0.55 * np.clip(near * 1.7 - 0.45, 0.0, 1.0)
         shade *= np.clip(1.0 - 0.35 * s * s, 0.55, 1.0)[None, :]
         shade += (0.86 + 0.14 * shade - shade) * enamel  # enamel takes its own light
+        if tip > 0.0:
+            # A raised tip sits right behind the teeth, in the light the gap lets in.
+            lit = on_tongue * (1.0 - enamel) * min(1.0, tip / TONGUE_BEHIND)
+            lit *= np.clip((0.6 - np.abs(s)) * 6, 0, 1)[None, :]
+            shade += (0.8 - shade) * np.clip(lit, 0.0, 1.0) * 0.8
         layer *= shade[:, :, None]
         if self.blur > 0.25:
             layer = cv2.GaussianBlur(layer, (0, 0), self.blur)

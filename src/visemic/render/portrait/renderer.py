@@ -23,6 +23,7 @@ from visemic.errors import VisemicError
 from visemic.motion.arkit import CHANNELS
 from visemic.render.portrait import mesh
 from visemic.render.portrait.landmarks import as_landmarks, find_face, load_landmarks
+from visemic.render.portrait.lid_cover import LidCover
 from visemic.render.portrait.lids import fit_eyelids
 from visemic.render.portrait.mouth import MouthPainter
 from visemic.render.portrait.rig import Rig
@@ -37,8 +38,6 @@ CROP_MARGIN = 0.3  # room around the outer anchor ring, in eye distances
 # A video starts on the photo itself: head motion and expression ease in over EASE_IN seconds,
 # the mouth (speech may start at once) over EASE_MOUTH.
 EASE_IN, EASE_MOUTH = 0.5, 0.12
-# Skin stretched more than this many times by a closing lid is smoothed and re-grained.
-STRETCHED = 2.5
 # Crops larger than this (pixels) compute their warp maps at half resolution.
 FINE_WARP_PIXELS = 600 * 600
 
@@ -140,6 +139,7 @@ class PortraitRenderer:
         reference = np.concatenate([self.rig.rest[:, :2], anchors, self.rig.rest[eyeballs, :2]])
         self.warp = MeshWarp(crop_img, source, self.triangles, step=step, reference=reference)
         self.mouth = MouthPainter(crop_img, self.rig.rest[:, :2], self.rig.iod)
+        self.lids = LidCover(crop_img, self.rig.rest, self.rig.ey, self.rig.iod)
         self._inner = list(mesh.inner_mouth())
         self._rest_gap = _gap(self.rig.rest, self.rig.ey)
         self._out = self.image.copy()
@@ -151,6 +151,16 @@ class PortraitRenderer:
         self._to_photo = (self.rig.source - self.rig.rest)[:, :2]
         self._mouth_channel = np.array([n.startswith(("jaw", "mouth", "tongue"))
                                         for n in CHANNELS])
+        self.real_mouth: Any = None
+        self._t: float | None = None
+
+    def use_real_mouth(self, real: Any) -> None:
+        """Show the mouths of a video of the same person where the lips part, instead of the
+        painted interior (a :class:`~visemic.render.portrait.real_mouth.RealMouth`, planned
+        for the speech or chosen by shape frame by frame)."""
+        real.attach(self)
+        self.real_mouth = real
+        self._last = None
 
     # ------------------------------------------------------------------ public API
 
@@ -160,6 +170,7 @@ class PortraitRenderer:
         Returns the renderer's own buffer (valid until the next call).
         """
         v = self._values(values, animation.channels)
+        self._t = float(t)
         photo = 0.0
         if t < EASE_IN:
             ease = np.where(self._mouth_channel, _smoothstep(t / EASE_MOUTH),
@@ -170,6 +181,7 @@ class PortraitRenderer:
 
     def render(self, values: np.ndarray, channels: Sequence[str] = CHANNELS) -> np.ndarray:
         """One frame (H×W×4 RGBA uint8, a new array) for ``values`` named by ``channels``."""
+        self._t = None
         return self._render(self._values(values, channels)).copy()
 
     @property
@@ -180,8 +192,12 @@ class PortraitRenderer:
     def pose_landmarks(self, values: np.ndarray,
                        channels: Sequence[str] = CHANNELS) -> np.ndarray:
         """Where the rig puts the 478 landmarks (image pixels, x, y) for ``values``."""
-        pose = self.rig.pose(self._values(values, channels), self.head_scale)
-        return pose.points[:, :2] + [self.crop[0], self.crop[1]]
+        return self.pose(values, channels).points[:, :2] + [self.crop[0], self.crop[1]]
+
+    def pose(self, values: np.ndarray, channels: Sequence[str] = CHANNELS) -> Any:
+        """The rig's :class:`~visemic.render.portrait.rig.Pose` for ``values`` (pixels of the
+        face's crop, :attr:`crop`)."""
+        return self.rig.pose(self._values(values, channels), self.head_scale)
 
     # ------------------------------------------------------------------ internals
 
@@ -213,6 +229,8 @@ class PortraitRenderer:
             self._last = None
             return self._out
         key = np.append(v, photo)
+        if self.real_mouth is not None:  # a planned mouth changes with time alone
+            key = np.append(key, -1.0 if self._t is None else self._t)
         if self._last is not None and np.array_equal(key, self._last):
             return self._out
         pose = self.rig.pose(v, self.head_scale)
@@ -228,15 +246,24 @@ class PortraitRenderer:
         # that never quite met in the picture look as they did at rest.
         gap = (_gap(pose.points, self.rig.ey) - self._rest_gap) / self.rig.iod
         if gap > 0.0 and _opening(inner) > 0.25 and photo < 1.0:
-            teeth = min(1.0, max(0.0, (gap - TEETH_FROM) / TEETH_FADE))
-            self.mouth.paint(crop, inner, pose.teeth_upper, pose.teeth_lower, pose.tongue_out,
-                             min(1.0, gap / OPEN_FADE) * (1.0 - photo), teeth)
+            opacity = min(1.0, gap / OPEN_FADE) * (1.0 - photo)
+            if self.real_mouth is not None:
+                entry = self.real_mouth.entry(self._t, v, CHANNELS)
+                self.real_mouth.paste(crop, pose.points, self.rig.iod, entry, opacity)
+            else:
+                teeth = min(1.0, max(0.0, (gap - TEETH_FROM) / TEETH_FADE))
+                self.mouth.paint(crop, inner, pose.teeth_upper, pose.teeth_lower,
+                                 pose.tongue_out, opacity, teeth)
         for side in mesh.SIDES:
             # Where a lid has moved over the eyeball, its edge is a cut between two layers of
-            # the warp: soften it to the picture's own anti-aliasing. Where the picture shows
-            # little lid, the closing lid is that little skin stretched: smooth and re-grain it.
+            # the warp: soften it to the picture's own anti-aliasing. Whatever of the eye the
+            # lid has moved over becomes lid skin, and stretched skin keeps the grain.
             if pose.blink[side] > 0.02 or self._lids_moved(pose, side):
-                self._regrain_stretched(crop, map_y, pose, side)
+                closure = self._closure(pose, side)
+                if closure > 0.03 or pose.blink[side] > 0.02:  # (a turn alone covers nothing)
+                    self.lids.apply(crop, map_x, map_y,
+                                    pose.points[list(mesh.eye_contour(side)), :2],
+                                    pose.points[list(mesh.EYE_UPPER[side]), :2], side, closure)
                 for lid in (mesh.EYE_UPPER[side], mesh.EYE_LOWER[side]):
                     _soften(crop, pose.points[list(lid), :2], float(self.warp.step))
         x0, y0, x1, y1 = self.crop
@@ -246,32 +273,12 @@ class PortraitRenderer:
             self._rest_frame = self._out.copy()
         return self._out
 
-    def _regrain_stretched(self, crop: np.ndarray, map_y: np.ndarray, pose: Any,
-                           side: str) -> None:
-        """Where the warp stretched the skin around an eye more than STRETCHED times up or
-        down, replace its streaks with the same colours smoothed, plus the picture's grain."""
-        ids = list(mesh.EYE_UPPER[side] + mesh.EYE_LOWER[side] + mesh.BROW_LOWER[side])
-        pts = pose.points[ids, :2]
-        pad = 0.1 * self.rig.iod
-        h, w = crop.shape[:2]
-        x0, y0 = max(int(pts[:, 0].min() - pad), 1), max(int(pts[:, 1].min() - pad), 1)
-        x1 = min(int(pts[:, 0].max() + pad) + 1, w - 1)
-        y1 = min(int(pts[:, 1].max() + pad) + 1, h - 1)
-        if x1 - x0 < 4 or y1 - y0 < 4:
-            return
-        # Source rows per output row: under 1/STRETCHED means stretched more than that.
-        rate = np.abs(map_y[y0 + 1:y1 + 1, x0:x1] - map_y[y0 - 1:y1 - 1, x0:x1]) / 2.0
-        weight = np.clip((1.0 / STRETCHED - rate) * 2.0 * STRETCHED, 0.0, 1.0)
-        if float(weight.max()) <= 0.0:
-            return
-        sigma = max(0.025 * self.rig.iod, 1.0)
-        weight = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 0.4 * sigma)[:, :, None]
-        patch = crop[y0:y1, x0:x1, :3].astype(np.float32)
-        smooth = cv2.GaussianBlur(patch, (0, 0), sigma)
-        if self.mouth.noise > 0.3:
-            smooth += self.mouth.noise * self.mouth.grain(y0, y1, x0, x1)[:, :, None]
-        patch += (smooth - patch) * weight
-        crop[y0:y1, x0:x1, :3] = np.clip(np.round(patch), 0, 255).astype(np.uint8)
+    def _closure(self, pose: Any, side: str) -> float:
+        """How shut eye ``side`` is (0: as at rest or wider, 1: shut)."""
+        ids = [mesh.EYE_UPPER[side][4], mesh.EYE_LOWER[side][4]]
+        rest = float((self.rig.rest[ids[1], :2] - self.rig.rest[ids[0], :2]) @ self.rig.ey)
+        now = float((pose.points[ids[1], :2] - pose.points[ids[0], :2]) @ self.rig.ey)
+        return float(np.clip(1.0 - now / max(rest, 1e-6), 0.0, 1.0))
 
     def _lids_moved(self, pose: Any, side: str) -> bool:
         ids = list(mesh.EYE_UPPER[side] + mesh.EYE_LOWER[side])

@@ -12,6 +12,7 @@ from visemic.render.portrait.rig_tables import (
     GAZE_SIDEWAYS,
     GAZE_VERTICAL,
     LID_MEET,
+    LID_RIGID,
     LID_SKIN_REACH,
     LID_TAPER,
     LIDS,
@@ -80,7 +81,15 @@ class EyelidRig:
         away = np.interp(x, margin[mo, 0], margin[mo, 1]) - y
         if lid != "upper":
             away = -away
-        weight = np.clip(1.0 - away / max(reach, 1e-3), 0.0, 1.0)
+        # The row of skin next to the upper margin goes with it as a piece: the lash line
+        # between them keeps its width (stretched, it would read as a smudge); the skin
+        # beyond takes the stretch.
+        rigid = 0.0
+        if lid == "upper":
+            row = list(mesh.EYE_UPPER_FOLD[side][:7])
+            rigid = min(float(np.median(away[row])), LID_RIGID * reach)
+        weight = np.clip(1.0 - np.maximum(away - rigid, 0.0) / max(reach - rigid, 1e-3),
+                         0.0, 1.0)
         if lid == "upper":
             # The brow stays, or comes down a little where the picture shows little lid under
             # it (wide-open eyes): from its lower edge up, the skin follows at most that much.

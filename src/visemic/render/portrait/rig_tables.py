@@ -29,6 +29,7 @@ LID_MEET = 0.8
 # shuts), not pulled out of the narrow band of lid the picture shows into streaks.
 LID_SKIN_REACH = (1.2, 0.8)
 BROW_FOLLOW = 0.3  # the most the brow follows a closing lid
+LID_RIGID = 0.4  # the skin next to the upper margin that moves with it, at most, × the reach
 # How much of a lid's raise or drop each of its 7 inner margin points takes (outer → inner).
 LID_TAPER = np.sin(np.pi * np.arange(1, 8) / 8.0)
 # Gaze: iris travel at full eyeLook*, as a share of the eye's half width / half height.
