@@ -162,9 +162,6 @@ def test_silence_is_rest_and_still(dubbed):
     assert np.median(still) < 0.3 * np.median(moving)
 
 
-@pytest.mark.xfail(strict=True, reason="known defect (issue 18): where the source mouth is wide "
-                   "open with the tongue showing, its edge shows faintly around the pasted "
-                   "closed mouth, and Face Mesh's lip reading jitters in a quarter of the pause")
 def test_silence_reads_still_to_face_mesh(dubbed):
     plan, out = dubbed
     a, b = _middle_pause(plan)

@@ -35,6 +35,13 @@ FEATHER = 0.14        # IOD over which the mouth's mask fades in from its edge
 LIP_MARGIN = 0.04     # IOD around the outer lips always shown from the atlas
 RING = (0.08, 0.30)   # skin ring for colour matching: IOD outside the outer lips
 COLOUR_MEMORY = 0.8   # share of the previous frames' skin colour kept each frame
+# Where the video's own mouth is open wider than the new one, its lips (their outline, this
+# far around in IOD, plus this share of how much wider it is open) are painted over with the
+# skin around them before the jaw warp: Face Mesh places the lips of a wide-open mouth a
+# little inside their edge, and that edge would otherwise show faintly around a closed mouth.
+HIDE_MARGIN = (0.06, 0.5)
+HIDE_FROM = 0.02      # IOD wider than the new mouth's opening before the source lips are hidden
+LIPS_OUTER_RING = list(mesh.LIPS_OUTER_UPPER + tuple(reversed(mesh.LIPS_OUTER_LOWER)))
 NOSE_WINGS = list(mesh.NOSE_WING["right"] + mesh.NOSE_WING["left"])
 
 
@@ -112,16 +119,17 @@ class Compositor:
             return
         roi = image[y0:y1, x0:x1]
         off = np.array([x0, y0], np.float64)
+        iod = frame.iod
+        source = _hide_open_lips(roi, cur - off, new - off, iod)
         # No triangle is left out of this layer even if it folds over (lips closing over an
         # open mouth): a left-out triangle would show the video's own mouth where it was.
-        base, _ = warp(roi, src - off, dst - off, self.base_tris, (x1 - x0, y1 - y0))
+        base, _ = warp(source, src - off, dst - off, self.base_tris, (x1 - x0, y1 - y0))
         # The mouth layer.
         paste_dst = new[self.layout.paste] - off
         mouth, covered = self._mouth(edit.entry, paste_dst, (x1 - x0, y1 - y0))
         if edit.second is not None and edit.mix > 0:
             other, _ = self._mouth(edit.second, paste_dst, (x1 - x0, y1 - y0))
             mouth = mouth * (1 - edit.mix) + other * edit.mix
-        iod = frame.iod
         alpha = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
         alpha = geometry.smoothstep(alpha / max(FEATHER * iod, 1.0)).astype(np.float32)
         # Colour: gain per channel so the skin ring around the lips matches the frame's.
@@ -162,6 +170,27 @@ class Compositor:
         pic, covered = warp(self.atlas.crops[entry], src, dst, self.layout.paste_triangles, size,
                             sign)
         return pic.astype(np.float32), covered
+
+
+def _hide_open_lips(roi: np.ndarray, cur: np.ndarray, new: np.ndarray,
+                    iod: float) -> np.ndarray:
+    """``roi`` with the video's own lips painted over by the skin around them where its mouth
+    is open wider than the new one (``cur``/``new``: landmarks in ROI pixels); ``roi`` itself
+    (not a copy) where it is not."""
+    gap_now = float(np.hypot(*(cur[14] - cur[13])))
+    gap_new = float(np.hypot(*(new[14] - new[13])))
+    wider = (gap_now - gap_new) / max(iod, 1e-6)
+    if not np.isfinite(wider) or wider < HIDE_FROM:
+        return roi
+    lips = cur[LIPS_OUTER_RING]
+    if not np.isfinite(lips).all():
+        return roi
+    mask = np.zeros(roi.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(lips).astype(np.int32)], 255)
+    grow = int(np.ceil((HIDE_MARGIN[0] + HIDE_MARGIN[1] * wider) * iod))
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                       (2 * grow + 1, 2 * grow + 1)))
+    return cv2.inpaint(roi, mask, max(2, grow // 2), cv2.INPAINT_TELEA)
 
 
 def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndarray,

@@ -491,7 +491,10 @@ def _render(d: Dub, path: str | os.PathLike[str], progress: Progress | None) -> 
                 disp = _displacement(d, i, atlas_rest)
                 frame = geometry.head_frame(np.nan_to_num(current))
                 disp[:, 1] += fix[i] * lower
-                wanted = geometry.to_image(d.rest_local + disp, frame)
+                # The new mouth is placed on the head as its rigid points lie in this frame
+                # (the head frame alone tilts as the video's own jaw drops).
+                rot, shift = geometry.rigid_fit(d.rest_local, geometry.to_local(current, frame))
+                wanted = geometry.to_image((d.rest_local + disp) @ rot.T + shift, frame)
                 target = current + strength * follow * (wanted - current)
                 target = np.where(np.isfinite(target), target, current)[:, :2]
                 compositor.apply(image, Edit(current=current, target=target,
