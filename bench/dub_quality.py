@@ -82,7 +82,9 @@ def cut(src: Path, dst: Path, t0: float, t1: float) -> Path:
         i0 = max(0, int((t0 - start) * 48000))
         i1 = max(i0, int((t1 - start) * 48000))
         chunk = samples[i0:i1]
-        pos = 0
+        # Where the cut starts before the audio, the audio starts that much later in the cut
+        # (so sound and picture keep their places).
+        pos = max(0, int(round((start - t0) * 48000)))
         for k in range(0, len(chunk), 4800):
             block = chunk[k:k + 4800]
             af = av.AudioFrame.from_ndarray(block[None, :].astype(np.float32), format="fltp",

@@ -170,6 +170,19 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
         atlas.classes[:] = CLASSES.index("other")
         atlas.silent[:] = False
     stage.begin("select", 1.0)
+    learned = None
+    if profile is None and ref_speech is not None and not os.environ.get("NOLEARN"):
+        # The reference is tracked and its speech analysed already: the person's own motion
+        # (issue 17's profile) is learned from it, and both speeches are animated with it.
+        learned = _learn_profile(atlas, ref_speech, ref_info.audio_start or 0.0, reference)
+        if os.environ.get("GENERICRE"):
+            from visemic.motion.profile import generic
+            learned = generic()
+
+        if learned is not None:
+            same_speech = ref_speech is speech
+            ref_speech = _reanimated(ref_speech, learned, emotion if same_speech else None)
+            speech = ref_speech if same_speech else _reanimated(speech, learned, emotion)
     if shapes is None:
         ref_times = atlas.times - (ref_info.audio_start or 0.0)
         ref_values = _sample(ref_speech, ref_times) if ref_speech is not None else None
@@ -198,6 +211,8 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
                     "away or a cut)", lost, len(plan))
     # jumps: output frames whose mouth is not the reference frame that followed the previous one
     stats = {"frames": len(plan), "passed_through": lost, "atlas": atlas.size,
+             "profile": "given" if profile is not None else
+             "learned" if learned is not None else "generic",
              "jumps": int((np.diff(atlas.source[choice]) != 1).sum()) if len(choice) > 1 else 0}
     return Dub(video=video, info=info, speech=speech, audio_path=audio_path,
                audio_offset=offset, track=track, atlas=atlas, rest_local=rest_local, plan=plan,
@@ -241,6 +256,37 @@ def _own_speech(path: str, info: decode.VideoInfo, language: str | None,
         log.warning("%s has no audio: its mouths are chosen by shape only", path)
         return None
     return api.animate(path, language=language, fps=CURVE_FPS, profile=profile)
+
+
+def _learn_profile(atlas: Atlas, speech: Result, audio_start: float, name: str) -> Any:
+    """The person's motion profile (:func:`visemic.calibrate.learn`) from the reference's atlas
+    frames (their tracked lips) and its own speech; None where the clip has too little tracked
+    speech to learn from (the generic motion is used)."""
+    from visemic import calibrate
+
+    order = np.argsort(atlas.times)
+    f = atlas.features[order].astype(np.float64)
+    col = features.FEATURES.index
+    obs = calibrate.Observation(
+        os.path.basename(name), atlas.times[order] - audio_start, f[:, col("inner_aperture")],
+        f[:, col("mouth_width")], f[:, col("protrusion")], np.ones(len(order)),
+        speech.timeline, speech.prosody, speech.audio.duration, "iod")
+    try:
+        learned = calibrate.learn(obs)
+    except VisemicError as exc:
+        log.info("generic motion: %s", exc)
+        return None
+    log.warning("score generic %s learned %s", calibrate.score(obs), calibrate.score(obs, learned))
+    return learned
+
+
+def _reanimated(result: Result, profile: Any, emotion: Any = None) -> Result:
+    """``result``'s speech animated again (same phones) with a motion ``profile``."""
+    from visemic import api
+
+    return api.animate(result.audio, alignment=result.timeline,
+                       language=result.timeline.language, fps=CURVE_FPS, emotion=emotion,
+                       profile=profile)
 
 
 def _empty_timeline(language: str) -> Any:
@@ -494,6 +540,8 @@ def _render(d: Dub, path: str | os.PathLike[str], progress: Progress | None) -> 
                 # The new mouth is placed on the head as its rigid points lie in this frame
                 # (the head frame alone tilts as the video's own jaw drops).
                 rot, shift = geometry.rigid_fit(d.rest_local, geometry.to_local(current, frame))
+                if os.environ.get("NORIGID"):
+                    rot, shift = np.eye(3), np.zeros(3)
                 wanted = geometry.to_image((d.rest_local + disp) @ rot.T + shift, frame)
                 target = current + strength * follow * (wanted - current)
                 target = np.where(np.isfinite(target), target, current)[:, :2]
