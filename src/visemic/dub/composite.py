@@ -180,8 +180,7 @@ def _hide_open_lips(roi: np.ndarray, cur: np.ndarray, new: np.ndarray,
     gap_now = float(np.hypot(*(cur[14] - cur[13])))
     gap_new = float(np.hypot(*(new[14] - new[13])))
     wider = (gap_now - gap_new) / max(iod, 1e-6)
-    import os
-    if os.environ.get("NOHIDE") or not np.isfinite(wider) or wider < HIDE_FROM:
+    if not np.isfinite(wider) or wider < HIDE_FROM:
         return roi
     lips = cur[LIPS_OUTER_RING]
     if not np.isfinite(lips).all():

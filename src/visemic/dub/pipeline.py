@@ -54,7 +54,10 @@ PREFETCH = 4
 APERTURE_FIX = 0.08     # eye distances the lower lip may be moved to open as asked
 SEALED = 0.02           # eye distances: the opening of lips that seal
 TRACK_SMOOTHING = 2     # passes of centred [1 2 1] over the video's landmarks (less shimmer)
-BACKWARD_CHUNK = 24     # frames decoded at once when playing backward
+BACKWARD_CHUNK = 24
+# Share of the target shape taken from the reference's own lips for the same phone in the same
+# context (where the reference has it; the rest from the curves through the shape profile).
+CONTEXT_SHARE = 0.5     # frames decoded at once when playing backward
 
 
 @dataclass
@@ -171,13 +174,10 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
         atlas.silent[:] = False
     stage.begin("select", 1.0)
     learned = None
-    if profile is None and ref_speech is not None and not os.environ.get("NOLEARN"):
+    if profile is None and ref_speech is not None:
         # The reference is tracked and its speech analysed already: the person's own motion
         # (issue 17's profile) is learned from it, and both speeches are animated with it.
         learned = _learn_profile(atlas, ref_speech, ref_info.audio_start or 0.0, reference)
-        if os.environ.get("GENERICRE"):
-            from visemic.motion.profile import generic
-            learned = generic()
 
         if learned is not None:
             same_speech = ref_speech is speech
@@ -198,6 +198,18 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     speech_times = times + offset
     values = _sample(speech, speech_times)
     targets = np.asarray(shapes(values, speech.animation.channels), np.float64)
+    if timeline is not None and CONTEXT_SHARE > 0:
+        # The person's own lips for each phone in its context, where the reference has it.
+        from visemic.dub.atlas import phone_at, phone_class
+        from visemic.dub.shapes import context_targets
+
+        ref_k, ref_u = phone_at(ref_speech.timeline, atlas.times - (ref_info.audio_start or 0.0))
+        out_k, out_u = phone_at(speech.timeline, speech_times)
+        seen, trust = context_targets([p.symbol for p in speech.timeline.phones], out_k, out_u,
+                                      [p.symbol for p in ref_speech.timeline.phones], ref_k,
+                                      ref_u, atlas.features, phone_class)
+        share = (CONTEXT_SHARE * trust)[:, None]
+        targets = (1 - share) * targets + share * seen
     classes = context(speech.timeline, speech_times)
     silent = pauses(speech.timeline, speech_times, lag=SILENCE_LAG, lead=SILENCE_LEAD)
     # In pauses the shape asked for is the person's rest.
@@ -276,7 +288,6 @@ def _learn_profile(atlas: Atlas, speech: Result, audio_start: float, name: str) 
     except VisemicError as exc:
         log.info("generic motion: %s", exc)
         return None
-    log.warning("score generic %s learned %s", calibrate.score(obs), calibrate.score(obs, learned))
     return learned
 
 
@@ -540,8 +551,6 @@ def _render(d: Dub, path: str | os.PathLike[str], progress: Progress | None) -> 
                 # The new mouth is placed on the head as its rigid points lie in this frame
                 # (the head frame alone tilts as the video's own jaw drops).
                 rot, shift = geometry.rigid_fit(d.rest_local, geometry.to_local(current, frame))
-                if os.environ.get("NORIGID"):
-                    rot, shift = np.eye(3), np.zeros(3)
                 wanted = geometry.to_image((d.rest_local + disp) @ rot.T + shift, frame)
                 target = current + strength * follow * (wanted - current)
                 target = np.where(np.isfinite(target), target, current)[:, :2]
