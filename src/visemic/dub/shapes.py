@@ -142,5 +142,6 @@ def context_targets(out_phones: Sequence[str], out_index: np.ndarray, out_pos: n
         if total <= 1e-9:
             continue
         out[i] = w @ feats / total
-        trust[i] = min(1.0, total / CONTEXT_FULL)
+        # trusted by the frames of the very phone only (other phones of its class fill in)
+        trust[i] = min(1.0, float(w[same].sum()) / CONTEXT_FULL)
     return out, trust
