@@ -77,6 +77,14 @@ def test_the_avatar_is_tracked(talking):
     assert t.found.mean() > 0.95
 
 
+def test_the_motion_is_learned_from_the_reference(dubbed):
+    plan, _ = dubbed
+    # The video's own speech and tracked lips give the person's motion profile, which animates
+    # the new speech.
+    assert plan.stats["profile"] == "learned"
+    assert plan.speech.settings["profile"] == "learned from talking.mp4"
+
+
 def test_ping_pong_covers_longer_speech_without_repeating_the_turn(dubbed, talking):
     plan, _ = dubbed
     n = len(frames_of(talking))

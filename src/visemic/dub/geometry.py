@@ -29,6 +29,9 @@ FRAME_POINTS = (33, 133, 263, 362, 10, 152, NOSE_BASE)
 # Tracked points kept per frame: those below this height (IOD, local y; the eyes are near −0.9)
 # and the head-frame points. Everything the edit touches lies below it.
 KEEP_BELOW = -0.45
+# IOD below the chin where the follow of the new mouth starts to fade (the chin and the jaw
+# line beside it rise and fall together: a jaw line left behind reads as a longer face)
+JAW_REACH = 0.25
 # Points that do not move when the face speaks (eye corners, the bridge between the eyes;
 # Face Mesh moves the nose, its wings and the forehead a little with the jaw): the pose is
 # refitted on them (:func:`rigid_fit`), the head frame's own down axis running
@@ -134,7 +137,7 @@ def mouth_layout(rest_local: np.ndarray) -> MouthLayout:
 
     # Follow: lips and chin fully, fading out towards the jaw sides and the nose.
     follow = 1.0 - smoothstep((rho(half + 0.15, centre[1] - top + 0.08,
-                                   chin - centre[1] + 0.05) - 1.0) / 0.8)
+                                   chin - centre[1] + JAW_REACH) - 1.0) / 0.8)
     # The silhouette beside the mouth is the jaw's side: held, so the cheek and collar stay
     # (a taper, not a cut: neighbouring points that move very differently fold the outline
     # into steps where the video's jaw is dropped far from the new one)

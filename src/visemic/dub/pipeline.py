@@ -22,7 +22,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -293,7 +293,7 @@ def _learn_profile(atlas: Atlas, speech: Result, audio_start: float, name: str) 
     except VisemicError as exc:
         log.info("generic motion: %s", exc)
         return None
-    return learned
+    return replace(learned, name=f"learned from {os.path.basename(name)}")
 
 
 def _reanimated(result: Result, profile: Any, emotion: Any = None) -> Result:
