@@ -122,10 +122,19 @@ class Compositor:
         roi = image[y0:y1, x0:x1]
         off = np.array([x0, y0], np.float64)
         iod = frame.iod
-        source = _hide_open_lips(roi, cur - off, new - off, iod)
+        painted = _hide_open_lips(roi, cur - off, new - off, iod)
+        source = roi
+        if painted is not roi:
+            # The frame, the frame with its lips painted over, and where: warped together.
+            where = (np.any(painted != roi, axis=2) * 255).astype(np.uint8)
+            source = np.dstack([roi, painted, where])
         # No triangle is left out of this layer even if it folds over (lips closing over an
         # open mouth): a left-out triangle would show the video's own mouth where it was.
         base, _ = warp(source, src - off, dst - off, self.base_tris, (x1 - x0, y1 - y0))
+        hidden = painted_base = None
+        if base.shape[2] > 3:
+            hidden, painted_base = base[..., 6], base[..., 3:6]
+            base = np.ascontiguousarray(base[..., :3])
         # The mouth layer.
         paste_dst = new[self.layout.paste] - off
         mouth, covered = self._mouth(edit.entry, paste_dst, (x1 - x0, y1 - y0))
@@ -145,9 +154,21 @@ class Compositor:
         solid = (from_lips <= LIP_MARGIN).astype(np.float32)
         solid = cv2.GaussianBlur(solid, (0, 0), max(0.5, LIP_MARGIN * iod / 2))
         alpha = np.maximum(alpha, solid * covered)
+        under = base  # the frame's own skin, for the colour match
+        if hidden is not None and painted_base is not None:
+            # The video's own lips, painted over, show nowhere: inside the paste the mouth
+            # covers them (the person's own skin, beard and all), fading in from the paste's
+            # edge; under its feather the painted skin shows; beyond it, the frame as it was.
+            edge = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
+            soft = cv2.GaussianBlur(hidden.astype(np.float32) / 255.0, (0, 0),
+                                    max(0.5, LIP_MARGIN * iod / 2))
+            alpha = np.maximum(alpha, soft * geometry.smoothstep(
+                edge / max(0.5 * FEATHER * iod, 1.0)))
+            w = (soft * geometry.smoothstep(edge / max(0.25 * FEATHER * iod, 2.0)))[..., None]
+            base = (base.astype(np.float32) * (1 - w) + painted_base.astype(np.float32) * w)
         ring = (from_lips > RING[0]) & (from_lips <= RING[1]) & covered
         if ring.sum() >= 10:
-            skin = base[ring].astype(np.float32).mean(axis=0)
+            skin = under[ring].astype(np.float32).mean(axis=0)
             if self._skin is None:
                 self._skin = skin
             else:
