@@ -22,6 +22,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -139,34 +140,46 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
         raise VisemicError(f"{video} has no audio track: give the new speech as AUDIO")
     audio_path = os.fspath(audio) if audio is not None else video
     stage = _Stages(progress)
-    stage.begin("speech", 0.10)
     if profile is not None:
         from visemic.motion.profile import resolve
 
         profile = resolve(profile)
-    speech = api.animate(audio_path, text, language=language, fps=CURVE_FPS, emotion=emotion,
-                         progress=stage.report, profile=profile)
     # The speech's time 0 on the output clock (which starts at the video's first frame).
     offset = (info.video_start - info.audio_start) if audio is None else 0.0
     reference = os.fspath(mouth_from) if mouth_from is not None else video
     same = os.path.abspath(reference) == os.path.abspath(video)
-    kept = None
-    if same:
-        ref_info = info
-        ref_speech = speech if audio is None else _own_speech(video, info, language, profile)
-        stage.begin("track", 0.45)
-        builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(info))
-        track = _scan(video, info, face, builder, stage.report)
-        atlas_builder = builder
-    else:
-        ref_info = decode.probe(reference)
-        ref_speech = _own_speech(reference, ref_info, language, profile)
-        stage.begin("atlas", 0.30)
-        atlas_builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(ref_info))
-        _scan(reference, ref_info, 0, atlas_builder, stage.report, reference=True)
-        kept = atlas_builder.kept
-        stage.begin("track", 0.50)
-        track = _scan(video, info, face, None, stage.report, kept=kept)
+    ref_info = info if same else decode.probe(reference)
+
+    def analyse() -> tuple[Result, Result | None]:
+        new = api.animate(audio_path, text, language=language, fps=CURVE_FPS, emotion=emotion,
+                          profile=profile)
+        own = new if same and audio is None else _own_speech(reference, ref_info, language,
+                                                               profile)
+        return new, own
+
+    # The speech is analysed on a thread of its own while the video is decoded and tracked
+    # (recognition, decoding and Face Mesh all release the GIL: both cores work).
+    with ThreadPoolExecutor(1, thread_name_prefix="visemic-dub-speech") as pool:
+        analysis = pool.submit(analyse)
+        try:
+            kept = None
+            if same:
+                stage.begin("track", 0.45)
+                builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(info))
+                track = _scan(video, info, face, builder, stage.report)
+                atlas_builder = builder
+            else:
+                stage.begin("atlas", 0.30)
+                atlas_builder = AtlasBuilder(kept=np.zeros(0, np.int32),
+                                             stride=_stride(ref_info))
+                _scan(reference, ref_info, 0, atlas_builder, stage.report, reference=True)
+                kept = atlas_builder.kept
+                stage.begin("track", 0.50)
+                track = _scan(video, info, face, None, stage.report, kept=kept)
+        except BaseException:
+            analysis.cancel()
+            raise
+        speech, ref_speech = analysis.result()
     timeline = ref_speech.timeline if ref_speech is not None else None
     atlas = atlas_builder.finish(timeline or _empty_timeline(language or "en"),
                                  ref_info.audio_start or 0.0, reference)
