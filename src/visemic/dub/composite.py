@@ -251,7 +251,10 @@ def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndar
     # Large areas: the maps are computed on every other pixel and scaled up (they are affine
     # inside each triangle and continuous across its edges, so this is exact but for a
     # sub-pixel rounding of the corners along the edges), a quarter of the work.
-    step = 2 if w * h >= COARSE_MAP_PIXELS else 1
+    # (only where the picture is warped within itself: outside every triangle it stays as
+    # it is, so the maps are continuous everywhere; a mouth crop's maps are not, around
+    # triangles left out)
+    step = 2 if w * h >= COARSE_MAP_PIXELS and image.shape[:2] == (h, w) else 1
     hw, hh = -(-w // step), -(-h // step)
     ids = np.full((hh, hw), n, np.int32)
     # (a coarse pixel's centre is at step·i + (step − 1)/2 in output pixels)
