@@ -213,6 +213,19 @@ def _hide_open_lips(roi: np.ndarray, cur: np.ndarray, new: np.ndarray,
     grow = int(np.ceil((HIDE_MARGIN[0] + HIDE_MARGIN[1] * wider) * iod))
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
                                                        (2 * grow + 1, 2 * grow + 1)))
+    # Only the face is painted over (a turned head's far cheek is near its mouth: hair or
+    # background beyond it must not be smeared into the face).
+    oval = cur[list(mesh.FACE_OVAL) + LIPS_OUTER_RING]
+    oval = oval[np.isfinite(oval).all(axis=1)]
+    if len(oval) >= 8:
+        face = np.zeros_like(mask)
+        cv2.fillPoly(face, [cv2.convexHull(np.round(oval).astype(np.int32))], 255)
+        inset = max(1, int(round(HIDE_MARGIN[0] * iod)))
+        face = cv2.erode(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                         (2 * inset + 1, 2 * inset + 1)))
+        mask &= face
+        if not mask.any():
+            return roi
     # The fill is smooth skin: painted at most HIDE_IOD_PX pixels per IOD, then scaled up
     # (a full-size inpaint takes ~30 ms at 1080×1920).
     k = min(1.0, HIDE_IOD_PX / max(iod, 1e-6))
