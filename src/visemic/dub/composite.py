@@ -215,11 +215,12 @@ def _hide_open_lips(roi: np.ndarray, cur: np.ndarray, new: np.ndarray,
                                                        (2 * grow + 1, 2 * grow + 1)))
     # Only the face is painted over (a turned head's far cheek is near its mouth: hair or
     # background beyond it must not be smeared into the face).
-    oval = cur[list(mesh.FACE_OVAL) + LIPS_OUTER_RING]
+    oval = cur[list(mesh.FACE_OVAL)]
     oval = oval[np.isfinite(oval).all(axis=1)]
     if len(oval) >= 8:
         face = np.zeros_like(mask)
-        cv2.fillPoly(face, [cv2.convexHull(np.round(oval).astype(np.int32))], 255)
+        hull = cv2.convexHull(np.round(np.vstack([oval, lips])).astype(np.int32))
+        cv2.fillPoly(face, [hull], 255)
         inset = max(1, int(round(HIDE_MARGIN[0] * iod)))
         face = cv2.erode(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
                                                          (2 * inset + 1, 2 * inset + 1)))
