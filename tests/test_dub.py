@@ -77,6 +77,14 @@ def test_the_avatar_is_tracked(talking):
     assert t.found.mean() > 0.95
 
 
+def test_the_motion_is_learned_from_the_reference(dubbed):
+    plan, _ = dubbed
+    # The video's own speech and tracked lips give the person's motion profile, which animates
+    # the new speech.
+    assert plan.stats["profile"] == "learned"
+    assert plan.speech.settings["profile"] == "learned from talking.mp4"
+
+
 def test_ping_pong_covers_longer_speech_without_repeating_the_turn(dubbed, talking):
     plan, _ = dubbed
     n = len(frames_of(talking))
@@ -162,9 +170,6 @@ def test_silence_is_rest_and_still(dubbed):
     assert np.median(still) < 0.3 * np.median(moving)
 
 
-@pytest.mark.xfail(strict=True, reason="known defect (issue 18): where the source mouth is wide "
-                   "open with the tongue showing, its edge shows faintly around the pasted "
-                   "closed mouth, and Face Mesh's lip reading jitters in a quarter of the pause")
 def test_silence_reads_still_to_face_mesh(dubbed):
     plan, out = dubbed
     a, b = _middle_pause(plan)

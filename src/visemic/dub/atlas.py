@@ -78,6 +78,23 @@ def context(timeline: Timeline, times: np.ndarray) -> np.ndarray:
     return out
 
 
+def phone_at(timeline: Timeline, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the phone of ``timeline`` at each of ``times``, −1 between phones; how far
+    into it, 0…1)."""
+    phones = timeline.phones
+    t = np.asarray(times, np.float64)
+    if not phones:
+        return np.full(len(t), -1, np.int64), np.zeros(len(t))
+    starts = np.array([p.start for p in phones])
+    ends = np.array([p.end for p in phones])
+    k = np.searchsorted(starts, t, side="right") - 1
+    inside = (k >= 0) & (t < ends[np.maximum(k, 0)])
+    k = np.where(inside, k, -1)
+    kk = np.maximum(k, 0)
+    u = np.clip((t - starts[kk]) / np.maximum(ends[kk] - starts[kk], 1e-6), 0.0, 1.0)
+    return k, np.where(inside, u, 0.0)
+
+
 def pauses(timeline: Timeline, times: np.ndarray, min_pause: float = MIN_PAUSE,
            lead: float = 0.0, lag: float = 0.0) -> np.ndarray:
     """[n] True at ``times`` inside a stretch without phones lasting ``min_pause`` or more

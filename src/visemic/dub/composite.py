@@ -35,6 +35,15 @@ FEATHER = 0.14        # IOD over which the mouth's mask fades in from its edge
 LIP_MARGIN = 0.04     # IOD around the outer lips always shown from the atlas
 RING = (0.08, 0.30)   # skin ring for colour matching: IOD outside the outer lips
 COLOUR_MEMORY = 0.8   # share of the previous frames' skin colour kept each frame
+# Where the video's own mouth is open wider than the new one, its lips (their outline, this
+# far around in IOD, plus this share of how much wider it is open) are painted over with the
+# skin around them before the jaw warp: Face Mesh places the lips of a wide-open mouth a
+# little inside their edge, and that edge would otherwise show faintly around a closed mouth.
+HIDE_MARGIN = (0.06, 0.5)
+HIDE_IOD_PX = 40.0    # resolution the painting over is done at (pixels per IOD)
+HIDE_FROM = 0.02      # IOD wider than the new mouth's opening before the source lips are hidden
+LIPS_OUTER_RING = list(mesh.LIPS_OUTER_UPPER + tuple(reversed(mesh.LIPS_OUTER_LOWER)))
+COARSE_MAP_PIXELS = 160 * 160  # warps of larger areas compute their maps at half resolution
 NOSE_WINGS = list(mesh.NOSE_WING["right"] + mesh.NOSE_WING["left"])
 
 
@@ -112,12 +121,24 @@ class Compositor:
             return
         roi = image[y0:y1, x0:x1]
         off = np.array([x0, y0], np.float64)
+        iod = frame.iod
+        painted = _hide_open_lips(roi, cur - off, new - off, iod)
+        source = roi
+        if painted is not roi:
+            # The frame, the frame with its lips painted over, and where: warped together.
+            where = (np.any(painted != roi, axis=2) * 255).astype(np.uint8)
+            source = np.dstack([roi, painted, where])
         # No triangle is left out of this layer even if it folds over (lips closing over an
         # open mouth): a left-out triangle would show the video's own mouth where it was.
-        base, _ = warp(roi, src - off, dst - off, self.base_tris, (x1 - x0, y1 - y0))
+        base, _ = warp(source, src - off, dst - off, self.base_tris, (x1 - x0, y1 - y0))
+        hidden = painted_base = None
+        if base.shape[2] > 3:
+            hidden, painted_base = base[..., 6], base[..., 3:6]
+            base = np.ascontiguousarray(base[..., :3])
         # The mouth layer.
-        mouth, alpha = self.mouth_layer(base, new[self.layout.paste] - off, frame.iod,
-                                        edit.entry, edit.second, edit.mix)
+        mouth, alpha, base = self.mouth_layer(
+            base, new[self.layout.paste] - off, iod, edit.entry, edit.second, edit.mix,
+            None if hidden is None else (hidden, painted_base))
         a = (alpha * edit.strength)[..., None]
         out = base.astype(np.float32) * (1 - a) + mouth * a
         if edit.strength < 1.0:
@@ -130,12 +151,15 @@ class Compositor:
         roi[keep:] = np.clip(out[keep:] + 0.5, 0, 255).astype(np.uint8)
 
     def mouth_layer(self, base: np.ndarray, paste_dst: np.ndarray, iod: float, entry: int,
-                    second: int | None = None, mix: float = 0.0
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    second: int | None = None, mix: float = 0.0,
+                    painted: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The atlas mouth ``entry`` (blended ``mix`` with ``second``) warped onto
         ``paste_dst`` (the layout's paste points, pixels of ``base``), its colour matched to
         ``base`` (H×W×3) in a skin ring around the lips: (picture H×W×3 float32, alpha H×W
-        0…1) to lay over ``base``."""
+        0…1, the base to lay them over). ``painted`` (where, 0…255, and ``base`` with the
+        video's own open lips painted over with skin) hides those lips: inside the paste the
+        mouth covers them, under its feather the painted skin shows."""
         size = (base.shape[1], base.shape[0])
         mouth, covered = self._mouth(entry, paste_dst, size)
         if second is not None and mix > 0:
@@ -154,16 +178,29 @@ class Compositor:
         solid = (from_lips <= LIP_MARGIN).astype(np.float32)
         solid = cv2.GaussianBlur(solid, (0, 0), max(0.5, LIP_MARGIN * iod / 2))
         alpha = np.maximum(alpha, solid * covered)
+        under = base  # the frame's own skin, for the colour match
+        if painted is not None:
+            hidden, painted_base = painted
+            # The video's own lips, painted over, show nowhere: inside the paste the mouth
+            # covers them (the person's own skin, beard and all), fading in from the paste's
+            # edge; under its feather the painted skin shows; beyond it, the frame as it was.
+            edge = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
+            soft = cv2.GaussianBlur(hidden.astype(np.float32) / 255.0, (0, 0),
+                                    max(0.5, LIP_MARGIN * iod / 2))
+            alpha = np.maximum(alpha, soft * geometry.smoothstep(
+                edge / max(0.5 * FEATHER * iod, 1.0)))
+            w = (soft * geometry.smoothstep(edge / max(0.25 * FEATHER * iod, 2.0)))[..., None]
+            base = (base.astype(np.float32) * (1 - w) + painted_base.astype(np.float32) * w)
         ring = (from_lips > RING[0]) & (from_lips <= RING[1]) & covered
         if ring.sum() >= 10:
-            skin = base[ring].astype(np.float32).mean(axis=0)
+            skin = under[ring].astype(np.float32).mean(axis=0)
             if self._skin is None:
                 self._skin = skin
             else:
                 self._skin = COLOUR_MEMORY * self._skin + (1 - COLOUR_MEMORY) * skin
             gain = (self._skin + 4.0) / (mouth[ring].mean(axis=0) + 4.0)
             mouth = mouth * np.clip(gain, 0.6, 1.6)
-        return mouth, alpha
+        return mouth, alpha, base
 
     def _mouth(self, entry: int, dst: np.ndarray,
                size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -172,6 +209,57 @@ class Compositor:
         pic, covered = warp(self.atlas.crops[entry], src, dst, self.layout.paste_triangles, size,
                             sign)
         return pic.astype(np.float32), covered
+
+
+def _hide_open_lips(roi: np.ndarray, cur: np.ndarray, new: np.ndarray,
+                    iod: float) -> np.ndarray:
+    """``roi`` with the video's own lips painted over by the skin around them where its mouth
+    is open wider than the new one (``cur``/``new``: landmarks in ROI pixels); ``roi`` itself
+    (not a copy) where it is not."""
+    gap_now = float(np.hypot(*(cur[14] - cur[13])))
+    gap_new = float(np.hypot(*(new[14] - new[13])))
+    wider = (gap_now - gap_new) / max(iod, 1e-6)
+    if not np.isfinite(wider) or wider < HIDE_FROM:
+        return roi
+    lips = cur[LIPS_OUTER_RING]
+    if not np.isfinite(lips).all():
+        return roi
+    mask = np.zeros(roi.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(lips).astype(np.int32)], 255)
+    grow = int(np.ceil((HIDE_MARGIN[0] + HIDE_MARGIN[1] * wider) * iod))
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                       (2 * grow + 1, 2 * grow + 1)))
+    # Only the face is painted over (a turned head's far cheek is near its mouth: hair or
+    # background beyond it must not be smeared into the face).
+    oval = cur[list(mesh.FACE_OVAL)]
+    oval = oval[np.isfinite(oval).all(axis=1)]
+    if len(oval) >= 8:
+        face = np.zeros_like(mask)
+        hull = cv2.convexHull(np.round(np.vstack([oval, lips])).astype(np.int32))
+        cv2.fillPoly(face, [hull], 255)
+        inset = max(1, int(round(HIDE_MARGIN[0] * iod)))
+        face = cv2.erode(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                         (2 * inset + 1, 2 * inset + 1)))
+        mask &= face
+        if not mask.any():
+            return roi
+    # The fill is smooth skin: painted at most HIDE_IOD_PX pixels per IOD, then scaled up
+    # (a full-size inpaint takes ~30 ms at 1080×1920).
+    k = min(1.0, HIDE_IOD_PX / max(iod, 1e-6))
+    h, w = roi.shape[:2]
+    if k < 1.0:
+        size = (max(2, round(w * k)), max(2, round(h * k)))
+        small = cv2.resize(roi, size, interpolation=cv2.INTER_AREA)
+        hole = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+        hole = cv2.dilate(hole, np.ones((3, 3), np.uint8))
+        filled = cv2.inpaint(small, hole, max(2, round(grow * k / 2)), cv2.INPAINT_TELEA)
+        filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        filled = cv2.inpaint(roi, mask, max(2, grow // 2), cv2.INPAINT_TELEA)
+    out = roi.copy()
+    inside = mask.astype(bool)
+    out[inside] = filled[inside]
+    return out
 
 
 def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndarray,
@@ -190,17 +278,32 @@ def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndar
         # Triangles that do not move are the identity: no need to draw them.
         ok &= np.abs(tri_d - tri_s).max(axis=(1, 2)) > 0.01
     n = len(triangles)
-    ids = np.full((h, w), n, np.int32)
-    fixed = np.round(tri_d * 16).astype(np.int32)
+    # Large areas: the maps are computed on every other pixel and scaled up (they are affine
+    # inside each triangle and continuous across its edges, so this is exact but for a
+    # sub-pixel rounding of the corners along the edges), a quarter of the work.
+    # (only where the picture is warped within itself: outside every triangle it stays as
+    # it is, so the maps are continuous everywhere; a mouth crop's maps are not, around
+    # triangles left out)
+    step = 2 if w * h >= COARSE_MAP_PIXELS and image.shape[:2] == (h, w) else 1
+    hw, hh = -(-w // step), -(-h // step)
+    ids = np.full((hh, hw), n, np.int32)
+    # (a coarse pixel's centre is at step·i + (step − 1)/2 in output pixels)
+    fixed = np.round((tri_d - (step - 1) / 2) / step * 16).astype(np.int32)
     for k in np.flatnonzero(ok).tolist():
         cv2.fillConvexPoly(ids, fixed[k], k, lineType=cv2.LINE_8, shift=4)
-    gx = np.arange(w, dtype=np.float32)[None, :]
-    gy = np.arange(h, dtype=np.float32)[:, None]
+    gx = (np.arange(hw, dtype=np.float32) * step + (step - 1) / 2)[None, :]
+    gy = (np.arange(hh, dtype=np.float32) * step + (step - 1) / 2)[:, None]
     # Per pixel, its triangle's affine map (one coefficient plane at a time).
     map_x = np.take(coef[:, 0], ids) * gx + np.take(coef[:, 1], ids) * gy \
         + np.take(coef[:, 2], ids)
     map_y = np.take(coef[:, 3], ids) * gx + np.take(coef[:, 4], ids) * gy \
         + np.take(coef[:, 5], ids)
+    if step > 1:
+        map_x = cv2.resize(map_x, (hw * step, hh * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+        map_y = cv2.resize(map_y, (hw * step, hh * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+        ids = cv2.resize(ids, (hw * step, hh * step), interpolation=cv2.INTER_NEAREST)[:h, :w]
+        gx = np.arange(w, dtype=np.float32)[None, :]
+        gy = np.arange(h, dtype=np.float32)[:, None]
     out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if image.shape[:2] == (h, w):
         # Where the warp does not move anything (pinned triangles), keep the pixels exactly:

@@ -177,7 +177,10 @@ class VideoWriter:
                 if item is None:
                     break
                 image, t = item
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                # OpenCV's BT.601 limited-range conversion is FFmpeg's (swscale's) to within a
+                # level, at a twentieth of the time (at 1080×1920: ~1.5 against ~25 ms a frame).
+                frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420),
+                                                   format="yuv420p")
                 frame.pts = t
                 frame.time_base = self.clock
                 for packet in self.vstream.encode(frame):
@@ -230,8 +233,9 @@ class VideoWriter:
     # ---------------------------------------------------------------- frames
 
     def put(self, image: np.ndarray, time: float) -> None:
-        """Add the next frame (H×W×3 RGB uint8) shown at ``time`` seconds of the output."""
-        pic = np.ascontiguousarray(image[:self.height, :self.width])
+        """Add the next frame (H×W×3 RGB uint8) shown at ``time`` seconds of the output.
+        The writer reads ``image`` on its own thread a little later: do not change it after."""
+        pic = image[:self.height, :self.width]  # (no copy: 6 ms a frame at 1080×1920)
         if self.kind == "png":
             path = self.tmp / self._png_name(self.count)
             if not cv2.imwrite(str(path), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR)):

@@ -29,6 +29,14 @@ FRAME_POINTS = (33, 133, 263, 362, 10, 152, NOSE_BASE)
 # Tracked points kept per frame: those below this height (IOD, local y; the eyes are near −0.9)
 # and the head-frame points. Everything the edit touches lies below it.
 KEEP_BELOW = -0.45
+# IOD below the chin where the follow of the new mouth starts to fade (the chin and the jaw
+# line beside it rise and fall together: a jaw line left behind reads as a longer face)
+JAW_REACH = 0.25
+# Points that do not move when the face speaks (eye corners, the bridge between the eyes;
+# Face Mesh moves the nose, its wings and the forehead a little with the jaw): the pose is
+# refitted on them (:func:`rigid_fit`), the head frame's own down axis running
+# to the chin, which drops with the jaw.
+RIGID = (33, 133, 263, 362, 168, 6)
 LIPS = tuple(sorted(set(mesh.LIPS_OUTER_UPPER + mesh.LIPS_OUTER_LOWER + mesh.LIPS_INNER_UPPER
                         + mesh.LIPS_INNER_LOWER)))
 
@@ -62,10 +70,27 @@ def to_image(local: np.ndarray, frame: HeadFrame) -> np.ndarray:
     return frame.origin + (np.asarray(local, np.float64) * frame.iod) @ frame.axes.T
 
 
+def rigid_fit(rest: np.ndarray, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R 3×3, t 3): the rotation and shift that best carry the :data:`RIGID` points of
+    ``rest`` onto those of ``local`` (both 478×3 head-frame coordinates; NaN rows ignored)."""
+    a = np.asarray(rest, np.float64)[list(RIGID)]
+    b = np.asarray(local, np.float64)[list(RIGID)]
+    ok = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+    if ok.sum() < 4:
+        return np.eye(3), np.zeros(3)
+    a, b = a[ok], b[ok]
+    ca, cb = a.mean(axis=0), b.mean(axis=0)
+    u, _, vt = np.linalg.svd((a - ca).T @ (b - cb))
+    d = np.sign(np.linalg.det(vt.T @ u.T))
+    r = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+    return r, cb - r @ ca
+
+
 def kept_points(points: np.ndarray) -> np.ndarray:
     """Indices (sorted) of the landmarks a dub keeps per frame, chosen on one face."""
     local = to_local(points, head_frame(points))
     keep = set(np.flatnonzero(local[:, 1] > KEEP_BELOW).tolist()) | set(FRAME_POINTS)
+    keep |= set(RIGID)
     keep &= set(range(mesh.N_SURFACE))
     return np.array(sorted(keep), np.int32)
 
@@ -112,11 +137,11 @@ def mouth_layout(rest_local: np.ndarray) -> MouthLayout:
 
     # Follow: lips and chin fully, fading out towards the jaw sides and the nose.
     follow = 1.0 - smoothstep((rho(half + 0.15, centre[1] - top + 0.08,
-                                   chin - centre[1] + 0.05) - 1.0) / 0.8)
-    # The silhouette beside the mouth is the jaw's side: pinned, so the cheek and collar stay.
-    oval = np.array(mesh.FACE_OVAL)
-    side = oval[np.abs(r[oval, 0] - centre[0]) > half + 0.2]
-    follow[side] = 0.0
+                                   chin - centre[1] + JAW_REACH) - 1.0) / 0.8)
+    # The silhouette beside the mouth is the jaw's side: held, so the cheek and collar stay
+    # (a taper, not a cut: neighbouring points that move very differently fold the outline
+    # into steps where the video's jaw is dropped far from the new one)
+    follow *= 1.0 - smoothstep((np.abs(r[:, 0] - centre[0]) - half) / 0.35)
     # Nothing above the middle of the philtrum moves (the nose and everything above it stay).
     follow *= smoothstep((r[:, 1] - nose - 0.4 * philtrum) / (0.4 * philtrum))
     follow[mesh.N_SURFACE:] = 0.0

@@ -1,11 +1,12 @@
 """Dubbing, end to end: VIDEO + new speech → the same video, its mouth speaking the speech.
 
-:func:`dub` analyses (the speech with :func:`visemic.animate`, the video's face with the video
-tracker, the mouth atlas from the reference clip, the choice of a real mouth per output frame)
-and returns a :class:`Dub`; :meth:`Dub.save` renders it as a stream: decode → edit → encode,
-with decoding and encoding on their own threads (PyAV and OpenCV release the GIL), so two
-cores work at once and memory stays flat in the video's length (per frame only a few kB of
-tracking and choices are held).
+:func:`dub` analyses (the speech with :func:`visemic.animate`, on a thread of its own while the
+video's face is tracked; the mouth atlas from the reference clip; the person's motion profile,
+learned from the reference's tracked lips and its own speech; the choice of a real mouth per
+output frame) and returns a :class:`Dub`; :meth:`Dub.save` renders it as a stream: decode →
+edit → encode, with decoding and encoding on their own threads (PyAV and OpenCV release the
+GIL), so two cores work at once and memory stays flat in the video's length (per frame only a
+few kB of tracking and choices are held).
 
 Timing: the output's clock starts at the video's first frame. With the video's own audio the
 speech keeps its place in the container; a separate AUDIO starts with the first frame. When the
@@ -22,7 +23,8 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,11 @@ PREFETCH = 4
 APERTURE_FIX = 0.08     # eye distances the lower lip may be moved to open as asked
 SEALED = 0.02           # eye distances: the opening of lips that seal
 TRACK_SMOOTHING = 2     # passes of centred [1 2 1] over the video's landmarks (less shimmer)
-BACKWARD_CHUNK = 24     # frames decoded at once when playing backward
+BACKWARD_CHUNK = 24
+# Share of the target shape taken from the reference's own lips for the same phone in the same
+# context (where the reference has it; the rest from the curves through the shape profile).
+CONTEXT_SHARE = 0.5
+LEARN_FRAMES = 300     # frames decoded at once when playing backward
 
 
 @dataclass
@@ -135,34 +141,46 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
         raise VisemicError(f"{video} has no audio track: give the new speech as AUDIO")
     audio_path = os.fspath(audio) if audio is not None else video
     stage = _Stages(progress)
-    stage.begin("speech", 0.10)
     if profile is not None:
         from visemic.motion.profile import resolve
 
         profile = resolve(profile)
-    speech = api.animate(audio_path, text, language=language, fps=CURVE_FPS, emotion=emotion,
-                         progress=stage.report, profile=profile)
     # The speech's time 0 on the output clock (which starts at the video's first frame).
     offset = (info.video_start - info.audio_start) if audio is None else 0.0
     reference = os.fspath(mouth_from) if mouth_from is not None else video
     same = os.path.abspath(reference) == os.path.abspath(video)
-    kept = None
-    if same:
-        ref_info = info
-        ref_speech = speech if audio is None else _own_speech(video, info, language, profile)
-        stage.begin("track", 0.45)
-        builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(info))
-        track = _scan(video, info, face, builder, stage.report)
-        atlas_builder = builder
-    else:
-        ref_info = decode.probe(reference)
-        ref_speech = _own_speech(reference, ref_info, language, profile)
-        stage.begin("atlas", 0.30)
-        atlas_builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(ref_info))
-        _scan(reference, ref_info, 0, atlas_builder, stage.report, reference=True)
-        kept = atlas_builder.kept
-        stage.begin("track", 0.50)
-        track = _scan(video, info, face, None, stage.report, kept=kept)
+    ref_info = info if same else decode.probe(reference)
+
+    def analyse() -> tuple[Result, Result | None]:
+        new = api.animate(audio_path, text, language=language, fps=CURVE_FPS, emotion=emotion,
+                          profile=profile)
+        own = new if same and audio is None else _own_speech(reference, ref_info, language,
+                                                               profile)
+        return new, own
+
+    # The speech is analysed on a thread of its own while the video is decoded and tracked
+    # (recognition, decoding and Face Mesh all release the GIL: both cores work).
+    with ThreadPoolExecutor(1, thread_name_prefix="visemic-dub-speech") as pool:
+        analysis = pool.submit(analyse)
+        try:
+            kept = None
+            if same:
+                stage.begin("track", 0.45)
+                builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(info))
+                track = _scan(video, info, face, builder, stage.report)
+                atlas_builder = builder
+            else:
+                stage.begin("atlas", 0.30)
+                atlas_builder = AtlasBuilder(kept=np.zeros(0, np.int32),
+                                             stride=_stride(ref_info))
+                _scan(reference, ref_info, 0, atlas_builder, stage.report, reference=True)
+                kept = atlas_builder.kept
+                stage.begin("track", 0.50)
+                track = _scan(video, info, face, None, stage.report, kept=kept)
+        except BaseException:
+            analysis.cancel()
+            raise
+        speech, ref_speech = analysis.result()
     timeline = ref_speech.timeline if ref_speech is not None else None
     atlas = atlas_builder.finish(timeline or _empty_timeline(language or "en"),
                                  ref_info.audio_start or 0.0, reference)
@@ -170,13 +188,27 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
         atlas.classes[:] = CLASSES.index("other")
         atlas.silent[:] = False
     stage.begin("select", 1.0)
+    learned = None
+    if profile is None and ref_speech is not None:
+        # The reference is tracked and its speech analysed already: the person's own motion
+        # (issue 17's profile) is learned from it, and both speeches are animated with it.
+        learned = _learn_profile(atlas, ref_speech, ref_info.audio_start or 0.0, reference)
+
+        if learned is not None:
+            same_speech = ref_speech is speech
+            ref_speech = _reanimated(ref_speech, learned, emotion if same_speech else None)
+            speech = ref_speech if same_speech else _reanimated(speech, learned, emotion)
     if shapes is None:
         shapes = _reference_shapes(atlas, ref_speech, ref_info)
     length = speech.audio.duration - offset
     if audio is None:  # re-syncing: the video's own length (its audio may run a little longer)
         length = min(length, _video_length(track.times, info.fps))
     plan, times = _schedule(track.times, length, info.fps)
-    choice, targets, classes, silent = choose_mouths(atlas, shapes, speech, times + offset)
+    own_lips = None
+    if timeline is not None and ref_speech is not None:
+        own_lips = (ref_speech, atlas.times - (ref_info.audio_start or 0.0))
+    choice, targets, classes, silent = choose_mouths(atlas, shapes, speech, times + offset,
+                                                     own_lips)
     rest_local = _rest_shape(track)
     stage.report(1.0)
     lost = int((track.strength[plan] <= 0).sum())
@@ -185,6 +217,8 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
                     "away or a cut)", lost, len(plan))
     # jumps: output frames whose mouth is not the reference frame that followed the previous one
     stats = {"frames": len(plan), "passed_through": lost, "atlas": atlas.size,
+             "profile": "given" if profile is not None else
+             "learned" if learned is not None else "generic",
              "jumps": int((np.diff(atlas.source[choice]) != 1).sum()) if len(choice) > 1 else 0}
     return Dub(video=video, info=info, speech=speech, audio_path=audio_path,
                audio_offset=offset, track=track, atlas=atlas, rest_local=rest_local, plan=plan,
@@ -220,13 +254,28 @@ def reference_mouths(clip: str | os.PathLike[str], *, language: str | None = Non
     return atlas, _reference_shapes(atlas, speech, info)
 
 
-def choose_mouths(atlas: Atlas, shapes: ShapeProfile, speech: Result, times: np.ndarray
+def choose_mouths(atlas: Atlas, shapes: ShapeProfile, speech: Result, times: np.ndarray,
+                  reference: tuple[Result, np.ndarray] | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A real mouth for each of ``times`` (seconds of ``speech``): (atlas entry, the lip
     features asked for, phone classes [n × 3], pause frames), chosen by
-    :func:`visemic.dub.select.choose`; in pauses the person's rest."""
+    :func:`visemic.dub.select.choose`; in pauses the person's rest. ``reference`` (the atlas
+    clip's own speech, and each atlas entry's time in it) blends into the targets the person's
+    own lips for the same phone in the same context, where the reference has it."""
     values = _sample(speech, times)
     targets = np.asarray(shapes(values, speech.animation.channels), np.float64)
+    if reference is not None and CONTEXT_SHARE > 0:
+        from visemic.dub.atlas import phone_at, phone_class
+        from visemic.dub.shapes import context_targets
+
+        ref_speech, ref_times = reference
+        ref_k, ref_u = phone_at(ref_speech.timeline, ref_times)
+        out_k, out_u = phone_at(speech.timeline, times)
+        seen, trust = context_targets([p.symbol for p in speech.timeline.phones], out_k, out_u,
+                                      [p.symbol for p in ref_speech.timeline.phones], ref_k,
+                                      ref_u, atlas.features, phone_class)
+        share = (CONTEXT_SHARE * trust)[:, None]
+        targets = (1 - share) * targets + share * seen
     classes = context(speech.timeline, times)
     silent = pauses(speech.timeline, times, lag=SILENCE_LAG, lead=SILENCE_LEAD)
     # In pauses the shape asked for is the person's rest.
@@ -270,6 +319,40 @@ def _own_speech(path: str, info: decode.VideoInfo, language: str | None,
         log.warning("%s has no audio: its mouths are chosen by shape only", path)
         return None
     return api.animate(path, language=language, fps=CURVE_FPS, profile=profile)
+
+
+def _learn_profile(atlas: Atlas, speech: Result, audio_start: float, name: str) -> Any:
+    """The person's motion profile (:func:`visemic.calibrate.learn`) from the reference's atlas
+    frames (their tracked lips) and its own speech; None where the clip has too little tracked
+    speech to learn from (the generic motion is used)."""
+    from visemic import calibrate
+
+    # At most LEARN_FRAMES frames, evenly: the fit's least squares on more rows cross
+    # OpenBLAS's threading threshold, and with the cores shared that is ~15× slower (45 s
+    # against 2.6 s for 600 frames); 300 frames fit as well (r 0.588 against 0.593).
+    order = np.argsort(atlas.times)
+    order = order[::max(1, math.ceil(len(order) / LEARN_FRAMES))]
+    f = atlas.features[order].astype(np.float64)
+    col = features.FEATURES.index
+    obs = calibrate.Observation(
+        os.path.basename(name), atlas.times[order] - audio_start, f[:, col("inner_aperture")],
+        f[:, col("mouth_width")], f[:, col("protrusion")], np.ones(len(order)),
+        speech.timeline, speech.prosody, speech.audio.duration, "iod")
+    try:
+        learned = calibrate.learn(obs)
+    except VisemicError as exc:
+        log.info("generic motion: %s", exc)
+        return None
+    return replace(learned, name=f"learned from {os.path.basename(name)}")
+
+
+def _reanimated(result: Result, profile: Any, emotion: Any = None) -> Result:
+    """``result``'s speech animated again (same phones) with a motion ``profile``."""
+    from visemic import api
+
+    return api.animate(result.audio, alignment=result.timeline,
+                       language=result.timeline.language, fps=CURVE_FPS, emotion=emotion,
+                       profile=profile)
 
 
 def _empty_timeline(language: str) -> Any:
@@ -531,7 +614,10 @@ def _render(d: Dub, path: str | os.PathLike[str], progress: Progress | None) -> 
                 disp = _displacement(d, i, atlas_rest)
                 frame = geometry.head_frame(np.nan_to_num(current))
                 disp[:, 1] += fix[i] * lower
-                wanted = geometry.to_image(d.rest_local + disp, frame)
+                # The new mouth is placed on the head as its rigid points lie in this frame
+                # (the head frame alone tilts as the video's own jaw drops).
+                rot, shift = geometry.rigid_fit(d.rest_local, geometry.to_local(current, frame))
+                wanted = geometry.to_image((d.rest_local + disp) @ rot.T + shift, frame)
                 target = current + strength * follow * (wanted - current)
                 target = np.where(np.isfinite(target), target, current)[:, :2]
                 compositor.apply(image, Edit(current=current, target=target,

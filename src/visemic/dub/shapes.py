@@ -15,7 +15,7 @@ call signature.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -91,3 +91,57 @@ class ReferenceProfile:
         d = drivers(values, channels)
         return np.stack([np.interp(d[:, k], self.driver_q[k], self.feature_q[k])
                          for k in range(d.shape[1])], axis=1)
+
+
+# Phones-in-context targets (Video Rewrite): how much an atlas frame counts by how well its
+# phone's neighbours match, and how far apart the two moments are inside their phones.
+CONTEXT_MATCH = (1.0, 3.0, 9.0)   # neither, one, both neighbours the same phone
+POSITION_SPREAD = 0.3             # in phone lengths
+CLASS_SHARE = 0.1                 # an atlas frame of another phone of the same class counts so
+CONTEXT_FULL = 6.0                # summed weight at which the context's own shape is trusted
+
+
+def context_targets(out_phones: Sequence[str], out_index: np.ndarray, out_pos: np.ndarray,
+                    ref_phones: Sequence[str], ref_index: np.ndarray, ref_pos: np.ndarray,
+                    measured: np.ndarray,
+                    classes: Callable[[str], int]) -> tuple[np.ndarray, np.ndarray]:
+    """The lip features the person showed in the reference for each output frame's phone in
+    its context: (targets [frames × F], trust [frames] 0…1; 0 between phones or with no
+    such phone in the reference).
+
+    ``out_phones``/``ref_phones`` the timelines' phone symbols; ``*_index`` the phone at each
+    frame (−1: none) and ``*_pos`` how far into it (0…1); ``measured`` [entries × F] the
+    reference frames' lip features; ``classes`` a phone's coarse class."""
+    n = len(out_index)
+    feats = np.asarray(measured, np.float64)
+    out = np.zeros((n, feats.shape[1]))
+    trust = np.zeros(n)
+    sym = np.array(list(ref_phones) + [""], object)
+    prev_sym = np.array([""] + list(ref_phones), object)
+    next_sym = np.array(list(ref_phones[1:]) + ["", ""], object)
+    ref_i = np.where(ref_index >= 0, ref_index, len(ref_phones))
+    ref_sym, ref_prev, ref_next = sym[ref_i], prev_sym[ref_i], next_sym[ref_i]
+    ref_prev = np.where(ref_index >= 0, ref_prev, "#")
+    ref_cls = np.array([classes(x) if x else -1 for x in ref_sym])
+    for i in range(n):
+        k = int(out_index[i])
+        if k < 0:
+            continue
+        me = out_phones[k]
+        before = out_phones[k - 1] if k > 0 else ""
+        after = out_phones[k + 1] if k + 1 < len(out_phones) else ""
+        same = ref_sym == me
+        kin = ref_cls == classes(me)
+        w = np.where(same, 1.0, np.where(kin, CLASS_SHARE, 0.0))
+        if not w.any():
+            continue
+        w = w * np.where(same, np.array(CONTEXT_MATCH)[(ref_prev == before).astype(int)
+                                                       + (ref_next == after).astype(int)], 1.0)
+        w = w * np.exp(-((ref_pos - out_pos[i]) / POSITION_SPREAD) ** 2)
+        total = float(w.sum())
+        if total <= 1e-9:
+            continue
+        out[i] = w @ feats / total
+        # trusted by the frames of the very phone only (other phones of its class fill in)
+        trust[i] = min(1.0, float(w[same].sum()) / CONTEXT_FULL)
+    return out, trust

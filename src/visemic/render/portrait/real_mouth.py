@@ -105,7 +105,7 @@ class RealMouth:
         if x1 - x0 < 4 or y1 - y0 < 4:
             return
         base = image[y0:y1, x0:x1, :3]
-        mouth, alpha = self._compositor.mouth_layer(base, dst - [x0, y0], iod, entry)
+        mouth, alpha, base = self._compositor.mouth_layer(base, dst - [x0, y0], iod, entry)
         a = (alpha * float(opacity))[:, :, None]
         out = base.astype(np.float32) * (1.0 - a) + mouth * a
         image[y0:y1, x0:x1, :3] = np.clip(out + 0.5, 0, 255).astype(np.uint8)

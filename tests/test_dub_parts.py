@@ -1,0 +1,107 @@
+"""Parts of dubbing on drawn input: phones in context as targets, painting over the video's own
+open lips, the head's pose from its rigid points."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from visemic.dub import composite, geometry
+from visemic.dub.atlas import phone_at, phone_class
+from visemic.dub.shapes import CONTEXT_FULL, context_targets
+from visemic.render.portrait import mesh
+from visemic.types import Phone, Timeline
+
+
+def timeline(*spans: tuple[str, float, float]) -> Timeline:
+    return Timeline("en", phones=[Phone(s, a, b) for s, a, b in spans])
+
+
+def test_phone_at_gives_the_phone_and_how_far_into_it():
+    tl = timeline(("h", 0.0, 0.1), ("a", 0.1, 0.3), ("t", 0.5, 0.6))
+    k, u = phone_at(tl, np.array([0.05, 0.2, 0.4, 0.55, 0.9]))
+    assert list(k) == [0, 1, -1, 2, -1]
+    assert np.allclose(u[[0, 1, 3]], 0.5) and u[2] == 0.0
+
+
+def test_context_targets_are_the_reference_lips_of_the_same_phone_in_the_same_context():
+    # Reference: "b a t" (the a wide open: 0.4) then "s a n" (the a less open: 0.2).
+    ref = ["b", "a", "t", "s", "a", "n"]
+    ref_k = np.repeat(np.arange(6), 10)
+    ref_u = np.tile(np.linspace(0, 1, 10), 6)
+    measured = np.zeros((60, 2))
+    measured[10:20, 0] = 0.4
+    measured[40:50, 0] = 0.2
+    # Output: "b a t" (a known context), "o" (never said in the reference), a pause.
+    out = ["b", "a", "t", "o"]
+    out_k = np.array([1, 1, 1, 3, -1])
+    out_u = np.array([0.2, 0.5, 0.8, 0.5, 0.0])
+    got, trust = context_targets(out, out_k, out_u, ref, ref_k, ref_u, measured, phone_class)
+    # The a of "b a t" is the reference's own "b a t" a, not the mean of both a's (0.3).
+    assert np.all(got[:3, 0] > 0.37)
+    assert np.all(trust[:3] > 0.5)
+    assert trust[3] == 0.0 and trust[4] == 0.0
+    # Without the "b a t" in the reference: the other context's a, trusted less.
+    few = ref_k.copy()
+    few[10:20] = -1
+    g2, t2 = context_targets(out, out_k, out_u, ref, few, ref_u, measured, phone_class)
+    assert abs(g2[1, 0] - 0.2) < 0.01
+    assert 0 < t2[1] < trust[1] and CONTEXT_FULL > 0
+
+
+def _mouth(cx: float, cy: float, half: float, gap: float) -> np.ndarray:
+    """Landmarks (478×2, NaN elsewhere): outer lips an ellipse ``half`` wide opened by ``gap``,
+    the inner lips' middles 13 (upper) and 14 (lower)."""
+    pts = np.full((mesh.N_REFINED, 2), np.nan)
+    ring = composite.LIPS_OUTER_RING
+    n = len(ring)
+    for i, k in enumerate(ring):
+        a = 2 * np.pi * i / n
+        pts[k] = (cx - half * np.cos(a), cy - (0.25 * half + gap / 2) * np.sin(a))
+    pts[13] = (cx, cy - gap / 2)
+    pts[14] = (cx, cy + gap / 2)
+    return pts
+
+
+def test_open_lips_are_painted_over_with_skin_where_the_new_mouth_is_closer():
+    skin = np.array([205, 160, 135], np.uint8)
+    roi = np.tile(skin, (120, 160, 1))
+    cur = _mouth(80, 60, 30, 24)
+    # a wide-open mouth: red lips around a dark opening, drawn a little outside its landmarks
+    outline = np.round(cur[composite.LIPS_OUTER_RING]).astype(np.int32)
+    cv2.fillPoly(roi, [outline], (150, 40, 50))
+    cv2.polylines(roi, [outline], True, (150, 40, 50), 5)
+    cv2.ellipse(roi, (80, 60), (22, 10), 0, 0, 360, (30, 10, 10), -1)
+    iod = 60.0
+    closed = _mouth(80, 60, 30, 0.5)
+    out = composite._hide_open_lips(roi, cur, closed, iod)
+    assert out is not roi
+    area = (slice(30, 92), slice(40, 122))
+    reds = np.abs(out[area].astype(int) - skin).sum(axis=2)
+    assert reds.max() < 40, "the video's own lips still show"
+    # Outside the painted area nothing changes.
+    assert np.array_equal(out[:, :20], roi[:, :20])
+    # Only the face is painted over: beyond its outline (a turned head's far cheek) nothing.
+    with_face = cur.copy()
+    for i, k in enumerate(mesh.FACE_OVAL):
+        a = 2 * np.pi * i / len(mesh.FACE_OVAL)
+        with_face[k] = (80 + 42 * np.cos(a), 60 + 55 * np.sin(a))
+    inside_face = composite._hide_open_lips(roi, with_face, closed, iod)
+    assert not np.array_equal(inside_face[:, 60:100], roi[:, 60:100])
+    assert np.array_equal(inside_face[:, 122:], roi[:, 122:])
+    assert not np.array_equal(out[:, 122:], roi[:, 122:])
+    # A new mouth as open or more: nothing to hide.
+    assert composite._hide_open_lips(roi, cur, _mouth(80, 60, 30, 30), iod) is roi
+
+
+def test_the_pose_is_fitted_on_points_that_do_not_move_with_the_jaw():
+    rng = np.random.default_rng(3)
+    rest = np.full((mesh.N_REFINED, 3), np.nan)
+    rest[list(geometry.RIGID)] = rng.normal(0, 0.5, (len(geometry.RIGID), 3))
+    rest[152] = (0.0, 1.6, -0.2)  # the chin
+    a = np.radians(6.0)
+    rot = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    moved = rest @ rot.T + np.array([0.02, -0.03, 0.01])
+    moved[152] += (0.0, 0.4, 0.0)  # the jaw drops: no part of the pose
+    r, t = geometry.rigid_fit(rest, moved)
+    assert np.allclose(r, rot, atol=1e-6) and np.allclose(t, [0.02, -0.03, 0.01], atol=1e-6)
