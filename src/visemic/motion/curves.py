@@ -38,6 +38,8 @@ LOUDNESS_MID = 0.43  # the loudness at which the gain is 1
 SEAL_LEAD = 0.01     # lips meet this long before a bilabial's acoustic onset (s)
 SEAL_RAMP = 0.025    # and open/close over this long (s)
 MAX_STEP_60 = 0.3    # largest per-frame change of any channel at 60 fps
+# Frames worked out at once: long files are animated a chunk at a time, in flat memory.
+CHUNK = 4096
 
 _COL = {name: i for i, name in enumerate(MOUTH)}
 _JAW_COLS = np.array([_COL[c] for c in poses.JAW])
@@ -84,35 +86,60 @@ def shift(spans: list[tuple[float, float]], lead: float, release: float
     return out
 
 
-def _blend(segs: list[tuple[float, float, Pose, float]], times: np.ndarray,
-           motion: Profile) -> np.ndarray:
-    n, m = len(times), len(MOUTH)
-    num = np.zeros((n, m), np.float64)
-    den = np.full((n, m), 1e-6, np.float64)
-    fps = 1.0 / (times[1] - times[0]) if n > 1 else 60.0
-    reach = 0.4  # seconds beyond which a phone's pull is negligible
-    pre_decay, post_decay = motion.decay_pre, motion.decay_post
-    spans = shift([(a, b) for a, b, _, _ in segs], motion.lead, motion.release)
-    for (start, end), (_, _, pose, scale) in zip(spans, segs, strict=True):
-        i0 = max(0, int((start - reach) * fps))
-        i1 = min(n, int((end + reach) * fps) + 2)
-        if i1 <= i0:
-            continue
-        t = times[i0:i1, None]
-        target = np.zeros(m)
-        for name, v in pose.values.items():
-            target[_COL[name]] = v
-        strength = np.full(m, pose.lip_strength * scale)
-        strength[_JAW_COLS] = pose.jaw_strength * scale
-        lead = np.full(m, pre_decay)
-        lead[_ROUND_COLS] = max(pose.round_lead, pre_decay) if target[_ROUND_COLS].any() \
-            else pre_decay
-        pre = np.clip(start - t, 0, None) / lead
-        post = np.clip(t - end, 0, None) / post_decay
-        d = strength * np.exp(-(pre + post))
-        num[i0:i1] += d * target
-        den[i0:i1] += d
-    return num / den
+class _Blend:
+    """The dominance blend of :func:`animate`, computed for any run of frames on its own (a
+    long file is blended a chunk at a time): each phone's pull, its reach in frames and its
+    target are worked out once."""
+
+    REACH = 0.4  # seconds beyond which a phone's pull is negligible
+
+    def __init__(self, segs: list[tuple[float, float, Pose, float]], n: int, fps: float,
+                 motion: Profile) -> None:
+        m = len(MOUTH)
+        self.fps = fps
+        # The frame step as the whole-clip time axis gives it (1 / (1 / fps) may differ from
+        # fps in the last bit), so the reach in frames is the same whatever the chunk.
+        step_fps = 1.0 / (np.arange(2) / fps)[1] if n > 1 else 60.0
+        pre_decay, post_decay = motion.decay_pre, motion.decay_post
+        self.post_decay = post_decay
+        spans = shift([(a, b) for a, b, _, _ in segs], motion.lead, motion.release)
+        self.pulls: list[tuple[float, float, np.ndarray, np.ndarray, np.ndarray]] = []
+        first, last = [], []
+        for (start, end), (_, _, pose, scale) in zip(spans, segs, strict=True):
+            i0 = max(0, int((start - self.REACH) * step_fps))
+            i1 = min(n, int((end + self.REACH) * step_fps) + 2)
+            if i1 <= i0:
+                continue
+            target = np.zeros(m)
+            for name, v in pose.values.items():
+                target[_COL[name]] = v
+            strength = np.full(m, pose.lip_strength * scale)
+            strength[_JAW_COLS] = pose.jaw_strength * scale
+            lead = np.full(m, pre_decay)
+            lead[_ROUND_COLS] = max(pose.round_lead, pre_decay) if target[_ROUND_COLS].any() \
+                else pre_decay
+            self.pulls.append((start, end, target, strength, lead))
+            first.append(i0)
+            last.append(i1)
+        self.first = np.array(first, np.int64)
+        self.last = np.array(last, np.int64)
+
+    def frames(self, f0: int, f1: int) -> np.ndarray:
+        """The blended mouth ``[f1 − f0 × len(MOUTH)]`` (float64) at frames ``f0 … f1 − 1``."""
+        times = np.arange(f0, f1) / self.fps
+        num = np.zeros((f1 - f0, len(MOUTH)), np.float64)
+        den = np.full((f1 - f0, len(MOUTH)), 1e-6, np.float64)
+        # Pulls in their original order, so each frame sums them exactly as the whole clip does.
+        for k in np.flatnonzero((self.first < f1) & (self.last > f0)):
+            start, end, target, strength, lead = self.pulls[k]
+            i0, i1 = max(int(self.first[k]), f0) - f0, min(int(self.last[k]), f1) - f0
+            t = times[i0:i1, None]
+            pre = np.clip(start - t, 0, None) / lead
+            post = np.clip(t - end, 0, None) / self.post_decay
+            d = strength * np.exp(-(pre + post))
+            num[i0:i1] += d * target
+            den[i0:i1] += d
+        return num / den
 
 
 def opening_basis(timeline: Timeline, prosody: Prosody, times: np.ndarray, duration: float,
@@ -160,11 +187,9 @@ def _window(times: np.ndarray, start: float, end: float, ramp: float,
     return w
 
 
-def seal_weight(timeline: Timeline, times: np.ndarray) -> np.ndarray:
-    """How firmly the lips must be sealed at each time, 0…1: 1 through every /p b m/ (from
-    SEAL_LEAD before it), with SEAL_RAMP ramps. Layers drawn over speech re-impose the seal with
-    ``mouthClose = (1 − w)·mouthClose + w·jawOpen``."""
-    open_ = np.ones_like(times)
+def _seal_windows(timeline: Timeline) -> list[tuple[float, float, float, float]]:
+    """(start, end, ramp in, ramp out) of the seal window of every /p b m/ (:func:`_window`)."""
+    out = []
     phones = sorted(timeline.phones, key=lambda p: p.start)
     for i, p in enumerate(phones):
         if poses.pose(p.symbol).bilabial:
@@ -177,8 +202,39 @@ def seal_weight(timeline: Timeline, times: np.ndarray) -> np.ndarray:
                 ramp_in = max(0.0, min(ramp_in, room - lead))
             if i + 1 < len(phones) and poses.pose(phones[i + 1].symbol).vowel:
                 ramp_out = min(ramp_out, 0.5 * (phones[i + 1].end - p.end))
-            open_ *= 1.0 - _window(times, p.start - lead, p.end, ramp_in, ramp_out)
+            out.append((p.start - lead, p.end, ramp_in, ramp_out))
+    return out
+
+
+def _span(times: np.ndarray, ordered: bool, lo: float, hi: float) -> slice:
+    """The frames of ``times`` that can lie in (``lo``, ``hi``): a window is 0 outside, so only
+    these need computing (all of them if ``times`` is not in order)."""
+    if not ordered:
+        return slice(0, len(times))
+    i0, i1 = int(np.searchsorted(times, lo, "left")), int(np.searchsorted(times, hi, "right"))
+    return slice(i0, max(i0, i1))
+
+
+def _in_order(times: np.ndarray) -> bool:
+    return len(times) < 2 or bool(np.all(times[1:] >= times[:-1]))
+
+
+def _seal_from(windows: list[tuple[float, float, float, float]], times: np.ndarray
+               ) -> np.ndarray:
+    open_ = np.ones_like(times)
+    ordered = _in_order(times)
+    for start, end, ramp_in, ramp_out in windows:
+        # Outside its span a window is 0 and would multiply by exactly 1.
+        s = _span(times, ordered, start - ramp_in, end + ramp_out)
+        open_[s] *= 1.0 - _window(times[s], start, end, ramp_in, ramp_out)
     return 1.0 - open_
+
+
+def seal_weight(timeline: Timeline, times: np.ndarray) -> np.ndarray:
+    """How firmly the lips must be sealed at each time, 0…1: 1 through every /p b m/ (from
+    SEAL_LEAD before it), with SEAL_RAMP ramps. Layers drawn over speech re-impose the seal with
+    ``mouthClose = (1 − w)·mouthClose + w·jawOpen``."""
+    return _seal_from(_seal_windows(timeline), times)
 
 
 def loudness_gain(loud: np.ndarray, weight: float = LOUDNESS) -> np.ndarray:
@@ -191,16 +247,41 @@ def _frames_from(prosody: Prosody, times: np.ndarray, values: np.ndarray) -> np.
     return np.interp(times, src_t, values) if len(values) else np.zeros_like(times)
 
 
-def limit_steps(x: np.ndarray, max_step: float) -> np.ndarray:
-    """Clamp each frame-to-frame change, forward then backward so both edges stay smooth.
-
-    ``x`` is one curve or ``[frames × curves]``."""
+def forward_steps(x: np.ndarray, max_step: float, before: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """The forward half of :func:`limit_steps` on a copy of ``x``, continuing from the row
+    ``before`` (the limited frame before ``x``'s first, if any)."""
     y = x.copy()
+    if before is not None and len(y):
+        y[0] = np.clip(y[0], before - max_step, before + max_step)
     for i in range(1, len(y)):
         y[i] = np.clip(y[i], y[i - 1] - max_step, y[i - 1] + max_step)
+    return y
+
+
+def backward_steps(y: np.ndarray, max_step: float, after: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """The backward half of :func:`limit_steps`, in place on ``y``, continuing from the row
+    ``after`` (the finished frame after ``y``'s last, if any)."""
+    if after is not None and len(y):
+        y[-1] = np.clip(y[-1], after - max_step, after + max_step)
     for i in range(len(y) - 2, -1, -1):
         y[i] = np.clip(y[i], y[i + 1] - max_step, y[i + 1] + max_step)
     return y
+
+
+def limit_steps(x: np.ndarray, max_step: float) -> np.ndarray:
+    """Clamp each frame-to-frame change, forward then backward so both edges stay smooth.
+
+    ``x`` is one curve or ``[frames × curves]``. A long run can be limited a chunk at a time with
+    the same result: :func:`forward_steps` over the chunks in order, keeping each one's last
+    row, then :func:`backward_steps` from the last chunk to the first (:func:`animate`)."""
+    return backward_steps(forward_steps(x, max_step), max_step)
+
+
+def chunks(n: int) -> list[tuple[int, int]]:
+    """``[(start, end), …]``: frames ``0 … n − 1`` in runs of at most :data:`CHUNK`."""
+    return [(a, min(n, a + CHUNK)) for a in range(0, n, CHUNK)]
 
 
 def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
@@ -209,6 +290,10 @@ def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
 
     The frame count is ``round(duration × fps)`` (at least 1); frame ``i`` shows time ``i/fps``.
     ``profile`` (:mod:`visemic.motion.profile`) makes the poses and timing one person's.
+
+    Memory stays flat with length: the frames are worked out :data:`CHUNK` at a time, every
+    step of which depends only on nearby frames except the step limit, whose state is carried
+    from chunk to chunk; only the float32 result is whole.
     """
     if fps <= 0:
         raise ValueError("fps must be positive")
@@ -219,37 +304,58 @@ def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
 
         profile = generic()
     n = max(1, int(round(duration * fps)))
-    times = np.arange(n) / fps
-    mouth = _blend(_segments(timeline, duration, profile), times, profile)
-
-    # Loudness opens the jaw more on stressed, loud syllables and less in soft speech.
-    loud = _frames_from(prosody, times, prosody.loudness)
-    # A window no longer than the clip: "same" mode returns max(n, k) values.
+    blend = _Blend(_segments(timeline, duration, profile), n, fps, profile)
+    seals = _seal_windows(timeline)
+    tucks = [(p.start - SEAL_LEAD, p.end) for p in timeline.phones
+             if poses.pose(p.symbol).labiodental]
+    # Loudness opens the jaw more on stressed, loud syllables and less in soft speech: its
+    # 50 ms mean, a window no longer than the clip ("same" mode returns max(n, k) values).
     k = max(1, min(n, int(round(0.05 * fps))))
-    loud = np.convolve(loud, np.ones(k) / k, mode="same")
-    gain = loudness_gain(loud, profile.loudness)
-    for name in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight"):
-        mouth[:, _COL[name]] *= gain
+    src_t = (np.arange(len(prosody.loudness)) + 0.5) / prosody.rate
 
-    jaw = mouth[:, _COL["jawOpen"]]
-    close = mouth[:, _COL["mouthClose"]]
-    roll_lower = mouth[:, _COL["mouthRollLower"]]
-    seal = seal_weight(timeline, times)
-    close[:] = (1 - seal) * close + seal * jaw
-    for p in timeline.phones:
-        pose = poses.pose(p.symbol)
-        if pose.labiodental:
-            w = _window(times, p.start - SEAL_LEAD, p.end, SEAL_RAMP)
-            roll_lower[:] = np.maximum(roll_lower, 0.5 * w)
-            close[:] = np.maximum(close, w * np.maximum(jaw - 0.06, 0))
+    def mouth(f0: int, f1: int) -> np.ndarray:
+        """Frames f0 … f1 − 1 of the mouth channels, clipped to 0…1, before the step limit."""
+        times = np.arange(f0, f1) / fps
+        m = blend.frames(f0, f1)
+        # The mean needs k frames either side; at the clip's ends it pads as the whole does.
+        e0, e1 = max(0, f0 - k), min(n, f1 + k)
+        around = np.arange(e0, e1) / fps
+        loud = (np.interp(around, src_t, prosody.loudness) if len(prosody.loudness)
+                else np.zeros_like(around))
+        loud = np.convolve(loud, np.ones(k) / k, mode="same")[f0 - e0:f1 - e0]
+        gain = loudness_gain(loud, profile.loudness)
+        for name in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight"):
+            m[:, _COL[name]] *= gain
+
+        jaw = m[:, _COL["jawOpen"]]
+        close = m[:, _COL["mouthClose"]]
+        roll_lower = m[:, _COL["mouthRollLower"]]
+        seal = _seal_from(seals, times)
+        close[:] = (1 - seal) * close + seal * jaw
+        for start, end in tucks:
+            s = _span(times, True, start - SEAL_RAMP, end + SEAL_RAMP)
+            w = _window(times[s], start, end, SEAL_RAMP)
+            roll_lower[s] = np.maximum(roll_lower[s], 0.5 * w)
+            close[s] = np.maximum(close[s], w * np.maximum(jaw[s] - 0.06, 0))
+        return np.clip(m, 0.0, 1.0)
 
     out = np.zeros((n, len(arkit.CHANNELS)), np.float32)
     max_step = MAX_STEP_60 * 60.0 / fps
-    # All mouth channels at once: each is limited on its own, one row operation per frame.
-    block = np.clip(mouth[:, list(_COL.values())], 0.0, 1.0)
-    out[:, [arkit.INDEX[name] for name in _COL]] = limit_steps(block, max_step) if n > 1 \
-        else block
-    # Lips apart by jawOpen − mouthClose: keep mouthClose ≤ jawOpen after limiting.
+    cols = [arkit.INDEX[name] for name in MOUTH]
     ji, ci = arkit.INDEX["jawOpen"], arkit.INDEX["mouthClose"]
-    out[:, ci] = np.minimum(out[:, ci], out[:, ji])
+    spans = chunks(n)
+    # The step limit's forward pass leaves each chunk with its last row; the backward pass then
+    # runs from the end, the blend worked out again for each chunk but the last.
+    before: list[np.ndarray | None] = [None]
+    for f0, f1 in spans[:-1]:
+        before.append(forward_steps(mouth(f0, f1), max_step, before[-1])[-1])
+    after = None
+    for (f0, f1), start in zip(reversed(spans), reversed(before), strict=True):
+        block = mouth(f0, f1)
+        if n > 1:
+            block = backward_steps(forward_steps(block, max_step, start), max_step, after)
+            after = block[0].copy()
+        out[f0:f1, cols] = block
+        # Lips apart by jawOpen − mouthClose: keep mouthClose ≤ jawOpen after limiting.
+        out[f0:f1, ci] = np.minimum(out[f0:f1, ci], out[f0:f1, ji])
     return Animation(fps=float(fps), channels=list(arkit.CHANNELS), values=out)
