@@ -187,8 +187,9 @@ def _window(times: np.ndarray, start: float, end: float, ramp: float,
     return w
 
 
-def _seal_windows(timeline: Timeline) -> list[tuple[float, float, float, float]]:
-    """(start, end, ramp in, ramp out) of the seal window of every /p b m/ (:func:`_window`)."""
+def seal_windows(timeline: Timeline) -> list[tuple[float, float, float, float]]:
+    """(start, end, ramp in, ramp out) of the seal window of every /p b m/ (:func:`_window`),
+    for :func:`seal_at`."""
     out = []
     phones = sorted(timeline.phones, key=lambda p: p.start)
     for i, p in enumerate(phones):
@@ -219,8 +220,9 @@ def _in_order(times: np.ndarray) -> bool:
     return len(times) < 2 or bool(np.all(times[1:] >= times[:-1]))
 
 
-def _seal_from(windows: list[tuple[float, float, float, float]], times: np.ndarray
-               ) -> np.ndarray:
+def seal_at(windows: list[tuple[float, float, float, float]], times: np.ndarray
+            ) -> np.ndarray:
+    """:func:`seal_weight` from the timeline's :func:`seal_windows`, at ``times``."""
     open_ = np.ones_like(times)
     ordered = _in_order(times)
     for start, end, ramp_in, ramp_out in windows:
@@ -234,7 +236,7 @@ def seal_weight(timeline: Timeline, times: np.ndarray) -> np.ndarray:
     """How firmly the lips must be sealed at each time, 0…1: 1 through every /p b m/ (from
     SEAL_LEAD before it), with SEAL_RAMP ramps. Layers drawn over speech re-impose the seal with
     ``mouthClose = (1 − w)·mouthClose + w·jawOpen``."""
-    return _seal_from(_seal_windows(timeline), times)
+    return seal_at(seal_windows(timeline), times)
 
 
 def loudness_gain(loud: np.ndarray, weight: float = LOUDNESS) -> np.ndarray:
@@ -305,7 +307,7 @@ def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
         profile = generic()
     n = max(1, int(round(duration * fps)))
     blend = _Blend(_segments(timeline, duration, profile), n, fps, profile)
-    seals = _seal_windows(timeline)
+    seals = seal_windows(timeline)
     tucks = [(p.start - SEAL_LEAD, p.end) for p in timeline.phones
              if poses.pose(p.symbol).labiodental]
     # Loudness opens the jaw more on stressed, loud syllables and less in soft speech: its
@@ -330,7 +332,7 @@ def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
         jaw = m[:, _COL["jawOpen"]]
         close = m[:, _COL["mouthClose"]]
         roll_lower = m[:, _COL["mouthRollLower"]]
-        seal = _seal_from(seals, times)
+        seal = seal_at(seals, times)
         close[:] = (1 - seal) * close + seal * jaw
         for start, end in tucks:
             s = _span(times, True, start - SEAL_RAMP, end + SEAL_RAMP)
