@@ -11,6 +11,9 @@ physiological amount per frame.
 
 from __future__ import annotations
 
+import array
+import itertools
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,43 +50,45 @@ _ROUND_COLS = np.array([_COL[c] for c in poses.ROUNDING])
 
 
 def _segments(timeline: Timeline, duration: float, motion: Profile
-              ) -> list[tuple[float, float, Pose, float]]:
+              ) -> Iterator[tuple[float, float, Pose, float]]:
     """(start, end, pose, strength scale) for phones (diphthongs as two halves) and pauses."""
-    segs: list[tuple[float, float, Pose, float]] = []
     rest = motion.rest_pose()
     t = 0.0
     for p in sorted(timeline.phones, key=lambda p: p.start):
         if p.start - t > 1e-6:
             gap = p.start - t
-            segs.append((t, p.start, rest, 1.6 if gap >= REST_GAP or t == 0 else 0.25))
+            yield (t, p.start, rest, 1.6 if gap >= REST_GAP or t == 0 else 0.25)
         a, b = max(p.start, t), p.end
         if b <= a:
             continue
         first, last = motion.pose(p.symbol), motion.end_pose(p.symbol)
         if first is last:
-            segs.append((a, b, first, 1.0))
+            yield (a, b, first, 1.0)
         else:
             split = a + 0.6 * (b - a)
-            segs.append((a, split, first, 1.0))
-            segs.append((split, b, last, 0.9))
+            yield (a, split, first, 1.0)
+            yield (split, b, last, 0.9)
         t = b
     if duration - t > 1e-6:
-        segs.append((t, duration, rest, 1.6))
-    return segs
+        yield (t, duration, rest, 1.6)
 
 
-def shift(spans: list[tuple[float, float]], lead: float, release: float
+def shift(spans: Iterable[tuple[float, float]], lead: float, release: float
           ) -> list[tuple[float, float]]:
     """Consecutive (start, end) pulls moved ahead of the sound: each starts ``lead`` early and
     ends ``release`` early, but by at most SHIFT_SHARE of the pull before it (a lead) or of its
     own length (a release), so a short vowel keeps its middle."""
-    out = []
+    return list(_shifted(spans, lead, release))
+
+
+def _shifted(spans: Iterable[tuple[float, float]], lead: float, release: float
+             ) -> Iterator[tuple[float, float]]:
+    """:func:`shift`, one pull at a time."""
     before = None
     for start, end in spans:
         a = lead if before is None else min(lead, SHIFT_SHARE * before)
-        out.append((start - a, end - min(release, SHIFT_SHARE * (end - start))))
+        yield start - a, end - min(release, SHIFT_SHARE * (end - start))
         before = end - start
-    return out
 
 
 class _Blend:
@@ -93,36 +98,48 @@ class _Blend:
 
     REACH = 0.4  # seconds beyond which a phone's pull is negligible
 
-    def __init__(self, segs: list[tuple[float, float, Pose, float]], n: int, fps: float,
+    def __init__(self, segs: Iterable[tuple[float, float, Pose, float]], n: int, fps: float,
                  motion: Profile) -> None:
-        m = len(MOUTH)
         self.fps = fps
+        self.decay_pre, self.post_decay = motion.decay_pre, motion.decay_post
         # The frame step as the whole-clip time axis gives it (1 / (1 / fps) may differ from
         # fps in the last bit), so the reach in frames is the same whatever the chunk.
         step_fps = 1.0 / (np.arange(2) / fps)[1] if n > 1 else 60.0
-        pre_decay, post_decay = motion.decay_pre, motion.decay_post
-        self.post_decay = post_decay
-        spans = shift([(a, b) for a, b, _, _ in segs], motion.lead, motion.release)
-        self.pulls: list[tuple[float, float, np.ndarray, np.ndarray, np.ndarray]] = []
-        first, last = [], []
+        # One pass over the pulls (an hour has ~75,000), keeping only numbers per pull; each
+        # (pose, scale)'s target, strength and decays are worked out once.
+        segs, ahead = itertools.tee(segs)
+        spans = _shifted(((a, b) for a, b, _, _ in ahead), motion.lead, motion.release)
+        self.kinds: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        kind_of: dict[tuple[int, float], int] = {}
+        held: list[Pose] = []
+        rows = array.array("d")
         for (start, end), (_, _, pose, scale) in zip(spans, segs, strict=True):
             i0 = max(0, int((start - self.REACH) * step_fps))
             i1 = min(n, int((end + self.REACH) * step_fps) + 2)
             if i1 <= i0:
                 continue
-            target = np.zeros(m)
-            for name, v in pose.values.items():
-                target[_COL[name]] = v
-            strength = np.full(m, pose.lip_strength * scale)
-            strength[_JAW_COLS] = pose.jaw_strength * scale
-            lead = np.full(m, pre_decay)
-            lead[_ROUND_COLS] = max(pose.round_lead, pre_decay) if target[_ROUND_COLS].any() \
-                else pre_decay
-            self.pulls.append((start, end, target, strength, lead))
-            first.append(i0)
-            last.append(i1)
-        self.first = np.array(first, np.int64)
-        self.last = np.array(last, np.int64)
+            key = (id(pose), scale)
+            if key not in kind_of:
+                kind_of[key] = len(self.kinds)
+                self.kinds.append(self._kind(pose, scale))
+                held.append(pose)  # alive while keyed by its id
+            rows.extend((start, end, i0, i1, kind_of[key]))
+        table = np.frombuffer(rows, np.float64).reshape(-1, 5)
+        self.start, self.end = table[:, 0], table[:, 1]
+        self.first, self.last, self.kind = (table[:, c].astype(np.int64) for c in (2, 3, 4))
+
+    def _kind(self, pose: Pose, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(target, strength, anticipation decay) per mouth channel of ``pose`` at ``scale``."""
+        m = len(MOUTH)
+        target = np.zeros(m)
+        for name, v in pose.values.items():
+            target[_COL[name]] = v
+        strength = np.full(m, pose.lip_strength * scale)
+        strength[_JAW_COLS] = pose.jaw_strength * scale
+        lead = np.full(m, self.decay_pre)
+        lead[_ROUND_COLS] = max(pose.round_lead, self.decay_pre) if target[_ROUND_COLS].any() \
+            else self.decay_pre
+        return target, strength, lead
 
     def frames(self, f0: int, f1: int) -> np.ndarray:
         """The blended mouth ``[f1 − f0 × len(MOUTH)]`` (float64) at frames ``f0 … f1 − 1``."""
@@ -131,7 +148,8 @@ class _Blend:
         den = np.full((f1 - f0, len(MOUTH)), 1e-6, np.float64)
         # Pulls in their original order, so each frame sums them exactly as the whole clip does.
         for k in np.flatnonzero((self.first < f1) & (self.last > f0)):
-            start, end, target, strength, lead = self.pulls[k]
+            start, end = float(self.start[k]), float(self.end[k])
+            target, strength, lead = self.kinds[self.kind[k]]
             i0, i1 = max(int(self.first[k]), f0) - f0, min(int(self.last[k]), f1) - f0
             t = times[i0:i1, None]
             pre = np.clip(start - t, 0, None) / lead
@@ -156,7 +174,7 @@ def opening_basis(timeline: Timeline, prosody: Prosody, times: np.ndarray, durat
     num = np.zeros((n, len(classes)))
     den = np.full(n, 1e-6)
     reach = 0.4
-    segs = _segments(timeline, duration, profile)
+    segs = list(_segments(timeline, duration, profile))
     spans = shift([(a, b) for a, b, _, _ in segs], profile.lead, profile.release)
     for (start, end), (_, _, pose, scale) in zip(spans, segs, strict=True):
         i0, i1 = np.searchsorted(times, [start - reach, end + reach])
@@ -350,7 +368,7 @@ def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
     # runs from the end, the blend worked out again for each chunk but the last.
     before: list[np.ndarray | None] = [None]
     for f0, f1 in spans[:-1]:
-        before.append(forward_steps(mouth(f0, f1), max_step, before[-1])[-1])
+        before.append(forward_steps(mouth(f0, f1), max_step, before[-1])[-1].copy())
     after = None
     for (f0, f1), start in zip(reversed(spans), reversed(before), strict=True):
         block = mouth(f0, f1)

@@ -256,7 +256,8 @@ def apply(anim: Animation, timeline: Timeline, prosody: Prosody, expr: Expressio
     for k, (f0, f1) in enumerate(spans_):
         changed |= layer_chunk(f0, f1)
         if k + 1 < len(spans_):
-            before.append(curves.forward_steps(values[f0:f1, :blend], step, before[-1])[-1])
+            before.append(curves.forward_steps(values[f0:f1, :blend], step,
+                                                    before[-1])[-1].copy())
     cols = np.flatnonzero(changed)
     after = None
     for (f0, f1), start in zip(reversed(spans_), reversed(before), strict=True):
