@@ -1,6 +1,6 @@
 """Peak memory of an analysis (issue 22: flat, at most 250 MB, for any length).
 
-    python bench/memory.py [--seconds 10 60 120 600] [--json-too]
+    python bench/memory.py [--seconds 10 60 600] [--hour]
 
 Each length runs in a fresh process: ``visemic.animate`` on a WAV of espeak-ng speech with
 pauses, with and without its transcript, then a JSON export. Printed per run: the process's
@@ -64,7 +64,10 @@ def write_speech(path: Path, seconds: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, nargs="+", default=[10, 60, 600])
+    ap.add_argument("--hour", action="store_true", help="also a 1-hour file (slow)")
     args = ap.parse_args()
+    if args.hour:
+        args.seconds.append(3600)
     print(f"{'length':>8} {'transcript':>10} {'peak RSS':>9} {'baseline':>9} {'wall':>7}")
     worst = 0.0
     with tempfile.TemporaryDirectory() as d:
