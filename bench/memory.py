@@ -6,8 +6,9 @@ Each length runs in a fresh process: ``visemic.animate`` on a WAV of espeak-ng s
 pauses, with and without its transcript, then a JSON export. Printed per run: the process's
 peak resident size (VmHWM), its size after importing visemic and its models (the baseline every
 run pays), and the wall time. Files up to 180 s are analysed whole, longer ones segment by
-segment. Figures measured while other work shares the machine are lower bounds on speed, not
-on memory.
+segment. ``--hour`` adds a 1-hour file (tens of minutes: Whisper and the aligner over an hour
+of speech). Figures measured while other work shares the machine are lower bounds on speed,
+not on memory.
 """
 
 from __future__ import annotations
