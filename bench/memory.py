@@ -66,6 +66,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, nargs="+", default=[10, 60, 600])
     ap.add_argument("--hour", action="store_true", help="also a 1-hour file (slow)")
+    ap.add_argument("--transcript", choices=("both", "yes", "no"), default="both",
+                    help="run with the transcript, without (Whisper), or both")
     args = ap.parse_args()
     if args.hour:
         args.seconds.append(3600)
@@ -77,7 +79,7 @@ def main() -> None:
             text = write_speech(path, seconds)
             transcript = Path(d) / f"{seconds:g}s.txt"
             transcript.write_text(text)
-            for given in (False, True):
+            for given in {"both": (False, True), "yes": (True,), "no": (False,)}[args.transcript]:
                 out = subprocess.run([sys.executable, "-c", _CHILD, str(path),
                                       str(transcript) if given else "-"], check=True,
                                      capture_output=True, text=True).stdout.split()
