@@ -46,6 +46,7 @@ def warm_up() -> None:
 
 def _worker(conn: Any) -> None:
     """Serve requests (id, stream, op, payload) until told to stop; answer (id, ok, result)."""
+    from visemic.phonetics.longform import release_freed_memory
     from visemic.stream.engine import StreamAnimator
 
     engines: dict[int, StreamAnimator] = {}
@@ -82,6 +83,11 @@ def _worker(conn: Any) -> None:
                 engine = engines.pop(sid, None)
                 result = engine.flush() if engine is not None else []
             conn.send((rid, True, result))
+            if op in ("close", "flush"):
+                # A stream's decoder (~25 MB) is freed: give it back to the system, or the
+                # process's size creeps up with the streams that come and go.
+                engine = None
+                release_freed_memory()
         except VisemicError as exc:
             conn.send((rid, False, str(exc)))
         except Exception as exc:  # one broken stream must not take the others down
