@@ -83,7 +83,7 @@ def _worker(conn: Any) -> None:
                 engine = engines.pop(sid, None)
                 result = engine.flush() if engine is not None else []
             conn.send((rid, True, result))
-            if op in ("close", "flush"):
+            if op in ("close", "flush", "warm"):
                 # A stream's decoder (~25 MB) is freed: give it back to the system, or the
                 # process's size creeps up with the streams that come and go.
                 engine = None
