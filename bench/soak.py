@@ -160,11 +160,10 @@ async def soak(port: int, pgid: int, pcm: bytes, streams: int, minutes: float) -
     length = len(pcm) / 32000
     tasks = [asyncio.create_task(client(port, pcm, until, tally, i * length / streams))
              for i in range(streams)]
-    samples: list[tuple[float, dict[int, float]]] = []
+    samples: list[tuple[float, dict[int, float], int]] = []
     while not all(t.done() for t in tasks):
         await asyncio.sleep(min(30.0, max(5.0, minutes * 60 / 20)))
         rss = group_rss_mb(pgid)
-        samples.append((time.monotonic() - t0, rss))
         delays = np.array(tally.delays[-2000:] or [np.nan]) * 1000
         try:  # streams open right now (each holds a recogniser of ~25 MB in a worker)
             health = await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{port}/health",
@@ -172,6 +171,7 @@ async def soak(port: int, pgid: int, pcm: bytes, streams: int, minutes: float) -
             live = str(health.json()["streams"])
         except (httpx.HTTPError, ValueError, KeyError):
             live = "?"
+        samples.append((time.monotonic() - t0, rss, int(live) if live.isdigit() else -1))
         print(f"  t={time.monotonic() - t0:5.0f}s  RSS {_rss_line(rss, pgid)}  live {live:>2}  "
               f"streams done "
               f"{tally.streams:4d}  refused {tally.refused:3d}  errors {tally.errors:3d}  "
@@ -212,19 +212,29 @@ def main() -> int:
     # stream length in) until the clients stop; no warm-up is left out (the server loads what
     # every stream needs before it answers /health), only the ramp of the load itself.
     ready = sum(tally.ready.values())  # type: ignore[attr-defined]
-    steady = [(t, sum(r.values())) for t, r in tally.rss  # type: ignore[attr-defined]
+    steady = [(t, sum(r.values()), live) for t, r, live in tally.rss  # type: ignore[attr-defined]
               if args.stream_seconds <= t <= args.minutes * 60]
     print(f"RSS (server + workers): {ready:.0f} MB when ready, no stream yet")
     if steady:
-        totals = [v for _, v in steady]
-        drift = (max(totals) - min(totals)) / min(totals) * 100
-        half = len(totals) // 2
-        trend = ((max(totals[half:]) - max(totals[:half])) / max(totals[:half]) * 100
-                 if half else 0.0)
+        totals = np.array([v for _, v, _ in steady])
+        drift = (totals.max() - totals.min()) / totals.min() * 100
         print(f"under steady load, all {len(totals)} samples from t={steady[0][0]:.0f} s to "
-              f"t={steady[-1][0]:.0f} s: {min(totals):.0f}-{max(totals):.0f} MB (first "
+              f"t={steady[-1][0]:.0f} s: {totals.min():.0f}-{totals.max():.0f} MB (first "
               f"{totals[0]:.0f}, last {totals[-1]:.0f}): spread {drift:.1f} % of the lowest "
-              f"(target: within 10 %); highest of the second half vs the first: {trend:+.1f} %")
+              f"(target: within 10 %)")
+        # Each open stream holds a recogniser: RSS follows the streams open at the sample. What
+        # is left once that is taken out (a least-squares line over the samples) is growth.
+        live = np.array([n for _, _, n in steady], float)
+        ok = live >= 0
+        if ok.sum() >= 3 and np.ptp(live[ok]) > 0:
+            slope, base = np.polyfit(live[ok], totals[ok], 1)
+            rest = totals[ok] - (base + slope * live[ok])
+            ref = base + slope * live[ok].mean()
+            t = np.array([t for t, _, _ in steady])[ok]
+            trend = np.polyfit(t / 60, rest, 1)[0]
+            print(f"RSS = {base:.0f} MB + {slope:.1f} MB per open stream; apart from that, "
+                  f"samples spread {np.ptp(rest) / ref * 100:.1f} % of {ref:.0f} MB (at the mean "
+                  f"{live[ok].mean():.1f} open streams), trend {trend:+.1f} MB/min")
     return 0
 
 
