@@ -1,13 +1,14 @@
 """Peak memory of an analysis (issue 22: flat, at most 250 MB, for any length).
 
-    python bench/memory.py [--seconds 10 60 120 600] [--json-too]
+    python bench/memory.py [--seconds 10 60 600] [--hour]
 
 Each length runs in a fresh process: ``visemic.animate`` on a WAV of espeak-ng speech with
 pauses, with and without its transcript, then a JSON export. Printed per run: the process's
 peak resident size (VmHWM), its size after importing visemic and its models (the baseline every
 run pays), and the wall time. Files up to 180 s are analysed whole, longer ones segment by
-segment. Figures measured while other work shares the machine are lower bounds on speed, not
-on memory.
+segment. ``--hour`` adds a 1-hour file (tens of minutes: Whisper and the aligner over an hour
+of speech). Figures measured while other work shares the machine are lower bounds on speed,
+not on memory.
 """
 
 from __future__ import annotations
@@ -64,7 +65,12 @@ def write_speech(path: Path, seconds: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, nargs="+", default=[10, 60, 600])
+    ap.add_argument("--hour", action="store_true", help="also a 1-hour file (slow)")
+    ap.add_argument("--transcript", choices=("both", "yes", "no"), default="both",
+                    help="run with the transcript, without (Whisper), or both")
     args = ap.parse_args()
+    if args.hour:
+        args.seconds.append(3600)
     print(f"{'length':>8} {'transcript':>10} {'peak RSS':>9} {'baseline':>9} {'wall':>7}")
     worst = 0.0
     with tempfile.TemporaryDirectory() as d:
@@ -73,7 +79,7 @@ def main() -> None:
             text = write_speech(path, seconds)
             transcript = Path(d) / f"{seconds:g}s.txt"
             transcript.write_text(text)
-            for given in (False, True):
+            for given in {"both": (False, True), "yes": (True,), "no": (False,)}[args.transcript]:
                 out = subprocess.run([sys.executable, "-c", _CHILD, str(path),
                                       str(transcript) if given else "-"], check=True,
                                      capture_output=True, text=True).stdout.split()

@@ -30,14 +30,14 @@ class Audio:
         return n / float(self.sample_rate)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Word:
     text: str
     start: float
     end: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Phone:
     """One phone in IPA. ``word`` indexes ``Timeline.words`` (-1: outside any word);
     ``stress`` is 0 (none), 1 (primary) or 2 (secondary)."""
@@ -89,7 +89,7 @@ class Prosody:
         return len(self.loudness) / self.rate
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cue:
     """One discrete viseme held from ``start`` to ``end``."""
 

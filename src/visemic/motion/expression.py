@@ -94,15 +94,17 @@ def animate(timeline: Timeline, prosody: Prosody, fps: float = 60.0,
     return anim
 
 
-def _emphasis_frames(timeline: Timeline, accents: list[speech_events.Accent],
-                     times: np.ndarray) -> np.ndarray:
-    per_word = speech_events.word_emphasis(timeline, accents)
+def _emphasis_frames(stressed: list[tuple[float, float, float]], times: np.ndarray
+                     ) -> np.ndarray:
+    """Each frame's word emphasis, from (start, end, emphasis) of the emphasised words."""
     out = np.zeros(len(times))
-    for w, e in zip(timeline.words, per_word, strict=True):
-        if e > 0:
-            # Inside the word only, with 40 ms ramps, so pauses around it are not opened.
-            ramp = np.clip(np.minimum(times - w.start, w.end - times) / 0.04, 0.0, 1.0)
-            out = np.maximum(out, e * ramp)
+    for start, end, e in stressed:
+        # Inside the word only, with 40 ms ramps, so pauses around it are not opened. Outside
+        # it the ramp is 0: only the frames inside are worked out.
+        i0, i1 = np.searchsorted(times, [start, end], side="right")
+        t = times[i0:i1]
+        ramp = np.clip(np.minimum(t - start, end - t) / 0.04, 0.0, 1.0)
+        out[i0:i1] = np.maximum(out[i0:i1], e * ramp)
     return out
 
 
@@ -159,77 +161,116 @@ def layer_emotion(values: np.ndarray, speech: np.ndarray, layer: np.ndarray, sea
 
 def apply(anim: Animation, timeline: Timeline, prosody: Prosody, expr: Expression,
           text: str | None = None) -> None:
-    """Layer ``expr`` onto ``anim`` (speech curves from :func:`curves.animate`) in place."""
+    """Layer ``expr`` onto ``anim`` (speech curves from :func:`curves.animate`) in place.
+
+    As there, memory stays flat with length: the curves that draw random numbers over the whole
+    clip (head, gaze, blinks) and the brow raises are whole, one value per frame, but every
+    ``[frames × channels]`` step is worked out :data:`curves.CHUNK` frames at a time."""
     values = anim.values
     n = values.shape[0]
     idx = arkit.INDEX
     if [c for c in anim.channels] != list(arkit.CHANNELS):
         raise ValueError("apply() needs an animation with arkit.CHANNELS")
-    times = np.arange(n) / anim.fps
-    speech = values.copy()
+    fps = anim.fps
+    times = np.arange(n) / fps
     accents = speech_events.accents(timeline, prosody)
     spans = speech_events.phrases(timeline)
-    talking = speech_events.speaking(timeline, times)
-
-    # 1. Speaking style on the speech mouth.
-    jaw_gain, lip_gain = style_mod.gains(expr.style, _emphasis_frames(timeline, accents, times))
-    for name in style_mod.JAW_CHANNELS:
-        values[:, idx[name]] *= jaw_gain
-    for name in style_mod.LIP_CHANNELS:
-        values[:, idx[name]] *= lip_gain
-
-    # 2. Emotion, 3. the seal.
-    layer = emotion_mod.offsets(expr.emotion, times)
+    stressed = [(w.start, w.end, e) for w, e in
+                zip(timeline.words, speech_events.word_emphasis(timeline, accents), strict=True)
+                if e > 0]
+    seals = curves.seal_windows(timeline)
+    reach = seal_reach(fps)
     ji, ci = idx["jawOpen"], idx["mouthClose"]
-    seal = curves.seal_weight(timeline, times)
-    posture = layer_emotion(values, speech, layer, seal, widen_seal(seal, anim.fps),
-                            jaw_gain * (speech[:, ji] - speech[:, ci]))
     blend = len(arkit.BLENDSHAPES)
 
-    # 4. Eyes, brows, head.
+    # Whole curves: eyes, brows, head.
     starts = [a for a, _ in spans]
     pauses = [b for _, b in spans]
     rng = {part: np.random.default_rng([expr.seed, k]) for part, k in _PARTS.items()}
-    blink = eyes.blink_curve(times, eyes.blink_times(n / anim.fps, expr.blink_rate, pauses,
+    blink = eyes.blink_curve(times, eyes.blink_times(n / fps, expr.blink_rate, pauses,
                                                      rng["blinks"]))
-    for name in ("eyeBlinkLeft", "eyeBlinkRight"):
-        values[:, idx[name]] = np.maximum(values[:, idx[name]], blink)
-
     raise_ = brows.raise_curve(times, accents,
                                speech_events.question_ends(timeline, prosody, text))
-    # A frown (angry, disgusted) holds the brows down: accents barely lift them out of it.
-    frown = 0.5 * (layer[:, idx["browDownLeft"]] + layer[:, idx["browDownRight"]])
-    raise_ = raise_ * (1.0 - 0.8 * np.clip(frown, 0.0, 1.0))
-    for name in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight"):
-        values[:, idx[name]] += raise_
-
     if expr.still:
-        head_yaw = head_pitch = head_roll = np.zeros(n, np.float32)
-        gaze_yaw = gaze_pitch = np.zeros(n, np.float32)
+        head_yaw = head_pitch = head_roll = gaze_yaw = gaze_pitch = np.zeros(n, np.float32)
     else:
-        scale = expr.head_motion * expr.style.head
-        head_yaw, head_pitch, head_roll = head.motion(times, accents, spans, talking,
-                                                      rng["head"], scale)
-        head_yaw = head.soft_clip(head_yaw + posture[:, 0])
-        head_pitch = head.soft_clip(head_pitch + posture[:, 1])
-        head_roll = head.soft_clip(head_roll + posture[:, 2])
+        head_yaw, head_pitch, head_roll = head.motion(
+            times, accents, spans, speech_events.speaking(timeline, times), rng["head"],
+            expr.head_motion * expr.style.head)
         gaze_yaw, gaze_pitch = eyes.gaze(times, starts, rng["gaze"])
-        gaze_yaw = gaze_yaw - EYE_FOLLOW * (head_yaw - posture[:, 0])
-        gaze_pitch = gaze_pitch - EYE_FOLLOW * (head_pitch - posture[:, 1])
-    for name, curve in eyes.look_channels(gaze_yaw, gaze_pitch).items():
-        values[:, idx[name]] += curve
-    values[:, idx["headYaw"]] = head_yaw
-    values[:, idx["headPitch"]] = head_pitch
-    values[:, idx["headRoll"]] = head_roll
 
-    # Keep every channel in range and within the per-frame step limit (DESIGN.md §3).
-    np.clip(values[:, :blend], 0.0, 1.0, out=values[:, :blend])
-    if n > 1:
-        changed = np.flatnonzero(np.any(values[:, :blend] != speech[:, :blend], axis=0))
-        if len(changed):
-            step = curves.MAX_STEP_60 * 60.0 / anim.fps
-            values[:, changed] = curves.limit_steps(values[:, changed], step)
-            # Limiting mouthClose alone would let a styled (bigger, faster) jaw part the lips.
-            values[:, ci] = curves.hold_seal(values[:, ji], values[:, ci], seal, step,
-                                             np.maximum(speech[:, ji] - speech[:, ci], 0.0))
-    values[:, ci] = np.minimum(values[:, ci], values[:, ji])
+    def layer_chunk(f0: int, f1: int) -> np.ndarray:
+        """Layer the expression onto frames f0 … f1 − 1 of ``values``, in place, up to the
+        step limit; returns which blendshapes it changed."""
+        t = times[f0:f1]
+        v = values[f0:f1]
+        speech = v.copy()
+        speech_gap[f0:f1] = np.maximum(speech[:, ji] - speech[:, ci], 0.0)
+        # 1. Speaking style on the speech mouth.
+        jaw_gain, lip_gain = style_mod.gains(expr.style, _emphasis_frames(stressed, t))
+        for name in style_mod.JAW_CHANNELS:
+            v[:, idx[name]] *= jaw_gain
+        for name in style_mod.LIP_CHANNELS:
+            v[:, idx[name]] *= lip_gain
+
+        # 2. Emotion, 3. the seal (widened over ``reach`` frames either side).
+        layer = emotion_mod.offsets(expr.emotion, t)
+        e0, e1 = max(0, f0 - reach), min(n, f1 + reach)
+        around = curves.seal_at(seals, times[e0:e1])
+        seal = around[f0 - e0:f1 - e0]
+        lip_seal = widen_seal(around, fps)[f0 - e0:f1 - e0]
+        posture = layer_emotion(v, speech, layer, seal, lip_seal,
+                                jaw_gain * (speech[:, ji] - speech[:, ci]))
+
+        # 4. Eyes, brows, head.
+        for name in ("eyeBlinkLeft", "eyeBlinkRight"):
+            v[:, idx[name]] = np.maximum(v[:, idx[name]], blink[f0:f1])
+        # A frown (angry, disgusted) holds the brows down: accents barely lift them out of it.
+        frown = 0.5 * (layer[:, idx["browDownLeft"]] + layer[:, idx["browDownRight"]])
+        lift = raise_[f0:f1] * (1.0 - 0.8 * np.clip(frown, 0.0, 1.0))
+        for name in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight"):
+            v[:, idx[name]] += lift
+        yaw, pitch, roll = head_yaw[f0:f1], head_pitch[f0:f1], head_roll[f0:f1]
+        look_yaw, look_pitch = gaze_yaw[f0:f1], gaze_pitch[f0:f1]
+        if not expr.still:
+            yaw = head.soft_clip(yaw + posture[:, 0])
+            pitch = head.soft_clip(pitch + posture[:, 1])
+            roll = head.soft_clip(roll + posture[:, 2])
+            look_yaw = look_yaw - EYE_FOLLOW * (yaw - posture[:, 0])
+            look_pitch = look_pitch - EYE_FOLLOW * (pitch - posture[:, 1])
+        for name, curve in eyes.look_channels(look_yaw, look_pitch).items():
+            v[:, idx[name]] += curve
+        v[:, idx["headYaw"]] = yaw
+        v[:, idx["headPitch"]] = pitch
+        v[:, idx["headRoll"]] = roll
+        # Keep every channel in range (DESIGN.md §3); the step limit follows.
+        np.clip(v[:, :blend], 0.0, 1.0, out=v[:, :blend])
+        return np.any(v[:, :blend] != speech[:, :blend], axis=0)
+
+    # Every blendshape the expression changed is held within the per-frame step limit. The
+    # limit's forward pass runs with the layering, keeping each chunk's last row for every
+    # blendshape; then the changed ones are limited from the last chunk to the first.
+    step = curves.MAX_STEP_60 * 60.0 / fps
+    spans_ = curves.chunks(n)
+    changed = np.zeros(blend, bool)
+    speech_gap = np.zeros(n, np.float32)  # the speech curves' own lip gap, for the seal
+    before: list[np.ndarray | None] = [None]
+    for k, (f0, f1) in enumerate(spans_):
+        changed |= layer_chunk(f0, f1)
+        if k + 1 < len(spans_):
+            before.append(curves.forward_steps(values[f0:f1, :blend], step,
+                                                    before[-1])[-1].copy())
+    cols = np.flatnonzero(changed)
+    after = None
+    for (f0, f1), start in zip(reversed(spans_), reversed(before), strict=True):
+        if n > 1 and len(cols):
+            y = curves.forward_steps(values[f0:f1, cols], step,
+                                     None if start is None else start[cols])
+            y = curves.backward_steps(y, step, after)
+            after = y[0].copy()
+            values[f0:f1, cols] = y
+        values[f0:f1, ci] = np.minimum(values[f0:f1, ci], values[f0:f1, ji])
+    if n > 1 and len(cols):
+        # Limiting mouthClose alone would let a styled (bigger, faster) jaw part the lips.
+        values[:, ci] = curves.hold_seal(values[:, ji], values[:, ci],
+                                         curves.seal_at(seals, times), step, speech_gap)

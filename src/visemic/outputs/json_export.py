@@ -36,31 +36,32 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "), default=str)
 
 
-def words_json(tl: Timeline) -> list[dict[str, Any]]:
-    return [{"word": w.text, "start": r4(w.start), "end": r4(w.end)} for w in tl.words]
+# Lists (words, phones, cues) are made and written an item at a time: an hour of speech has
+# ~40,000 phones, and a list of their dicts, or one string of them, would cost tens of MB.
+def words_json(tl: Timeline) -> Iterator[dict[str, Any]]:
+    return ({"word": w.text, "start": r4(w.start), "end": r4(w.end)} for w in tl.words)
 
 
-def phones_json(tl: Timeline, stress: bool = True) -> list[dict[str, Any]]:
-    out = []
+def phones_json(tl: Timeline, stress: bool = True) -> Iterator[dict[str, Any]]:
     for p in tl.phones:
         item: dict[str, Any] = {"phone": p.symbol, "start": r4(p.start), "end": r4(p.end),
                                 "word": p.word}
         if stress:
             item["stress"] = p.stress
-        out.append(item)
-    return out
+        yield item
 
 
-def cues_json(track: list[Cue]) -> list[dict[str, Any]]:
-    return [{"start": r4(c.start), "end": r4(c.end), "value": c.value} for c in track]
+def cues_json(track: list[Cue]) -> Iterator[dict[str, Any]]:
+    return ({"start": r4(c.start), "end": r4(c.end), "value": c.value} for c in track)
 
 
-def _list_lines(items: list[Any], indent: str) -> str:
+def _write_list(out: TextIO, items: Iterator[Any], indent: str) -> None:
     """A JSON array with one item per line (readable, diff-friendly)."""
-    if not items:
-        return "[]"
-    inner = (",\n" + indent).join(_dumps(i) for i in items)
-    return f"[\n{indent}{inner}]"
+    first = True
+    for item in items:
+        out.write(("[\n" if first else ",\n") + indent + _dumps(item))
+        first = False
+    out.write("[]" if first else "]")
 
 
 def value_rows(values: np.ndarray) -> Iterator[str]:
@@ -88,8 +89,11 @@ def write_full(result: Result, out: TextIO) -> None:
     asr = result.settings.get("asr")
     if asr and "text" in asr:  # what the recogniser heard, as it wrote it
         out.write(f'  "transcript": {_dumps(asr["text"])},\n')
-    out.write(f'  "words": {_list_lines(words_json(tl), "   ")},\n')
-    out.write(f'  "phones": {_list_lines(phones_json(tl), "   ")}}},\n')
+    out.write('  "words": ')
+    _write_list(out, words_json(tl), "   ")
+    out.write(',\n  "phones": ')
+    _write_list(out, phones_json(tl), "   ")
+    out.write("},\n")
     out.write(f' "animation": {{"fps": {_dumps(anim.fps)}, "channels": {_dumps(anim.channels)},\n')
     out.write('  "values": [')
     first = True
@@ -101,7 +105,8 @@ def write_full(result: Result, out: TextIO) -> None:
     sets = list(anim.visemes.items())
     for k, (name, track) in enumerate(sets):
         sep = ",\n  " if k else "\n  "
-        out.write(f"{sep}{_dumps(name)}: {_list_lines(cues_json(track), '   ')}")
+        out.write(f"{sep}{_dumps(name)}: ")
+        _write_list(out, cues_json(track), "   ")
     out.write("}}\n")
 
 
@@ -109,5 +114,8 @@ def write_phones(result: Result, out: TextIO) -> None:
     """``{"language", "words": [{word,start,end}], "phones": [{phone,start,end,word}]}``."""
     tl = result.timeline
     out.write(f'{{"language": {_dumps(tl.language)},\n')
-    out.write(f' "words": {_list_lines(words_json(tl), "  ")},\n')
-    out.write(f' "phones": {_list_lines(phones_json(tl, stress=False), "  ")}}}\n')
+    out.write(' "words": ')
+    _write_list(out, words_json(tl), "  ")
+    out.write(',\n "phones": ')
+    _write_list(out, phones_json(tl, stress=False), "  ")
+    out.write("}\n")

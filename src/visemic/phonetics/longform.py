@@ -109,15 +109,16 @@ def share(segments: Iterable[tuple[int, np.ndarray]], prons: list[Pronunciation]
             end = cursor + boundary(heard, heard_next, written[cursor:cursor + window])
             heard = heard_next
         yield offset, samples, cursor, end
-        _release_freed_memory()
+        release_freed_memory()
         cursor = end
         current = following
 
 
-def _release_freed_memory() -> None:
-    """Hand memory the decoders freed back to the system: each alignment's search space is
-    allocated afresh by pocketsphinx, and glibc otherwise keeps the freed pages, so the
-    resident size of a long file crept up segment by segment."""
+def release_freed_memory() -> None:
+    """Hand memory the decoders freed back to the system: each alignment's search space (and
+    each stream's decoder, :mod:`visemic.stream.pool`) is allocated afresh by pocketsphinx,
+    and glibc otherwise keeps the freed pages, so the resident size of a long file crept up
+    segment by segment."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.malloc_trim(0)

@@ -48,7 +48,10 @@ def analyse_speech(audio: Audio, text: str | None = None, language: str | None =
     report: dict[str, Any] = {}
     if text is None and method == "whisper":
         tl, report = recognise_words(audio, language, asr_model)
-    elif text is None:
+        if progress:
+            progress(0.8)
+        return tl, report  # refined already
+    if text is None:
         tl = _phone_loop(audio, method, language or "en")
     else:
         language = language or "en"
@@ -61,7 +64,7 @@ def analyse_speech(audio: Audio, text: str | None = None, language: str | None =
                                        method)
             if progress:
                 progress(0.8)
-            return tl
+            return tl, report
         tl = _align_or_recognise(audio, words, language, method)
     if progress:
         progress(0.8)
@@ -90,35 +93,51 @@ def recognise_words(audio: Audio, language: str | None = None,
     """Whisper's words for ``audio``, aligned like a transcript; the phone loop where there are
     no words to align (music, noise, a language without pronunciations), with a warning.
 
-    Returns the (unrefined) timeline and Whisper's report for the result's settings: model,
-    detected language, text, and ``fallback`` (why the phone loop was used) where it was.
+    Returns the timeline (refined, :mod:`visemic.phonetics.refine`) and Whisper's report for
+    the result's settings: model, detected language, text, and ``fallback`` (why the phone loop
+    was used) where it was.
     """
+    tl, report, refined = _recognise_words(audio, language, asr_model)
+    return (tl if refined else refine.refine(tl, audio)), report
+
+
+def _recognise_words(audio: Audio, language: str | None, asr_model: str | None
+                     ) -> tuple[Timeline, dict[str, Any], bool]:
+    """:func:`recognise_words`, and whether the timeline is refined already."""
     from visemic.phonetics import whisper
 
     if language is not None and whisper.whisper_language(language) is None:
-        return _fallback(audio, language, {"recognizer": "whisper"},
-                         f"Whisper does not know the language {language!r}")
+        return (*_fallback(audio, language, {"recognizer": "whisper"},
+                           f"Whisper does not know the language {language!r}"), False)
     heard = whisper.recognise(audio, language, asr_model)
     report = heard.settings()
     lang = language or whisper.espeak_language(heard.language)
     if lang is None:
-        return _fallback(audio, heard.language, report, f"Whisper heard language "
-                         f"{heard.language!r}, which has no pronunciations for alignment")
+        return (*_fallback(audio, heard.language, report, f"Whisper heard language "
+                           f"{heard.language!r}, which has no pronunciations for alignment"),
+                False)
     words = text_mod.normalize(heard.text, lang) if heard.text else []
     if not words:
-        return _fallback(audio, lang, report, "Whisper heard no words")
+        return (*_fallback(audio, lang, report, "Whisper heard no words"), False)
+    if audio.duration > longform.PIECE_LONGEST + longform.PIECE_SHORTEST:
+        # In pieces, as a transcript is: the aligner's memory grows with the length (60 s
+        # aligned whole: +130 MB).
+        tl = longform.align_pieces(audio, words, pronunciations(words, lang), lang)
+        tl.source = "recognised"
+        return tl, report, True
     try:
         tl = align.align(audio, pronunciations(words, lang), lang)
     except align.AlignmentError as exc:
         # pocketsphinx sometimes finds no path for a long text that a few sentences at a time
         # align well: align Whisper's segments one by one instead.
         if len(heard.segments) < 2:
-            return _fallback(audio, lang, report, f"Whisper's words could not be aligned ({exc})")
+            return (*_fallback(audio, lang, report,
+                               f"Whisper's words could not be aligned ({exc})"), False)
         tl, failed = _align_stretches(audio, heard.segments, lang)
         if failed:
             report = {**report, "fallback": f"{failed} of {len(heard.segments)} stretches"}
     tl.source = "recognised"
-    return tl, report
+    return tl, report, False
 
 
 def _align_stretches(audio: Audio, segments: list[tuple[float, float, str]],

@@ -105,7 +105,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
                max_pending: int = 16, stream_limits: StreamLimits | None = None,
                max_duration: float | None = DEFAULT_MAX_DURATION,
                job_timeout: float | None = DEFAULT_JOB_TIMEOUT,
-               allowed_hosts: frozenset[str] | None = None) -> FastAPI:
+               allowed_hosts: frozenset[str] | None = None,
+               warm_up: bool = False) -> FastAPI:
     """The server as an ASGI app.
 
     ``data_dir`` holds the job database, results and temporary uploads (default
@@ -118,6 +119,9 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
     (see :mod:`visemic.server.security`; ``visemic serve`` passes the localhost names and
     ``--allowed-host``) are the Host names answered; None answers any (an embedding app's
     own proxy decides). Without ``api_key``, browser requests from other sites are refused.
+    With ``warm_up`` (``visemic serve`` sets it) the stream engines are started and warmed
+    before the server answers anything (:meth:`StreamHub.warm_up`); otherwise with the first
+    stream.
 
     Analyses run in spawned processes, so the program's main module must be importable (a
     script file or ``python -m``, not code fed on stdin).
@@ -133,6 +137,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, api_key: str | No
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warm_up:
+            await asyncio.to_thread(hub.warm_up)
         yield
         pool.shutdown()
         hub.shutdown()

@@ -103,7 +103,7 @@ def run_serve(args: argparse.Namespace) -> int:
                      max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
                      workers=args.workers, stream_limits=limits,
                      max_duration=args.max_duration, job_timeout=args.job_timeout,
-                     allowed_hosts=hosts)
+                     allowed_hosts=hosts, warm_up=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 ws_max_size=WS_MAX_BYTES + 1024, ws_max_queue=WS_MAX_QUEUE,
                 ws_per_message_deflate=False, timeout_graceful_shutdown=5)

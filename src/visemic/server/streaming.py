@@ -208,6 +208,18 @@ class StreamHub:
                 self._pool = EnginePool()
             return self._pool
 
+    def warm_up(self) -> None:
+        """Start the engine processes and warm each (:func:`visemic.stream.pool.warm_up`), and
+        start every connection's thread, before the server answers: the first streams are then
+        as fast as later ones and memory does not grow as they come."""
+        self._engines().warm_up()
+        n = self.limits.max_streams
+        # The executor starts a thread per task while none is idle: n tasks that wait for each
+        # other start all n.
+        gate = threading.Barrier(n)
+        for f in [self._executor.submit(gate.wait, 30) for _ in range(n)]:
+            f.result()
+
     def _admit(self) -> bool:
         """Whether one more stream fits: the running streams' measured cost each (never less
         than ``stream_cost``, so that a burst of connections is judged before its audio

@@ -27,8 +27,26 @@ from visemic.errors import VisemicError, internal_error
 from visemic.stream.engine import EMOTION_EASE, StreamFrame
 
 
+def warm_up() -> None:
+    """Run one short stream of a synthetic voice through a :class:`StreamAnimator` and drop it:
+    what every stream needs (the recogniser's model, the shared pose table, the libraries and
+    code paths of a push) is then loaded, so the first client's stream does not pay for it and
+    the process's memory does not grow with its first streams."""
+    from visemic.stream.engine import RATE, StreamAnimator
+
+    t = np.arange(2 * RATE) / RATE
+    # Voiced syllables at 4 a second: a 120 Hz buzz with its harmonics, opening and closing.
+    voice = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 12))
+    x = (0.1 * voice * np.clip(np.sin(2 * np.pi * 4 * t), 0, None)).astype(np.float32)
+    engine = StreamAnimator(sample_rate=RATE)
+    for i in range(0, len(x), RATE // 25):
+        engine.push(x[i:i + RATE // 25])
+    engine.flush()
+
+
 def _worker(conn: Any) -> None:
     """Serve requests (id, stream, op, payload) until told to stop; answer (id, ok, result)."""
+    from visemic.phonetics.longform import release_freed_memory
     from visemic.stream.engine import StreamAnimator
 
     engines: dict[int, StreamAnimator] = {}
@@ -55,6 +73,9 @@ def _worker(conn: Any) -> None:
             elif op == "emotion":
                 live(sid).set_emotion(*payload)
                 result = None
+            elif op == "warm":
+                warm_up()
+                result = None
             elif op == "close":  # the client went away: drop the engine unflushed
                 engines.pop(sid, None)
                 result = None
@@ -62,6 +83,11 @@ def _worker(conn: Any) -> None:
                 engine = engines.pop(sid, None)
                 result = engine.flush() if engine is not None else []
             conn.send((rid, True, result))
+            if op in ("close", "flush", "warm"):
+                # A stream's decoder (~25 MB) is freed: give it back to the system, or the
+                # process's size creeps up with the streams that come and go.
+                engine = None
+                release_freed_memory()
         except VisemicError as exc:
             conn.send((rid, False, str(exc)))
         except Exception as exc:  # one broken stream must not take the others down
@@ -184,6 +210,23 @@ class EnginePool:
             worker = self._workers[sid % len(self._workers)]
         worker.call(sid, "open", settings)
         return RemoteStream(worker, sid)
+
+    def warm_up(self) -> None:
+        """Warm every worker process (:func:`warm_up`), all at once; returns when all are."""
+        with self._lock:
+            workers = list(self._workers)
+        threads = [threading.Thread(target=self._warm, args=(w,)) for w in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    @staticmethod
+    def _warm(worker: _Worker) -> None:
+        try:
+            worker.call(-1, "warm", None)
+        except VisemicError:
+            pass  # a worker that can't warm up still serves; its first stream will say why
 
     def close(self) -> None:
         with self._lock:
