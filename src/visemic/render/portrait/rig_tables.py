@@ -27,8 +27,10 @@ BOUNDARY_SPACING = 0.12  # the still ring's points at most this far apart (eye d
 # picture) behind any other. Face Mesh's depth rises steeply at the face's outline, where the
 # picture shows a cheek or a temple edge-on; turned with that depth, those slivers would
 # open up into wide streaks (the far eye and cheek of a face photographed three-quarter). At
-# 15° no edge of the mesh grows by more than about 1 + 0.26 × TURN_SLOPE.
-TURN_SLOPE = 1.0
+# 15° no edge of the mesh grows by more than about 1 + 0.26 × TURN_SLOPE. (Flatter still, the
+# jaw line stops moving with small turns, and Face Mesh reads lips sealed over a dropped jaw
+# as parted.)
+TURN_SLOPE = 1.5
 # The lids close onto the line this share of the way from the upper to the lower lid.
 LID_MEET = 0.8
 # The skin above the upper lid and below the lower lid follows the lid's margin, less and
