@@ -11,7 +11,8 @@ For each portrait in DIR (default ../shared/samples/portraits, if there) and for
   as decoded from an MP4 written at the default quality (target ≥ 40 dB);
 - still region: the lowest PSNR over a talking animation with head motion of the picture
   outside the face's crop and of the band beyond the outer anchor ring (hair and background
-  far from the face; target ≥ 40 dB);
+  far from the face: beyond the convex outline of the face scaled by the last RING_SCALE;
+  target ≥ 40 dB);
 - lip sync: Pearson r of the inner-lip gap Face Mesh measures on rendered frames against
   jawOpen on a jaw-only curve (target ≥ 0.8);
 - frames/s of the renderer with the picture scaled to 512×512, on one core (goal ≥ 60), by
@@ -125,7 +126,9 @@ def first_frame(renderer: Any, image: np.ndarray, animation: Any) -> tuple[float
 
 def still_regions(renderer: Any, image: np.ndarray, animation: Any) -> tuple[float, float]:
     """Lowest PSNR over the animation (every 3rd frame) outside the crop, and beyond the
-    outer anchor ring (the face oval scaled by the last RING_SCALE)."""
+    outer anchor ring (the face oval's convex hull scaled by the last RING_SCALE: a
+    three-quarter face's outline is hollow at the far cheekbone, and scaled as it is it runs
+    along the cheek itself, which a turn has to move)."""
     import cv2
 
     from visemic.render.portrait import mesh
@@ -139,8 +142,8 @@ def still_regions(renderer: Any, image: np.ndarray, animation: Any) -> tuple[flo
     oval = renderer.landmarks[list(mesh.FACE_OVAL), :2]
     centre = oval.mean(axis=0)
     ring = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(ring, [np.round(centre + (oval - centre) * RING_SCALE[-1]).astype(np.int32)],
-                 1)
+    outline = np.round(centre + (oval - centre) * RING_SCALE[-1]).astype(np.int32)
+    cv2.fillPoly(ring, [cv2.convexHull(outline)], 1)
     far = ring == 0
     worst_out, worst_far = np.inf, np.inf
     for i in range(0, animation.frames, 3):

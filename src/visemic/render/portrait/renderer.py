@@ -5,7 +5,8 @@ eyeballs get vertices of their own, drawn before the face, so that lids slide ov
 Per frame: the rig moves the Face Mesh landmarks (and anchor points around the head) for the
 curve row, the mesh warp re-samples the face crop from the original with cv2.remap, the mouth
 interior is painted where the lips have parted, lid edges are softened, and the crop goes back
-into the full picture (the crop's border is held still, so the paste has no seam). A video's
+into the full picture. Beyond the outer anchor ring nothing is warped, so the paste has no
+seam and the hair and background far from the face stay as photographed. A video's
 first frame is the picture itself; motion eases in from it.
 """
 
@@ -132,7 +133,7 @@ class PortraitRenderer:
         self.rig = Rig(local, (0, 0, x1 - x0, y1 - y0))
         anchors = self.rig.anchor_rest[:, :2]
         self._n = len(local)
-        self.triangles = _triangles(self.rig.rest, anchors)
+        self.triangles = _triangles(self.rig.rest, anchors, self.rig.anchor_still)
         eyeballs = _eyeball_ids()
         source = np.concatenate([self.rig.source[:, :2], anchors, self.rig.source[eyeballs, :2]])
         step = 2 if (x1 - x0) * (y1 - y0) > FINE_WARP_PIXELS else 1
@@ -359,9 +360,11 @@ def _check_inside(pts: np.ndarray, w: int, h: int) -> None:
                            "image's pixels?)")
 
 
-def _triangles(rest: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """The warp's triangles: the face surface, its holes (eyes, mouth) and a ring of triangles
-    from the face's outline out to the anchors and the crop's border."""
+def _triangles(rest: np.ndarray, anchors: np.ndarray, still: np.ndarray) -> np.ndarray:
+    """The warp's triangles: the face surface, its holes (eyes, mouth) and a band of triangles
+    from the face's outline out to the anchors. The band ends at the still anchors (the last
+    ring, in order around the head): beyond them no triangle, so nothing moves there; nor
+    between three still anchors (the picture as it is)."""
     from scipy.spatial import Delaunay
 
     n = len(rest)
@@ -386,12 +389,17 @@ def _triangles(rest: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     tri = Delaunay(pts).simplices
     ids = np.concatenate([oval_ids, n + np.arange(len(anchors))])
     oval = rest[oval_ids, :2].astype(np.float32).reshape(-1, 1, 2)
+    boundary = anchors[still].astype(np.float32).reshape(-1, 1, 2)
+    fixed = np.concatenate([np.zeros(len(oval_ids), bool), still])
     keep = []
     for t in tri:
-        if (t < len(oval_ids)).all():
-            cx, cy = pts[t].mean(axis=0)
-            if cv2.pointPolygonTest(oval, (float(cx), float(cy)), False) >= 0:
-                continue  # inside the face: the surface triangles cover it
+        cx, cy = pts[t].mean(axis=0)
+        if fixed[t].all() or cv2.pointPolygonTest(boundary, (float(cx), float(cy)),
+                                                  False) < 0:
+            continue  # still, or beyond the still ring
+        if (t < len(oval_ids)).all() and \
+                cv2.pointPolygonTest(oval, (float(cx), float(cy)), False) >= 0:
+            continue  # inside the face: the surface triangles cover it
         keep.append(ids[t])
     # The outer ring first, so that the face is drawn over it where the two meet.
     return np.concatenate([np.array(keep, np.int32), *eyeballs, *face]).astype(np.int32)

@@ -27,6 +27,7 @@ from visemic.render.portrait import mesh
 from visemic.render.portrait.rig_lids import EyelidRig
 from visemic.render.portrait.rig_tables import (
     ANCHOR_JAW,
+    BOUNDARY_SPACING,
     HINGE_BELOW_CHEEKS,
     HINGE_DEPTH,
     JAW_DROP,
@@ -45,6 +46,7 @@ from visemic.render.portrait.rig_tables import (
     TUCK_FROM,
     TUCK_FULL,
     TUCK_UNDER,
+    TURN_SLOPE,
     UPPER_TEETH,
 )
 
@@ -93,6 +95,10 @@ class Rig(EyelidRig):
         self._set_closure(rest)
         self._basis_flat = self._basis.reshape(52, -1)
         self._set_lids(rest)
+        # How far each landmark's depth is brought forward for turns (see TURN_SLOPE).
+        self._depth_cut = rest[:, 2] - _flattened_depth(rest)
+        self._eyeball_cut = self._depth_cut[[i for side in mesh.SIDES
+                                             for i in self._lids[side]["loop"]]]
         self.anchor_rest, self.anchor_follow = self._anchors(rest, crop)
         # Anchors beside and below the jaw (the face's edge, the neck) go most of the way
         # with the chin as it drops: the soft edge of the face moves as a piece instead of
@@ -135,7 +141,11 @@ class Rig(EyelidRig):
         angles = np.radians(v[52:55] * head_scale) if v.shape[0] >= 55 else np.zeros(3)
         if np.any(angles != 0.0):
             rot = _rotation(*angles)
+            pts[:, 2] -= self._depth_cut
+            eyeballs[:, 2] -= self._eyeball_cut
+            anchors[:, 2] -= self._anchor_cut
             pts, tu, tl, eyeballs = (self._turn(p, rot) for p in (pts, tu, tl, eyeballs))
+            pts[:, 2] += self._depth_cut
             for follow in np.unique(self.anchor_follow):
                 if follow > 0:
                     sel = self.anchor_follow == follow
@@ -479,30 +489,44 @@ class Rig(EyelidRig):
 
     def _anchors(self, pts: np.ndarray,
                  crop: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Anchor points around the head (A×3) and the share of the head's turn each follows.
+
+        The inner rings are the face's outline scaled about its centre (where they fall inside
+        the crop). The last ring is the still boundary (:attr:`anchor_still`): the outline's
+        convex hull scaled by ``RING_SCALE[-1]`` and cut to the crop. The warp has no
+        triangles beyond it, so that nothing there moves (a triangle from an inner anchor
+        straight to the crop's border would carry the hair beyond the ring along with the
+        head). Convex, because a three-quarter face's outline is hollow at the far cheekbone:
+        scaled, it would run along the cheek, and a turn would carry the cheek across it."""
+        import cv2
+
         oval = pts[list(mesh.FACE_OVAL)]
         centre = oval.mean(axis=0)
         centre[2] = 0.0
-        x0, y0, x1, y1 = crop
-        rings, follow = [], []
-        for scale, share in zip(RING_SCALE, RING_FOLLOW, strict=True):
+        lo = np.array([crop[0] + 4.0, crop[1] + 4.0])
+        hi = np.array([crop[2] - 5.0, crop[3] - 5.0])
+        spacing = BOUNDARY_SPACING * self.iod
+        outer = centre[:2] + (oval[:, :2] - centre[:2]) * RING_SCALE[-1]
+        outer = cv2.convexHull(outer.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+        boundary = _densify(_clip_to_box(outer, lo, hi), spacing)
+        inside = boundary.astype(np.float32).reshape(-1, 1, 2)
+        rings, follow, cut = [], [], []
+        for scale, share in zip(RING_SCALE[:-1], RING_FOLLOW[:-1], strict=True):
             # Each anchor keeps the depth of the outline point it comes from, so that a turn
             # of the head moves the two alike.
             ring = centre + (oval[::2] - centre) * np.array([scale, scale, 1.0])
-            keep = ((ring[:, 0] > x0 + 4) & (ring[:, 0] < x1 - 5) &
-                    (ring[:, 1] > y0 + 4) & (ring[:, 1] < y1 - 5))
+            keep = np.array([cv2.pointPolygonTest(inside, (float(x), float(y)), True) > spacing
+                             for x, y in ring[:, :2]], bool)
             rings.append(ring[keep])
             follow += [share] * int(keep.sum())
-        n = 6
-        t = np.linspace(0.0, 1.0, n, endpoint=False)
-        w, h = x1 - 1 - x0, y1 - 1 - y0
-        border = np.concatenate([
-            np.stack([x0 + t * w, np.full(n, y0)], axis=1),
-            np.stack([np.full(n, x1 - 1), y0 + t * h], axis=1),
-            np.stack([x1 - 1 - t * w, np.full(n, y1 - 1)], axis=1),
-            np.stack([np.full(n, x0), y1 - 1 - t * h], axis=1)])
-        border = np.concatenate([border, np.full((len(border), 1), self.z_lip)], axis=1)
-        rings.append(border)
-        follow += [0.0] * len(border)
+            cut.append(self._depth_cut[list(mesh.FACE_OVAL)][::2][keep])
+        rings.append(np.concatenate([boundary, np.full((len(boundary), 1), self.z_lip)],
+                                    axis=1))
+        follow += [0.0] * len(boundary)
+        cut.append(np.zeros(len(boundary)))
+        self._anchor_cut = np.concatenate(cut)
+        self.anchor_still = np.zeros(len(follow), bool)
+        self.anchor_still[-len(boundary):] = True
         return np.concatenate(rings).astype(np.float64), np.array(follow)
 
     def _set_teeth(self, pts: np.ndarray) -> None:
@@ -524,6 +548,49 @@ class Rig(EyelidRig):
         centre = np.array([*(self.origin + NECK_BELOW_EYES * self.iod * self.ey),
                            self.z_lip + NECK_DEPTH * self.iod])
         return (p3 - centre) @ rot.T + centre
+
+
+def _flattened_depth(pts: np.ndarray) -> np.ndarray:
+    """The landmarks' depth with no point more than TURN_SLOPE × its distance in the picture
+    behind any other (the largest such depth not behind Face Mesh's: the face's middle keeps
+    its shape, the steep sides at its outline come forward)."""
+    xy, z = pts[:, :2], pts[:, 2]
+    d = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=-1))
+    return np.min(z[None, :] + TURN_SLOPE * d, axis=1)
+
+
+def _clip_to_box(poly: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The polygon ``poly`` (N×2) cut to the box ``lo``…``hi`` (Sutherland–Hodgman), with
+    points closer than a pixel merged."""
+    out = poly
+    for axis, bound, keep_below in ((0, lo[0], False), (0, hi[0], True), (1, lo[1], False),
+                                    (1, hi[1], True)):
+        if len(out) == 0:
+            break
+        res = []
+        for k in range(len(out)):
+            a, b = out[k - 1], out[k]
+            a_in = a[axis] <= bound if keep_below else a[axis] >= bound
+            b_in = b[axis] <= bound if keep_below else b[axis] >= bound
+            if a_in != b_in:
+                t = (bound - a[axis]) / (b[axis] - a[axis])
+                res.append(a + t * (b - a))
+            if b_in:
+                res.append(b)
+        out = np.array(res)
+    merged = [p for k, p in enumerate(out) if np.hypot(*(p - out[k - 1])) >= 1.0]
+    return np.array(merged if len(merged) >= 3 else out)
+
+
+def _densify(poly: np.ndarray, spacing: float) -> np.ndarray:
+    """The closed polygon ``poly`` (N×2) with points added along its edges, at most
+    ``spacing`` apart."""
+    out = []
+    for k in range(len(poly)):
+        a, b = poly[k], poly[(k + 1) % len(poly)]
+        n = max(1, int(np.ceil(np.hypot(*(b - a)) / spacing)))
+        out.append(a + (b - a) * (np.arange(n) / n)[:, None])
+    return np.concatenate(out)
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:

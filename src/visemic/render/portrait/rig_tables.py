@@ -17,10 +17,20 @@ HINGE_BELOW_CHEEKS = 0.1
 NECK_BELOW_EYES = 1.1
 NECK_DEPTH = 1.4
 # Share of the head's motion followed by the inner and the outer anchor ring: the hair and
-# neck next to the face turn with it, the picture beyond the outer ring stays as it was.
+# neck next to the face turn with it, the picture beyond the outer ring stays as it was (the
+# last ring is the still boundary: nothing outside it is warped).
 RING_FOLLOW = (0.9, 0.0)
 ANCHOR_JAW = 0.9  # share of the jaw's drop the inner ring's anchors below the hinge take
 RING_SCALE = (1.3, 1.65)  # anchor rings: the face oval scaled about its centre
+BOUNDARY_SPACING = 0.12  # the still ring's points at most this far apart (eye distances)
+# Turns use a flattened depth: no landmark lies more than TURN_SLOPE × its distance (in the
+# picture) behind any other. Face Mesh's depth rises steeply at the face's outline, where the
+# picture shows a cheek or a temple edge-on; turned with that depth, those slivers would
+# open up into wide streaks (the far eye and cheek of a face photographed three-quarter). At
+# 15° no edge of the mesh grows by more than about 1 + 0.26 × TURN_SLOPE. (Flatter still, the
+# jaw line stops moving with small turns, and Face Mesh reads lips sealed over a dropped jaw
+# as parted.)
+TURN_SLOPE = 1.5
 # The lids close onto the line this share of the way from the upper to the lower lid.
 LID_MEET = 0.8
 # The skin above the upper lid and below the lower lid follows the lid's margin, less and

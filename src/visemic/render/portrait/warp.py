@@ -44,6 +44,12 @@ class MeshWarp:
         ys = np.arange(hs, dtype=np.float32) * self.step + offset
         self._gx, self._gy = np.meshgrid(xs, ys)
         self._offset = offset
+        if self.step > 1:
+            # The coarse maps are resized as displacements from the identity: a pixel whose
+            # neighbouring samples do not move stays exactly where it is (resizing the maps
+            # themselves would shift the crop's outer rows by half a pixel).
+            self._fine_x, self._fine_y = np.meshgrid(np.arange(w, dtype=np.float32),
+                                                     np.arange(h, dtype=np.float32))
         self._ids = np.empty((hs, ws), np.int32)
         self._coef = np.empty((hs, ws), np.float32)
         self._map_x = np.empty((hs, ws), np.float32)
@@ -80,8 +86,13 @@ class MeshWarp:
             out += tmp
         if self.step == 1:
             return self._map_x, self._map_y
-        return (cv2.resize(self._map_x, self.size, interpolation=cv2.INTER_LINEAR),
-                cv2.resize(self._map_y, self.size, interpolation=cv2.INTER_LINEAR))
+        self._map_x -= self._gx
+        self._map_y -= self._gy
+        map_x = cv2.resize(self._map_x, self.size, interpolation=cv2.INTER_LINEAR)
+        map_y = cv2.resize(self._map_y, self.size, interpolation=cv2.INTER_LINEAR)
+        map_x += self._fine_x
+        map_y += self._fine_y
+        return map_x, map_y
 
     def warp(self, target: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The source image with the mesh's vertices moved to ``target``."""
