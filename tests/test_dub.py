@@ -419,3 +419,25 @@ def test_dubbed_video_is_in_sync(dubbed, tmp_path):
     out = plan.save(tmp_path / "dubbed.mp4")
     report = visemic.sync_check(out)
     assert report.offset_ms is not None and abs(report.offset_ms) <= 40, report.summary()
+
+
+def test_the_same_dub_twice_gives_the_same_frames(talking, new_speech, dubbed, tmp_path):
+    first, folder = dubbed
+    again = visemic.dub(talking, new_speech)
+    assert np.array_equal(again.choice, first.choice)
+    assert np.array_equal(again.shapes, first.shapes)
+    out = again.save(tmp_path / "frames" / "%05d.png")
+    a, b = png_frames(Path(folder).parent), png_frames(Path(out).parent)
+    assert len(a) == len(b) == again.frames
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_a_short_reference_falls_back_to_the_generic_motion(talking, tmp_path):
+    # Under a second of the reference's speech: too little to learn this person's motion from.
+    short = visemic.say("Hi there.", still=True, seed=1).save(tmp_path / "short.mp4",
+                                                              size=SIZE, fps=25)
+    plan = visemic.dub(talking, mouth_from=short)
+    assert plan.stats["profile"] == "generic"
+    # The rest mouth is the short clip's closed mouth, not its open breath before speaking.
+    ap = features.FEATURES.index("inner_aperture")
+    assert plan.atlas.features[plan.atlas.rest, ap] <= np.quantile(plan.atlas.features[:, ap], 0.2)

@@ -105,3 +105,37 @@ def test_the_pose_is_fitted_on_points_that_do_not_move_with_the_jaw():
     moved[152] += (0.0, 0.4, 0.0)  # the jaw drops: no part of the pose
     r, t = geometry.rigid_fit(rest, moved)
     assert np.allclose(r, rot, atol=1e-6) and np.allclose(t, [0.02, -0.03, 0.01], atol=1e-6)
+
+
+def _atlas_with_pause(pause_frames: int, fps: float = 25.0):
+    """A drawn atlas: ``pause_frames`` lips apart in a pause, then speech with a few closures."""
+    from visemic.dub.atlas import Atlas
+    from visemic.video import features
+
+    rng = np.random.default_rng(0)
+    speech = np.r_[rng.uniform(0.08, 0.3, 40), [0.003, 0.004, 0.002, 0.005]]
+    aperture = np.r_[np.full(pause_frames, 0.12) + rng.normal(0, 0.005, pause_frames), speech]
+    n = len(aperture)
+    f = np.zeros((n, len(features.FEATURES)), np.float32)
+    f[:, features.FEATURES.index("inner_aperture")] = aperture
+    f[:, features.FEATURES.index("mouth_width")] = 1.0
+    return Atlas(scale=64.0, kept=np.arange(3), crops=np.zeros((n, 2, 2, 3), np.uint8),
+                 points=np.zeros((n, 3, 2)), local=np.zeros((n, 3, 3)), features=f,
+                 classes=np.zeros((n, 3), np.int64), silent=np.arange(n) < pause_frames,
+                 source=np.arange(n), teeth=np.zeros(n), thumbs=np.zeros((n, 4)),
+                 yaw=np.zeros(n), times=np.arange(n) / fps, rest=0)
+
+
+def test_a_short_reference_pause_does_not_make_the_rest_open():
+    from visemic.dub.atlas import REST_EVIDENCE, choose_rest
+    from visemic.video import features
+
+    ap = features.FEATURES.index("inner_aperture")
+    # 0.4 s of pause (a short clip's breath before its first word, lips apart): too little to
+    # say the person rests open; the rest is their closed mouth.
+    short = _atlas_with_pause(10)
+    assert short.features[choose_rest(short), ap] < 0.01
+    # Seconds of pauses with the lips apart: this person rests open.
+    long = _atlas_with_pause(int(25 * REST_EVIDENCE * 1.5))
+    rest = choose_rest(long)
+    assert long.silent[rest] and long.features[rest, ap] > 0.1

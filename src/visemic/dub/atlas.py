@@ -33,6 +33,10 @@ MAX_YAW = 30.0               # degrees; more turned frames are not used as mouth
 MIN_IOD_PX = 20.0
 MIN_USABLE = 8
 MIN_PAUSE = 0.3              # seconds: a gap between phones this long is a pause (rest)
+# Seconds of the reference's pauses needed before its pauses say how this person rests; with
+# less (a short clip: often only the breath before the first word, lips apart) the rest is
+# the person's most closed mouth, as most people rest.
+REST_EVIDENCE = 1.0
 
 # Coarse phone classes by what the lips do (from the articulatory table, phonetics/ipa.py).
 CLASSES = ("sil", "bilabial", "labiodental", "rounded", "open", "mid", "close", "other")
@@ -232,11 +236,12 @@ class AtlasBuilder:
 
 def choose_rest(atlas: Atlas) -> int:
     """The entry shown in pauses: the most typical mouth of the reference's own pauses (or, with
-    none, of its most closed frames), closed where the person's rest is closed."""
+    none or under :data:`REST_EVIDENCE` seconds of them, of its most closed frames), closed
+    where the person's rest is closed."""
     f = atlas.features
     aperture = f[:, features.FEATURES.index("inner_aperture")]
     pool = np.flatnonzero(atlas.silent)
-    if len(pool) < 3:
+    if len(pool) < 3 or len(pool) * _entry_step(atlas.times) < REST_EVIDENCE:
         pool = np.flatnonzero(aperture <= np.quantile(aperture, 0.2))
     # Where the person rests with closed lips in some of their pauses, the rest is closed.
     speaking = aperture[~atlas.silent] if (~atlas.silent).any() else aperture
@@ -249,6 +254,12 @@ def choose_rest(atlas: Atlas) -> int:
     cost += 2.0 * (aperture[pool] > typical[0])  # no more open than the typical rest
     cost += atlas.teeth[pool]
     return int(pool[int(np.argmin(cost))])
+
+
+def _entry_step(times: np.ndarray) -> float:
+    """Seconds of the reference each atlas entry stands for (frames are sampled evenly)."""
+    t = np.sort(np.asarray(times, np.float64))
+    return float(np.median(np.diff(t))) if len(t) > 1 else 0.0
 
 
 def _appearance(crop: np.ndarray, xy: np.ndarray) -> tuple[float, np.ndarray]:
