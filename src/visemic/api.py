@@ -275,6 +275,15 @@ def _animate_long(path: Path, text: str | None, language: str | None, fps: float
                    voiced=np.concatenate([p.voiced for p in pros_parts]))
     audio = Audio(samples=np.zeros(0, np.float32), sample_rate=audio_io.RATE, path=str(path),
                   length=total)
+    # The curve stage's peak stacks on whatever the analysis still holds: drop the
+    # transcript's pronunciations (~0.5 kB a word), the segments' parts and the last segment's
+    # audio, and hand the heap the decoders freed back to the system first (issue 22).
+    del parts, pros_parts, shared, segments, seg, seg_audio
+    if words is not None:
+        del prons, words
+    from visemic.phonetics.longform import release_freed_memory
+
+    release_freed_memory()
     return _finish(audio, tl, pros, fps, settings, progress, expr)
 
 
