@@ -181,12 +181,8 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
             analysis.cancel()
             raise
         speech, ref_speech = analysis.result()
+    atlas = _finish_atlas(atlas_builder, ref_speech, ref_info, reference, language)
     timeline = ref_speech.timeline if ref_speech is not None else None
-    atlas = atlas_builder.finish(timeline or _empty_timeline(language or "en"),
-                                 ref_info.audio_start or 0.0, reference)
-    if timeline is None:
-        atlas.classes[:] = CLASSES.index("other")
-        atlas.silent[:] = False
     stage.begin("select", 1.0)
     learned = None
     if profile is None and ref_speech is not None:
@@ -245,13 +241,21 @@ def reference_mouths(clip: str | os.PathLike[str], *, language: str | None = Non
     stage.begin("atlas", 1.0)
     builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(info))
     _scan(clip, info, 0, builder, stage.report, reference=True)
+    atlas = _finish_atlas(builder, speech, info, clip, language)
+    return atlas, _reference_shapes(atlas, speech, info)
+
+
+def _finish_atlas(builder: AtlasBuilder, speech: Result | None, info: decode.VideoInfo,
+                  clip: str, language: str | None) -> Atlas:
+    """The atlas of ``clip``, its mouths labelled with the phones of its own ``speech``
+    (all "other" and none silent without it)."""
     timeline = speech.timeline if speech is not None else None
     atlas = builder.finish(timeline or _empty_timeline(language or "en"),
                            info.audio_start or 0.0, clip)
     if timeline is None:
         atlas.classes[:] = CLASSES.index("other")
         atlas.silent[:] = False
-    return atlas, _reference_shapes(atlas, speech, info)
+    return atlas
 
 
 def choose_mouths(atlas: Atlas, shapes: ShapeProfile, speech: Result, times: np.ndarray,
