@@ -31,6 +31,7 @@ import numpy as np
 
 from visemic.errors import VisemicError
 from visemic.outputs.atomic import atomic_path
+from visemic.outputs.video import hand_over, raise_encoder_error
 
 CRF = 18
 # (largest picture in pixels, x264 preset), first match: see bench/dub_quality.py's speed part.
@@ -244,19 +245,9 @@ class VideoWriter:
             return
         pts = max(int(round(time / self.clock)), self._last_pts + 1)
         self._last_pts = pts
-        while self.thread.is_alive():
-            try:
-                self.queue.put((pic, pts), timeout=0.1)
-                self.count += 1
-                return
-            except queue.Full:
-                continue
-        self._raise()
-
-    def _raise(self) -> None:
-        if self.error is not None:
-            raise self.error
-        raise VisemicError("video encoder stopped unexpectedly")
+        if not hand_over(self.queue, self.thread, (pic, pts)):
+            raise_encoder_error(self.error)
+        self.count += 1
 
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
         if self.kind == "png":
@@ -271,12 +262,7 @@ class VideoWriter:
                 shutil.rmtree(self.tmp, ignore_errors=True)
             return
         try:
-            while self.thread.is_alive():
-                try:
-                    self.queue.put(None, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            hand_over(self.queue, self.thread, None)
             self.thread.join()
             if exc is None and self.error is not None:
                 raise self.error

@@ -254,6 +254,25 @@ def _write_container(frames: Iterator[np.ndarray], size: tuple[int, int],
     return Path(path)
 
 
+def hand_over(items: queue.Queue, thread: threading.Thread, item: Any) -> bool:
+    """Put ``item`` on the bounded queue of the worker ``thread`` (an encoder), waiting while
+    the queue is full; False if the worker has ended (it stopped on an error) instead."""
+    while thread.is_alive():
+        try:
+            items.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def raise_encoder_error(error: BaseException | None) -> None:
+    """Raise what stopped an encoder thread (handed over by the thread) in the caller's."""
+    if error is not None:
+        raise error
+    raise VisemicError("video encoder stopped unexpectedly")
+
+
 class _Encoder:
     """Encodes and muxes on a second thread while the caller renders the next frames.
 
@@ -294,18 +313,8 @@ class _Encoder:
                     self.queue.get_nowait()
 
     def put(self, frame: Any) -> None:
-        while self.thread.is_alive():
-            try:
-                self.queue.put(frame, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-        self._raise()
-
-    def _raise(self) -> None:
-        if self.error is not None:
-            raise self.error
-        raise VisemicError("video encoder stopped unexpectedly")
+        if not hand_over(self.queue, self.thread, frame):
+            raise_encoder_error(self.error)
 
     def finish(self) -> None:
         self.put(None)
@@ -316,12 +325,7 @@ class _Encoder:
     def abort(self) -> None:
         self.stopped = True
         with contextlib.suppress(Exception):
-            while self.thread.is_alive():
-                try:
-                    self.queue.put(None, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            hand_over(self.queue, self.thread, None)
         self.thread.join()
 
 
