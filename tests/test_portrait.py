@@ -298,6 +298,33 @@ def test_first_frame_is_the_photo_and_motion_eases_in(renderer, face):
         assert psnr(frame, face, outside) >= 40.0
 
 
+def test_first_frame_of_the_mp4_is_the_photo(face, tmp_path):
+    """Frame 0 of the MP4, as a player shows it (the file's colour labels read, the chroma
+    interpolated), is within 40 dB of the picture: a small face on a grainy background, whose
+    colour detail is what H.264's half-resolution chroma and a CRF 18 keyframe lose first."""
+    import av
+    from av.video.reformatter import Interpolation
+
+    from visemic.outputs.video import write_video
+    from visemic.render.portrait.quality import psnr
+
+    rng = np.random.default_rng(2)
+    canvas = np.clip(rng.normal(150, 20, (360, 360, 3)), 0, 255).astype(np.uint8)
+    canvas = cv2.GaussianBlur(canvas, (0, 0), 1.0)
+    canvas[92:268, 92:268] = cv2.resize(face, (176, 176), interpolation=cv2.INTER_AREA)
+    renderer = PortraitRenderer(canvas)
+    row = arkit.frame(jawOpen=0.4, eyeBlinkLeft=1.0, eyeBlinkRight=1.0, headYaw=5)
+    out = tmp_path / "talk.mp4"
+    write_video(Animation(30.0, list(CHANNELS), np.tile(row, (20, 1))), out, renderer=renderer)
+    with av.open(str(out)) as container:
+        first = next(container.decode(video=0))
+        shown = first.reformat(format="rgb24", interpolation=Interpolation.BILINEAR
+                               | Interpolation.FULL_CHR_H_INT
+                               | Interpolation.ACCURATE_RND).to_ndarray()
+        assert int(first.colorspace) == 1  # labelled BT.709, as converted
+    assert psnr(shown, canvas) >= 40.0
+
+
 def test_first_frame_of_an_open_mouthed_photo_is_the_photo(meter):
     from visemic.render import AvatarRenderer
     from visemic.render.portrait.quality import psnr
