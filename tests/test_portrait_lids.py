@@ -100,3 +100,40 @@ def test_half_shut_lid_leaves_no_ghost_above_its_edge(portrait):
             continue  # an iris too like the skin to tell apart by colour
         ghost = np.linalg.norm(lab_half[covered] - colour, axis=1) < 10
         assert ghost.mean() < 0.1, (side, ghost.mean())
+
+
+
+def test_drawn_eye_lids_fit_to_its_lash_ring(shared):
+    """A 3D-render's big cartoon eye, Face Mesh's outline well inside its white and its lash
+    ring: the lower lid is fitted out to the lower lash line (else a shut eye keeps a pale rim
+    of white and a second lash line under it), the outer corner out past the white, and the
+    shut lid leaves no white (the lid's own pale rim aside)."""
+    path = shared / "samples" / "portraits" / "render_3d_boy.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} is not present")
+    r = PortraitRenderer(path)
+    luma = cv2.cvtColor(np.ascontiguousarray(r.image[:, :, :3]), cv2.COLOR_RGB2GRAY)
+    fitted = r.rig.rest[:, :2] + r.crop[:2]
+    pts = r.landmarks[:, :2]
+    reach = int(0.15 * r.rig.iod)
+    shut = _lab(r.render(arkit.frame(eyeBlinkLeft=1.0, eyeBlinkRight=1.0)))
+    for side in mesh.SIDES:
+        lower = pts[list(mesh.EYE_LOWER[side])]
+        fit = fitted[list(mesh.EYE_LOWER[side])]
+        x0, x1 = np.sort(lower[[0, -1], 0])
+        xs = np.arange(int(x0 + 0.3 * (x1 - x0)), int(x1 - 0.3 * (x1 - x0)))
+        o, fo = np.argsort(lower[:, 0]), np.argsort(fit[:, 0])
+        ok = []
+        for x in xs:
+            y = int(np.interp(x, lower[o, 0], lower[o, 1]))
+            lash = y + int(np.argmin(luma[y:y + reach, x]))  # the lower lash line
+            ok.append(np.interp(x, fit[fo, 0], fit[fo, 1]) >= lash - 1.0)
+        assert np.mean(ok) > 0.8, (side, np.mean(ok))
+        # Shut: nothing as light as the open eye's white within the fitted outline.
+        opening = np.zeros(luma.shape, np.uint8)
+        cv2.fillPoly(opening, [np.round(fitted[list(mesh.eye_contour(side))]).astype(
+            np.int32)], 1)
+        inside = opening.astype(bool)
+        white = np.percentile(luma[inside], 90)
+        # (The pale rim of the lid itself comes down over it: a few per cent.)
+        assert (shut[inside][:, 0] >= white - 5).mean() < 0.04, side

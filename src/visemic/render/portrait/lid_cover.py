@@ -132,11 +132,24 @@ class LidCover:
         # nose or in a shadow's edge, is as light as the lid).
         iris = (hue > IRIS_HUE) & (px[:, :, 0] < skin[0] - BRIGHTER)
         other = (iris | white).astype(np.float32)
+        # Only what joins the opening's inside: beyond a drawn eye's lash ring, a pale lid rim
+        # is as light and grey as the white inside it, but it is lid (covered, it shows as a
+        # patch of another colour).
+        seeds = cv2.erode(opening[sl], np.ones((3, 3), np.uint8),
+                          iterations=max(1, int(round(0.08 * height)))) > 0
+        if not seeds.any():
+            seeds = opening[sl] > 0
+        count, labels = cv2.connectedComponents(((other > 0) | seeds).astype(np.uint8),
+                                                connectivity=4)
+        keep = np.zeros(count, np.float32)
+        keep[np.unique(labels[seeds])] = 1.0
+        keep[0] = 0.0
+        other *= keep[labels]
         # In the close band, anything but drawn-black lashes (of the skin's hue: the lid's
         # margin, which slides down with it; a dark iris is not that dark).
         lash = (px[:, :, 0] < LASH_BLACK * skin[0]) & (hue <= IRIS_HUE)
-        other = np.maximum(other, closer[sl] * (1.0 - lash))
-        other = cv2.GaussianBlur(other, (0, 0), 0.7) * near[sl]
+        other = np.maximum(other, closer[sl] * (1.0 - lash)) * near[sl]
+        other = cv2.GaussianBlur(other, (0, 0), 0.7)
         self.eyeness[sl] = np.maximum(self.eyeness[sl],
                                       np.maximum(opening[sl] / 255.0, other))
         # The lash colour: the darkest fifth of the pixels just above the upper margin.

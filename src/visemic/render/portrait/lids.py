@@ -33,6 +33,8 @@ WHITE_CHROMA = 0.75  # the white of the eye has at most this share of the skin's
 IRIS_HUE = 15.0  # Lab a/b distance from the skin's hue that marks an iris, not a shadow
 GAP_SAMPLES = 4  # half-pixel samples of skin colour bridged inside the eye
 MAX_LASH = 0.06  # thickest lash line (eye distances)
+LASH_ANGLE = 40.0  # a lash pixel's Lab hue is within this many degrees of the skin's...
+LASH_CHROMA = 8.0  # ...with at least this chroma (Lab a/b, 0…255 scale)
 
 
 def fit_eyelids(image: np.ndarray, points: np.ndarray, down: np.ndarray,
@@ -66,7 +68,8 @@ def fit_eyelids(image: np.ndarray, points: np.ndarray, down: np.ndarray,
                 if reach < 1.0:
                     continue
                 caps[k] = reach
-                shifts[k] = _edge(lab, out[i, :2], step, reach, skin, lash)
+                shifts[k] = _edge(lab, out[i, :2], step, reach, skin, lash,
+                                  lid_lash=direction < 0)
             # A lid's edge is smooth: neighbours agree (a median of three, then a light blur).
             padded = np.concatenate([shifts[:1], shifts, shifts[-1:]])
             med = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
@@ -76,7 +79,7 @@ def fit_eyelids(image: np.ndarray, points: np.ndarray, down: np.ndarray,
             # Next to the corners (which stay) the margin moves less: no kink into a corner.
             taper = 0.5 + 0.5 * np.sin(np.pi * np.arange(1, len(ids) + 1) / (len(ids) + 1))
             out[ids, :2] += (smooth * taper)[:, None] * step[None, :]
-        _fit_corners(lab, out, side, skin_up)
+        _fit_corners(lab, out, side, skin_up, lash)
         _make_way(out, [(upper, row), (row, crease)], -down)
         _make_way(out, [(lower, below)], down)
     return out
@@ -110,9 +113,12 @@ def _lighter_median(pixels: np.ndarray) -> np.ndarray | None:
 
 
 def _edge(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
-          skin: np.ndarray, lash: float) -> float:
+          skin: np.ndarray, lash: float, lid_lash: bool = True) -> float:
     """How far from ``start`` along ``step`` the eye ends: the end of the run of non-skin
-    pixels that starts there, less the lash line at its end."""
+    pixels that starts there, less the lash line at its end when it belongs to the lid
+    (``lid_lash``: the upper lid's, which slides down with it; the lower lid's lash line is
+    left in the eye, which a shut upper lid covers: else the white between it and a margin
+    landmark inside the eye stays as a pale rim under the shut eye)."""
     n = int(reach * 2) + 1
     t = np.arange(n) * 0.5
     xy = start[None, :] + t[:, None] * step[None, :]
@@ -131,6 +137,10 @@ def _edge(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
     before = np.maximum.accumulate(np.where(eye, np.arange(n), -g - 1))
     after = np.minimum.accumulate(np.where(eye, np.arange(n), n + g + 1)[::-1])[::-1]
     eye |= (np.arange(n) - before <= g) & (after - np.arange(n) <= g)
+    if not lid_lash:
+        ring = _lash_ring(px, skin, lash)
+        if ring > 0:
+            return float(t[ring])
     if not eye[0]:
         return -_inward(lab, start, -step, INWARD * reach / MAX_SHIFT, skin, lash)
     stop = int(np.argmin(eye)) if not eye.all() else n
@@ -143,17 +153,69 @@ def _edge(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
     fringe = end
     while fringe > 0 and not dark[fringe] and end - fringe < GAP_SAMPLES:
         fringe -= 1
-    if black[fringe]:
+    if black[fringe] and lid_lash:
         end = fringe
     back = end
-    while back > 0 and dark[back] and (end - back) * 0.5 < lash:
-        back -= 1
+    if lid_lash:
+        # Lashes have the skin's hue, darker; a pupil or an iris in the lid's shadow under
+        # them is grey or of another hue: where the dark run turns from the one to the other,
+        # the lashes end (a drawn eye's lash line sits on a dark band of iris).
+        lashy = _lash_hued(px, skin)
+        seen = False
+        while back > 0 and dark[back] and (end - back) * 0.5 < lash:
+            if seen and not lashy[back]:
+                break
+            seen |= bool(lashy[back])
+            back -= 1
     # Only the white of the eye or an iris's colour beyond the landmark says the eye goes on
     # there: a dark run alone may be the shadow of the eye socket (a painting's), whose hue
     # is the skin's.
     if int((bright | hue)[1:back + 1].sum()) < 3:
         return 0.0
     return float(t[back])
+
+
+def _lash_ring(px: np.ndarray, skin: np.ndarray, lash: float) -> int:
+    """A drawn eye's lower lash line beyond a margin landmark (``px``: Lab samples every half
+    pixel outwards): the sample just past it, or 0 when there is none. It is a thin line with
+    a surely-black core, skin beyond it, and only the pale white of the eye (not darker than
+    the skin beside it) or the eye's other colours between it and the landmark: a painted
+    shadow under the eye is wider and has the skin's own tone before it."""
+    n = len(px)
+    black = px[:, 0] < BLACK * skin[0]
+    if not black.any():
+        return 0
+    core = int(np.argmax(black))
+    darker = px[:, 0] < skin[0] - BRIGHTER
+    # Before the line: the eye (lighter than the skin, or another hue), save the anti-aliased
+    # samples next to the line.
+    first = core
+    while first > 0 and darker[first - 1] and (core - first) < 2 * lash:
+        first -= 1
+    hue = np.hypot(px[:, 1] - skin[1], px[:, 2] - skin[2]) > IRIS_HUE
+    # (The white in the lower lid's shade is about as light as the skin, but greyer.)
+    grey = np.hypot(px[:, 1] - 128.0, px[:, 2] - 128.0) < \
+        WHITE_CHROMA * np.hypot(skin[1] - 128.0, skin[2] - 128.0)
+    k = max(first - GAP_SAMPLES, 0)
+    eye = hue[:k] | (px[:k, 0] >= skin[0] - 2.0) | (grey[:k] & ~darker[:k])
+    if k < 2 or not eye.all():
+        return 0
+    end = core
+    while end < n and darker[end]:
+        end += 1
+    if end >= n or (end - first) * 0.5 > lash:
+        return 0
+    return end
+
+
+def _lash_hued(px: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Which Lab pixels (N×3) have the skin's hue (within :data:`LASH_ANGLE`) with some
+    colour (a dark brown or red lash line, not a grey pupil or a blue iris)."""
+    a, b = px[:, 1] - 128.0, px[:, 2] - 128.0
+    sa, sb = skin[1] - 128.0, skin[2] - 128.0
+    chroma = np.hypot(a, b)
+    cos = (a * sa + b * sb) / np.maximum(chroma * np.hypot(sa, sb), 1e-6)
+    return (chroma >= LASH_CHROMA) & (cos >= np.cos(np.radians(LASH_ANGLE)))
 
 
 def _white(px: np.ndarray, skin: np.ndarray) -> np.ndarray:
@@ -164,7 +226,8 @@ def _white(px: np.ndarray, skin: np.ndarray) -> np.ndarray:
          < WHITE_CHROMA * np.hypot(skin[1] - 128.0, skin[2] - 128.0))
 
 
-def _fit_corners(lab: np.ndarray, pts: np.ndarray, side: str, skin: np.ndarray) -> None:
+def _fit_corners(lab: np.ndarray, pts: np.ndarray, side: str, skin: np.ndarray,
+                 lash: float) -> None:
     """Move each corner of the eye outwards along the eye's axis over the white that lies
     beyond it (a painted or drawn eye is often wider than Face Mesh's outline): a shut lid
     then covers the eye to its ends."""
@@ -186,9 +249,32 @@ def _fit_corners(lab: np.ndarray, pts: np.ndarray, side: str, skin: np.ndarray) 
         if n < 3 or not white[1:3].any():
             continue
         run = int(np.argmin(white[1:])) + 1 if not white[1:].all() else n
+        # A drawn eye's lash ring closes it beyond the white at the outer corner: the corner
+        # goes to its far side (a shut lid covers the ring's end; left out, it shows as a hook
+        # of lashes and white). (The inner corner is the tear duct's, not lashes.)
+        # (Its lashes' tips are lighter than their roots, but darker than the skin; a ring
+        # has a surely-black core.)
+        if corner == outer:
+            run = _past_ring(px, run, skin, lash)
         shift = float(t[run - 1])
         if shift > 0.5:
             pts[corner, :2] += shift * direction
+
+
+def _past_ring(px: np.ndarray, run: int, skin: np.ndarray, lash: float) -> int:
+    """The sample just past a lash ring that starts at sample ``run`` (``px``: Lab samples
+    every half pixel), or ``run`` when there is none."""
+    n = len(px)
+    darker = px[:, 0] < skin[0] - BRIGHTER
+    ring = run
+    while ring < n and not darker[ring] and ring - run < GAP_SAMPLES:  # anti-aliasing
+        ring += 1
+    while ring < n and darker[ring] and (ring - run) * 0.5 < lash:
+        ring += 1
+    if ring > run and (ring == n or not darker[ring]) and \
+            bool((px[run:ring, 0] < BLACK * skin[0]).any()):
+        return ring
+    return run
 
 
 def _inward(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
