@@ -94,9 +94,11 @@ class LidCover:
         around = np.concatenate([loop, pts[list(mesh.EYE_UPPER_FOLD[side]), :2],
                                  pts[list(mesh.BROW_LOWER[side]), :2],
                                  pts[list(mesh.EYE_LOWER_SKIN[side]), :2]])
+        # (Twice as much sideways: a turned head carries the eye towards the box's side, where
+        # the cover fades out, and the white at its corner would show.)
         pad = 0.1 * self.iod
-        x0, y0 = np.floor(around.min(axis=0) - pad).astype(int)
-        x1, y1 = np.ceil(around.max(axis=0) + [pad, 2.5 * pad]).astype(int)
+        x0, y0 = np.floor(around.min(axis=0) - [2.0 * pad, pad]).astype(int)
+        x1, y1 = np.ceil(around.max(axis=0) + [2.0 * pad, 2.5 * pad]).astype(int)
         x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)
         if x1 - x0 < 4 or y1 - y0 < 4:
             return None

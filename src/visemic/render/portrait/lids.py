@@ -267,11 +267,16 @@ def _past_ring(px: np.ndarray, run: int, skin: np.ndarray, lash: float) -> int:
     n = len(px)
     darker = px[:, 0] < skin[0] - BRIGHTER
     ring = run
-    while ring < n and not darker[ring] and ring - run < GAP_SAMPLES:  # anti-aliasing
+    # (The white in the corner's shade darkens gradually into the ring: grey, not skin.)
+    grey = np.hypot(px[:, 1] - 128.0, px[:, 2] - 128.0) < \
+        WHITE_CHROMA * np.hypot(skin[1] - 128.0, skin[2] - 128.0)
+    while ring < n and not darker[ring] and (ring - run) * 0.5 < lash and \
+            (grey[ring] or ring - run < GAP_SAMPLES):
         ring += 1
-    while ring < n and darker[ring] and (ring - run) * 0.5 < lash:
+    start = ring
+    while ring < n and darker[ring] and (ring - start) * 0.5 < lash:
         ring += 1
-    if ring > run and (ring == n or not darker[ring]) and \
+    if ring > start and (ring == n or not darker[ring]) and \
             bool((px[run:ring, 0] < BLACK * skin[0]).any()):
         return ring
     return run
