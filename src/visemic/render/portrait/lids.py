@@ -141,6 +141,10 @@ def _edge(lab: np.ndarray, start: np.ndarray, step: np.ndarray, reach: float,
         ring = _lash_ring(px, skin, lash)
         if ring > 0:
             return float(t[ring])
+    elif not eye[0]:
+        above = _lash_above(px, skin, lash)
+        if above > 0:
+            return float(t[above])
     if not eye[0]:
         return -_inward(lab, start, -step, INWARD * reach / MAX_SHIFT, skin, lash)
     stop = int(np.argmin(eye)) if not eye.all() else n
@@ -206,6 +210,31 @@ def _lash_ring(px: np.ndarray, skin: np.ndarray, lash: float) -> int:
     if end >= n or (end - first) * 0.5 > lash:
         return 0
     return end
+
+
+def _lash_above(px: np.ndarray, skin: np.ndarray, lash: float) -> int:
+    """A drawn eye's upper lash line beyond a margin landmark that lies on the white in the
+    lid's shade (about as light as the lid, but greyer): the sample where the lashes start,
+    or 0 when there is none. The lashes are a thin dark run with a surely-black core and
+    some of the skin's hue (not a pupil)."""
+    n = len(px)
+    dark = px[:, 0] < DARK * skin[0]
+    if not dark.any():
+        return 0
+    first = int(np.argmax(dark))
+    end = first
+    while end < n and dark[end]:
+        end += 1
+    if end >= n or (end - first) * 0.5 > lash or \
+            not (px[first:end, 0] < BLACK * skin[0]).any() or \
+            not _lash_hued(px[first:end], skin).any():
+        return 0
+    grey = np.hypot(px[:, 1] - 128.0, px[:, 2] - 128.0) < \
+        WHITE_CHROMA * np.hypot(skin[1] - 128.0, skin[2] - 128.0)
+    k = max(first - GAP_SAMPLES, 0)
+    if k < 2 or not (grey[:k] & (px[:k, 0] >= skin[0] - BRIGHTER)).all():
+        return 0
+    return first
 
 
 def _lash_hued(px: np.ndarray, skin: np.ndarray) -> np.ndarray:
