@@ -48,10 +48,10 @@ _PATTERN = re.compile(r"%0?(\d*)d")
 # H.264 pictures: BT.709 (what players assume for unlabelled HD video), limited range, and
 # labelled so. The chroma is each 2×2 block's average, which sits at the block's centre: it is
 # labelled centred (x264's default label, "left", makes a decoder shift the colours half a
-# pixel, 1-3 dB off a drawn face's colour edges).
+# pixel: about 1 dB lost on a drawn face's colour edges, 1.5 on a 3D render).
 _MP4_X264 = "chromaloc=1"
 # The first frame (a portrait's first frame is the picture itself) is coded at this fixed
-# quantiser whatever the CRF: at CRF 18 it would lose 2-3 dB of a noisy picture's grain, and
+# quantiser whatever the CRF: at CRF 18 it would lose 2-8 dB of a picture's grain, and
 # the frames after it predict from it, so the still background keeps it. It costs one larger
 # keyframe: +15 to +330 kB (a 512² drawing to a 920×1080 painting).
 FIRST_FRAME_QP = 10
