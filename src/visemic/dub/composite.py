@@ -183,13 +183,17 @@ class Compositor:
             hidden, painted_base = painted
             # The video's own lips, painted over, show nowhere: inside the paste the mouth
             # covers them (the person's own skin, beard and all), fading in from the paste's
-            # edge; under its feather the painted skin shows; beyond it, the frame as it was.
+            # edge; elsewhere the painted skin shows, fading into the frame over the outer half
+            # of the painted margin (a fade cut at the paste's edge, or a narrow one, drew the
+            # painted area's outline on the cheek).
             edge = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
             soft = cv2.GaussianBlur(hidden.astype(np.float32) / 255.0, (0, 0),
                                     max(0.5, LIP_MARGIN * iod / 2))
             alpha = np.maximum(alpha, soft * geometry.smoothstep(
                 edge / max(0.5 * FEATHER * iod, 1.0)))
-            w = (soft * geometry.smoothstep(edge / max(0.25 * FEATHER * iod, 2.0)))[..., None]
+            inside = cv2.distanceTransform((hidden > 127).astype(np.uint8), cv2.DIST_L2, 3)
+            reach = max(2.0, 0.5 * float(inside.max()))
+            w = geometry.smoothstep(inside / reach).astype(np.float32)[..., None]
             base = (base.astype(np.float32) * (1 - w) + painted_base.astype(np.float32) * w)
         ring = (from_lips > RING[0]) & (from_lips <= RING[1]) & covered
         if ring.sum() >= 10:
@@ -229,10 +233,15 @@ def _hide_open_lips(roi: np.ndarray, cur: np.ndarray, new: np.ndarray,
     grow = int(np.ceil((HIDE_MARGIN[0] + HIDE_MARGIN[1] * wider) * iod))
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
                                                        (2 * grow + 1, 2 * grow + 1)))
+    # Upwards only the lip's own margin: an open mouth's upper lip hardly moves, and painting
+    # reaching the nose would meet the rows kept exactly below it in a straight edge.
+    top = int(np.floor(np.min(lips[:, 1]) - HIDE_MARGIN[0] * iod))
+    mask[:max(0, top)] = 0
     # Only the face is painted over (a turned head's far cheek is near its mouth: hair or
     # background beyond it must not be smeared into the face).
     oval = cur[list(mesh.FACE_OVAL)]
     oval = oval[np.isfinite(oval).all(axis=1)]
+    unknown = mask
     if len(oval) >= 8:
         face = np.zeros_like(mask)
         hull = cv2.convexHull(np.round(np.vstack([oval, lips])).astype(np.int32))
@@ -243,6 +252,10 @@ def _hide_open_lips(roi: np.ndarray, cur: np.ndarray, new: np.ndarray,
         mask &= face
         if not mask.any():
             return roi
+        # ... nor filled from it: the fill is inpainted from the face's own pixels only (on a
+        # turned head the hole reaches the far cheek's edge, and the background beyond it,
+        # drawn in, left a grey band that showed as a dark arc along the mouth's edge).
+        unknown = mask | ~face
     # The fill is smooth skin: painted at most HIDE_IOD_PX pixels per IOD, then scaled up
     # (a full-size inpaint takes ~30 ms at 1080×1920).
     k = min(1.0, HIDE_IOD_PX / max(iod, 1e-6))
@@ -250,12 +263,12 @@ def _hide_open_lips(roi: np.ndarray, cur: np.ndarray, new: np.ndarray,
     if k < 1.0:
         size = (max(2, round(w * k)), max(2, round(h * k)))
         small = cv2.resize(roi, size, interpolation=cv2.INTER_AREA)
-        hole = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+        hole = cv2.resize(unknown, size, interpolation=cv2.INTER_NEAREST)
         hole = cv2.dilate(hole, np.ones((3, 3), np.uint8))
         filled = cv2.inpaint(small, hole, max(2, round(grow * k / 2)), cv2.INPAINT_TELEA)
         filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
-        filled = cv2.inpaint(roi, mask, max(2, grow // 2), cv2.INPAINT_TELEA)
+        filled = cv2.inpaint(roi, unknown, max(2, grow // 2), cv2.INPAINT_TELEA)
     out = roi.copy()
     inside = mask.astype(bool)
     out[inside] = filled[inside]
