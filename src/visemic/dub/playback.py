@@ -229,27 +229,67 @@ def _forward(path: str, lo: int, hi: int) -> Iterator[tuple[int, np.ndarray]]:
 
 def _backward(path: str, times: np.ndarray, hi: int, lo: int) -> Iterator[tuple[int,
                                                                                  np.ndarray]]:
+    """Source frames ``hi`` down to ``lo``: chunks of :data:`BACKWARD_CHUNK` decoded after a
+    seek, played reversed."""
     with av.open(path) as container:
         stream = [s for s in container.streams.video if not s.disposition & 1024][0]
         stream.thread_type = "AUTO"
-        tb = stream.time_base
         for end in range(hi, lo - 1, -BACKWARD_CHUNK):
             start = max(lo, end - BACKWARD_CHUNK + 1)
-            container.seek(int(times[start] / tb) if tb else 0, stream=stream, backward=True)
-            got: dict[int, np.ndarray] = {}
-            for frame in container.decode(stream):
-                if frame.time is None:
-                    continue
-                k = _nearest(times, frame.time)
-                if k > end:
-                    break
-                if k >= start:
-                    got[k] = _upright(frame)
-            for k in range(end, start - 1, -1):
-                if k in got:
-                    yield k, got[k]
-                elif got:
-                    yield k, got[min(got, key=lambda g: abs(g - k))].copy()
+            got = _chunk(path, container, stream, times, start, end)
+            if not got:
+                continue
+            # Frames that did not decode are their nearest neighbour's copy, made before any
+            # is handed on: the consumer edits the frames it is given (on another thread while
+            # this one decodes ahead), and a copy made later would catch an edit half done.
+            chunk = [(k, got[k] if k in got else
+                      got[min(got, key=lambda g: abs(g - k))].copy())
+                     for k in range(end, start - 1, -1)]
+            yield from chunk
+
+
+def _chunk(path: str, container: Any, stream: Any, times: np.ndarray, start: int,
+           end: int) -> dict[int, np.ndarray]:
+    """Source frames ``start``…``end`` by index, decoded from the last key frame before
+    ``start``. Seeking is inexact in some containers (in MPEG program streams it lands up to
+    a GOP after the time asked for, even when asked for 0) and the frames decoded before the
+    first key frame after a seek are broken: those are skipped, and the seek goes further back
+    until a key frame at or before ``start`` is found; near the start the file is decoded
+    from its beginning, unseeked."""
+    tb = stream.time_base
+    back = 1.0
+    while True:
+        at = float(times[start]) - back
+        if at <= float(times[0]) or not tb:
+            with av.open(path) as fresh:
+                video = [s for s in fresh.streams.video if not s.disposition & 1024][0]
+                video.thread_type = "AUTO"
+                return _decoded(fresh.decode(video), times, start, end, any_first=True)[0]
+        container.seek(int(at / tb), stream=stream, backward=True)
+        got, first = _decoded(container.decode(stream), times, start, end, any_first=False)
+        if first is not None and first <= start:
+            return got
+        back *= 2.0
+
+
+def _decoded(frames: Iterator[av.VideoFrame], times: np.ndarray, start: int, end: int,
+             any_first: bool) -> tuple[dict[int, np.ndarray], int | None]:
+    """(frames ``start``…``end`` of ``frames`` by index, the index of the first frame taken):
+    frames before the first key frame are skipped unless ``any_first``."""
+    got: dict[int, np.ndarray] = {}
+    first: int | None = None
+    for frame in frames:
+        if frame.time is None:
+            continue
+        if first is None and not (frame.key_frame or any_first):
+            continue
+        k = _nearest(times, frame.time)
+        first = k if first is None else first
+        if k > end:
+            break
+        if k >= start:
+            got[k] = _upright(frame)
+    return got, first
 
 
 def _nearest(times: np.ndarray, t: float) -> int:
