@@ -100,28 +100,46 @@ class Compositor:
         """Forget the smoothed skin colour (after a cut or a lost face)."""
         self._skin = None
 
-    def apply(self, image: np.ndarray, edit: Edit) -> None:
-        """Edit ``image`` (H×W×3 RGB uint8) in place."""
-        if edit.strength <= 0.0:
-            self.reset()
-            return
+    def region(self, edit: Edit, shape: tuple[int, ...]
+               ) -> tuple[int, int, int, int] | None:
+        """The box (x0, y0, x1, y1) of a picture of ``shape`` (H, W, …) that :meth:`apply`
+        may change for ``edit``; None where it changes nothing."""
+        return self._layer_points(edit, shape)[0]
+
+    def _layer_points(self, edit: Edit, shape: tuple[int, ...]) -> tuple[
+            tuple[int, int, int, int] | None, np.ndarray, np.ndarray]:
+        """(the box :meth:`region` gives, the jaw mesh's points where they are and where they
+        go: image pixels)."""
         frame = geometry.head_frame(np.nan_to_num(edit.current))
         cur = edit.current[:, :2]
         new = np.asarray(edit.target, np.float64)
         anchors = geometry.to_image(self.anchor_local, frame)[:, :2]
         src = np.vstack([cur[self.base_points], anchors])
         dst = np.vstack([new[self.base_points], anchors])
-        if not (np.isfinite(src).all() and np.isfinite(dst).all()):
-            return
-        h, w = image.shape[:2]
+        if edit.strength <= 0.0 or not (np.isfinite(src).all() and np.isfinite(dst).all()):
+            return None, src, dst
+        h, w = shape[:2]
         x0, y0 = np.floor(np.minimum(src.min(0), dst.min(0))).astype(int) - 2
         x1, y1 = np.ceil(np.maximum(src.max(0), dst.max(0))).astype(int) + 3
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
         if x1 - x0 < 8 or y1 - y0 < 8:
+            return None, src, dst
+        return (int(x0), int(y0), int(x1), int(y1)), src, dst
+
+    def apply(self, image: np.ndarray, edit: Edit) -> None:
+        """Edit ``image`` (H×W×3 RGB uint8) in place."""
+        if edit.strength <= 0.0:
+            self.reset()
             return
+        box, src, dst = self._layer_points(edit, image.shape)
+        if box is None:
+            return
+        x0, y0, x1, y1 = box
+        cur = edit.current[:, :2]
+        new = np.asarray(edit.target, np.float64)
+        iod = geometry.head_frame(np.nan_to_num(edit.current)).iod
         roi = image[y0:y1, x0:x1]
         off = np.array([x0, y0], np.float64)
-        iod = frame.iod
         painted = _hide_open_lips(roi, cur - off, new - off, iod)
         source = roi
         if painted is not roi:
