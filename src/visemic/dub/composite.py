@@ -201,17 +201,15 @@ class Compositor:
             hidden, painted_base = painted
             # The video's own lips, painted over, show nowhere: inside the paste the mouth
             # covers them (the person's own skin, beard and all), fading in from the paste's
-            # edge; elsewhere the painted skin shows, fading into the frame over the outer half
-            # of the painted margin (a fade cut at the paste's edge, or a narrow one, drew the
-            # painted area's outline on the cheek).
+            # edge; under its feather the painted skin shows, fading in as the mouth does (a
+            # quicker fade drew the paste's outline on the cheek); beyond it, the frame as it
+            # was (painted skin there would shave a beard).
             edge = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
             soft = cv2.GaussianBlur(hidden.astype(np.float32) / 255.0, (0, 0),
                                     max(0.5, LIP_MARGIN * iod / 2))
-            alpha = np.maximum(alpha, soft * geometry.smoothstep(
-                edge / max(0.5 * FEATHER * iod, 1.0)))
-            inside = cv2.distanceTransform((hidden > 127).astype(np.uint8), cv2.DIST_L2, 3)
-            reach = max(2.0, 0.5 * float(inside.max()))
-            w = geometry.smoothstep(inside / reach).astype(np.float32)[..., None]
+            inward = soft * geometry.smoothstep(edge / max(0.5 * FEATHER * iod, 1.0))
+            alpha = np.maximum(alpha, inward)
+            w = inward[..., None]
             base = (base.astype(np.float32) * (1 - w) + painted_base.astype(np.float32) * w)
         ring = (from_lips > RING[0]) & (from_lips <= RING[1]) & covered
         if ring.sum() >= 10:
