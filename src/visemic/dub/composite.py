@@ -144,7 +144,7 @@ class Compositor:
         source = roi
         if painted is not roi:
             # The frame, the frame with its lips painted over, and where: warped together.
-            where = (np.any(painted != roi, axis=2) * 255).astype(np.uint8)
+            where = differs(painted, roi).astype(np.uint8) * 255
             source = np.dstack([roi, painted, where])
         # No triangle is left out of this layer even if it folds over (lips closing over an
         # open mouth): a left-out triangle would show the video's own mouth where it was.
@@ -157,16 +157,19 @@ class Compositor:
         mouth, alpha, base = self.mouth_layer(
             base, new[self.layout.paste] - off, iod, edit.entry, edit.second, edit.mix,
             None if hidden is None else (hidden, painted_base))
-        a = (alpha * edit.strength)[..., None]
-        out = base.astype(np.float32) * (1 - a) + mouth * a
+        # (OpenCV's per-pixel blend: a third of the time of the same NumPy arithmetic)
+        a = np.ascontiguousarray(alpha * edit.strength, np.float32)
+        out = cv2.blendLinear(base.astype(np.float32), np.ascontiguousarray(mouth, np.float32),
+                              1.0 - a, a)
         if edit.strength < 1.0:
-            out = roi.astype(np.float32) * (1 - edit.strength) + out * edit.strength
+            out = cv2.addWeighted(roi.astype(np.float32), 1.0 - edit.strength, out,
+                                  edit.strength, 0.0)
         # Rows above the nose wings' lowest point keep the frame's pixels exactly (see the
         # module docstring): the edit there is at most a sub-pixel shift.
         wings = cur[NOSE_WINGS, 1]
         keep = int(np.floor(np.nanmax(wings))) - y0 if np.isfinite(wings).any() else 0
         keep = min(max(keep, 0), y1 - y0)
-        roi[keep:] = np.clip(out[keep:] + 0.5, 0, 255).astype(np.uint8)
+        roi[keep:] = cv2.convertScaleAbs(out[keep:])  # rounded, saturated
 
     def mouth_layer(self, base: np.ndarray, paste_dst: np.ndarray, iod: float, entry: int,
                     second: int | None = None, mix: float = 0.0,
@@ -212,13 +215,15 @@ class Compositor:
             w = inward[..., None]
             base = (base.astype(np.float32) * (1 - w) + painted_base.astype(np.float32) * w)
         ring = (from_lips > RING[0]) & (from_lips <= RING[1]) & covered
-        if ring.sum() >= 10:
-            skin = under[ring].astype(np.float32).mean(axis=0)
+        ring8 = ring.astype(np.uint8)
+        if cv2.countNonZero(ring8) >= 10:
+            # (cv2.mean with a mask: a tenth of the time of NumPy's masked mean)
+            skin = np.array(cv2.mean(np.ascontiguousarray(under), ring8)[:3], np.float32)
             if self._skin is None:
                 self._skin = skin
             else:
                 self._skin = COLOUR_MEMORY * self._skin + (1 - COLOUR_MEMORY) * skin
-            gain = (self._skin + 4.0) / (mouth[ring].mean(axis=0) + 4.0)
+            gain = (self._skin + 4.0) / (np.array(cv2.mean(mouth, ring8)[:3]) + 4.0)
             mouth = mouth * np.clip(gain, 0.6, 1.6)
         return mouth, alpha, base
 
@@ -229,6 +234,13 @@ class Compositor:
         pic, covered = warp(self.atlas.crops[entry], src, dst, self.layout.paste_triangles, size,
                             sign)
         return pic.astype(np.float32), covered
+
+
+def differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """H×W: where two H×W×3 pictures differ in any channel (NumPy's ``any(axis=2)`` reduces
+    over the short last axis ten times slower)."""
+    d = a != b
+    return d[..., 0] | d[..., 1] | d[..., 2]
 
 
 def _hide_open_lips(roi: np.ndarray, cur: np.ndarray, new: np.ndarray,

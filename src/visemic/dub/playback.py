@@ -24,7 +24,7 @@ import numpy as np
 
 from visemic.dub import geometry
 from visemic.dub.atlas import CLASSES, Atlas
-from visemic.dub.composite import Compositor, Edit
+from visemic.dub.composite import Compositor, Edit, differs
 from visemic.dub.encode import AudioTrack, VideoWriter, output_kind
 from visemic.render.portrait import mesh
 from visemic.video import decode, features
@@ -235,14 +235,14 @@ def apply_i420(compositor: Compositor, yuv: np.ndarray, edit: Edit) -> None:
     shift = np.array([x0, y0, 0.0])
     compositor.apply(rgb, replace(edit, current=edit.current - shift,
                                   target=np.asarray(edit.target) - shift[:2]))
-    changed = np.any(rgb != before, axis=2)
+    changed = differs(rgb, before)
     if not changed.any():
         return
     back = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
     n = bh * bw
     luma = back[:n].reshape(bh, bw)
     parts[0][changed] = luma[changed]
-    blocks = changed.reshape(bh // 2, 2, bw // 2, 2).any(axis=(1, 3))
+    blocks = changed[0::2, 0::2] | changed[0::2, 1::2] | changed[1::2, 0::2] | changed[1::2, 1::2]
     for part, chroma in ((parts[1], back[n:n * 5 // 4]), (parts[2], back[n * 5 // 4:])):
         part[blocks] = chroma.reshape(bh // 2, bw // 2)[blocks]
 
