@@ -37,7 +37,10 @@ Progress = Callable[[float], None]
 PREFETCH = 4            # frames decoded ahead
 APERTURE_FIX = 0.08     # eye distances the lower lip may be moved to open as asked
 SEALED = 0.02           # eye distances: the opening of lips that seal
-BACKWARD_CHUNK = 24     # frames decoded at once when playing backward
+# Pictures held at once when playing backward (each chunk is decoded from the key frame before
+# it, and a clip may have one key frame in 250 or only one: bigger chunks, less decoding again).
+BACKWARD_BYTES = 96 << 20
+BACKWARD_MIN = 8        # frames, whatever their size
 
 
 def prefetched(items: Iterator[Any], depth: int = PREFETCH) -> Iterator[Any]:
@@ -308,15 +311,17 @@ def _forward(path: str, lo: int, hi: int, i420: bool = False) -> Iterator[tuple[
                 yield index, _picture(frame, True)
 
 
-def _backward(path: str, times: np.ndarray, hi: int, lo: int,
-              i420: bool = False) -> Iterator[tuple[int, np.ndarray]]:
-    """Source frames ``hi`` down to ``lo``: chunks of :data:`BACKWARD_CHUNK` decoded after a
-    seek, played reversed."""
+def _backward(path: str, times: np.ndarray, hi: int, lo: int, i420: bool = False,
+              budget: int = BACKWARD_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+    """Source frames ``hi`` down to ``lo``: chunks of at most ``budget`` bytes of pictures
+    decoded after a seek, played reversed."""
     with av.open(path) as container:
         stream = [s for s in container.streams.video if not s.disposition & 1024][0]
         stream.thread_type = "AUTO"
-        for end in range(hi, lo - 1, -BACKWARD_CHUNK):
-            start = max(lo, end - BACKWARD_CHUNK + 1)
+        picture = max(1, (stream.width or 1) * (stream.height or 1) * (3 if not i420 else 1.5))
+        size = max(BACKWARD_MIN, int(budget // picture))
+        for end in range(hi, lo - 1, -size):
+            start = max(lo, end - size + 1)
             got = _chunk(path, container, stream, times, start, end, i420)
             if not got:
                 continue
