@@ -64,3 +64,18 @@ def test_mp4_output_keeps_the_pixels_outside_the_lower_face(plan, tmp_path):
         b = dubbed[i][:top].astype(float)
         psnr = 10 * np.log10(255 ** 2 / max(((a - b) ** 2).mean(), 1e-9))
         assert psnr > 38.0  # encoding alone (CRF 18)
+
+
+def test_webm_output_has_every_frame(plan, tmp_path):
+    out = plan.save(tmp_path / "dub.webm")
+    assert len(list(decode.frames(out))) == plan.frames
+
+
+def test_frames_stay_yuv_only_where_the_encoder_takes_them_as_decoded(plan, tmp_path):
+    from dataclasses import replace
+
+    assert playback.passes_yuv(plan.info, tmp_path / "a.mp4")
+    assert playback.passes_yuv(plan.info, tmp_path / "a.webm")
+    assert not playback.passes_yuv(plan.info, tmp_path / "frames" / "%05d.png")
+    assert not playback.passes_yuv(replace(plan.info, rotation=90), tmp_path / "a.mp4")
+    assert not playback.passes_yuv(replace(plan.info, width=225), tmp_path / "a.mp4")
