@@ -308,13 +308,23 @@ def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndar
     """Piecewise-affine warp of ``image``: triangle vertices at ``src`` (V×2, image pixels) go
     to ``dst`` (output pixels); the output is ``size`` (w, h). Returns the picture (pixels outside
     every triangle: the output position read from ``image`` as is) and which pixels a triangle
-    covers. Triangles that turn over (orientation against ``sign``) or collapse are left out."""
+    covers. Triangles that turn over (orientation against ``sign``) or collapse are left out,
+    but for slivers that turn over, drawn under the others."""
     w, h = size
     tri_d = np.asarray(dst, np.float64)[triangles]
     tri_s = np.asarray(src, np.float64)[triangles]
     coef, ok = _affines(tri_d, tri_s)
+    slivers = np.zeros(0, np.int64)
     if sign is not None:
-        ok &= np.sign(_areas(tri_d)) * sign >= 0
+        area = _areas(tri_d)
+        turned = ok & (np.sign(area) * sign < 0)
+        ok &= ~turned
+        # Slivers that turn over (at the corners of lips pressed together Face Mesh's inner
+        # points cross) are drawn under the rest: left out, they were pinholes in the mouth
+        # where the video's own open mouth showed through (a speck of its teeth).
+        if ok.any():
+            small = turned & (np.abs(area) < 0.25 * np.median(np.abs(area[ok])))
+            slivers = np.flatnonzero(small)
     if image.shape[:2] == (h, w):
         # Triangles that do not move are the identity: no need to draw them.
         ok &= np.abs(tri_d - tri_s).max(axis=(1, 2)) > 0.01
@@ -330,7 +340,12 @@ def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndar
     ids = np.full((hh, hw), n, np.int32)
     # (a coarse pixel's centre is at step·i + (step − 1)/2 in output pixels)
     fixed = np.round((tri_d - (step - 1) / 2) / step * 16).astype(np.int32)
-    for k in np.flatnonzero(ok).tolist():
+    # Larger triangles are drawn last: a pixel on the edge between two is the larger one's (a
+    # near-degenerate triangle's map, extrapolated half a pixel beyond it, reads far away: a
+    # speck of teeth or collar at a lip corner).
+    drawn = np.flatnonzero(ok)
+    drawn = drawn[np.argsort(np.abs(_areas(tri_d[drawn])), kind="stable")]
+    for k in np.r_[slivers, drawn].tolist():
         cv2.fillConvexPoly(ids, fixed[k], k, lineType=cv2.LINE_8, shift=4)
     gx = (np.arange(hw, dtype=np.float32) * step + (step - 1) / 2)[None, :]
     gy = (np.arange(hh, dtype=np.float32) * step + (step - 1) / 2)[:, None]
