@@ -14,9 +14,9 @@ Cross-dub: each clip speaking another clip's speech: r between the dub's measure
 visemic's jawOpen for that speech, and the share of frames in each pause (≥ 300 ms) where the
 mouth is closed and still.
 
-Speed: frames per second of each stage (decode, track, atlas, composite, encode) and end to
-end, on the 700×700 clip and the 1080×1920 one. Figures measured while other work shares the
-machine's cores are lower bounds.
+Speed: frames per second and CPU milliseconds a frame of each stage (decode, track, atlas,
+composite, encode) and end to end, on the 700×700 clip and the 1080×1920 one. Clock figures
+measured while other work shares the machine's cores are lower bounds; CPU time is not.
 
     PYTHONPATH=src python bench/dub_quality.py [--clips NAME,...] [--skip-speed] [--sheets DIR]
 """
