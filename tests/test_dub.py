@@ -12,7 +12,7 @@ import pytest
 
 import visemic
 from visemic.audio import save_wav
-from visemic.dub import pipeline
+from visemic.dub import playback
 from visemic.dub.encode import VideoWriter
 from visemic.errors import NoFaceError, VisemicError
 from visemic.render.portrait import mesh
@@ -99,7 +99,7 @@ def test_ping_pong_covers_longer_speech_without_repeating_the_turn(dubbed, talki
 
 def test_schedule_trims_shorter_speech():
     times = np.arange(50) / 25.0
-    plan, out = pipeline._schedule(times, 1.0, 25.0)
+    plan, out = playback.schedule(times, 1.0, 25.0)
     assert len(plan) == 25 and list(plan) == list(range(25))
     assert np.allclose(out, times[:25])
 

@@ -7,8 +7,9 @@ Modules, one idea each: :mod:`~visemic.dub.geometry` (head frame, where the edit
 :mod:`~visemic.dub.atlas` (real mouths from the reference clip, labelled),
 :mod:`~visemic.dub.shapes` (visemic's curves → the person's lip shapes: the profile),
 :mod:`~visemic.dub.select` (a mouth per frame, dynamic programming),
-:mod:`~visemic.dub.composite` (warp, colour, blend), :mod:`~visemic.dub.encode` (writing) and
-:mod:`~visemic.dub.pipeline` (all of it, streamed).
+:mod:`~visemic.dub.composite` (warp, colour, blend), :mod:`~visemic.dub.encode` (writing),
+:mod:`~visemic.dub.pipeline` (the plan: all of it) and :mod:`~visemic.dub.playback` (the plan
+played: decoded, edited, encoded as a stream).
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 :func:`dub` analyses (the speech with :func:`visemic.animate`, on a thread of its own while the
 video's face is tracked; the mouth atlas from the reference clip; the person's motion profile,
 learned from the reference's tracked lips and its own speech; the choice of a real mouth per
-output frame) and returns a :class:`Dub`; :meth:`Dub.save` renders it as a stream: decode →
-edit → encode, with decoding and encoding on their own threads (PyAV and OpenCV release the
-GIL), so two cores work at once and memory stays flat in the video's length (per frame only a
-few kB of tracking and choices are held).
+output frame) and returns a :class:`Dub`; :meth:`Dub.save` renders it as a stream
+(:mod:`visemic.dub.playback`: decode → edit → encode, decoding and encoding on their own
+threads), so memory stays flat in the video's length (per frame only a few kB of tracking and
+choices are held).
 
 Timing: the output's clock starts at the video's first frame. With the video's own audio the
 speech keeps its place in the container; a separate AUDIO starts with the first frame. When the
@@ -20,21 +20,18 @@ from __future__ import annotations
 import logging
 import math
 import os
-import queue
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 
-from visemic.dub import geometry, select
+from visemic.dub import geometry, playback, select
 from visemic.dub.atlas import CLASSES, Atlas, AtlasBuilder, context, pauses
-from visemic.dub.composite import Compositor, Edit
-from visemic.dub.encode import AudioTrack, VideoWriter, output_kind
+from visemic.dub.encode import output_kind
+from visemic.dub.playback import prefetched
 from visemic.dub.shapes import ReferenceProfile, ShapeProfile
 from visemic.errors import NoFaceError, VisemicError
 from visemic.render.portrait import mesh
@@ -52,15 +49,11 @@ FADE_FRAMES = 4         # the edit fades in and out over this many frames around
 YAW_MARGIN = (8.0, 22.0)  # degrees beyond the atlas's turn: full edit … none (profile views)
 CUT_JUMP = 0.5          # landmarks moving this many eye distances in one frame: a cut
 SILENCE_LAG, SILENCE_LEAD = 0.04, 0.08  # the mouth settles after speech, opens before it
-PREFETCH = 4
-APERTURE_FIX = 0.08     # eye distances the lower lip may be moved to open as asked
-SEALED = 0.02           # eye distances: the opening of lips that seal
 TRACK_SMOOTHING = 2     # passes of centred [1 2 1] over the video's landmarks (less shimmer)
-BACKWARD_CHUNK = 24
 # Share of the target shape taken from the reference's own lips for the same phone in the same
 # context (where the reference has it; the rest from the curves through the shape profile).
 CONTEXT_SHARE = 0.5
-LEARN_FRAMES = 300     # frames decoded at once when playing backward
+LEARN_FRAMES = 300     # reference frames the motion profile is learned from, at most
 
 
 @dataclass
@@ -112,7 +105,7 @@ class Dub:
     def save(self, path: str | os.PathLike[str], progress: Progress | None = None) -> Path:
         """Render to ``path`` (.mp4, .webm or frames/%05d.png) and return it."""
         output_kind(path)
-        return _render(self, path, progress)
+        return playback.render(self, path, progress)
 
 
 def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = None, *,
@@ -198,8 +191,8 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
         shapes = _reference_shapes(atlas, ref_speech, ref_info)
     length = speech.audio.duration - offset
     if audio is None:  # re-syncing: the video's own length (its audio may run a little longer)
-        length = min(length, _video_length(track.times, info.fps))
-    plan, times = _schedule(track.times, length, info.fps)
+        length = min(length, playback.video_length(track.times, info.fps))
+    plan, times = playback.schedule(track.times, length, info.fps)
     own_lips = None
     if timeline is not None and ref_speech is not None:
         own_lips = (ref_speech, atlas.times - (ref_info.audio_start or 0.0))
@@ -365,49 +358,6 @@ def _empty_timeline(language: str) -> Any:
     return Timeline(language=language)
 
 
-def _prefetched(items: Iterator[Any], depth: int = PREFETCH) -> Iterator[Any]:
-    """``items`` produced on a background thread, ``depth`` ahead (decoding overlaps work)."""
-    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-        except BaseException as exc:
-            failure.append(exc)
-        finally:
-            while not stop.is_set():
-                try:
-                    q.put(done, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-
-    thread = threading.Thread(target=run, name="visemic-dub-decoder", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                break
-            yield item
-        if failure:
-            raise failure[0]
-    finally:
-        stop.set()
-        thread.join()
-
-
 def _scan(path: str, info: decode.VideoInfo, face: int, builder: AtlasBuilder | None,
           progress: Progress, kept: np.ndarray | None = None,
           reference: bool = False) -> FaceTrack:
@@ -418,7 +368,7 @@ def _scan(path: str, info: decode.VideoInfo, face: int, builder: AtlasBuilder | 
     found = False
     tracker: Tracker | None = None
     try:
-        for frame in _prefetched(decode.frames(path)):
+        for frame in prefetched(decode.frames(path)):
             if tracker is None:
                 tracker = Tracker(face, pixel_scale=1.0)
             result = tracker.update(frame.image, frame.time)
@@ -489,16 +439,6 @@ def _strength(points: np.ndarray, kept: np.ndarray) -> np.ndarray:
     return np.where(s > 0, np.minimum(eased, s), 0.0)
 
 
-def _atlas_neutral(atlas: Atlas) -> np.ndarray:
-    """The atlas's face with closed lips (478×3 local), measured as :func:`_rest_shape` measures
-    the video's: mouths are moved by their difference from it."""
-    gaps = atlas.features[:, features.FEATURES.index("inner_aperture")]
-    closed = gaps <= np.quantile(gaps, 0.25)
-    out = np.full((mesh.N_REFINED, 3), np.nan)
-    out[atlas.kept] = np.median(atlas.local[closed], axis=0)
-    return out
-
-
 def _rest_shape(track: FaceTrack) -> np.ndarray:
     """The video's face at rest (478×3 local, NaN where not kept): the median of its most closed
     frames."""
@@ -546,180 +486,3 @@ def _flat_profile(atlas: Atlas) -> ShapeProfile:
     fq = np.quantile(ap, q, axis=0).T
     dq = np.tile(np.linspace(0.0, 0.6, 25), (ap.shape[1], 1))
     return ReferenceProfile(driver_q=dq, feature_q=fq)
-
-
-def _video_length(times: np.ndarray, fps: float) -> float:
-    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / (fps or 25)
-    return float(times[-1] - times[0]) + step
-
-
-def _schedule(times: np.ndarray, duration: float, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """(source frame per output frame, output times) covering ``duration`` seconds: forward,
-    then backward and forward again while the speech lasts (ping-pong); cut where it ends."""
-    t = np.asarray(times, np.float64) - times[0]
-    n = len(t)
-    step = np.diff(t)
-    last = float(np.median(step)) if n > 1 else 1.0 / (fps or 25)
-    durations = np.r_[step, last]
-    if n == 1:
-        count = max(1, int(math.ceil(duration / last)))
-        return np.zeros(count, np.int64), np.arange(count) * last
-    plan: list[np.ndarray] = []
-    clock: list[np.ndarray] = []
-    now = 0.0
-    forward = np.arange(n)
-    backward = np.arange(n - 2, 0, -1)
-    direction = 0
-    while now < duration - 1e-6:
-        run = forward if direction == 0 else backward
-        if len(run) == 0:
-            run = forward
-        starts = now + np.r_[0.0, np.cumsum(durations[run])[:-1]]
-        keep = starts < duration - 1e-6
-        plan.append(run[keep])
-        clock.append(starts[keep])
-        now = float(starts[-1] + durations[run[-1]]) if keep.all() else duration
-        direction ^= 1
-    if not plan:
-        return np.zeros(1, np.int64), np.zeros(1)
-    return np.concatenate(plan), np.concatenate(clock)
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def _render(d: Dub, path: str | os.PathLike[str], progress: Progress | None) -> Path:
-    compositor = Compositor(d.atlas, d.rest_local)
-    follow = compositor.layout.follow.astype(np.float64)[:, None]
-    atlas_rest = _atlas_neutral(d.atlas)
-    n = d.frames
-    audio = None
-    if output_kind(path) != "png":
-        audio = AudioTrack(d.audio_path, d.audio_offset, float(d.times[-1]) + _last(d))
-    # The chosen mouths open about as asked; the rest of the way is a small move of the lower
-    # lip and jaw (at most APERTURE_FIX eye distances), so the opening follows the request.
-    aperture = features.FEATURES.index("inner_aperture")
-    chosen = d.atlas.features[d.choice, aperture].astype(np.float64)
-    chosen = np.convolve(np.pad(chosen, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
-    fix = np.clip(d.shapes[:, aperture] - chosen, -APERTURE_FIX, APERTURE_FIX)
-    # Lips that must seal (/p b m/ asked closed) close whatever the mouth chosen.
-    seal = (d.classes == CLASSES.index("bilabial")) & (d.shapes[:, aperture] < SEALED)
-    fix[seal] = np.minimum(fix[seal], SEALED - chosen[seal])
-    fix[d.silent] = 0.0
-    lip_line = float(np.nanmean(d.rest_local[[13, 14], 1]))
-    lower = geometry.smoothstep((np.nan_to_num(d.rest_local[:, 1], nan=-9) - lip_line) / 0.05)
-    size = (d.info.width, d.info.height)
-    step = max(1, n // 200)
-    with VideoWriter(path, size, d.info.fps or 25.0, audio) as writer:
-        for i, (k, image) in enumerate(_prefetched(_source_frames(d))):
-            strength = float(d.track.strength[k])
-            if strength > 0:
-                current = d.track.full(k)
-                disp = _displacement(d, i, atlas_rest)
-                frame = geometry.head_frame(np.nan_to_num(current))
-                disp[:, 1] += fix[i] * lower
-                # The new mouth is placed on the head as its rigid points lie in this frame
-                # (the head frame alone tilts as the video's own jaw drops).
-                rot, shift = geometry.rigid_fit(d.rest_local, geometry.to_local(current, frame))
-                wanted = geometry.to_image((d.rest_local + disp) @ rot.T + shift, frame)
-                target = current + strength * follow * (wanted - current)
-                target = np.where(np.isfinite(target), target, current)[:, :2]
-                compositor.apply(image, Edit(current=current, target=target,
-                                             entry=int(d.choice[i]), strength=strength))
-            else:
-                compositor.reset()
-            writer.put(image, float(d.times[i]))
-            if progress is not None and (i + 1) % step == 0:
-                progress((i + 1) / n)
-    if progress is not None:
-        progress(1.0)
-    return Path(path)
-
-
-def _last(d: Dub) -> float:
-    t = d.track.times
-    return float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / (d.info.fps or 25)
-
-
-def _displacement(d: Dub, i: int, atlas_rest: np.ndarray) -> np.ndarray:
-    """The chosen mouths' shapes around output frame ``i`` relative to the atlas's rest,
-    smoothed [1 2 1] over neighbouring frames (478×3, head frame; NaN where not kept)."""
-    total = np.zeros((mesh.N_REFINED, 3))
-    weight = 0.0
-    for j, w in ((i - 1, 1.0), (i, 2.0), (i + 1, 1.0)):
-        if 0 <= j < d.frames:
-            total += w * (d.atlas.full_local(int(d.choice[j])) - atlas_rest)
-            weight += w
-    return total / weight
-
-
-def _source_frames(d: Dub) -> Iterator[tuple[int, np.ndarray]]:
-    """(source index, RGB picture) in plan order: forward runs decode straight through, backward
-    runs decode chunks after a seek and play them reversed."""
-    plan = d.plan
-    n = len(plan)
-    i = 0
-    while i < n:
-        j = i
-        if i + 1 < n and plan[i + 1] == plan[i] - 1:
-            while j + 1 < n and plan[j + 1] == plan[j] - 1:
-                j += 1
-            yield from _backward(d.video, d.track.times, int(plan[i]), int(plan[j]))
-        else:
-            while j + 1 < n and plan[j + 1] == plan[j] + 1:
-                j += 1
-            yield from _forward(d.video, int(plan[i]), int(plan[j]))
-        i = j + 1
-
-
-def _forward(path: str, lo: int, hi: int) -> Iterator[tuple[int, np.ndarray]]:
-    frames = decode.frames(path)
-    try:
-        for frame in frames:
-            if frame.index > hi:
-                break
-            if frame.index >= lo:
-                yield frame.index, frame.image
-    finally:
-        frames.close()
-
-
-def _backward(path: str, times: np.ndarray, hi: int, lo: int) -> Iterator[tuple[int,
-                                                                                 np.ndarray]]:
-    with av.open(path) as container:
-        stream = [s for s in container.streams.video if not s.disposition & 1024][0]
-        stream.thread_type = "AUTO"
-        tb = stream.time_base
-        for end in range(hi, lo - 1, -BACKWARD_CHUNK):
-            start = max(lo, end - BACKWARD_CHUNK + 1)
-            container.seek(int(times[start] / tb) if tb else 0, stream=stream, backward=True)
-            got: dict[int, np.ndarray] = {}
-            for frame in container.decode(stream):
-                if frame.time is None:
-                    continue
-                k = _nearest(times, frame.time)
-                if k > end:
-                    break
-                if k >= start:
-                    got[k] = _upright(frame)
-            for k in range(end, start - 1, -1):
-                if k in got:
-                    yield k, got[k]
-                elif got:
-                    yield k, got[min(got, key=lambda g: abs(g - k))].copy()
-
-
-def _nearest(times: np.ndarray, t: float) -> int:
-    k = int(np.searchsorted(times, t))
-    if k >= len(times) or (k > 0 and t - times[k - 1] < times[k] - t):
-        k -= 1
-    return k
-
-
-def _upright(frame: av.VideoFrame) -> np.ndarray:
-    image = frame.to_ndarray(format="rgb24")
-    try:
-        angle = int(round(float(frame.rotation or 0) / 90.0)) % 4
-    except (AttributeError, TypeError, ValueError):
-        angle = 0
-    return np.ascontiguousarray(np.rot90(image, angle)) if angle else image

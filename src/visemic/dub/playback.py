@@ -1,0 +1,398 @@
+"""Playing a planned dub: the source frames in the plan's order (forward, then backward and
+forward again while the speech lasts), each edited and encoded as a stream.
+
+:func:`schedule` works out which source frame shows at each output frame; :func:`render` decodes
+them (on a thread of its own: :func:`prefetched`), places the chosen real mouth on each
+(:class:`~visemic.dub.composite.Compositor`) and hands the frame to the writer, whose encoder
+runs on its own thread too, so two cores work at once and memory stays flat in the length.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import av
+import cv2
+import numpy as np
+
+from visemic.dub import geometry
+from visemic.dub.atlas import CLASSES, Atlas
+from visemic.dub.composite import Compositor, Edit, differs
+from visemic.dub.encode import AudioTrack, VideoWriter, output_kind
+from visemic.render.portrait import mesh
+from visemic.video import decode, features
+
+if TYPE_CHECKING:
+    from visemic.dub.pipeline import Dub
+
+Progress = Callable[[float], None]
+
+PREFETCH = 4            # frames decoded ahead
+APERTURE_FIX = 0.08     # eye distances the lower lip may be moved to open as asked
+SEALED = 0.02           # eye distances: the opening of lips that seal
+# Pictures held at once when playing backward (each chunk is decoded from the key frame before
+# it, and a clip may have one key frame in 250 or only one: bigger chunks, less decoding again).
+BACKWARD_BYTES = 96 << 20
+BACKWARD_MIN = 8        # frames, whatever their size
+
+
+def prefetched(items: Iterator[Any], depth: int = PREFETCH) -> Iterator[Any]:
+    """``items`` produced on a background thread, ``depth`` ahead (decoding overlaps work)."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            while not stop.is_set():
+                try:
+                    q.put(done, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    thread = threading.Thread(target=run, name="visemic-dub-decoder", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                break
+            yield item
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+        thread.join()
+
+
+
+def video_length(times: np.ndarray, fps: float) -> float:
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / (fps or 25)
+    return float(times[-1] - times[0]) + step
+
+
+def schedule(times: np.ndarray, duration: float, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(source frame per output frame, output times) covering ``duration`` seconds: forward,
+    then backward and forward again while the speech lasts (ping-pong); cut where it ends."""
+    t = np.asarray(times, np.float64) - times[0]
+    n = len(t)
+    step = np.diff(t)
+    last = float(np.median(step)) if n > 1 else 1.0 / (fps or 25)
+    durations = np.r_[step, last]
+    if n == 1:
+        count = max(1, int(math.ceil(duration / last)))
+        return np.zeros(count, np.int64), np.arange(count) * last
+    plan: list[np.ndarray] = []
+    clock: list[np.ndarray] = []
+    now = 0.0
+    forward = np.arange(n)
+    backward = np.arange(n - 2, 0, -1)
+    direction = 0
+    while now < duration - 1e-6:
+        run = forward if direction == 0 else backward
+        if len(run) == 0:
+            run = forward
+        starts = now + np.r_[0.0, np.cumsum(durations[run])[:-1]]
+        keep = starts < duration - 1e-6
+        plan.append(run[keep])
+        clock.append(starts[keep])
+        now = float(starts[-1] + durations[run[-1]]) if keep.all() else duration
+        direction ^= 1
+    if not plan:
+        return np.zeros(1, np.int64), np.zeros(1)
+    return np.concatenate(plan), np.concatenate(clock)
+
+
+
+def _atlas_neutral(atlas: Atlas) -> np.ndarray:
+    """The atlas's face with closed lips (478×3 local), measured as the video's rest is
+    (:func:`visemic.dub.pipeline._rest_shape`): mouths are moved by their difference from it."""
+    gaps = atlas.features[:, features.FEATURES.index("inner_aperture")]
+    closed = gaps <= np.quantile(gaps, 0.25)
+    out = np.full((mesh.N_REFINED, 3), np.nan)
+    out[atlas.kept] = np.median(atlas.local[closed], axis=0)
+    return out
+
+
+
+def render(d: Dub, path: str | os.PathLike[str], progress: Progress | None) -> Path:
+    edits = Edits(d)
+    n = d.frames
+    audio = None
+    if output_kind(path) != "png":
+        audio = AudioTrack(d.audio_path, d.audio_offset, float(d.times[-1]) + _last(d))
+    # Frames stay as decoded (YUV 4:2:0) where the encoder takes them so: only the box around
+    # the mouth goes to RGB and back, and every pixel outside the edit is the decoded one.
+    i420 = passes_yuv(d.info, path)
+    size = (d.info.width, d.info.height)
+    step = max(1, n // 200)
+    with VideoWriter(path, size, d.info.fps or 25.0, audio) as writer:
+        for i, (k, picture) in enumerate(prefetched(_source_frames(d, i420))):
+            edit = edits(i, k)
+            if edit is None:
+                edits.compositor.reset()
+            elif i420:
+                apply_i420(edits.compositor, picture, edit)
+            else:
+                edits.compositor.apply(picture, edit)
+            writer.put(picture, float(d.times[i]), i420=i420)
+            if progress is not None and (i + 1) % step == 0:
+                progress((i + 1) / n)
+    if progress is not None:
+        progress(1.0)
+    return Path(path)
+
+
+class Edits:
+    """The edit of each output frame of a planned dub: where the chosen mouth goes."""
+
+    def __init__(self, d: Dub) -> None:
+        self.d = d
+        self.compositor = Compositor(d.atlas, d.rest_local)
+        self.follow = self.compositor.layout.follow.astype(np.float64)[:, None]
+        self.atlas_rest = _atlas_neutral(d.atlas)
+        # The chosen mouths open about as asked; the rest of the way is a small move of the
+        # lower lip and jaw (at most APERTURE_FIX eye distances), so the opening follows the
+        # request.
+        aperture = features.FEATURES.index("inner_aperture")
+        chosen = d.atlas.features[d.choice, aperture].astype(np.float64)
+        chosen = np.convolve(np.pad(chosen, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
+        fix = np.clip(d.shapes[:, aperture] - chosen, -APERTURE_FIX, APERTURE_FIX)
+        # Lips that must seal (/p b m/ asked closed) close whatever the mouth chosen.
+        seal = (d.classes == CLASSES.index("bilabial")) & (d.shapes[:, aperture] < SEALED)
+        fix[seal] = np.minimum(fix[seal], SEALED - chosen[seal])
+        fix[d.silent] = 0.0
+        self.fix = fix
+        lip_line = float(np.nanmean(d.rest_local[[13, 14], 1]))
+        self.lower = geometry.smoothstep(
+            (np.nan_to_num(d.rest_local[:, 1], nan=-9) - lip_line) / 0.05)
+
+    def __call__(self, i: int, k: int) -> Edit | None:
+        """Output frame ``i``'s edit of source frame ``k`` (None: shown as it is)."""
+        d = self.d
+        strength = float(d.track.strength[k])
+        if strength <= 0:
+            return None
+        current = d.track.full(k)
+        disp = _displacement(d, i, self.atlas_rest)
+        frame = geometry.head_frame(np.nan_to_num(current))
+        disp[:, 1] += self.fix[i] * self.lower
+        # The new mouth is placed on the head as its rigid points lie in this frame (the head
+        # frame alone tilts as the video's own jaw drops).
+        rot, shift = geometry.rigid_fit(d.rest_local, geometry.to_local(current, frame))
+        wanted = geometry.to_image((d.rest_local + disp) @ rot.T + shift, frame)
+        target = current + strength * self.follow * (wanted - current)
+        target = np.where(np.isfinite(target), target, current)[:, :2]
+        return Edit(current=current, target=target, entry=int(d.choice[i]), strength=strength)
+
+
+def passes_yuv(info: decode.VideoInfo, path: str | os.PathLike[str]) -> bool:
+    """Whether frames can go from decoder to encoder as YUV 4:2:0 (even sizes, upright, a
+    video file out)."""
+    return (output_kind(path) != "png" and not info.rotation
+            and info.width % 2 == 0 and info.height % 2 == 0)
+
+
+def apply_i420(compositor: Compositor, yuv: np.ndarray, edit: Edit) -> None:
+    """:meth:`Compositor.apply` on a YUV 4:2:0 picture (planar, (H·3/2)×W uint8, edited in
+    place): the box the edit may change goes to RGB, is edited, and only the pixels it changed
+    (and the chroma of their 2×2 blocks) are written back."""
+    h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    box = compositor.region(edit, (h, w))
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    x0, y0 = x0 - x0 % 2, y0 - y0 % 2
+    x1, y1 = min(w, x1 + x1 % 2), min(h, y1 + y1 % 2)
+    flat = yuv.reshape(-1)
+    planes = (yuv[:h], flat[h * w:h * w * 5 // 4].reshape(h // 2, w // 2),
+              flat[h * w * 5 // 4:].reshape(h // 2, w // 2))
+    rows = (slice(y0, y1), slice(y0 // 2, y1 // 2), slice(y0 // 2, y1 // 2))
+    cols = (slice(x0, x1), slice(x0 // 2, x1 // 2), slice(x0 // 2, x1 // 2))
+    parts = [p[r, c] for p, r, c in zip(planes, rows, cols, strict=True)]
+    bh, bw = y1 - y0, x1 - x0
+    packed = np.concatenate([q.reshape(-1) for q in parts]).reshape(bh * 3 // 2, bw)
+    rgb = cv2.cvtColor(packed, cv2.COLOR_YUV2RGB_I420)
+    before = rgb.copy()
+    shift = np.array([x0, y0, 0.0])
+    compositor.apply(rgb, replace(edit, current=edit.current - shift,
+                                  target=np.asarray(edit.target) - shift[:2]))
+    changed = differs(rgb, before)
+    if not changed.any():
+        return
+    back = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
+    n = bh * bw
+    luma = back[:n].reshape(bh, bw)
+    parts[0][changed] = luma[changed]
+    blocks = changed[0::2, 0::2] | changed[0::2, 1::2] | changed[1::2, 0::2] | changed[1::2, 1::2]
+    for part, chroma in ((parts[1], back[n:n * 5 // 4]), (parts[2], back[n * 5 // 4:])):
+        part[blocks] = chroma.reshape(bh // 2, bw // 2)[blocks]
+
+
+def _last(d: Dub) -> float:
+    t = d.track.times
+    return float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / (d.info.fps or 25)
+
+
+def _displacement(d: Dub, i: int, atlas_rest: np.ndarray) -> np.ndarray:
+    """The chosen mouths' shapes around output frame ``i`` relative to the atlas's rest,
+    smoothed [1 2 1] over neighbouring frames (478×3, head frame; NaN where not kept)."""
+    total = np.zeros((mesh.N_REFINED, 3))
+    weight = 0.0
+    for j, w in ((i - 1, 1.0), (i, 2.0), (i + 1, 1.0)):
+        if 0 <= j < d.frames:
+            total += w * (d.atlas.full_local(int(d.choice[j])) - atlas_rest)
+            weight += w
+    return total / weight
+
+
+def _source_frames(d: Dub, i420: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """(source index, picture: RGB, or planar YUV 4:2:0 with ``i420``) in plan order: forward
+    runs decode straight through, backward runs decode chunks after a seek and play them
+    reversed."""
+    plan = d.plan
+    n = len(plan)
+    i = 0
+    while i < n:
+        j = i
+        if i + 1 < n and plan[i + 1] == plan[i] - 1:
+            while j + 1 < n and plan[j + 1] == plan[j] - 1:
+                j += 1
+            yield from _backward(d.video, d.track.times, int(plan[i]), int(plan[j]), i420)
+        else:
+            while j + 1 < n and plan[j + 1] == plan[j] + 1:
+                j += 1
+            yield from _forward(d.video, int(plan[i]), int(plan[j]), i420)
+        i = j + 1
+
+
+def _forward(path: str, lo: int, hi: int, i420: bool = False) -> Iterator[tuple[int,
+                                                                               np.ndarray]]:
+    if not i420:
+        frames = decode.frames(path)
+        try:
+            for frame in frames:
+                if frame.index > hi:
+                    break
+                if frame.index >= lo:
+                    yield frame.index, frame.image
+        finally:
+            frames.close()
+        return
+    # As decode.frames counts them: every decoded frame is one index.
+    with av.open(path) as container:
+        stream = [s for s in container.streams.video if not s.disposition & 1024][0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            if index > hi:
+                break
+            if index >= lo:
+                yield index, _picture(frame, True)
+
+
+def _backward(path: str, times: np.ndarray, hi: int, lo: int, i420: bool = False,
+              budget: int = BACKWARD_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+    """Source frames ``hi`` down to ``lo``: chunks of at most ``budget`` bytes of pictures
+    decoded after a seek, played reversed."""
+    with av.open(path) as container:
+        stream = [s for s in container.streams.video if not s.disposition & 1024][0]
+        stream.thread_type = "AUTO"
+        picture = max(1, (stream.width or 1) * (stream.height or 1) * (3 if not i420 else 1.5))
+        size = max(BACKWARD_MIN, int(budget // picture))
+        for end in range(hi, lo - 1, -size):
+            start = max(lo, end - size + 1)
+            got = _chunk(path, container, stream, times, start, end, i420)
+            if not got:
+                continue
+            # Frames that did not decode are their nearest neighbour's copy, made before any
+            # is handed on: the consumer edits the frames it is given (on another thread while
+            # this one decodes ahead), and a copy made later would catch an edit half done.
+            chunk = [(k, got[k] if k in got else
+                      got[min(got, key=lambda g: abs(g - k))].copy())
+                     for k in range(end, start - 1, -1)]
+            yield from chunk
+
+
+def _chunk(path: str, container: Any, stream: Any, times: np.ndarray, start: int,
+           end: int, i420: bool) -> dict[int, np.ndarray]:
+    """Source frames ``start``…``end`` by index, decoded from the last key frame before
+    ``start``. Seeking is inexact in some containers (in MPEG program streams it lands up to
+    a GOP after the time asked for, even when asked for 0) and the frames decoded before the
+    first key frame after a seek are broken: those are skipped, and the seek goes further back
+    until a key frame at or before ``start`` is found; near the start the file is decoded
+    from its beginning, unseeked."""
+    tb = stream.time_base
+    back = 1.0
+    while True:
+        at = float(times[start]) - back
+        if at <= float(times[0]) or not tb:
+            with av.open(path) as fresh:
+                video = [s for s in fresh.streams.video if not s.disposition & 1024][0]
+                video.thread_type = "AUTO"
+                return _decoded(fresh.decode(video), times, start, end, True, i420)[0]
+        container.seek(int(at / tb), stream=stream, backward=True)
+        got, first = _decoded(container.decode(stream), times, start, end, False, i420)
+        if first is not None and first <= start:
+            return got
+        back *= 2.0
+
+
+def _decoded(frames: Iterator[av.VideoFrame], times: np.ndarray, start: int, end: int,
+             any_first: bool, i420: bool) -> tuple[dict[int, np.ndarray], int | None]:
+    """(frames ``start``…``end`` of ``frames`` by index, the index of the first frame taken):
+    frames before the first key frame are skipped unless ``any_first``."""
+    got: dict[int, np.ndarray] = {}
+    first: int | None = None
+    for frame in frames:
+        if frame.time is None:
+            continue
+        if first is None and not (frame.key_frame or any_first):
+            continue
+        k = _nearest(times, frame.time)
+        first = k if first is None else first
+        if k > end:
+            break
+        if k >= start:
+            got[k] = _picture(frame, i420)
+    return got, first
+
+
+def _nearest(times: np.ndarray, t: float) -> int:
+    k = int(np.searchsorted(times, t))
+    if k >= len(times) or (k > 0 and t - times[k - 1] < times[k] - t):
+        k -= 1
+    return k
+
+
+def _picture(frame: av.VideoFrame, i420: bool) -> np.ndarray:
+    """The frame as RGB, upright; or as planar YUV 4:2:0 (as decoded: the caller keeps those
+    to upright, even-sized videos)."""
+    if i420:
+        return frame.to_ndarray(format="yuv420p")
+    image = frame.to_ndarray(format="rgb24")
+    try:
+        angle = int(round(float(frame.rotation or 0) / 90.0)) % 4
+    except (AttributeError, TypeError, ValueError):
+        angle = 0
+    return np.ascontiguousarray(np.rot90(image, angle)) if angle else image

@@ -1,0 +1,81 @@
+"""Playing a planned dub: frames edited as decoded (YUV 4:2:0) match frames edited as RGB, and
+every pixel outside the edited box is the decoded one, byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import visemic
+from visemic.dub import playback
+from visemic.dub.composite import Compositor
+from visemic.video import decode
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("playback")
+    said = visemic.say("Open the window, then we can see the bay.", still=True, seed=3)
+    clip = said.save(folder / "talking.mp4", size=(224, 224), fps=25)
+    return visemic.dub(clip)
+
+
+def test_yuv_edit_is_the_rgb_edit_and_nothing_else_changes(plan):
+    edits = playback.Edits(plan)
+    as_rgb = Compositor(plan.atlas, plan.rest_local)
+    as_yuv = Compositor(plan.atlas, plan.rest_local)
+    checked = 0
+    for i, (k, yuv) in enumerate(playback._source_frames(plan, i420=True)):
+        edit = edits(i, k)
+        if edit is None:
+            continue
+        h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
+        rgb = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
+        before = yuv.copy()
+        as_rgb.apply(rgb, edit)
+        playback.apply_i420(as_yuv, yuv, edit)
+        x0, y0, x1, y1 = as_yuv.region(edit, (h, w))
+        outside = np.ones((h, w), bool)
+        outside[max(0, y0 - 1):y1 + 1, max(0, x0 - 1):x1 + 1] = False
+        assert np.array_equal(yuv[:h][outside], before[:h][outside])
+        assert not np.array_equal(yuv, before)  # the mouth was edited
+        got = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420).astype(np.int16)
+        box = (slice(y0, y1), slice(x0, x1))
+        diff = np.abs(got[box] - rgb[box].astype(np.int16))
+        # The same edit, but for YUV's own rounding and the chroma shared by 2×2 pixels.
+        assert diff.mean() < 1.5
+        assert np.percentile(diff, 99) < 16
+        checked += 1
+    assert checked > 10
+
+
+def test_mp4_output_keeps_the_pixels_outside_the_lower_face(plan, tmp_path):
+    out = plan.save(tmp_path / "dub.mp4")
+    source = [f.image for f in decode.frames(Path(plan.video))]
+    dubbed = [f.image for f in decode.frames(out)]
+    assert len(dubbed) == plan.frames
+    for i in range(0, plan.frames, 5):
+        k = int(plan.plan[i])
+        top = int(np.nanmin(plan.track.full(k)[[1, 2, 98, 327], 1])) - 4  # above the nose base
+        a = source[k][:top].astype(float)
+        b = dubbed[i][:top].astype(float)
+        psnr = 10 * np.log10(255 ** 2 / max(((a - b) ** 2).mean(), 1e-9))
+        assert psnr > 38.0  # encoding alone (CRF 18)
+
+
+def test_webm_output_has_every_frame(plan, tmp_path):
+    out = plan.save(tmp_path / "dub.webm")
+    assert len(list(decode.frames(out))) == plan.frames
+
+
+def test_frames_stay_yuv_only_where_the_encoder_takes_them_as_decoded(plan, tmp_path):
+    from dataclasses import replace
+
+    assert playback.passes_yuv(plan.info, tmp_path / "a.mp4")
+    assert playback.passes_yuv(plan.info, tmp_path / "a.webm")
+    assert not playback.passes_yuv(plan.info, tmp_path / "frames" / "%05d.png")
+    assert not playback.passes_yuv(replace(plan.info, rotation=90), tmp_path / "a.mp4")
+    assert not playback.passes_yuv(replace(plan.info, width=225), tmp_path / "a.mp4")
