@@ -46,7 +46,7 @@ import numpy as np
 import visemic
 import visemic.audio
 from visemic.dub import pipeline, select
-from visemic.dub.atlas import AtlasBuilder, pauses
+from visemic.dub.atlas import MIN_PAUSE, AtlasBuilder, pauses
 from visemic.dub.composite import Compositor, Edit
 from visemic.dub.encode import VideoWriter
 from visemic.render.portrait import mesh
@@ -280,7 +280,9 @@ def self_reenactment(clip: Path, tmp: Path, sheets: Path | None) -> dict[str, di
 
 
 def cross_dub(clip: Path, speech: Path, tmp: Path, sheets: Path | None) -> dict[str, float]:
-    d = visemic.dub(clip, speech, language=_language(speech))
+    # The clip's own audio labels its mouths in its own language (the German anchor's with
+    # German phones), the new speech is analysed in its own.
+    d = visemic.dub(clip, speech, language=_language(speech), mouth_language=_language(clip))
     out = d.save(tmp / f"{clip.stem}_cross.mp4")
     t = track(out)
     ap = t.feature("inner_aperture")
@@ -290,6 +292,7 @@ def cross_dub(clip: Path, speech: Path, tmp: Path, sheets: Path | None) -> dict[
     ok = np.isfinite(ap[:n])
     # Pauses of the speech (≥ 300 ms), each scored on its own.
     silent = pauses(d.speech.timeline, d.times[:n] + d.audio_offset)
+    step = float(np.median(np.diff(d.times))) if len(d.times) > 1 else 0.04
     shares = []
     k = 0
     while k < n:
@@ -299,6 +302,11 @@ def cross_dub(clip: Path, speech: Path, tmp: Path, sheets: Path | None) -> dict[
         e = k
         while e < n and silent[e]:
             e += 1
+        # pauses() counts the stretches before the first phone and after the last as pauses
+        # whatever their length; a silence here is one of MIN_PAUSE or more.
+        if (e - k) * step < MIN_PAUSE - 1e-6:
+            k = e
+            continue
         seg = ap[k:e]
         closed = seg < CLOSED
         still = np.r_[True, np.abs(np.diff(seg)) < STILL]

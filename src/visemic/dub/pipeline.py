@@ -117,14 +117,18 @@ class Dub:
 
 def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = None, *,
         text: str | None = None, language: str | None = None,
-        mouth_from: str | os.PathLike[str] | None = None, face: int = 0,
+        mouth_from: str | os.PathLike[str] | None = None, mouth_language: str | None = None,
+        face: int = 0,
         emotion: Any = None, profile: Any = None, shapes: ShapeProfile | None = None,
         progress: Progress | None = None) -> Dub:
     """Plan a dub of ``video`` speaking ``audio`` (default: the video's own audio, re-synced).
 
     ``text``/``language`` as in :func:`visemic.animate` (no language: detected from each
     clip's speech); ``mouth_from`` a clip whose mouths are
-    used (default: ``video``'s own); ``face`` which face (0: the largest); ``emotion`` an
+    used (default: ``video``'s own); ``mouth_language`` the language of the speech heard in that
+    reference clip, whose phones label its mouths (default: ``language``; give it when the
+    reference speaks another language than the new speech: a German clip labelled with English
+    phones picks the wrong mouths); ``face`` which face (0: the largest); ``emotion`` an
     emotion mix for the curves; ``profile`` a personal motion profile (``visemic profile``; a
     path or :class:`~visemic.motion.profile.Profile`) that makes the curves move like this
     person's mouth; ``shapes`` maps visemic's curves to this person's lip features in the
@@ -150,11 +154,12 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     reference = os.fspath(mouth_from) if mouth_from is not None else video
     same = os.path.abspath(reference) == os.path.abspath(video)
     ref_info = info if same else decode.probe(reference)
+    ref_language = mouth_language if mouth_language is not None else language
 
     def analyse() -> tuple[Result, Result | None]:
         new = api.animate(audio_path, text, language=language, fps=CURVE_FPS, emotion=emotion,
                           profile=profile)
-        own = new if same and audio is None else _own_speech(reference, ref_info, language,
+        own = new if same and audio is None else _own_speech(reference, ref_info, ref_language,
                                                                profile)
         return new, own
 
@@ -181,7 +186,7 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
             analysis.cancel()
             raise
         speech, ref_speech = analysis.result()
-    atlas = _finish_atlas(atlas_builder, ref_speech, ref_info, reference, language)
+    atlas = _finish_atlas(atlas_builder, ref_speech, ref_info, reference, ref_language)
     timeline = ref_speech.timeline if ref_speech is not None else None
     stage.begin("select", 1.0)
     learned = None
@@ -347,7 +352,24 @@ def _learn_profile(atlas: Atlas, speech: Result, audio_start: float, name: str) 
     except VisemicError as exc:
         log.info("generic motion: %s", exc)
         return None
+    if _closed_rest(atlas):
+        # Pauses show the atlas's rest, and it is closed: the curves rest closed too. A rest
+        # learned open (people who wait with parted lips, or breathe in through the mouth
+        # before a phrase) would hold the jaw open where the picture shows closed lips, and
+        # lift the short gaps between words with it.
+        from visemic.motion import profile as profile_mod
+
+        rest = profile_mod.generic().opening["rest"]
+        learned = replace(learned, opening={**learned.opening, "rest": rest})
     return replace(learned, name=f"learned from {os.path.basename(name)}")
+
+
+def _closed_rest(atlas: Atlas) -> bool:
+    """Whether the mouth the atlas shows in pauses is closed (as :func:`~visemic.dub.atlas.
+    choose_rest` decides it: under a third of the median speaking opening)."""
+    aperture = atlas.features[:, features.FEATURES.index("inner_aperture")]
+    speaking = aperture[~atlas.silent] if (~atlas.silent).any() else aperture
+    return bool(aperture[atlas.rest] < 0.3 * np.median(speaking))
 
 
 def _reanimated(result: Result, profile: Any, emotion: Any = None) -> Result:
