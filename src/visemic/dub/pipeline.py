@@ -211,6 +211,7 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     choice, targets, classes, silent = choose_mouths(atlas, shapes, speech, times + offset,
                                                      own_lips)
     rest_local = _rest_shape(track)
+    atlas.neutral = _matched_neutral(atlas, track, rest_local)
     stage.report(1.0)
     lost = int((track.strength[plan] <= 0).sum())
     if lost:
@@ -513,7 +514,10 @@ def _strength(points: np.ndarray, kept: np.ndarray) -> np.ndarray:
 
 def _atlas_neutral(atlas: Atlas) -> np.ndarray:
     """The atlas's face with closed lips (478×3 local), measured as :func:`_rest_shape` measures
-    the video's: mouths are moved by their difference from it."""
+    the video's: mouths are moved by their difference from it. Once a dub has matched it to its
+    video (:func:`_matched_neutral`), that one."""
+    if atlas.neutral is not None:
+        return atlas.neutral
     gaps = atlas.features[:, features.FEATURES.index("inner_aperture")]
     closed = gaps <= np.quantile(gaps, 0.25)
     out = np.full((mesh.N_REFINED, 3), np.nan)
@@ -521,9 +525,9 @@ def _atlas_neutral(atlas: Atlas) -> np.ndarray:
     return out
 
 
-def _rest_shape(track: FaceTrack) -> np.ndarray:
-    """The video's face at rest (478×3 local, NaN where not kept): the median of its most closed
-    frames."""
+def _video_faces(track: FaceTrack) -> tuple[np.ndarray, np.ndarray]:
+    """(head-frame faces [n × 478 × 3], NaN where not kept; inner-lip gaps [n]) of up to 400
+    found frames of the video, evenly spread."""
     found = np.flatnonzero(np.isfinite(track.points[:, :, 0]).all(axis=1))
     pick = found[np.linspace(0, len(found) - 1, min(len(found), 400)).astype(int)]
     shapes = []
@@ -533,10 +537,56 @@ def _rest_shape(track: FaceTrack) -> np.ndarray:
         frame = geometry.head_frame(np.nan_to_num(full))
         shapes.append(geometry.to_local(full, frame))
         gaps.append(features.lip_features(np.nan_to_num(full))[0])
-    shapes_a = np.stack(shapes)
-    gaps_a = np.asarray(gaps)
+    return np.stack(shapes), np.asarray(gaps)
+
+
+def _rest_shape(track: FaceTrack) -> np.ndarray:
+    """The video's face at rest (478×3 local, NaN where not kept): the median of its most closed
+    frames."""
+    shapes_a, gaps_a = _video_faces(track)
     closed = gaps_a <= np.quantile(gaps_a, 0.25)
     return np.median(shapes_a[closed], axis=0)
+
+
+def _matched_neutral(atlas: Atlas, track: FaceTrack, rest_local: np.ndarray) -> np.ndarray:
+    """The atlas's neutral face (478×3 local) as the same mouth as the video's rest
+    ``rest_local``: the rest less the difference between the video's face and the atlas's at
+    one and the same lip gap (the lower quartile of both clips' gaps), each read off a
+    straight line through all of that clip's frames against its gap.
+
+    Each pasted mouth lands at the video's rest plus its difference from the atlas's neutral,
+    so the two must be the same mouth. Medians of each clip's most closed quarter alone were
+    not: a quarter of a few seconds is a handful of frames, often at one head pose (the 3/4
+    clip's sat 0.06 eye distances above its mean mouth against none in the video; a GRID
+    speaker's 0.03 to the side), and every pasted mouth carried the difference. The lines use
+    every frame; compared at the same gap, how open each clip's mouths were on the whole does
+    not matter."""
+    vid, vid_gaps = _video_faces(track)
+    ref = np.full((atlas.size, mesh.N_REFINED, 3), np.nan)
+    ref[:, atlas.kept] = atlas.local
+    ref_gaps = atlas.features[:, features.FEATURES.index("inner_aperture")].astype(np.float64)
+    both = np.r_[vid_gaps, ref_gaps]
+    both = both[np.isfinite(both)]
+    if len(vid) < 8 or atlas.size < 8 or len(both) == 0:
+        return _atlas_neutral(replace(atlas, neutral=None))
+    gap = float(np.quantile(both, 0.25))
+    on_video, on_ref = _face_at(vid, vid_gaps, gap), _face_at(ref, ref_gaps, gap)
+    if on_video is None or on_ref is None:
+        return _atlas_neutral(replace(atlas, neutral=None))
+    return np.asarray(rest_local, np.float64) - (on_video - on_ref)
+
+
+def _face_at(faces: np.ndarray, gaps: np.ndarray, gap: float) -> np.ndarray | None:
+    """Per coordinate, the least-squares line through ``faces`` [n × P × 3] against ``gaps``
+    [n], read at ``gap`` (None when the gaps hardly vary)."""
+    ok = np.isfinite(gaps)
+    x, y = np.asarray(gaps, np.float64)[ok], np.asarray(faces, np.float64)[ok]
+    xc = x - x.mean()
+    if len(x) < 8 or float(xc @ xc) < 1e-10:
+        return None
+    mean = y.mean(axis=0)
+    slope = np.tensordot(xc, y - mean, axes=(0, 0)) / float(xc @ xc)
+    return mean + slope * (gap - x.mean())
 
 
 def _sample(result: Result, times: np.ndarray) -> np.ndarray:
