@@ -191,3 +191,29 @@ def test_a_learned_profile_rests_where_the_atlas_rests():
     # Only the rest changes: the phones keep what was learned.
     assert {k: v for k, v in closed.opening.items() if k != "rest"} == {
         k: v for k, v in open_rest.opening.items() if k != "rest"}
+
+
+def test_the_shape_profile_keeps_the_curves_correlation_and_the_person_s_range():
+    from visemic.dub.shapes import DRIVERS, ReferenceProfile
+    from visemic.video import features
+
+    # A speaker whose lips are either shut or wide open (GRID-like: a step in the feature's
+    # distribution) while the curves move smoothly: the mapped opening must keep the curves'
+    # dips (matching every quantile bent them into the step), and span the person's range.
+    rng = np.random.default_rng(1)
+    channels = sorted({c for mix in DRIVERS.values() for c in mix})
+    jaw = np.clip(rng.uniform(-0.1, 0.7, 400), 0, None)
+    values = np.zeros((400, len(channels)))
+    values[:, channels.index("jawOpen")] = jaw
+    ap = features.FEATURES.index("inner_aperture")
+    measured = np.full((400, len(features.FEATURES)), 0.5)
+    measured[:, ap] = np.where(jaw > 0.15, 0.25 + 0.1 * jaw, 0.002) + rng.normal(0, 0.005, 400)
+    profile = ReferenceProfile.fit(values, channels, measured)
+    test = np.linspace(0.0, 0.7, 50)
+    rows = np.zeros((50, len(channels)))
+    rows[:, channels.index("jawOpen")] = test
+    got = profile(rows, channels)[:, ap]
+    assert np.all(np.diff(got) >= 0)
+    assert got[0] < 0.02 and got[-1] > 0.25
+    # half-way dips come out half-way, not wide open
+    assert 0.08 < got[np.searchsorted(test, 0.2)] < 0.2
