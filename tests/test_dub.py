@@ -441,3 +441,15 @@ def test_a_short_reference_falls_back_to_the_generic_motion(talking, tmp_path):
     # The rest mouth is the short clip's closed mouth, not its open breath before speaking.
     ap = features.FEATURES.index("inner_aperture")
     assert plan.atlas.features[plan.atlas.rest, ap] <= np.quantile(plan.atlas.features[:, ap], 0.2)
+
+
+def test_the_mouths_are_labelled_in_the_reference_s_own_language(talking, new_speech):
+    # The new speech is English; the mouths' clip is labelled with the phones of the language
+    # it is said to speak (mouth_language), not the new speech's.
+    from visemic.dub.atlas import CLASSES
+
+    english = visemic.dub(talking, new_speech, language="en")
+    german = visemic.dub(talking, new_speech, language="en", mouth_language="de")
+    assert english.speech.timeline.language == german.speech.timeline.language == "en"
+    assert not np.array_equal(english.atlas.classes, german.atlas.classes)
+    assert (german.atlas.classes[:, 1] != CLASSES.index("sil")).mean() > 0.3

@@ -139,3 +139,81 @@ def test_a_short_reference_pause_does_not_make_the_rest_open():
     long = _atlas_with_pause(int(25 * REST_EVIDENCE * 1.5))
     rest = choose_rest(long)
     assert long.silent[rest] and long.features[rest, ap] > 0.1
+
+
+def _parted_pauses_atlas(rest_open: bool):
+    """A drawn atlas over real speech (espeak-ng): lips following the speech's jaw, parted
+    (0.2 IOD) through its pauses; the rest entry closed or open."""
+    import visemic
+    from visemic.dub import pipeline
+    from visemic.dub.atlas import Atlas, pauses
+    from visemic.video import features
+
+    a = visemic.say("Open the box and move along.")
+    b = visemic.say("Please move along now, we are waiting.")
+    gap = np.zeros(int(1.0 * a.audio.sample_rate), np.float32)
+    from visemic.types import Audio
+
+    audio = Audio(np.concatenate([a.audio.samples, gap, b.audio.samples]), a.audio.sample_rate)
+    speech = visemic.animate(audio, text="Open the box and move along. Please move along now, "
+                             "we are waiting.", fps=pipeline.CURVE_FPS)
+    times = np.arange(0.0, audio.duration, 0.04)
+    jaw = pipeline._sample(speech, times)[:, speech.animation.channels.index("jawOpen")]
+    silent = pauses(speech.timeline, times, lead=0.1, lag=0.1)
+    aperture = np.where(silent, 0.2, 0.02 + 0.4 * jaw)
+    n = len(times)
+    f = np.zeros((n, len(features.FEATURES)), np.float32)
+    f[:, features.FEATURES.index("inner_aperture")] = aperture
+    f[:, features.FEATURES.index("mouth_width")] = 1.0
+    atlas = Atlas(scale=64.0, kept=np.arange(3), crops=np.zeros((n, 2, 2, 3), np.uint8),
+                  points=np.zeros((n, 3, 2)), local=np.zeros((n, 3, 3)), features=f,
+                  classes=np.zeros((n, 3), np.int64), silent=silent, source=np.arange(n),
+                  teeth=np.zeros(n), thumbs=np.zeros((n, 4)), yaw=np.zeros(n), times=times,
+                  rest=0)
+    closed = np.flatnonzero(~silent)[np.argmin(aperture[~silent])]
+    atlas.rest = int(np.flatnonzero(silent)[0]) if rest_open else int(closed)
+    return atlas, speech
+
+
+def test_a_learned_profile_rests_where_the_atlas_rests():
+    from visemic.dub import pipeline
+
+    # The person waits with parted lips; the fit learns an open rest from it. Where the dub's
+    # pauses show a closed rest mouth, the curves rest closed with it.
+    atlas, speech = _parted_pauses_atlas(rest_open=True)
+    assert not pipeline._closed_rest(atlas)
+    open_rest = pipeline._learn_profile(atlas, speech, 0.0, "parted.mp4")
+    assert open_rest is not None and open_rest.opening["rest"] > 0.05
+    atlas.rest = _parted_pauses_atlas(rest_open=False)[0].rest
+    assert pipeline._closed_rest(atlas)
+    closed = pipeline._learn_profile(atlas, speech, 0.0, "parted.mp4")
+    assert closed is not None and closed.opening["rest"] == 0.0
+    # Only the rest changes: the phones keep what was learned.
+    assert {k: v for k, v in closed.opening.items() if k != "rest"} == {
+        k: v for k, v in open_rest.opening.items() if k != "rest"}
+
+
+def test_the_shape_profile_keeps_the_curves_correlation_and_the_person_s_range():
+    from visemic.dub.shapes import DRIVERS, ReferenceProfile
+    from visemic.video import features
+
+    # A speaker whose lips are either shut or wide open (GRID-like: a step in the feature's
+    # distribution) while the curves move smoothly: the mapped opening must keep the curves'
+    # dips (matching every quantile bent them into the step), and span the person's range.
+    rng = np.random.default_rng(1)
+    channels = sorted({c for mix in DRIVERS.values() for c in mix})
+    jaw = np.clip(rng.uniform(-0.1, 0.7, 400), 0, None)
+    values = np.zeros((400, len(channels)))
+    values[:, channels.index("jawOpen")] = jaw
+    ap = features.FEATURES.index("inner_aperture")
+    measured = np.full((400, len(features.FEATURES)), 0.5)
+    measured[:, ap] = np.where(jaw > 0.15, 0.25 + 0.1 * jaw, 0.002) + rng.normal(0, 0.005, 400)
+    profile = ReferenceProfile.fit(values, channels, measured)
+    test = np.linspace(0.0, 0.7, 50)
+    rows = np.zeros((50, len(channels)))
+    rows[:, channels.index("jawOpen")] = test
+    got = profile(rows, channels)[:, ap]
+    assert np.all(np.diff(got) >= 0)
+    assert got[0] < 0.02 and got[-1] > 0.25
+    # half-way dips come out half-way, not wide open
+    assert 0.08 < got[np.searchsorted(test, 0.2)] < 0.2

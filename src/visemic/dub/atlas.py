@@ -126,7 +126,8 @@ class Atlas:
     ``times`` its time on the reference's clock;
     ``teeth`` [n] share of the mouth opening that is teeth-bright; ``thumbs`` [n × 192] small grey
     mouth pictures (appearance distance); ``yaw`` [n] degrees; ``rest`` the entry shown in
-    pauses.
+    pauses; ``neutral`` (478×3 head frame, NaN where not kept) the face the entries are moved
+    by their difference from, once a dub has matched it to its video (None: not yet).
     """
 
     scale: float
@@ -143,6 +144,7 @@ class Atlas:
     yaw: np.ndarray
     times: np.ndarray
     rest: int
+    neutral: np.ndarray | None = None
 
     @property
     def size(self) -> int:

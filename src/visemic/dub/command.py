@@ -50,6 +50,9 @@ def add_dub(sub: Any) -> None:
                         "the speech; English without a transcript goes to Whisper tiny.en)")
     p.add_argument("--mouth-from", metavar="CLIP",
                    help="take the mouths from this clip of the person (default: VIDEO itself)")
+    p.add_argument("--mouth-language", metavar="L",
+                   help="language spoken in the mouths' clip (--mouth-from, or VIDEO's own "
+                        "audio when AUDIO is new), when it is not the new speech's")
     p.add_argument("--face", type=face_number, default=0, metavar="N",
                    help="which face to dub: 0 the largest where one is first found (default), "
                         "1 the next …")
@@ -85,7 +88,8 @@ def run_dub(args: argparse.Namespace) -> int:
     bar = None if args.quiet else Progress("dubbing", stream=sys.stderr)
     try:
         plan = visemic.dub(args.video, args.audio, text=text, language=args.language,
-                           mouth_from=args.mouth_from, face=args.face, emotion=emotion,
+                           mouth_from=args.mouth_from, mouth_language=args.mouth_language,
+                           face=args.face, emotion=emotion,
                            profile=profile, progress=(lambda f: bar(0.3 * f)) if bar else None)
         plan.save(args.output, progress=(lambda f: bar(0.3 + 0.7 * f)) if bar else None)
     finally:

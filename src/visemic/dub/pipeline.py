@@ -110,14 +110,18 @@ class Dub:
 
 def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = None, *,
         text: str | None = None, language: str | None = None,
-        mouth_from: str | os.PathLike[str] | None = None, face: int = 0,
+        mouth_from: str | os.PathLike[str] | None = None, mouth_language: str | None = None,
+        face: int = 0,
         emotion: Any = None, profile: Any = None, shapes: ShapeProfile | None = None,
         progress: Progress | None = None) -> Dub:
     """Plan a dub of ``video`` speaking ``audio`` (default: the video's own audio, re-synced).
 
     ``text``/``language`` as in :func:`visemic.animate` (no language: detected from each
     clip's speech); ``mouth_from`` a clip whose mouths are
-    used (default: ``video``'s own); ``face`` which face (0: the largest); ``emotion`` an
+    used (default: ``video``'s own); ``mouth_language`` the language of the speech heard in that
+    reference clip, whose phones label its mouths (default: ``language``; give it when the
+    reference speaks another language than the new speech: a German clip labelled with English
+    phones picks the wrong mouths); ``face`` which face (0: the largest); ``emotion`` an
     emotion mix for the curves; ``profile`` a personal motion profile (``visemic profile``; a
     path or :class:`~visemic.motion.profile.Profile`) that makes the curves move like this
     person's mouth; ``shapes`` maps visemic's curves to this person's lip features in the
@@ -143,11 +147,12 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     reference = os.fspath(mouth_from) if mouth_from is not None else video
     same = os.path.abspath(reference) == os.path.abspath(video)
     ref_info = info if same else decode.probe(reference)
+    ref_language = mouth_language if mouth_language is not None else language
 
     def analyse() -> tuple[Result, Result | None]:
         new = api.animate(audio_path, text, language=language, fps=CURVE_FPS, emotion=emotion,
                           profile=profile)
-        own = new if same and audio is None else _own_speech(reference, ref_info, language,
+        own = new if same and audio is None else _own_speech(reference, ref_info, ref_language,
                                                                profile)
         return new, own
 
@@ -174,7 +179,7 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
             analysis.cancel()
             raise
         speech, ref_speech = analysis.result()
-    atlas = _finish_atlas(atlas_builder, ref_speech, ref_info, reference, language)
+    atlas = _finish_atlas(atlas_builder, ref_speech, ref_info, reference, ref_language)
     timeline = ref_speech.timeline if ref_speech is not None else None
     stage.begin("select", 1.0)
     learned = None
@@ -199,6 +204,7 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     choice, targets, classes, silent = choose_mouths(atlas, shapes, speech, times + offset,
                                                      own_lips)
     rest_local = _rest_shape(track)
+    atlas.neutral = _matched_neutral(atlas, track, rest_local)
     stage.report(1.0)
     lost = int((track.strength[plan] <= 0).sum())
     if lost:
@@ -340,7 +346,24 @@ def _learn_profile(atlas: Atlas, speech: Result, audio_start: float, name: str) 
     except VisemicError as exc:
         log.info("generic motion: %s", exc)
         return None
+    if _closed_rest(atlas):
+        # Pauses show the atlas's rest, and it is closed: the curves rest closed too. A rest
+        # learned open (people who wait with parted lips, or breathe in through the mouth
+        # before a phrase) would hold the jaw open where the picture shows closed lips, and
+        # lift the short gaps between words with it.
+        from visemic.motion import profile as profile_mod
+
+        rest = profile_mod.generic().opening["rest"]
+        learned = replace(learned, opening={**learned.opening, "rest": rest})
     return replace(learned, name=f"learned from {os.path.basename(name)}")
+
+
+def _closed_rest(atlas: Atlas) -> bool:
+    """Whether the mouth the atlas shows in pauses is closed (as :func:`~visemic.dub.atlas.
+    choose_rest` decides it: under a third of the median speaking opening)."""
+    aperture = atlas.features[:, features.FEATURES.index("inner_aperture")]
+    speaking = aperture[~atlas.silent] if (~atlas.silent).any() else aperture
+    return bool(aperture[atlas.rest] < 0.3 * np.median(speaking))
 
 
 def _reanimated(result: Result, profile: Any, emotion: Any = None) -> Result:
@@ -439,9 +462,9 @@ def _strength(points: np.ndarray, kept: np.ndarray) -> np.ndarray:
     return np.where(s > 0, np.minimum(eased, s), 0.0)
 
 
-def _rest_shape(track: FaceTrack) -> np.ndarray:
-    """The video's face at rest (478×3 local, NaN where not kept): the median of its most closed
-    frames."""
+def _video_faces(track: FaceTrack) -> tuple[np.ndarray, np.ndarray]:
+    """(head-frame faces [n × 478 × 3], NaN where not kept; inner-lip gaps [n]) of up to 400
+    found frames of the video, evenly spread."""
     found = np.flatnonzero(np.isfinite(track.points[:, :, 0]).all(axis=1))
     pick = found[np.linspace(0, len(found) - 1, min(len(found), 400)).astype(int)]
     shapes = []
@@ -451,10 +474,56 @@ def _rest_shape(track: FaceTrack) -> np.ndarray:
         frame = geometry.head_frame(np.nan_to_num(full))
         shapes.append(geometry.to_local(full, frame))
         gaps.append(features.lip_features(np.nan_to_num(full))[0])
-    shapes_a = np.stack(shapes)
-    gaps_a = np.asarray(gaps)
+    return np.stack(shapes), np.asarray(gaps)
+
+
+def _rest_shape(track: FaceTrack) -> np.ndarray:
+    """The video's face at rest (478×3 local, NaN where not kept): the median of its most closed
+    frames."""
+    shapes_a, gaps_a = _video_faces(track)
     closed = gaps_a <= np.quantile(gaps_a, 0.25)
     return np.median(shapes_a[closed], axis=0)
+
+
+def _matched_neutral(atlas: Atlas, track: FaceTrack, rest_local: np.ndarray) -> np.ndarray:
+    """The atlas's neutral face (478×3 local) as the same mouth as the video's rest
+    ``rest_local``: the rest less the difference between the video's face and the atlas's at
+    one and the same lip gap (the lower quartile of both clips' gaps), each read off a
+    straight line through all of that clip's frames against its gap.
+
+    Each pasted mouth lands at the video's rest plus its difference from the atlas's neutral,
+    so the two must be the same mouth. Medians of each clip's most closed quarter alone were
+    not: a quarter of a few seconds is a handful of frames, often at one head pose (the 3/4
+    clip's sat 0.06 eye distances above its mean mouth against none in the video; a GRID
+    speaker's 0.03 to the side), and every pasted mouth carried the difference. The lines use
+    every frame; compared at the same gap, how open each clip's mouths were on the whole does
+    not matter."""
+    vid, vid_gaps = _video_faces(track)
+    ref = np.full((atlas.size, mesh.N_REFINED, 3), np.nan)
+    ref[:, atlas.kept] = atlas.local
+    ref_gaps = atlas.features[:, features.FEATURES.index("inner_aperture")].astype(np.float64)
+    both = np.r_[vid_gaps, ref_gaps]
+    both = both[np.isfinite(both)]
+    if len(vid) < 8 or atlas.size < 8 or len(both) == 0:
+        return playback.atlas_neutral(replace(atlas, neutral=None))
+    gap = float(np.quantile(both, 0.25))
+    on_video, on_ref = _face_at(vid, vid_gaps, gap), _face_at(ref, ref_gaps, gap)
+    if on_video is None or on_ref is None:
+        return playback.atlas_neutral(replace(atlas, neutral=None))
+    return np.asarray(rest_local, np.float64) - (on_video - on_ref)
+
+
+def _face_at(faces: np.ndarray, gaps: np.ndarray, gap: float) -> np.ndarray | None:
+    """Per coordinate, the least-squares line through ``faces`` [n × P × 3] against ``gaps``
+    [n], read at ``gap`` (None when the gaps hardly vary)."""
+    ok = np.isfinite(gaps)
+    x, y = np.asarray(gaps, np.float64)[ok], np.asarray(faces, np.float64)[ok]
+    xc = x - x.mean()
+    if len(x) < 8 or float(xc @ xc) < 1e-10:
+        return None
+    mean = y.mean(axis=0)
+    slope = np.tensordot(xc, y - mean, axes=(0, 0)) / float(xc @ xc)
+    return mean + slope * (gap - x.mean())
 
 
 def _sample(result: Result, times: np.ndarray) -> np.ndarray:

@@ -125,9 +125,12 @@ def schedule(times: np.ndarray, duration: float, fps: float) -> tuple[np.ndarray
 
 
 
-def _atlas_neutral(atlas: Atlas) -> np.ndarray:
+def atlas_neutral(atlas: Atlas) -> np.ndarray:
     """The atlas's face with closed lips (478×3 local), measured as the video's rest is
-    (:func:`visemic.dub.pipeline._rest_shape`): mouths are moved by their difference from it."""
+    (:func:`visemic.dub.pipeline._rest_shape`): mouths are moved by their difference from it.
+    Once a dub has matched it to its video (``pipeline._matched_neutral``), that one."""
+    if atlas.neutral is not None:
+        return atlas.neutral
     gaps = atlas.features[:, features.FEATURES.index("inner_aperture")]
     closed = gaps <= np.quantile(gaps, 0.25)
     out = np.full((mesh.N_REFINED, 3), np.nan)
@@ -171,7 +174,7 @@ class Edits:
         self.d = d
         self.compositor = Compositor(d.atlas, d.rest_local)
         self.follow = self.compositor.layout.follow.astype(np.float64)[:, None]
-        self.atlas_rest = _atlas_neutral(d.atlas)
+        self.atlas_rest = atlas_neutral(d.atlas)
         # The chosen mouths open about as asked; the rest of the way is a small move of the
         # lower lip and jaw (at most APERTURE_FIX eye distances), so the opening follows the
         # request.
