@@ -367,7 +367,7 @@ def _learn_profile(atlas: Atlas, speech: Result, audio_start: float, name: str) 
 
 def _closed_rest(atlas: Atlas) -> bool:
     """Whether the mouth the atlas shows in pauses is closed (as :func:`~visemic.dub.atlas.
-    choose_rest` decides it: under a third of the median speaking opening)."""
+    choose_rest` decides it: under 0.3 of the median speaking opening)."""
     aperture = atlas.features[:, features.FEATURES.index("inner_aperture")]
     speaking = aperture[~atlas.silent] if (~atlas.silent).any() else aperture
     return bool(aperture[atlas.rest] < 0.3 * np.median(speaking))
