@@ -217,3 +217,34 @@ def test_the_shape_profile_keeps_the_curves_correlation_and_the_person_s_range()
     assert got[0] < 0.02 and got[-1] > 0.25
     # half-way dips come out half-way, not wide open
     assert 0.08 < got[np.searchsorted(test, 0.2)] < 0.2
+
+
+def test_the_atlas_neutral_is_the_video_rest_s_mouth_despite_a_pose_in_its_closed_frames():
+    from visemic.dub import pipeline
+
+    # The same mouth in two clips (the reference's sits 0.05 lower in its head frame); in the
+    # reference the closed frames happen to come at a head pose that lifts the lips by 0.06.
+    # A pasted mouth lands at the video's rest + (entry − neutral): the neutral must be the
+    # reference's face where the video's rest is, 0.05 lower, not what its closed frames show.
+    rng = np.random.default_rng(3)
+    base = rng.normal(0, 0.3, (12, 3))
+    opening = np.zeros((12, 3))
+    opening[6:, 1] = 1.0  # the lower-lip points drop with the gap
+
+    def faces(gaps: np.ndarray, shift: float, closed_lift: float) -> np.ndarray:
+        f = base[None] + gaps[:, None, None] * opening[None] + rng.normal(0, 0.004, (len(gaps),
+                                                                                     12, 3))
+        f[:, :, 1] += shift
+        f[gaps <= np.quantile(gaps, 0.25), :, 1] -= closed_lift
+        return f
+
+    vid_gaps, ref_gaps = rng.uniform(0, 0.3, 120), rng.uniform(0, 0.3, 60)
+    video, ref = faces(vid_gaps, 0.0, 0.0), faces(ref_gaps, 0.05, 0.06)
+    rest = np.median(video[vid_gaps <= np.quantile(vid_gaps, 0.25)], axis=0)
+    neutral = pipeline._matched(rest, video, vid_gaps, ref, ref_gaps)
+    want = rest + [0.0, 0.05, 0.0]
+    old = np.median(ref[ref_gaps <= np.quantile(ref_gaps, 0.25)], axis=0)
+    # (the lines see part of the lift too: about half of it is left, not all)
+    assert np.abs(neutral - want).mean() < 0.6 * np.abs(old - want).mean()
+    # too few frames: no answer (the closed-quarter median is used)
+    assert pipeline._matched(rest, video[:5], vid_gaps[:5], ref, ref_gaps) is None

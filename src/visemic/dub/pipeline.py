@@ -360,7 +360,7 @@ def _learn_profile(atlas: Atlas, speech: Result, audio_start: float, name: str) 
 
 def _closed_rest(atlas: Atlas) -> bool:
     """Whether the mouth the atlas shows in pauses is closed (as :func:`~visemic.dub.atlas.
-    choose_rest` decides it: under a third of the median speaking opening)."""
+    choose_rest` decides it: under 0.3 of the median speaking opening)."""
     aperture = atlas.features[:, features.FEATURES.index("inner_aperture")]
     speaking = aperture[~atlas.silent] if (~atlas.silent).any() else aperture
     return bool(aperture[atlas.rest] < 0.3 * np.median(speaking))
@@ -502,15 +502,23 @@ def _matched_neutral(atlas: Atlas, track: FaceTrack, rest_local: np.ndarray) -> 
     ref = np.full((atlas.size, mesh.N_REFINED, 3), np.nan)
     ref[:, atlas.kept] = atlas.local
     ref_gaps = atlas.features[:, features.FEATURES.index("inner_aperture")].astype(np.float64)
-    both = np.r_[vid_gaps, ref_gaps]
+    neutral = _matched(rest_local, vid, vid_gaps, ref, ref_gaps)
+    return playback.atlas_neutral(replace(atlas, neutral=None)) if neutral is None else neutral
+
+
+def _matched(rest: np.ndarray, video: np.ndarray, video_gaps: np.ndarray, ref: np.ndarray,
+             ref_gaps: np.ndarray) -> np.ndarray | None:
+    """``rest`` less (the video's face − the reference's) at the lower quartile of both clips'
+    gaps (see :func:`_matched_neutral`); None with too few frames or gaps that hardly vary."""
+    both = np.r_[video_gaps, ref_gaps]
     both = both[np.isfinite(both)]
-    if len(vid) < 8 or atlas.size < 8 or len(both) == 0:
-        return playback.atlas_neutral(replace(atlas, neutral=None))
+    if len(video) < 8 or len(ref) < 8 or len(both) == 0:
+        return None
     gap = float(np.quantile(both, 0.25))
-    on_video, on_ref = _face_at(vid, vid_gaps, gap), _face_at(ref, ref_gaps, gap)
+    on_video, on_ref = _face_at(video, video_gaps, gap), _face_at(ref, ref_gaps, gap)
     if on_video is None or on_ref is None:
-        return playback.atlas_neutral(replace(atlas, neutral=None))
-    return np.asarray(rest_local, np.float64) - (on_video - on_ref)
+        return None
+    return np.asarray(rest, np.float64) - (on_video - on_ref)
 
 
 def _face_at(faces: np.ndarray, gaps: np.ndarray, gap: float) -> np.ndarray | None:
