@@ -369,7 +369,7 @@ def int8_folder(resolved: ResolvedModel) -> Path:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".tmp-int8-{tag}-"))
     except ct2_int8.FormatError as e:
-        log.warning("%s: loaded as it is (%s)", source, e)
+        log.debug("%s: loaded as it is (%s)", source, e)
         return resolved.path
     except OSError as e:
         log.warning("cannot write the int8 copy of %s into %s (%s); loading it as it is, which "
@@ -388,7 +388,7 @@ def int8_folder(resolved: ResolvedModel) -> Path:
             if not folder.is_dir():  # else another process made it meanwhile: use theirs
                 raise
     except ct2_int8.FormatError as e:
-        log.warning("%s: loaded as it is (%s)", source, e)
+        log.debug("%s: loaded as it is (%s)", source, e)
         return resolved.path
     except OSError as e:
         log.warning("cannot write the int8 copy of %s into %s (%s); loading it as it is, which "
