@@ -9,8 +9,8 @@ import struct
 import numpy as np
 import pytest
 
+from visemic import audio as audio_io
 from visemic.phonetics import asr_models, ct2_int8, whisper
-from visemic.types import Audio
 
 
 @pytest.fixture()
@@ -35,7 +35,7 @@ def test_int8_copy_encodes_bit_for_bit(spoken, cache):
         ).st_size
     original = WhisperModel(str(resolved.path), device="cpu", compute_type="int8", cpu_threads=1)
     copy = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=1)
-    samples = spoken[0].samples.astype(np.float32)
+    samples = audio_io.load(spoken[0]).samples
     features = pad_or_trim(original.feature_extractor(samples))
     a, b = np.array(original.encode(features)), np.array(copy.encode(features))
     assert a.shape == b.shape and np.array_equal(a, b)
@@ -99,7 +99,7 @@ def test_log_mel_in_blocks_is_faster_whispers_bit_for_bit(seconds):
 
 
 def test_model_freed_after_recognition_unless_kept(spoken, cache):
-    audio = Audio(spoken[0].samples.astype(np.float32), spoken[0].sample_rate)
+    audio = audio_io.load(spoken[0])  # at 16 kHz
     heard = whisper.recognise(audio, "en")
     assert heard.model == "tiny.en" and heard.text
     assert not whisper._loaded
