@@ -70,3 +70,33 @@ def test_soak_runs_end_to_end(tmp_path):
     assert "all 2 open together" in out and "errors 0" in out
     assert ", dropped 0;" in out and "finished 2" in out
     assert "steady part, 2 streams open" in out and "spread" in out
+
+
+def _hub(active: int, fresh: int, load_per_stream: float):
+    """A stream hub with ``active`` streams open (``fresh`` of them just now, the rest for a
+    minute) whose pushes took ``load_per_stream`` engine seconds per second each over the last
+    10 s, on 2 engine processes."""
+    import time
+
+    from visemic.server.streaming import Load, StreamHub, StreamLimits
+
+    hub = StreamHub(StreamLimits(max_streams=40))
+    hub.load = Load(2, 10.0)
+    hub.load._since -= 60  # measured for a minute already
+    now = time.monotonic()
+    for i in range(active):
+        hub._opened[i] = now - (0 if i < fresh else 60)
+    hub.active = active
+    hub.load.add(load_per_stream * 10.0 * (active - fresh))  # fresh ones: nothing measured yet
+    return hub
+
+
+def test_admission_counts_measured_streams_at_what_they_cost():
+    # 19 streams measured at 0.06 s a second (1.14 s of 2 engines, 57 %): a 20th fits, though
+    # 20 at the floor's 0.1 would not (100 %).
+    assert _hub(19, 0, 0.06)._admit()
+    # The same 19 just opened, unmeasured: counted at the floor, 20 would be too many.
+    assert not _hub(19, 19, 0.06)._admit()
+    # Measured streams that cost more than the floor count at what they cost.
+    assert not _hub(14, 0, 0.11)._admit()
+    assert _hub(12, 0, 0.11)._admit()
