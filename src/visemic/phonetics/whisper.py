@@ -174,7 +174,12 @@ def load(name: str) -> tuple[Any, asr_models.ResolvedModel]:
         if model is None:
             from faster_whisper import WhisperModel
 
+            from visemic.phonetics.longform import release_freed_memory
+
             _bound_heap()
+            # What the stages before freed (a long file's previous segment) goes back first:
+            # the model and the encoder's attention come on top.
+            release_freed_memory()
 
             # One model at a time: a long file without a language is detected with the
             # multilingual model, then (English) transcribed with tiny.en; holding both took
@@ -192,8 +197,6 @@ def load(name: str) -> tuple[Any, asr_models.ResolvedModel]:
             _loaded[key] = model
             # Loading leaves freed buffers (float16 biases converted, the vocabulary's JSON)
             # in the heap; the encoder's ~100 MB of attention comes next.
-            from visemic.phonetics.longform import release_freed_memory
-
             release_freed_memory()
     return model, resolved
 
