@@ -301,8 +301,9 @@ def _transcribe(model: Any, samples: np.ndarray, language: str | None,
 def log_mel(fe: Any, samples: np.ndarray) -> np.ndarray:
     """faster-whisper's log-Mel features of ``samples`` (``fe(samples)``, bit for bit), computed
     ``FEATURE_BLOCK`` frames at a time: done whole, its float64 spectrum and temporaries took
-    ~7 kB a frame (180 s: +130 MB at the peak); this holds a block's (7 MB) and the features
-    (320 B a frame). Whisper's normalisation (the whole file's maximum less 8) comes last."""
+    ~9 kB a frame (180 s: +170 MB at the peak; +29 MB in blocks: the padded audio, a block's
+    7 MB and the features, 320 B a frame). Whisper's normalisation (the whole file's maximum
+    less 8) comes last."""
     hop, n_fft = fe.hop_length, fe.n_fft
     padded = np.pad(np.pad(np.asarray(samples, np.float32), (0, 160)), (n_fft // 2, n_fft // 2),
                     mode="reflect")
