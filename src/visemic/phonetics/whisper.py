@@ -64,10 +64,11 @@ LOOP_TIMES = 5
 # block shorter than MIN_BLOCK joins the one before.
 FEATURE_BLOCK = 1000
 MIN_BLOCK = 64
-# glibc's mallopt settings while Whisper runs (_bound_heap).
+# glibc's mallopt settings (_heap): while Whisper runs, and afterwards (what glibc's own
+# adjustment reaches once a block of 32 MB or more was freed, so later stages run as before).
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 1 << 20
-TRIM_THRESHOLD = 4 << 20
+BOUNDED = (1 << 20, 4 << 20)   # (mmap threshold, trim threshold), bytes
+LOOSE = (32 << 20, 64 << 20)
 TO_ESPEAK = {"nn": "nb"}
 FROM_ESPEAK = {"cmn": "zh", "nb": "no", "hbs": "sr"}
 
@@ -176,7 +177,6 @@ def load(name: str) -> tuple[Any, asr_models.ResolvedModel]:
 
             from visemic.phonetics.longform import release_freed_memory
 
-            _bound_heap()
             # What the stages before freed (a long file's previous segment) goes back first:
             # the model and the encoder's attention come on top.
             release_freed_memory()
@@ -201,16 +201,19 @@ def load(name: str) -> tuple[Any, asr_models.ResolvedModel]:
     return model, resolved
 
 
-def _bound_heap() -> None:
-    """Make glibc hand back freed blocks of ``MMAP_THRESHOLD`` bytes or more at once, and trim
-    the heap's free top above ``TRIM_THRESHOLD``, for the rest of the process. By default it
-    raises both after each large block is freed (the encoder's 50 MB of attention raises them
-    to 32 and 64 MB), so the decoder's and the next window's buffers then pile up in the heap:
-    60 s of speech peaked 19 MB higher, and the process kept 40 MB more afterwards."""
+def _heap(bounded: bool) -> None:
+    """``bounded``: make glibc hand back freed blocks of 1 MB or more at once and trim the
+    heap's free top above 4 MB (BOUNDED); else the LOOSE settings. By default glibc raises both
+    after each large block is freed (the encoder's 50 MB of attention raises them to 32 and
+    64 MB), so the decoder's and the next window's buffers then piled up in the heap: 60 s of
+    speech peaked 19 MB higher, and kept 40 MB more afterwards. Setting them turns glibc's own
+    adjustment off for good, so the later stages get LOOSE: what it would have reached (blocks
+    under 32 MB reused, as numpy's frame buffers want)."""
+    mmap, trim = BOUNDED if bounded else LOOSE
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-        libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+        libc.mallopt(M_MMAP_THRESHOLD, mmap)
+        libc.mallopt(M_TRIM_THRESHOLD, trim)
     except (OSError, AttributeError):  # not glibc
         pass
 
@@ -230,8 +233,10 @@ def recognise(audio: Audio, language: str | None = None,
         wlang = whisper_language(language)
         if wlang is None:
             raise VisemicError(f"Whisper does not know the language {language!r}")
-    model, resolved = load(name)
+    _heap(bounded=True)
+    model = None
     try:
+        model, resolved = load(name)
         if wlang is not None and wlang != "en" and not model.model.is_multilingual:
             raise VisemicError(f"the Whisper model {name} is English only, not for "
                                f"{language!r}")
@@ -241,6 +246,7 @@ def recognise(audio: Audio, language: str | None = None,
         del model
         if not _keep:
             release()
+        _heap(bounded=False)
 
 
 def _transcribe(model: Any, samples: np.ndarray, language: str | None,
