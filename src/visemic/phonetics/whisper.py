@@ -58,8 +58,6 @@ FILLERS = ((re.compile(r"\b([Uu])mm+\b"), r"\1m"), (re.compile(r"\b([Uu])hh+\b")
 # LOOP_WORDS words said LOOP_TIMES times in a row or more.
 LOOP_WORDS = 4
 LOOP_TIMES = 5
-# Whisper's language codes that espeak-ng (the aligner's pronunciations) names otherwise, and
-# the reverse for codes given with --language.
 # Whisper's features are computed this many frames (10 ms each) at a time (log_mel); a last
 # block shorter than MIN_BLOCK joins the one before.
 FEATURE_BLOCK = 1000
@@ -69,6 +67,8 @@ MIN_BLOCK = 64
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 BOUNDED = (1 << 20, 4 << 20)   # (mmap threshold, trim threshold), bytes
 LOOSE = (32 << 20, 64 << 20)
+# Whisper's language codes that espeak-ng (the aligner's pronunciations) names otherwise, and
+# the reverse for codes given with --language.
 TO_ESPEAK = {"nn": "nb"}
 FROM_ESPEAK = {"cmn": "zh", "nb": "no", "hbs": "sr"}
 
@@ -167,7 +167,8 @@ def load(name: str) -> tuple[Any, asr_models.ResolvedModel]:
         if known is None:  # its files are checked once per process
             resolved = asr_models.resolve(name)
             # Loaded from a copy with int8 weights: CTranslate2 quantises float16 weights at
-            # load through a float32 copy of each (base: 342 MB at its peak, 232 MB from int8).
+            # load through a float32 copy of each (base, in a bare process: a peak of 326 MB,
+            # 217 MB from the int8 copy).
             known = _resolved[name] = (resolved, str(asr_models.int8_folder(resolved)))
         resolved, folder = known
         key = (folder, n_threads)
@@ -311,6 +312,7 @@ def log_mel(fe: Any, samples: np.ndarray) -> np.ndarray:
     7 MB and the features, 320 B a frame). Whisper's normalisation (the whole file's maximum
     less 8) comes last."""
     hop, n_fft = fe.hop_length, fe.n_fft
+    # fe() pads 160 zeros at the end (its default ``padding``), then n_fft / 2 reflected.
     padded = np.pad(np.pad(np.asarray(samples, np.float32), (0, 160)), (n_fft // 2, n_fft // 2),
                     mode="reflect")
     n = (len(padded) - n_fft) // hop  # the frames fe() keeps: it drops the last one
