@@ -342,7 +342,7 @@ def int8_folder(resolved: ResolvedModel) -> Path:
     """The folder to load ``resolved`` from: a copy in the cache with its weights int8
     (:mod:`visemic.phonetics.ct2_int8`; loading ``base`` then peaks 110 MB lower), made once;
     the model's own folder when its weights are int8 already or no copy can be made (a
-    read-only cache, a file layout this version does not know), with a warning.
+    read-only cache, with a warning; a file layout this version does not know).
 
     The copy's model.bin is checked like every other file (its sha256 is recorded beside it when
     written); a damaged copy is written again."""
