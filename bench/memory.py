@@ -3,7 +3,9 @@
     python bench/memory.py [--seconds 10 60 600] [--hour]
 
 Each length runs in a fresh process: ``visemic.animate`` on a WAV of espeak-ng speech with
-pauses, with and without its transcript, then a JSON export. Printed per run: the process's
+pauses, with and without its transcript, then a JSON export. Without one, Whisper recognises the
+words: with ``--language en`` given (the English model, tiny.en) and with the language detected
+(the multilingual model, base). Printed per run: the process's
 peak resident size (VmHWM), its size after importing visemic and its models (the baseline every
 run pays), and the wall time. Files up to 180 s are analysed whole, longer ones segment by
 segment. ``--hour`` adds a 1-hour file (tens of minutes: Whisper and the aligner over an hour
@@ -37,7 +39,7 @@ import visemic.motion.expression, visemic.outputs.formats
 base = hwm('VmRSS:')
 t = time.time()
 text = open(sys.argv[2]).read() if sys.argv[2] != '-' else None
-result = visemic.animate(sys.argv[1], text=text)
+result = visemic.animate(sys.argv[1], text=text, language=sys.argv[3] or None)
 result.save(sys.argv[1] + '.json')
 print(hwm('VmHWM:'), base, time.time() - t)
 """
@@ -68,10 +70,18 @@ def main() -> None:
     ap.add_argument("--hour", action="store_true", help="also a 1-hour file (slow)")
     ap.add_argument("--transcript", choices=("both", "yes", "no"), default="both",
                     help="run with the transcript, without (Whisper), or both")
+    ap.add_argument("--whisper", choices=("both", "en", "detect"), default="both",
+                    help="without a transcript: the language given (en: tiny.en), detected "
+                    "(base), or both")
     args = ap.parse_args()
     if args.hour:
         args.seconds.append(3600)
-    print(f"{'length':>8} {'transcript':>10} {'peak RSS':>9} {'baseline':>9} {'wall':>7}")
+    runs = {"both": [("yes", "en")], "yes": [("yes", "en")], "no": []}[args.transcript]
+    if args.transcript != "yes":
+        runs += [("no", lang) for lang in {"both": ("en", ""), "en": ("en",),
+                                            "detect": ("",)}[args.whisper]]
+    print(f"{'length':>8} {'transcript':>10} {'language':>9} {'peak RSS':>9} {'baseline':>9} "
+          f"{'wall':>7}")
     worst = 0.0
     with tempfile.TemporaryDirectory() as d:
         for seconds in args.seconds:
@@ -79,14 +89,15 @@ def main() -> None:
             text = write_speech(path, seconds)
             transcript = Path(d) / f"{seconds:g}s.txt"
             transcript.write_text(text)
-            for given in {"both": (False, True), "yes": (True,), "no": (False,)}[args.transcript]:
+            for given, language in runs:
                 out = subprocess.run([sys.executable, "-c", _CHILD, str(path),
-                                      str(transcript) if given else "-"], check=True,
-                                     capture_output=True, text=True).stdout.split()
+                                      str(transcript) if given == "yes" else "-", language],
+                                     check=True, capture_output=True, text=True).stdout.split()
                 peak, base, wall = (float(v) for v in out[-3:])
                 worst = max(worst, peak)
-                print(f"{seconds:7g}s {'yes' if given else 'no':>10} {peak:7.0f} MB "
-                      f"{base:7.0f} MB {wall:6.1f}s", flush=True)
+                shown = language or ("detected" if given == "no" else "en")
+                print(f"{seconds:7g}s {given:>10} {shown:>9} {peak:7.0f} MB {base:7.0f} MB "
+                      f"{wall:6.1f}s", flush=True)
     print(f"worst peak {worst:.0f} MB (target: at most 250 MB)")
 
 

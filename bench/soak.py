@@ -1,19 +1,23 @@
-"""Soak: many concurrent WebSocket streams against one ``visemic serve`` on loopback.
+"""Soak: many WebSocket streams held open at once against one ``visemic serve`` on loopback.
 
-    python bench/soak.py [--streams 20] [--minutes 10] [--stream-seconds 60]
+    python bench/soak.py [--streams 20] [--minutes 10] [--ramp 30]
 
-Starts a server on 127.0.0.1 (a temporary data directory). Each of ``--streams`` clients sends
-speech in real time (40 ms PCM16 chunks paced by the clock) as consecutive streams of
-``--stream-seconds`` until ``--minutes`` have passed, so engines are opened and closed all the
-time. Printed: per-frame delay from the audio being sent to the frame arriving (median, p95),
-frames missing from finished streams (dropped), streams refused at connect (1013: the server
-can't keep up) or ended with an error, and the resident memory of the server and each of its
-worker processes when ready and over time. Client starts are spread over one stream length, so
-the load is steady once all have started. The target is RSS flat within 10 % under that steady
-load: the spread of every sample from the last client's start to the end, with no warm-up left
-out (the server warms its stream engines before it answers /health). Bounded: everything stops
-at ``--minutes`` plus one stream; nothing leaves the machine. Latency figures on a machine
-shared with other work are lower bounds.
+Starts a server on 127.0.0.1 (a temporary data directory). ``--streams`` clients each open one
+stream (their starts spread over ``--ramp`` seconds) and send speech into it in real time (40 ms
+PCM16 chunks paced by the clock) until the end: ``--minutes`` after the last stream got in, so
+the streams are all held open together for that long. A client refused at connect (1013: the
+server judges it can't keep up, or too many streams) tries again every 2 s until the end; so if
+the server can't take them all, the run says how many it held.
+
+Printed: per-frame delay from the audio being sent to its frame arriving (median, p95, over the
+steady part), frames missing from finished streams (dropped), refusals and errors, CPU seconds
+the server and its engine processes spent per second of audio, and the resident memory of the
+server and its worker processes: when ready, during the ramp (as streams open), and over the
+steady part (every sample while all streams are open). The target is RSS flat within 10 % over
+the steady part: (max - min) / min of those samples, no warm-up left out (the server warms its
+engines before it answers /health). Bounded: it stops at ``--ramp`` plus ``--minutes`` plus a
+minute at most after the last admission; nothing leaves the machine. The client runs on the same
+machine; latency and capacity measured on cores shared with other work are lower bounds.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -35,6 +40,8 @@ import numpy as np
 
 FPS = 60
 CHUNK = 1280  # 40 ms of PCM16 at 16 kHz
+LOOP_SECONDS = 30.0  # the speech each client sends, over and over
+SAMPLE_EVERY = 10.0  # seconds between RSS samples
 
 
 def speech(seconds: float) -> bytes:
@@ -67,9 +74,10 @@ def start(data_dir: Path, streams: int) -> tuple[subprocess.Popen, int]:
     raise SystemExit("server did not start")
 
 
-def group_rss_mb(pgid: int) -> dict[int, float]:
-    """Resident memory (MB) of each process in the server's process group (server + workers),
-    by pid."""
+def group_stats(pgid: int) -> dict[int, tuple[float, float]]:
+    """(resident MB, CPU seconds) of each process in the server's process group (server +
+    workers), by pid."""
+    tick = os.sysconf("SC_CLK_TCK")
     out = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -77,109 +85,160 @@ def group_rss_mb(pgid: int) -> dict[int, float]:
         try:
             if os.getpgid(int(entry.name)) != pgid:
                 continue
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    out[int(entry.name)] = int(line.split()[1]) / 1024
-        except (OSError, ProcessLookupError):
+            rss = next(int(line.split()[1]) / 1024
+                       for line in (entry / "status").read_text().splitlines()
+                       if line.startswith("VmRSS:"))
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            out[int(entry.name)] = (rss, (int(fields[11]) + int(fields[12])) / tick)
+        except (OSError, ProcessLookupError, StopIteration, IndexError, ValueError):
             continue
     return out
 
 
+@dataclass
 class Tally:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-        self.streams = self.refused = self.errors = self.dropped = self.frames = 0
+    delays: list[tuple[float, float]] = field(default_factory=list)  # (when, delay s)
+    open_now: int = 0
+    most_open: int = 0
+    all_open_at: float | None = None  # monotonic time the last stream got in
+    refused: int = 0
+    errors: int = 0
+    finished: int = 0
+    frames: int = 0
+    dropped: int = 0
+    audio_seconds: float = 0.0  # sent by all streams
 
 
-async def one_stream(port: int, pcm: bytes, tally: Tally) -> None:
+async def one_stream(port: int, pcm: bytes, tally: Tally, streams: int,
+                     stop: asyncio.Event) -> bool:
+    """Open a stream and send until ``stop``; False when refused at connect."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
-    sent_at: list[tuple[float, float]] = []
+    sent_at: list[tuple[float, float]] = []  # (audio seconds sent, when)
     frames = 0
+    admitted = done = False
     try:
-        async with connect(f"ws://127.0.0.1:{port}/v1/stream?fps={FPS}") as ws:
+        async with connect(f"ws://127.0.0.1:{port}/v1/stream?fps={FPS}",
+                           max_queue=None) as ws:
             async def send() -> None:
                 t0 = time.perf_counter()
-                for i in range(0, len(pcm), CHUNK):
+                i = 0
+                while not stop.is_set():
                     await asyncio.sleep(max(0.0, t0 + i / 32000 - time.perf_counter()))
-                    await ws.send(pcm[i:i + CHUNK])
-                    sent_at.append(((i + CHUNK) / 32000, time.perf_counter()))
+                    j = i % len(pcm)
+                    await ws.send(pcm[j:j + CHUNK])
+                    i += CHUNK
+                    sent_at.append((i / 32000, time.perf_counter()))
                 await ws.send("end")
 
             sender = asyncio.create_task(send())
-            j = 0
-            done = False
+            k = 0
             async for message in ws:
                 now = time.perf_counter()
                 frame = json.loads(message)
                 if "error" in frame:
-                    if "keep up" in frame["error"] or "too many" in frame["error"]:
-                        tally.refused += 1
-                    else:
-                        tally.errors += 1
                     sender.cancel()
-                    return
+                    if not admitted and ("keep up" in frame["error"]
+                                         or "too many" in frame["error"]):
+                        tally.refused += 1
+                        return False
+                    tally.errors += 1
+                    print(f"  stream error: {frame['error']}", flush=True)
+                    break
                 if frame.get("done"):
                     done = True
                     continue
+                if not admitted:
+                    admitted = True
+                    tally.open_now += 1
+                    tally.most_open = max(tally.most_open, tally.open_now)
+                    if tally.open_now == streams and tally.all_open_at is None:
+                        tally.all_open_at = time.monotonic()
                 frames += 1
                 if sender.done():
                     continue  # the flush at the end does not wait for audio
-                while j + 1 < len(sent_at) and sent_at[j][0] < frame["time"]:
-                    j += 1
-                if sent_at and sent_at[j][0] >= frame["time"]:
-                    tally.delays.append(now - sent_at[j][1])
-            await sender
-    except (ConnectionClosed, OSError):
+                while k + 1 < len(sent_at) and sent_at[k][0] < frame["time"]:
+                    k += 1
+                if sent_at and sent_at[k][0] >= frame["time"]:
+                    tally.delays.append((time.monotonic(), now - sent_at[k][1]))
+                if len(sent_at) > 4096:  # only the recent sends matter
+                    del sent_at[:k]
+                    k = 0
+            if not sender.cancelled():
+                await sender
+    except (ConnectionClosed, OSError) as e:
         tally.errors += 1
-        return
-    expected = round(len(pcm) / 32000 * FPS)
-    tally.streams += 1
+        print(f"  connection lost: {e}", flush=True)
+    finally:
+        if admitted:
+            tally.open_now -= 1
+    if not admitted:
+        return True  # an error before the first frame: counted, not retried
+    seconds = (sent_at[-1][0] if sent_at else 0.0)
+    tally.audio_seconds += seconds
+    tally.finished += done
     tally.frames += frames
-    tally.dropped += max(0, expected - frames) if done else expected
+    tally.dropped += max(0, round(seconds * FPS) - frames) if done else 0
+    return True
 
 
-async def client(port: int, pcm: bytes, until: float, tally: Tally, delay: float) -> None:
+async def client(port: int, pcm: bytes, tally: Tally, streams: int, stop: asyncio.Event,
+                 delay: float) -> None:
     await asyncio.sleep(delay)  # stagger the starts
-    while time.monotonic() < until:
-        before = tally.refused
-        await one_stream(port, pcm, tally)
-        if tally.refused > before:
-            await asyncio.sleep(2.0)  # refused: back off, as a client should
+    while not stop.is_set():
+        if await one_stream(port, pcm, tally, streams, stop):
+            return
+        try:  # refused: back off, as a client should, then try again
+            await asyncio.wait_for(stop.wait(), 2.0)
+        except TimeoutError:
+            pass
 
 
-async def soak(port: int, pgid: int, pcm: bytes, streams: int, minutes: float) -> Tally:
+@dataclass
+class Sample:
+    t: float  # seconds since the clients started
+    open: int
+    rss: dict[int, float]
+    cpu: dict[int, float]  # CPU seconds of each of the server's processes so far
+    audio: float  # seconds of audio sent so far (by the clients, estimated from the clock)
+
+
+async def soak(port: int, pgid: int, pcm: bytes, streams: int, minutes: float,
+               ramp: float) -> tuple[Tally, list[Sample], dict[int, float], float]:
     tally = Tally()
-    t0 = time.monotonic()
-    ready = group_rss_mb(pgid)  # warmed up, no stream yet
+    stop = asyncio.Event()
+    ready = {pid: r for pid, (r, _) in group_stats(pgid).items()}
     print(f"  ready: RSS {_rss_line(ready, pgid)}", flush=True)
-    until = t0 + minutes * 60
-    # Starts spread evenly over one stream's length, so streams end (and new ones open) a few
-    # at a time and about as many run at any moment: the load is steady once all have started.
-    length = len(pcm) / 32000
-    tasks = [asyncio.create_task(client(port, pcm, until, tally, i * length / streams))
+    t0 = time.monotonic()
+    tasks = [asyncio.create_task(client(port, pcm, tally, streams, stop, i * ramp / streams))
              for i in range(streams)]
-    samples: list[tuple[float, dict[int, float], int]] = []
-    while not all(t.done() for t in tasks):
-        await asyncio.sleep(min(30.0, max(5.0, minutes * 60 / 20)))
-        rss = group_rss_mb(pgid)
-        delays = np.array(tally.delays[-2000:] or [np.nan]) * 1000
-        try:  # streams open right now (each holds a recogniser of ~25 MB in a worker)
-            health = await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{port}/health",
-                                             timeout=5)
-            live = str(health.json()["streams"])
-        except (httpx.HTTPError, ValueError, KeyError):
-            live = "?"
-        samples.append((time.monotonic() - t0, rss, int(live) if live.isdigit() else -1))
-        print(f"  t={time.monotonic() - t0:5.0f}s  RSS {_rss_line(rss, pgid)}  live {live:>2}  "
-              f"streams done "
-              f"{tally.streams:4d}  refused {tally.refused:3d}  errors {tally.errors:3d}  "
-              f"recent p95 {np.nanpercentile(delays, 95):6.0f} ms", flush=True)
-    await asyncio.gather(*tasks)
-    tally.ready = ready  # type: ignore[attr-defined]
-    tally.rss = samples  # type: ignore[attr-defined]
-    return tally
+    samples: list[Sample] = []
+    audio = 0.0
+    last = t0
+    # The end: ``minutes`` after all streams are open, or, if they never all get in, after the
+    # ramp plus ``minutes`` plus a minute for late admissions.
+    give_up = t0 + ramp + 60 + minutes * 60
+    while True:
+        await asyncio.sleep(SAMPLE_EVERY)
+        now = time.monotonic()
+        audio += tally.open_now * (now - last)
+        last = now
+        stats = group_stats(pgid)
+        sample = Sample(now - t0, tally.open_now, {p: r for p, (r, _) in stats.items()},
+                        {p: c for p, (_, c) in stats.items()}, audio)
+        samples.append(sample)
+        recent = [d for t, d in tally.delays if t > now - 30]
+        p95 = np.percentile(recent, 95) * 1000 if recent else float("nan")
+        print(f"  t={sample.t:5.0f}s  open {sample.open:2d}  RSS {_rss_line(sample.rss, pgid)}"
+              f"  refused {tally.refused:3d}  errors {tally.errors}  p95 (30 s) {p95:5.0f} ms",
+              flush=True)
+        end = (tally.all_open_at + minutes * 60) if tally.all_open_at else give_up
+        if now >= end or now >= give_up:
+            break
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 60)
+    return tally, samples, ready, t0
 
 
 def _rss_line(rss: dict[int, float], pgid: int) -> str:
@@ -190,52 +249,71 @@ def _rss_line(rss: dict[int, float], pgid: int) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--streams", type=int, default=20)
-    ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--stream-seconds", type=float, default=60.0)
+    ap.add_argument("--minutes", type=float, default=10.0,
+                    help="how long all streams are held open together")
+    ap.add_argument("--ramp", type=float, default=30.0,
+                    help="seconds over which the streams' starts are spread")
     args = ap.parse_args()
-    pcm = speech(args.stream_seconds)
+    pcm = speech(LOOP_SECONDS)
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start(Path(tmp) / "data", args.streams)
         try:
-            print(f"{args.streams} streams x {args.minutes:g} min of real-time speech "
-                  f"({args.stream_seconds:g} s per stream), {os.cpu_count()} CPUs:")
-            tally = asyncio.run(soak(port, proc.pid, pcm, args.streams, args.minutes))
+            print(f"{args.streams} streams held {args.minutes:g} min of real-time speech, "
+                  f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} before:", flush=True)
+            tally, samples, ready, t0 = asyncio.run(
+                soak(port, proc.pid, pcm, args.streams, args.minutes, args.ramp))
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(15)
-    delays = np.array(tally.delays or [np.nan]) * 1000
-    print(f"streams finished {tally.streams}, refused at connect {tally.refused}, ended with "
-          f"an error {tally.errors}")
-    print(f"frames {tally.frames}, dropped {tally.dropped}; delay audio sent -> frame: median "
-          f"{np.nanmedian(delays):.0f} ms, p95 {np.nanpercentile(delays, 95):.0f} ms")
-    # Flatness under steady load: every sample from the moment the last client has started (one
-    # stream length in) until the clients stop; no warm-up is left out (the server loads what
-    # every stream needs before it answers /health), only the ramp of the load itself.
-    ready = sum(tally.ready.values())  # type: ignore[attr-defined]
-    steady = [(t, sum(r.values()), live) for t, r, live in tally.rss  # type: ignore[attr-defined]
-              if args.stream_seconds <= t <= args.minutes * 60]
-    print(f"RSS (server + workers): {ready:.0f} MB when ready, no stream yet")
-    if steady:
-        totals = np.array([v for _, v, _ in steady])
-        drift = (totals.max() - totals.min()) / totals.min() * 100
-        print(f"under steady load, all {len(totals)} samples from t={steady[0][0]:.0f} s to "
-              f"t={steady[-1][0]:.0f} s: {totals.min():.0f}-{totals.max():.0f} MB (first "
-              f"{totals[0]:.0f}, last {totals[-1]:.0f}): spread {drift:.1f} % of the lowest "
-              f"(target: within 10 %)")
-        # Each open stream holds a recogniser: RSS follows the streams open at the sample. What
-        # is left once that is taken out (a least-squares line over the samples) is growth.
-        live = np.array([n for _, _, n in steady], float)
-        ok = live >= 0
-        if ok.sum() >= 3 and np.ptp(live[ok]) > 0:
-            slope, base = np.polyfit(live[ok], totals[ok], 1)
-            rest = totals[ok] - (base + slope * live[ok])
-            ref = base + slope * live[ok].mean()
-            t = np.array([t for t, _, _ in steady])[ok]
-            trend = np.polyfit(t / 60, rest, 1)[0]
-            print(f"RSS = {base:.0f} MB + {slope:.1f} MB per open stream; apart from that, "
-                  f"samples spread {np.ptp(rest) / ref * 100:.1f} % of {ref:.0f} MB (at the mean "
-                  f"{live[ok].mean():.1f} open streams), trend {trend:+.1f} MB/min")
+    report(args, tally, samples, ready, t0, load_before, proc.pid)
     return 0
+
+
+def report(args: argparse.Namespace, tally: Tally, samples: list[Sample],
+           ready: dict[int, float], t0: float, load_before: tuple[float, ...],
+           pgid: int) -> None:
+    n = args.streams
+    held = tally.most_open
+    print(f"load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f} (2 cores "
+          "shared: other work ran alongside)" if os.cpu_count() == 2 else "")
+    got_in = (f"all {n} open together from t={tally.all_open_at - t0:.0f} s"
+              if tally.all_open_at else f"at most {held} of {n} open together")
+    print(f"streams: {got_in}; refused at connect {tally.refused} times; errors {tally.errors}; "
+          f"finished {tally.finished}")
+    steady_from = (tally.all_open_at - t0) if tally.all_open_at else None
+    if steady_from is None and samples:  # never all in: the part where the most were open
+        steady_from = next((s.t for s in samples if s.open == held), None)
+    steady = [s for s in samples if steady_from is not None and s.t >= steady_from
+              and s.open == held]
+    ramp = [s for s in samples if steady_from is None or s.t < steady_from]
+    delays = np.array([d for t, d in tally.delays
+                       if steady_from is not None and t - t0 >= steady_from] or [np.nan]) * 1000
+    print(f"frames {tally.frames}, dropped {tally.dropped}; delay audio sent -> frame over the "
+          f"steady part: median {np.nanmedian(delays):.0f} ms, p95 "
+          f"{np.nanpercentile(delays, 95):.0f} ms")
+    print(f"RSS (server + workers): {sum(ready.values()):.0f} MB when ready, no stream yet")
+    if ramp:
+        print("ramp: " + ", ".join(f"t={s.t:.0f}s {s.open} open {sum(s.rss.values()):.0f} MB"
+                                   for s in ramp))
+    if len(steady) >= 2:
+        totals = np.array([sum(s.rss.values()) for s in steady])
+        spread = (totals.max() - totals.min()) / totals.min() * 100
+        minutes = (steady[-1].t - steady[0].t) / 60
+        trend = np.polyfit([s.t / 60 for s in steady], totals, 1)[0]
+        audio = max(1e-9, steady[-1].audio - steady[0].audio)
+        used = {p: (c - steady[0].cpu.get(p, 0.0)) / audio for p, c in steady[-1].cpu.items()}
+        cpu = sum(used.values())
+        server = used.get(pgid, 0.0)
+        print(f"steady part, {held} streams open, {len(steady)} samples over {minutes:.1f} min: "
+              f"RSS {totals.min():.0f}-{totals.max():.0f} MB (first {totals[0]:.0f}, last "
+              f"{totals[-1]:.0f}), spread {spread:.1f} % of the lowest (target: within 10 %), "
+              f"trend {trend:+.1f} MB/min")
+        print(f"server CPU over the steady part: {cpu:.3f} s per second of audio per stream "
+              f"({server:.3f} in the server process, {cpu - server:.3f} in the engines; "
+              f"{cpu * held:.2f} cores for {held} streams)")
+    else:
+        print("no steady part: too few samples with the streams all open")
 
 
 if __name__ == "__main__":

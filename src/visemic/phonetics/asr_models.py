@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -33,6 +34,7 @@ from pathlib import Path
 from visemic.errors import VisemicError
 
 CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -331,3 +333,73 @@ def _folder(path: Path, name: str) -> ResolvedModel:
                                                 f"{model.name}: copy it again"))
             return ResolvedModel(name, path, model.multilingual)
     return ResolvedModel(name, path, None)
+
+
+# -- the int8 copy that is loaded -------------------------------------------------------------
+
+
+def int8_folder(resolved: ResolvedModel) -> Path:
+    """The folder to load ``resolved`` from: a copy in the cache with its weights int8
+    (:mod:`visemic.phonetics.ct2_int8`; loading ``base`` then peaks 110 MB lower), made once;
+    the model's own folder when its weights are int8 already or no copy can be made (a
+    read-only cache, with a warning; a file layout this version does not know).
+
+    The copy's model.bin is checked like every other file (its sha256 is recorded beside it when
+    written); a damaged copy is written again."""
+    from visemic.phonetics import ct2_int8
+
+    source = resolved.path / "model.bin"
+    st = source.stat()
+    identity = f"{source.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    tag = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    folder = cache_dir() / f"whisper-{_safe(resolved.name)}-int8-{tag}"
+    digest_file = folder / "model.bin.sha256"
+    if folder.is_dir():
+        try:
+            check_files({folder / "model.bin": digest_file.read_text().strip()},
+                        {folder / "model.bin": "rebuilding it"})
+            return folder
+        except (OSError, VisemicError) as e:
+            log.warning("the int8 copy %s is damaged (%s); writing it again", folder,
+                        " ".join(str(e).split())[:120])
+            shutil.rmtree(folder, ignore_errors=True)
+    try:
+        if ct2_int8.is_int8(source):
+            return resolved.path
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".tmp-int8-{tag}-"))
+    except ct2_int8.FormatError as e:
+        log.debug("%s: loaded as it is (%s)", source, e)
+        return resolved.path
+    except OSError as e:
+        log.warning("cannot write the int8 copy of %s into %s (%s); loading it as it is, which "
+                    "takes more memory", resolved.name, folder.parent, e.strerror or e)
+        return resolved.path
+    try:
+        for f in resolved.path.iterdir():
+            if f.is_file() and f.name != "model.bin":
+                shutil.copyfile(f, tmp / f.name)
+        ct2_int8.write_int8(source, tmp / "model.bin")
+        digest = sha256_of(tmp / "model.bin")
+        (tmp / "model.bin.sha256").write_text(digest + "\n")
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not folder.is_dir():  # else another process made it meanwhile: use theirs
+                raise
+    except ct2_int8.FormatError as e:
+        log.debug("%s: loaded as it is (%s)", source, e)
+        return resolved.path
+    except OSError as e:
+        log.warning("cannot write the int8 copy of %s into %s (%s); loading it as it is, which "
+                    "takes more memory", resolved.name, folder.parent, e.strerror or e)
+        return resolved.path
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _remember({str((folder / "model.bin").resolve()): digest})
+    return folder
+
+
+def _safe(name: str) -> str:
+    """A model name or folder as part of a folder name."""
+    return "".join(c if c.isalnum() or c in ".-" else "_" for c in Path(name).name)[:40] or "m"

@@ -38,9 +38,11 @@ def _decoder(method: str) -> pocketsphinx.Decoder:
         if method == "words":
             dec = pocketsphinx.Decoder(loglevel="FATAL")
         else:
+            # dict=None: the phone loop needs no word dictionary (pocketsphinx would load its
+            # 134,000 words: +22 MB; the phones are the same without).
             dec = pocketsphinx.Decoder(allphone=_model("en-us-phone.lm.bin"), lm=None,
-                                       loglevel="FATAL", beam=1e-20, pbeam=1e-20, lw=2.0,
-                                       pip=0.8)
+                                       dict=None, loglevel="FATAL", beam=1e-20, pbeam=1e-20,
+                                       lw=2.0, pip=0.8)
         setattr(_local, key, dec)
     return dec
 

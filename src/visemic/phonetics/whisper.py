@@ -12,6 +12,8 @@ and transcribing share the first window's encoding, so a short clip is encoded o
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import re
 import threading
@@ -56,6 +58,15 @@ FILLERS = ((re.compile(r"\b([Uu])mm+\b"), r"\1m"), (re.compile(r"\b([Uu])hh+\b")
 # LOOP_WORDS words said LOOP_TIMES times in a row or more.
 LOOP_WORDS = 4
 LOOP_TIMES = 5
+# Whisper's features are computed this many frames (10 ms each) at a time (log_mel); a last
+# block shorter than MIN_BLOCK joins the one before.
+FEATURE_BLOCK = 1000
+MIN_BLOCK = 64
+# glibc's mallopt settings (_heap): while Whisper runs, and afterwards (what glibc's own
+# adjustment reaches once a block of 32 MB or more was freed, so later stages run as before).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+BOUNDED = (1 << 20, 4 << 20)   # (mmap threshold, trim threshold), bytes
+LOOSE = (32 << 20, 64 << 20)
 # Whisper's language codes that espeak-ng (the aligner's pronunciations) names otherwise, and
 # the reverse for codes given with --language.
 TO_ESPEAK = {"nn": "nb"}
@@ -63,9 +74,10 @@ FROM_ESPEAK = {"cmn": "zh", "nb": "no", "hbs": "sr"}
 
 
 _threads: int | None = None
+_keep = False
 _lock = threading.Lock()
 _loaded: dict[tuple[str, int], Any] = {}
-_resolved: dict[str, asr_models.ResolvedModel] = {}
+_resolved: dict[str, tuple[asr_models.ResolvedModel, str]] = {}
 
 
 def threads() -> int:
@@ -129,18 +141,46 @@ def model_for(language: str | None, asr_model: str | None) -> str:
     return MULTILINGUAL_MODEL
 
 
+def keep_loaded(keep: bool) -> None:
+    """Keep the last model loaded between calls (faster for many short files, 0.2–0.5 s a
+    load) instead of freeing it once its words are out (the default: the aligner and the later
+    stages then run without the model's ~90–150 MB beside them)."""
+    global _keep
+    _keep = keep
+
+
+def release() -> None:
+    """Free the loaded model (a caller still using it keeps it alive until it is done), and hand
+    the freed memory back to the system."""
+    from visemic.phonetics.longform import release_freed_memory
+
+    with _lock:
+        _loaded.clear()
+    release_freed_memory()
+
+
 def load(name: str) -> tuple[Any, asr_models.ResolvedModel]:
-    """The loaded model ``name`` (the last one loaded is kept for the next call) and what it
-    is."""
+    """The loaded model ``name`` (kept until :func:`release`) and what it is."""
     n_threads = threads()
     with _lock:
-        resolved = _resolved.get(name)
-        if resolved is None:  # its files are checked once per process
-            resolved = _resolved[name] = asr_models.resolve(name)
-        key = (str(resolved.path), n_threads)
+        known = _resolved.get(name)
+        if known is None:  # its files are checked once per process
+            resolved = asr_models.resolve(name)
+            # Loaded from a copy with int8 weights: CTranslate2 quantises float16 weights at
+            # load through a float32 copy of each (base, in a bare process: a peak of 326 MB,
+            # 217 MB from the int8 copy).
+            known = _resolved[name] = (resolved, str(asr_models.int8_folder(resolved)))
+        resolved, folder = known
+        key = (folder, n_threads)
         model = _loaded.get(key)
         if model is None:
             from faster_whisper import WhisperModel
+
+            from visemic.phonetics.longform import release_freed_memory
+
+            # What the stages before freed (a long file's previous segment) goes back first:
+            # the model and the encoder's attention come on top.
+            release_freed_memory()
 
             # One model at a time: a long file without a language is detected with the
             # multilingual model, then (English) transcribed with tiny.en; holding both took
@@ -149,14 +189,34 @@ def load(name: str) -> tuple[Any, asr_models.ResolvedModel]:
             _loaded.clear()
 
             try:
-                model = WhisperModel(str(resolved.path), device="cpu", compute_type="int8",
+                model = WhisperModel(folder, device="cpu", compute_type="int8",
                                      cpu_threads=n_threads, num_workers=1,
                                      local_files_only=True)
             except (RuntimeError, ValueError, OSError) as e:
                 raise VisemicError(f"--asr-model {name}: cannot load it as a CTranslate2 Whisper "
                                    f"model ({_one_line(e)})") from None
             _loaded[key] = model
+            # Loading leaves freed buffers (float16 biases converted, the vocabulary's JSON)
+            # in the heap; the encoder's ~100 MB of attention comes next.
+            release_freed_memory()
     return model, resolved
+
+
+def _heap(bounded: bool) -> None:
+    """``bounded``: make glibc hand back freed blocks of 1 MB or more at once and trim the
+    heap's free top above 4 MB (BOUNDED); else the LOOSE settings. By default glibc raises both
+    after each large block is freed (the encoder's 50 MB of attention raises them to 32 and
+    64 MB), so the decoder's and the next window's buffers then piled up in the heap: 60 s of
+    speech peaked 19 MB higher, and kept 40 MB more afterwards. Setting them turns glibc's own
+    adjustment off for good, so the later stages get LOOSE: what it would have reached (blocks
+    under 32 MB reused, as numpy's frame buffers want)."""
+    mmap, trim = BOUNDED if bounded else LOOSE
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, mmap)
+        libc.mallopt(M_TRIM_THRESHOLD, trim)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _one_line(e: BaseException) -> str:
@@ -169,16 +229,25 @@ def recognise(audio: Audio, language: str | None = None,
     given; else it is detected from the first 30 s. Raises VisemicError for a bad model and for a
     language the model cannot transcribe."""
     name = model_for(language, asr_model)
-    model, resolved = load(name)
     wlang = None
     if language is not None:
         wlang = whisper_language(language)
         if wlang is None:
             raise VisemicError(f"Whisper does not know the language {language!r}")
-    if wlang is not None and wlang != "en" and not model.model.is_multilingual:
-        raise VisemicError(f"the Whisper model {name} is English only, not for {language!r}")
-    samples = np.ascontiguousarray(audio.samples, dtype=np.float32)
-    return _transcribe(model, samples, wlang, resolved)
+    _heap(bounded=True)
+    model = None
+    try:
+        model, resolved = load(name)
+        if wlang is not None and wlang != "en" and not model.model.is_multilingual:
+            raise VisemicError(f"the Whisper model {name} is English only, not for "
+                               f"{language!r}")
+        samples = np.ascontiguousarray(audio.samples, dtype=np.float32)
+        return _transcribe(model, samples, wlang, resolved)
+    finally:
+        del model
+        if not _keep:
+            release()
+        _heap(bounded=False)
 
 
 def _transcribe(model: Any, samples: np.ndarray, language: str | None,
@@ -187,8 +256,11 @@ def _transcribe(model: Any, samples: np.ndarray, language: str | None,
     from faster_whisper.tokenizer import Tokenizer
     from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
 
+    from visemic.phonetics.longform import release_freed_memory
+
     fe = model.feature_extractor
-    features = fe(samples)
+    features = log_mel(fe, samples)
+    release_freed_memory()  # the spectrum's blocks: the encoder's attention comes next
     # The first window exactly as generate_segments would cut it, encoded once for both the
     # language detection and the first decoding step.
     first = pad_or_trim(features[:, :min(fe.nb_max_frames, features.shape[-1] - 1)])
@@ -231,6 +303,32 @@ def _transcribe(model: Any, samples: np.ndarray, language: str | None,
     return Recognition(text=_join(kept, language), language=language,
                        probability=float(probability), model=resolved.name,
                        packages=resolved.packages, dropped=dropped, segments=stretches)
+
+
+def log_mel(fe: Any, samples: np.ndarray) -> np.ndarray:
+    """faster-whisper's log-Mel features of ``samples`` (``fe(samples)``, bit for bit), computed
+    ``FEATURE_BLOCK`` frames at a time: done whole, its float64 spectrum and temporaries took
+    ~9 kB a frame (180 s: +170 MB at the peak; +29 MB in blocks: the padded audio, a block's
+    7 MB and the features, 320 B a frame). Whisper's normalisation (the whole file's maximum
+    less 8) comes last."""
+    hop, n_fft = fe.hop_length, fe.n_fft
+    # fe() pads 160 zeros at the end (its default ``padding``), then n_fft / 2 reflected.
+    padded = np.pad(np.pad(np.asarray(samples, np.float32), (0, 160)), (n_fft // 2, n_fft // 2),
+                    mode="reflect")
+    n = (len(padded) - n_fft) // hop  # the frames fe() keeps: it drops the last one
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    out = np.empty((fe.mel_filters.shape[0], n), np.float32)
+    starts = list(range(0, n, FEATURE_BLOCK))
+    if len(starts) > 1 and n - starts[-1] < MIN_BLOCK:
+        starts.pop()  # a block of one frame is a matrix-vector product: not bit for bit
+    for a, b in zip(starts, [*starts[1:], n], strict=True):
+        frames = np.lib.stride_tricks.sliding_window_view(
+            padded[a * hop:(b - 1) * hop + n_fft], n_fft)[::hop]
+        spectrum = np.fft.rfft(frames * window, n=n_fft, axis=-1).astype(np.complex64).T
+        power = np.abs(spectrum) ** 2
+        out[:, a:b] = np.log10(np.clip(fe.mel_filters @ power, a_min=1e-10, a_max=None))
+    out = np.maximum(out, out.max() - 8.0)
+    return (out + 4.0) / 4.0
 
 
 def loops(text: str) -> bool:
