@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import wave
 from pathlib import Path
 
@@ -463,6 +464,11 @@ def test_a_dead_stream_engine_is_replaced_and_health_reports_degraded(tmp_path):
             ws.send_bytes(tone)
             replies, closed = _closing(ws)
         assert closed == 1011 and "engine stopped" in replies[-1]["error"]
+        # Each worker's reader thread notices its death on its own: on a busy machine the
+        # second replacement can lag the first by a moment.
+        deadline = time.monotonic() + 30
+        while (pool.dead or pool.replaced < len(pool._workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert pool.replaced >= 1 and pool.dead == 0
         with client.websocket_connect("/v1/stream") as ws:  # a fresh engine serves
             ws.send_bytes(tone)
