@@ -26,6 +26,10 @@ composite, encode) and end to end, on the 700×700 clip and the 1080×1920 one. 
 measured while other work shares the machine's cores are lower bounds; CPU time is not.
 
     PYTHONPATH=src python bench/dub_quality.py [--clips NAME,...] [--skip-speed] [--sheets DIR]
+        [--skip-self] [--pause-detail]
+
+(``--skip-self``: the cross-dub part alone; ``--pause-detail``: each pause's measured opening
+frame by frame, the frames that fail marked with *.)
 """
 
 from __future__ import annotations
