@@ -104,12 +104,13 @@ def phone_at(timeline: Timeline, times: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def pauses(timeline: Timeline, times: np.ndarray, min_pause: float = MIN_PAUSE,
-           lead: float = 0.0, lag: float = 0.0, edge_share: float = 1.0,
+           lead: float = 0.0, lag: float = 0.0, edge_share: float | None = None,
            edge_after: float = 0.0) -> np.ndarray:
     """[n] True at ``times`` inside a stretch without phones lasting ``min_pause`` or more
     (before the first phone and after the last included), shrunk by ``lag`` after its start and
-    ``lead`` before its end (the mouth closes after speech and opens before it), each at most
-    ``edge_share`` of how much the stretch's length within ``times`` exceeds ``edge_after``."""
+    ``lead`` before its end (the mouth closes after speech and opens before it); with
+    ``edge_share``, each at most that share of how much the stretch's length within ``times``
+    exceeds ``edge_after``."""
     edges = [(-np.inf, -np.inf)] + [(p.start, p.end) for p in timeline.phones] + [(np.inf,
                                                                                    np.inf)]
     t = np.asarray(times, np.float64)
@@ -119,9 +120,11 @@ def pauses(timeline: Timeline, times: np.ndarray, min_pause: float = MIN_PAUSE,
     first, last = float(t.min()), float(t.max())
     for (_, end), (start, _) in zip(edges[:-1], edges[1:], strict=True):
         if start - end >= min_pause:
-            span = max(0.0, min(start, last) - max(end, first) - edge_after)
-            out |= ((t >= end + min(lag, edge_share * span))
-                    & (t < start - min(lead, edge_share * span)))
+            after, before = lag, lead
+            if edge_share is not None:
+                span = max(0.0, min(start, last) - max(end, first) - edge_after)
+                after, before = min(lag, edge_share * span), min(lead, edge_share * span)
+            out |= (t >= end + after) & (t < start - before)
     return out
 
 
