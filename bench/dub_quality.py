@@ -26,6 +26,10 @@ composite, encode) and end to end, on the 700×700 clip and the 1080×1920 one. 
 measured while other work shares the machine's cores are lower bounds; CPU time is not.
 
     PYTHONPATH=src python bench/dub_quality.py [--clips NAME,...] [--skip-speed] [--sheets DIR]
+        [--skip-self] [--pause-detail]
+
+(``--skip-self``: the cross-dub part alone; ``--pause-detail``: each pause's measured opening
+frame by frame, the frames that fail marked with *.)
 """
 
 from __future__ import annotations
@@ -278,7 +282,8 @@ def self_reenactment(clip: Path, tmp: Path, sheets: Path | None) -> dict[str, di
     return result
 
 
-def cross_dub(clip: Path, speech: Path, tmp: Path, sheets: Path | None) -> dict[str, float]:
+def cross_dub(clip: Path, speech: Path, tmp: Path, sheets: Path | None,
+              detail: bool = False) -> dict[str, float]:
     # The clip's own audio labels its mouths in its own language (the German anchor's with
     # German phones), the new speech is analysed in its own.
     d = visemic.dub(clip, speech, language=_language(speech), mouth_language=_language(clip))
@@ -312,6 +317,11 @@ def cross_dub(clip: Path, speech: Path, tmp: Path, sheets: Path | None) -> dict[
         seg_ok = np.isfinite(seg)
         if seg_ok.sum():
             shares.append(float((closed & still)[seg_ok].mean()))
+            if detail:
+                flags = zip(seg, closed, still, strict=True)
+                marks = " ".join(f"{k + j}:{a:.3f}{'' if c and s else '*'}"
+                                 for j, (a, c, s) in enumerate(flags))
+                print(f"  pause frames {k}-{e - 1} ({shares[-1]:.2f}): {marks}")
         k = e
     if sheets is not None:
         contact_sheet(clip, out, d, sheets / f"{clip.stem}_cross.png")
@@ -441,6 +451,10 @@ def main() -> int:
     ap.add_argument("--clips", help="comma-separated name fragments (default: all)")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--skip-self", action="store_true",
+                    help="skip the self-reenactment part (run only the cross-dub and speed)")
+    ap.add_argument("--pause-detail", action="store_true",
+                    help="print each pause's per-frame aperture (failing frames marked)")
     ap.add_argument("--sheets", type=Path, help="write contact sheets here (never commit them)")
     args = ap.parse_args()
     all_clips = clips()
@@ -452,12 +466,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="visemic-dub-bench-") as tmpdir:
         tmp = Path(tmpdir)
         if not args.skip_quality:
-            print("self-reenactment (dub B with mouths from A, B's own audio) vs plain "
-                  "re-encode and frozen mouth")
-            print(f"{'clip':58s} {'kind':7s} {'LMD':>6s} {'SSIM':>6s} {'r_real':>7s} "
-                  f"{'r_req':>6s} {'PSNRout':>8s} {'min':>6s} {'offset':>7s} {'flicker':>7s}"
-                  f" {'B offset':>8s}")
-            for clip in chosen:
+            if not args.skip_self:
+                print("self-reenactment (dub B with mouths from A, B's own audio) vs plain "
+                      "re-encode and frozen mouth")
+                print(f"{'clip':58s} {'kind':7s} {'LMD':>6s} {'SSIM':>6s} {'r_real':>7s} "
+                      f"{'r_req':>6s} {'PSNRout':>8s} {'min':>6s} {'offset':>7s} "
+                      f"{'flicker':>7s} {'B offset':>8s}")
+            for clip in chosen if not args.skip_self else []:
                 try:
                     res = self_reenactment(clip, tmp, args.sheets)
                 except Exception as exc:  # one clip's failure is a figure too
@@ -474,7 +489,7 @@ def main() -> int:
             for clip in chosen:
                 speech = all_clips[(all_clips.index(clip) + 1) % len(all_clips)]
                 try:
-                    m = cross_dub(clip, speech, tmp, args.sheets)
+                    m = cross_dub(clip, speech, tmp, args.sheets, args.pause_detail)
                 except Exception as exc:
                     print(f"{clip.name:58s} failed: {exc}")
                     continue

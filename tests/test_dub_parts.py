@@ -248,3 +248,64 @@ def test_the_atlas_neutral_is_the_video_rest_s_mouth_despite_a_pose_in_its_close
     assert np.abs(neutral - want).mean() < 0.6 * np.abs(old - want).mean()
     # too few frames: no answer (the closed-quarter median is used)
     assert pipeline._matched(rest, video[:5], vid_gaps[:5], ref, ref_gaps) is None
+
+
+def test_a_short_pause_is_rest_nearly_to_its_edges_a_long_one_keeps_its_lead():
+    from visemic.dub import pipeline
+    from visemic.dub.atlas import pauses
+
+    times = np.arange(0.0, 4.4, 0.04)
+    # 0.32 s between "a" and "b" (8 frames), 2 s between "b" and "c".
+    tl = timeline(("a", 0.0, 1.0), ("b", 1.32, 1.8), ("c", 3.8, 4.4))
+    silent = pauses(tl, times, lead=pipeline.SILENCE_LEAD, lag=pipeline.SILENCE_LAG,
+                    edge_share=pipeline.SILENCE_EDGE_SHARE,
+                    edge_after=pipeline.SILENCE_EDGE_AFTER)
+    short = (times >= 1.0) & (times < 1.32)
+    assert silent[short].all()
+    # The long pause: the mouth opens SILENCE_LEAD before the speech and closes SILENCE_LAG
+    # after it.
+    long = (times >= 1.8) & (times < 3.8)
+    inside = (times >= 1.8 + pipeline.SILENCE_LAG) & (times < 3.8 - pipeline.SILENCE_LEAD)
+    assert (silent[long] == inside[long]).all() and not inside[long].all()
+    # Without the share, the same short pause loses its edges to the full lead and lag.
+    full = pauses(tl, times, lead=pipeline.SILENCE_LEAD, lag=pipeline.SILENCE_LAG)
+    assert full[short].sum() < silent[short].sum()
+
+
+def test_a_speaker_with_a_small_opening_who_closes_in_pauses_rests_closed():
+    from visemic.dub.atlas import choose_rest, closed_gap
+    from visemic.video import features
+
+    ap = features.FEATURES.index("inner_aperture")
+    atlas = _atlas_with_pause(40)
+    # Speech opening a median 0.045 IOD (0.3 of it: 0.0135); in the pauses lips mostly parted
+    # 0.05, a few frames closed at 0.015–0.02.
+    rng = np.random.default_rng(1)
+    a = atlas.features[:, ap]
+    a[~atlas.silent] = rng.uniform(0.03, 0.06, (~atlas.silent).sum())
+    a[:40] = 0.05
+    a[[3, 9, 17, 25, 31]] = [0.015, 0.018, 0.02, 0.016, 0.019]
+    assert closed_gap(atlas) > 0.02
+    rest = choose_rest(atlas)
+    assert atlas.silent[rest] and a[rest] < 0.02
+
+
+def test_a_pause_frame_shows_the_rest_alone_not_blended_with_the_speech_next_to_it():
+    from visemic.dub import playback
+    from visemic.dub.pipeline import Dub
+
+    atlas = _atlas_with_pause(10)
+    atlas.local = np.random.default_rng(2).normal(0, 0.1, (atlas.size, 3, 3))
+    rest_pose = atlas.full_local(atlas.rest)
+    choice = np.array([atlas.rest, atlas.rest, 20, 21])
+    silent = np.array([True, True, False, False])
+    d = Dub(video="", info=None, speech=None, audio_path="", audio_offset=0.0, track=None,
+            atlas=atlas, rest_local=rest_pose, plan=np.arange(4), times=np.arange(4) * 0.04,
+            choice=choice, silent=silent, shapes=np.zeros((4, 6)), classes=np.zeros(4, int))
+    zero = np.zeros_like(rest_pose)
+    # The last pause frame, next to speech: exactly the rest.
+    assert np.allclose(playback._displacement(d, 1, rest_pose)[:3], zero[:3])
+    # The first speech frame blends in its silent neighbour (the mouth opens from the rest).
+    first = playback._displacement(d, 2, rest_pose)[:3]
+    assert np.allclose(first, (atlas.full_local(20) * 2 + atlas.full_local(21)
+                               - 3 * rest_pose)[:3] / 4)

@@ -37,6 +37,10 @@ MIN_PAUSE = 0.3              # seconds: a gap between phones this long is a paus
 # less (a short clip: often only the breath before the first word, lips apart) the rest is
 # the person's most closed mouth, as most people rest.
 REST_EVIDENCE = 1.0
+# A pause mouth is closed under 0.3 of the person's median speaking opening, or under this
+# many IOD whatever it is: a person who speaks with little opening (the German anchor's median
+# is 0.043) would otherwise need lips under 0.013 apart, and rest open although they close.
+CLOSED_GAP = 0.025
 
 # Coarse phone classes by what the lips do (from the articulatory table, phonetics/ipa.py).
 CLASSES = ("sil", "bilabial", "labiodental", "rounded", "open", "mid", "close", "other")
@@ -100,17 +104,27 @@ def phone_at(timeline: Timeline, times: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def pauses(timeline: Timeline, times: np.ndarray, min_pause: float = MIN_PAUSE,
-           lead: float = 0.0, lag: float = 0.0) -> np.ndarray:
+           lead: float = 0.0, lag: float = 0.0, edge_share: float | None = None,
+           edge_after: float = 0.0) -> np.ndarray:
     """[n] True at ``times`` inside a stretch without phones lasting ``min_pause`` or more
     (before the first phone and after the last included), shrunk by ``lag`` after its start and
-    ``lead`` before its end (the mouth closes after speech and opens before it)."""
+    ``lead`` before its end (the mouth closes after speech and opens before it); with
+    ``edge_share``, each at most that share of how much the stretch's length within ``times``
+    exceeds ``edge_after``."""
     edges = [(-np.inf, -np.inf)] + [(p.start, p.end) for p in timeline.phones] + [(np.inf,
                                                                                    np.inf)]
     t = np.asarray(times, np.float64)
     out = np.zeros(len(t), bool)
+    if len(t) == 0:
+        return out
+    first, last = float(t.min()), float(t.max())
     for (_, end), (start, _) in zip(edges[:-1], edges[1:], strict=True):
         if start - end >= min_pause:
-            out |= (t >= end + lag) & (t < start - lead)
+            after, before = lag, lead
+            if edge_share is not None:
+                span = max(0.0, min(start, last) - max(end, first) - edge_after)
+                after, before = min(lag, edge_share * span), min(lead, edge_share * span)
+            out |= (t >= end + after) & (t < start - before)
     return out
 
 
@@ -236,6 +250,13 @@ class AtlasBuilder:
         return atlas
 
 
+def closed_gap(atlas: Atlas) -> float:
+    """The inner-lip gap (IOD) under which a mouth of ``atlas`` counts as closed."""
+    aperture = atlas.features[:, features.FEATURES.index("inner_aperture")]
+    speaking = aperture[~atlas.silent] if (~atlas.silent).any() else aperture
+    return max(0.3 * float(np.median(speaking)), CLOSED_GAP)
+
+
 def choose_rest(atlas: Atlas) -> int:
     """The entry shown in pauses: the most typical mouth of the reference's own pauses (or, with
     none or under :data:`REST_EVIDENCE` seconds of them, of its most closed frames), closed
@@ -246,8 +267,7 @@ def choose_rest(atlas: Atlas) -> int:
     if len(pool) < 3 or len(pool) * _entry_step(atlas.times) < REST_EVIDENCE:
         pool = np.flatnonzero(aperture <= np.quantile(aperture, 0.2))
     # Where the person rests with closed lips in some of their pauses, the rest is closed.
-    speaking = aperture[~atlas.silent] if (~atlas.silent).any() else aperture
-    closed = pool[aperture[pool] < 0.3 * np.median(speaking)]
+    closed = pool[aperture[pool] < closed_gap(atlas)]
     if len(closed) >= 3:
         pool = closed
     typical = np.median(f[pool], axis=0)

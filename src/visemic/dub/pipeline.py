@@ -49,6 +49,11 @@ FADE_FRAMES = 4         # the edit fades in and out over this many frames around
 YAW_MARGIN = (8.0, 22.0)  # degrees beyond the atlas's turn: full edit … none (profile views)
 CUT_JUMP = 0.5          # landmarks moving this many eye distances in one frame: a cut
 SILENCE_LAG, SILENCE_LEAD = 0.04, 0.08  # the mouth settles after speech, opens before it
+# ... in pauses longer than SILENCE_EDGE_AFTER only, each at most SILENCE_EDGE_SHARE of the
+# rest of the pause: a pause is rest in at least 80 % of its frames (issue 18), and in one of
+# 300 ms (8 frames at 25 fps) the full lead and lag, and the blend of each edge's mouth with
+# its speaking neighbour, moved 3 of its frames.
+SILENCE_EDGE_SHARE, SILENCE_EDGE_AFTER = 0.1, 0.6
 TRACK_SMOOTHING = 2     # passes of centred [1 2 1] over the video's landmarks (less shimmer)
 # Share of the target shape taken from the reference's own lips for the same phone in the same
 # context (where the reference has it; the rest from the curves through the shape profile).
@@ -280,7 +285,8 @@ def choose_mouths(atlas: Atlas, shapes: ShapeProfile, speech: Result, times: np.
         share = (CONTEXT_SHARE * trust)[:, None]
         targets = (1 - share) * targets + share * seen
     classes = context(speech.timeline, times)
-    silent = pauses(speech.timeline, times, lag=SILENCE_LAG, lead=SILENCE_LEAD)
+    silent = pauses(speech.timeline, times, lag=SILENCE_LAG, lead=SILENCE_LEAD,
+                    edge_share=SILENCE_EDGE_SHARE, edge_after=SILENCE_EDGE_AFTER)
     # In pauses the shape asked for is the person's rest.
     targets[silent] = atlas.features[atlas.rest]
     return select.choose(atlas, targets, classes, silent), targets, classes, silent
@@ -360,10 +366,11 @@ def _learn_profile(atlas: Atlas, speech: Result, audio_start: float, name: str) 
 
 def _closed_rest(atlas: Atlas) -> bool:
     """Whether the mouth the atlas shows in pauses is closed (as :func:`~visemic.dub.atlas.
-    choose_rest` decides it: under 0.3 of the median speaking opening)."""
+    choose_rest` decides it, :func:`~visemic.dub.atlas.closed_gap`)."""
+    from visemic.dub.atlas import closed_gap
+
     aperture = atlas.features[:, features.FEATURES.index("inner_aperture")]
-    speaking = aperture[~atlas.silent] if (~atlas.silent).any() else aperture
-    return bool(aperture[atlas.rest] < 0.3 * np.median(speaking))
+    return bool(aperture[atlas.rest] < closed_gap(atlas))
 
 
 def _reanimated(result: Result, profile: Any, emotion: Any = None) -> Result:

@@ -260,10 +260,13 @@ def _last(d: Dub) -> float:
 
 def _displacement(d: Dub, i: int, atlas_rest: np.ndarray) -> np.ndarray:
     """The chosen mouths' shapes around output frame ``i`` relative to the atlas's rest,
-    smoothed [1 2 1] over neighbouring frames (478×3, head frame; NaN where not kept)."""
+    smoothed [1 2 1] over neighbouring frames (478×3, head frame; NaN where not kept); a pause
+    frame shows its own (the rest) alone: silence does not move, not even towards the speech
+    that follows."""
     total = np.zeros((mesh.N_REFINED, 3))
     weight = 0.0
-    for j, w in ((i - 1, 1.0), (i, 2.0), (i + 1, 1.0)):
+    around = ((i, 1.0),) if d.silent[i] else ((i - 1, 1.0), (i, 2.0), (i + 1, 1.0))
+    for j, w in around:
         if 0 <= j < d.frames:
             total += w * (d.atlas.full_local(int(d.choice[j])) - atlas_rest)
             weight += w
