@@ -309,3 +309,18 @@ def test_a_pause_frame_shows_the_rest_alone_not_blended_with_the_speech_next_to_
     first = playback._displacement(d, 2, rest_pose)[:3]
     assert np.allclose(first, (atlas.full_local(20) * 2 + atlas.full_local(21)
                                - 3 * rest_pose)[:3] / 4)
+
+
+def test_http_dub_form_takes_the_mouth_clip_s_language():
+    import pytest
+
+    from visemic.errors import VisemicError
+    from visemic.server import dubbing
+
+    request = dubbing.parse_request({"language": "en", "mouth_language": "de"}, True, True)
+    assert request.mouth_language == "de" and request.language == "en"
+    assert dubbing.parse_request({}, True, False).mouth_language is None
+    stored = dubbing.request_from_dict(request.to_dict())
+    assert stored == request
+    with pytest.raises(VisemicError, match="^mouth_language: language"):
+        dubbing.parse_request({"mouth_language": "../../etc"}, True, True)

@@ -82,7 +82,7 @@ def parse_request(format: str | None, text: str | None, language: str | None,
                                f"{MAX_TEXT_CHARS})")
         if not text.strip():
             text = None
-    lang = _language(language)
+    lang = language_code(language)
     rate = 60.0
     if fps is not None and fps.strip():
         rate = check_fps(fps)
@@ -93,7 +93,8 @@ def parse_request(format: str | None, text: str | None, language: str | None,
                           emotion=_emotion(emotion), profile=_profile(profile))
 
 
-def _language(language: str | None) -> str:
+def language_code(language: str | None) -> str:
+    """The ``language`` field checked (blank: ``en``); raises :class:`VisemicError` if bad."""
     lang = (language or "en").strip() or "en"
     if not _LANGUAGE.fullmatch(lang):
         raise VisemicError(f"language {lang[:40]!r} is not a language code such as en, de, "
@@ -222,7 +223,7 @@ def parse_sync_request(text: str | None, language: str | None,
     if text is not None and len(text) > MAX_TEXT_CHARS:
         raise VisemicError(f"the transcript is too long ({len(text)} characters; at most "
                            f"{MAX_TEXT_CHARS})")
-    lang = _language(language)
+    lang = language_code(language)
     if face is None or not face.strip():
         number = 0
     else:

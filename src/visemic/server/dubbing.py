@@ -23,7 +23,7 @@ from visemic.errors import NoFaceError, VisemicError
 from visemic.server import analysis, uploads
 
 FILES = ("video", "audio", "mouth_from")
-FIELDS = ("text", "language", "format", "emotion", "face")
+FIELDS = ("text", "language", "mouth_language", "format", "emotion", "face")
 FORMATS = ("mp4", "webm")
 
 _FORM_SCHEMA = uploads.openapi_form("video", {
@@ -35,6 +35,8 @@ _FORM_SCHEMA = uploads.openapi_form("video", {
                    "description": "take the mouths from this clip of the person"},
     "text": {"type": "string", "description": "transcript of the speech"},
     "language": {"type": "string", "default": "en"},
+    "mouth_language": {"type": "string",
+                       "description": "the language spoken in the mouth clip (default: language)"},
     "emotion": {"type": "string", "example": "happy:0.5"},
     "face": {"type": "integer", "default": 0,
              "description": "which face: 0 the largest, 1 the next …"},
@@ -53,6 +55,7 @@ class DubRequest:
     language: str = "en"
     emotion: str | None = None
     face: int = 0
+    mouth_language: str | None = None  # spoken in the mouth clip (None: ``language``)
     audio: bool = False       # an audio file came with it
     mouth_from: bool = False  # a mouth clip came with it
 
@@ -81,8 +84,15 @@ def parse_request(fields: dict[str, str], audio: bool, mouth_from: bool) -> DubR
         if not text.isdigit() or len(text) > 3:
             raise VisemicError(f"face {text[:40]!r} is not a face number (0 the largest)")
         face = int(text)
+    mouth_language = None
+    if (fields.get("mouth_language") or "").strip():
+        try:
+            mouth_language = analysis.language_code(fields.get("mouth_language"))
+        except VisemicError as e:
+            raise VisemicError(f"mouth_language: {e}") from None
     return DubRequest(format=fmt, text=base.text, language=base.language, emotion=base.emotion,
-                      face=face, audio=audio, mouth_from=mouth_from)
+                      face=face, mouth_language=mouth_language, audio=audio,
+                      mouth_from=mouth_from)
 
 
 def request_from_dict(data: dict[str, Any]) -> Any:
@@ -112,7 +122,8 @@ def run(request: DubRequest, video: str, audio: str | None, mouth_from: str | No
 
     try:
         plan = visemic.dub(video, audio, text=request.text, language=request.language,
-                           mouth_from=mouth_from, face=request.face, emotion=request.emotion,
+                           mouth_from=mouth_from, mouth_language=request.mouth_language,
+                           face=request.face, emotion=request.emotion,
                            progress=share(0.0, 0.4))
         plan.save(out_path, progress=share(0.4, 0.6))
     except NoFaceError:
