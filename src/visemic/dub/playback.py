@@ -50,26 +50,25 @@ def prefetched(items: Iterator[Any], depth: int = PREFETCH) -> Iterator[Any]:
     done = object()
     failure: list[BaseException] = []
 
+    def put(item: Any) -> bool:
+        """Wait for room on the queue; False once the consumer has stopped."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def run() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
         except BaseException as exc:
             failure.append(exc)
         finally:
-            while not stop.is_set():
-                try:
-                    q.put(done, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            put(done)
 
     thread = threading.Thread(target=run, name="visemic-dub-decoder", daemon=True)
     thread.start()

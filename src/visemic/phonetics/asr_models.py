@@ -363,19 +363,12 @@ def int8_folder(resolved: ResolvedModel) -> Path:
             log.warning("the int8 copy %s is damaged (%s); writing it again", folder,
                         " ".join(str(e).split())[:120])
             shutil.rmtree(folder, ignore_errors=True)
+    tmp: Path | None = None
     try:
         if ct2_int8.is_int8(source):
             return resolved.path
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".tmp-int8-{tag}-"))
-    except ct2_int8.FormatError as e:
-        log.debug("%s: loaded as it is (%s)", source, e)
-        return resolved.path
-    except OSError as e:
-        log.warning("cannot write the int8 copy of %s into %s (%s); loading it as it is, which "
-                    "takes more memory", resolved.name, folder.parent, e.strerror or e)
-        return resolved.path
-    try:
         for f in resolved.path.iterdir():
             if f.is_file() and f.name != "model.bin":
                 shutil.copyfile(f, tmp / f.name)
@@ -395,7 +388,8 @@ def int8_folder(resolved: ResolvedModel) -> Path:
                     "takes more memory", resolved.name, folder.parent, e.strerror or e)
         return resolved.path
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     _remember({str((folder / "model.bin").resolve()): digest})
     return folder
 
