@@ -136,7 +136,10 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     is given, a clip without a usable mouth, and :class:`NoFaceError` when no face is found.
     """
     from visemic import api
+    from visemic.phonetics import espeak
 
+    if mouth_language is not None:
+        espeak.check_language(mouth_language)  # before any work; also where it goes unused
     video = os.fspath(video)
     info = decode.probe(video)
     if audio is None and not info.has_audio:

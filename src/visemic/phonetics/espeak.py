@@ -207,6 +207,14 @@ def languages() -> list[str]:
         return sorted(_voices)
 
 
+def check_language(language: str) -> None:
+    """Raise :class:`VisemicError` ("unknown language …") unless espeak-ng knows ``language``
+    (a code, an alias or a voice identifier, as :func:`phonemize` takes it)."""
+    with _lock:
+        _load()
+        _voice_name(language, None)
+
+
 def voices() -> list[str]:
     """Voice variants usable as ``synthesize(voice=…)``, e.g. ``"f3"``, ``"m2"``, ``"klatt"``."""
     with _lock:

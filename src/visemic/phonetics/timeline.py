@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from visemic.errors import VisemicError
-from visemic.phonetics import align, lexicon, longform, recognize, refine, silence
+from visemic.phonetics import align, espeak, lexicon, longform, recognize, refine, silence
 from visemic.phonetics import text as text_mod
 from visemic.types import Audio, Timeline
 
@@ -107,6 +107,7 @@ def _recognise_words(audio: Audio, language: str | None, asr_model: str | None
     from visemic.phonetics import whisper
 
     if language is not None and whisper.whisper_language(language) is None:
+        espeak.check_language(language)  # known to neither: a typo, not a reason to guess
         return (*_fallback(audio, language, {"recognizer": "whisper"},
                            f"Whisper does not know the language {language!r}"), False)
     heard = whisper.recognise(audio, language, asr_model)
