@@ -219,16 +219,21 @@ def test_interior_has_depth_teeth_and_gums(renderer):
     assert luma[low_y - 3:low_y, x - 3:x + 4].mean() > 100
 
 
+def _middle_of_opening(renderer, values):
+    """The mouth opening's pixels within a third of its width around the lips' middle."""
+    inside = _opening_mask(renderer, values)
+    pts = renderer.pose_landmarks(values)
+    middle = np.zeros_like(inside)
+    third = (pts[308, 0] - pts[78, 0]) / 6
+    middle[:, int(pts[13, 0] - third):int(pts[13, 0] + third)] = True
+    return inside & middle
+
+
 def test_tongue_shows_on_dental_fricatives(renderer):
     """/θ/ puts the tongue's tip between the teeth: the middle of the opening turns red."""
     plain = arkit.frame(jawOpen=0.2)
     theta = arkit.frame(jawOpen=0.2, tongueOut=0.25)
-    inside = _opening_mask(renderer, theta)
-    pts = renderer.pose_landmarks(theta)
-    middle = np.zeros_like(inside)
-    third = (pts[308, 0] - pts[78, 0]) / 6
-    middle[:, int(pts[13, 0] - third):int(pts[13, 0] + third)] = True
-    inside &= middle
+    inside = _middle_of_opening(renderer, theta)
     redness = []
     for v in (plain, theta):
         rgb = renderer.render(v)[inside][:, :3].astype(float)
@@ -300,12 +305,7 @@ def test_tongue_tip_rises_behind_the_upper_teeth_on_l(renderer):
     values = arkit.frame(jawOpen=0.24, mouthLowerDownLeft=0.08, mouthLowerDownRight=0.08,
                           tongueOut=TONGUE_BEHIND)
     plain = arkit.frame(jawOpen=0.24, mouthLowerDownLeft=0.08, mouthLowerDownRight=0.08)
-    inside = _opening_mask(renderer, values)
-    pts = renderer.pose_landmarks(values)
-    middle = np.zeros_like(inside)
-    third = (pts[308, 0] - pts[78, 0]) / 6
-    middle[:, int(pts[13, 0] - third):int(pts[13, 0] + third)] = True
-    inside &= middle
+    inside = _middle_of_opening(renderer, values)
     tongue, without = renderer.render(values), renderer.render(plain)
     # Between the rows of teeth, the dark inside becomes the tongue: a good share of the
     # middle of the opening changes to the tongue's colour.
