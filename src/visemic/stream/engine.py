@@ -9,9 +9,10 @@ One :class:`StreamAnimator` per stream (they share nothing, so streams are isola
   tables and coarticulation constants (:mod:`visemic.motion.poses`, :mod:`visemic.motion.curves`):
   dominance blending, lips sealed through /p b m/, lower lip tucked for /f v/, rest in pauses,
   jaw scaled by loudness, per-frame step limits (no pops);
-- an energy gate (the rules of :mod:`visemic.phonetics.silence`, steady voicing included, with a
-  running noise floor and speech level) drops phones "heard" in pauses, and the recogniser's
-  utterance is restarted in pauses so its work per chunk stays flat however long it runs.
+- an energy gate (:mod:`visemic.stream.gate`: the rules of :mod:`visemic.phonetics.silence`,
+  steady voicing included, with a running noise floor and speech level) drops phones "heard" in
+  pauses, and the recogniser's utterance is restarted in pauses so its work per chunk stays flat
+  however long it runs.
 
 A frame, once returned, is final. Frames come out in time order, exactly one per ``1/fps`` of
 audio; :meth:`StreamAnimator.flush` returns the ones still held back for look-ahead.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,25 +35,18 @@ from visemic.motion import emotion as emotion_mod
 from visemic.motion import profile as profile_mod
 from visemic.motion.emotion import EmotionTrack, Keyframe
 from visemic.motion.profile import Profile
-from visemic.phonetics import silence
 from visemic.phonetics.arpabet import ARPABET_TO_IPA
-from visemic.prosody import speech_range
+from visemic.stream.gate import FRAME, RATE, EnergyGate
 from visemic.stream.idle import IdleMotion
 
-RATE = 16000                 # the recogniser's sample rate
-FRAME = 0.01                 # the recogniser's (and the energy gate's) frame, seconds
-HOP = int(RATE * FRAME)
 LOOKAHEAD = 0.08             # seconds of audio held back before a frame is computed
 REACH = 0.4                  # seconds beyond which a phone no longer pulls on a frame
 UTTERANCE_MIN = 2.0          # restart the recogniser in a pause once an utterance is this long
 UTTERANCE_MAX = 20.0         # ... and anyway at this length (noise without pauses)
-LEVEL_HISTORY = 10.0         # seconds of levels the noise floor and speech level come from
 CMN_UPDATE = 0.25            # how often (seconds) the recogniser's cepstral mean is updated
-LEVEL_UPDATE = 0.25          # how often (seconds) those two are re-estimated
 MIN_CUE = visemes.MIN_CUE    # shortest non-decisive viseme, seconds
 EMOTION_EASE = 0.3           # seconds a change of emotion (set_emotion) takes by default
 NO_PHONE = ""                # a stretch with no phone: silence
-VOICING_CONTEXT = 0.1        # seconds of earlier audio the pitch of new level frames sees
 
 _MOUTH_COLS = np.array([arkit.INDEX[name] for name in poses.MOUTH])
 _BLINK_COLS = np.array([arkit.INDEX["eyeBlinkLeft"], arkit.INDEX["eyeBlinkRight"]])
@@ -259,17 +252,7 @@ class StreamAnimator:
         self._utt_start = 0          # 16 kHz samples before the current utterance
         self._received = 0           # 16 kHz samples so far
         self._cmn_at = 0             # when the cepstral mean was last updated
-        self._tail = np.zeros(0, np.float32)   # samples not yet a whole 10 ms level frame
-        self._levels: deque[float] = deque(maxlen=int(LEVEL_HISTORY / FRAME))
-        self._level_count = 0        # 10 ms level frames so far
-        self._recent_db = np.zeros(0)  # levels of the last few seconds, for the frames ahead
-        self._recent_start = 0       # level frame index of _recent_db[0]
-        self._floor, self._peak = -90.0, -20.0
-        self._next_update = 0
-        self._quiet_run = 0          # quiet level frames at the end of the stream so far
-        self._voiced_run = 0         # of those, steadily voiced ones in a row (a murmur)
-        self._context = np.zeros(0, np.float32)  # the last VOICING_CONTEXT s of level frames
-        self._pauses: list[list[float]] = []  # [start, end] of pauses ≥ MIN_PAUSE (seconds)
+        self._gate = EnergyGate()
         self._done: list[_Segment] = []   # phones of finished utterances (trimmed as frames go)
         self._current: list[_Segment] = []  # the current utterance's best path
         self._next_frame = 0
@@ -284,6 +267,15 @@ class StreamAnimator:
     def received(self) -> float:
         """Seconds of audio received so far."""
         return self._received / RATE
+
+    @property
+    def _pauses(self) -> list[list[float]]:
+        """The energy gate's pauses held now (for tests)."""
+        return self._gate.pauses
+
+    @property
+    def _recent_db(self) -> np.ndarray:
+        return self._gate.recent_db
 
     @property
     def frames_emitted(self) -> int:
@@ -343,75 +335,13 @@ class StreamAnimator:
             return
         self._decoder.process_raw((x * 32767.0).astype("<i2").tobytes(), False, False)
         self._received += len(x)
-        self._measure(x)
+        self._gate.measure(x, self._next_frame / self.fps - REACH)
         self._read_hypothesis()
         utt = (self._received - self._utt_start) / RATE
-        if (utt >= UTTERANCE_MIN and self._quiet_run * FRAME >= silence.MIN_PAUSE) \
-                or utt >= UTTERANCE_MAX:
+        if (utt >= UTTERANCE_MIN and self._gate.paused) or utt >= UTTERANCE_MAX:
             self._end_utterance()
             self._decoder.start_utt()
             self._utt_start = self._received
-
-    def _measure(self, x: np.ndarray) -> None:
-        """10 ms RMS levels → noise floor, speech level, quiet frames and pauses."""
-        buf = np.concatenate([self._tail, x]) if len(self._tail) else x
-        n = len(buf) // HOP
-        self._tail = buf[n * HOP:].copy()
-        if not n:
-            return
-        frames = buf[:n * HOP].reshape(n, HOP)
-        db = 20.0 * np.log10(np.sqrt(np.mean(np.square(frames), axis=1) + 1e-12) + 1e-9)
-        self._levels.extend(db.tolist())
-        self._level_count += n
-        if self._level_count >= self._next_update:
-            self._floor, self._peak = speech_range(np.fromiter(self._levels, float))
-            self._next_update = self._level_count + int(LEVEL_UPDATE / FRAME)
-        keep = int(2 * REACH / FRAME) + n
-        self._recent_db = np.concatenate([self._recent_db, db])[-keep:]
-        self._recent_start = self._level_count - len(self._recent_db)
-        threshold = max(silence.ABSOLUTE_FLOOR_DB, self._floor + silence.ABOVE_NOISE_DB,
-                        self._peak - silence.BELOW_PEAK_DB)
-        quiet = db <= threshold
-        voiced = self._voiced(frames.reshape(-1), db) if quiet.any() else np.zeros(n, bool)
-        self._context = np.concatenate([self._context, frames.reshape(-1)])[
-            -int(VOICING_CONTEXT * RATE):]
-        min_run = int(round(silence.MIN_PAUSE / FRAME))
-        min_voiced = int(round(silence.MIN_VOICED / FRAME))
-        for i, (q, v) in enumerate(zip(quiet.tolist(), voiced.tolist(), strict=True)):
-            self._voiced_run = self._voiced_run + 1 if q and v else 0
-            if not q or self._voiced_run > min_voiced:
-                self._quiet_run = 0
-                continue
-            end = (self._level_count - n + i + 1) * FRAME
-            if self._voiced_run == min_voiced:
-                # Steady voicing (a murmured "uh", "mm"): speech after all, as offline.
-                self._unpause(end - min_voiced * FRAME)
-                self._quiet_run = 0
-                continue
-            self._quiet_run += 1
-            if self._quiet_run == min_run:
-                self._pauses.append([end - min_run * FRAME, end])
-            elif self._quiet_run > min_run:
-                self._pauses[-1][1] = end
-        # Pauses long gone no longer matter to any frame.
-        horizon = self._next_frame / self.fps - REACH
-        while len(self._pauses) > 1 and self._pauses[0][1] < horizon:
-            self._pauses.pop(0)
-
-    def _voiced(self, samples: np.ndarray, db: np.ndarray) -> np.ndarray:
-        """Per new level frame: steady voicing a little above the noise floor
-        (:func:`visemic.phonetics.silence.steady_voicing`, with some earlier audio as context)."""
-        x = np.concatenate([self._context, samples])
-        steady = silence.steady_voicing(x, RATE)[-len(db):]
-        return steady & (db > max(silence.ABSOLUTE_FLOOR_DB,
-                                  self._floor + silence.ABOVE_FLOOR_VOICED_DB))
-
-    def _unpause(self, t: float) -> None:
-        """End the latest pause at ``t``; drop it if what is left is too short to be one."""
-        if self._pauses and self._pauses[-1][1] > t:
-            self._pauses[-1][1] = t
-            if self._pauses[-1][1] - self._pauses[-1][0] < silence.MIN_PAUSE - 1e-9:
-                self._pauses.pop()
 
     def _read_hypothesis(self) -> None:
         if self._received - self._cmn_at >= CMN_UPDATE * RATE:
@@ -439,12 +369,9 @@ class StreamAnimator:
             if symbol is None:  # silence and fillers
                 continue
             start, end = offset + s.start_frame * FRAME, offset + (s.end_frame + 1) * FRAME
-            if not self._in_pause((start + end) / 2):
+            if not self._gate.in_pause((start + end) / 2):
                 out.append(_Segment(symbol, start, end))
         return out
-
-    def _in_pause(self, t: float) -> bool:
-        return any(a <= t < b for a, b in self._pauses)
 
     # -- frames out -----------------------------------------------------------------------------
 
@@ -537,7 +464,7 @@ class StreamAnimator:
                                 + np.maximum(t - ends, 0) / motion.decay_post))
         mouth = (d * target).sum(axis=1) / (d.sum(axis=1) + 1e-6)
 
-        gain = curves.loudness_gain(self._loudness(times), motion.loudness)
+        gain = curves.loudness_gain(self._gate.loudness(times), motion.loudness)
         mouth[:, _GAIN_COLS] *= gain[:, None]
         jaw, close, roll = mouth[:, _JAW], mouth[:, _CLOSE], mouth[:, _ROLL_LOWER]
         seal = np.zeros(len(times))
@@ -561,19 +488,8 @@ class StreamAnimator:
     def _rest(self, start: float, end: float, first: bool) -> _Pose:
         # A gap is a pause (rest firmly) once it is long enough or known to be silence;
         # an open gap at the stream's end counts only as long as it has lasted so far.
-        long = first or end - start >= curves.REST_GAP or self._in_pause((start + end) / 2)
+        long = first or end - start >= curves.REST_GAP or self._gate.in_pause((start + end) / 2)
         return self._poses.rest_long if long else self._poses.rest_short
-
-    def _loudness(self, times: np.ndarray) -> np.ndarray:
-        """0…1 relative to the running speech level, averaged over 50 ms around each time."""
-        if not len(self._recent_db):
-            return np.zeros(len(times))
-        loud = np.clip((self._recent_db - self._floor) / max(self._peak - self._floor, 1e-3),
-                       0.0, 1.0)
-        src = (self._recent_start + np.arange(len(loud)) + 0.5) * FRAME
-        if len(loud) >= 5:  # 50 ms of 10 ms levels
-            loud = np.convolve(loud, np.full(5, 0.2), mode="same")
-        return np.interp(times, src, loud)
 
     def _viseme(self, phones: list[_Segment], t: float) -> str:
         """The Rhubarb shape at ``t``: the phone's shape (closures and /f v/ a little early),
@@ -608,7 +524,7 @@ class StreamAnimator:
         if prev is None:
             return "X"
         gap = (gap_end if gap_end is not None else self.received) - prev.end
-        if gap < visemes.HOLD_PAUSE and not self._in_pause(t):
+        if gap < visemes.HOLD_PAUSE and not self._gate.in_pause(t):
             shape = visemes.rhubarb_shapes(prev.symbol)[1]
             return shape if shape in "BCH" else "B"
         return "X"
