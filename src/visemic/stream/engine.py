@@ -156,6 +156,14 @@ def _pose_table(motion: Profile | None) -> _PoseTable:
     return _GENERIC_POSES
 
 
+# The phone loop's search. pbeam (the beam on phones leaving a frame for the next phone) is
+# the batch path's 1e-20 narrowed to 1e-7: the recogniser then costs 0.025 s a second of audio
+# instead of 0.040 (its acoustic scores are most of what is left) for the same streamed shapes
+# (bench/stream.py --accuracy: macro hit rate 0.617 vs 0.621 on ../shared/eval, 0.568 vs 0.560
+# on espeak speech); at 1e-5 and wider it starts losing phones (0.586, 0.541).
+DECODER_SEARCH = {"beam": 1e-20, "pbeam": 1e-7, "lw": 2.0, "pip": 0.8}
+
+
 def _decoder() -> pocketsphinx.Decoder:
     """A phone-loop decoder set up as the batch recogniser's (one per stream: it holds state)."""
     model = os.path.join(pocketsphinx.get_model_path(), "en-us")
@@ -165,8 +173,7 @@ def _decoder() -> pocketsphinx.Decoder:
     # dict=None: the phone loop needs no word dictionary, and pocketsphinx would otherwise load
     # its 134,000-word one into every decoder (28 MB a stream; 6 MB without; same phones).
     return pocketsphinx.Decoder(allphone=os.path.join(model, "en-us-phone.lm.bin"), lm=None,
-                                dict=None, loglevel="FATAL", beam=1e-20, pbeam=1e-20, lw=2.0,
-                                pip=0.8, cmninit="50,3,-1")
+                                dict=None, loglevel="FATAL", cmninit="50,3,-1", **DECODER_SEARCH)
 
 
 def _to_float(samples: Any) -> np.ndarray:
@@ -310,8 +317,9 @@ class StreamAnimator:
                 raise VisemicError("this stream has ended (flush was called)")
             x = _to_float(samples)
             if self._resampler is not None:
-                x = self._resampler.resample_chunk(x)
-            self._feed(x)
+                self._feed(self._resampler.resample_chunk(x))
+            else:  # PCM16 goes to the recogniser as it came
+                self._feed(x, samples if samples.dtype == np.int16 else None)
             return self._emit(self._ready_frames())
 
     def flush(self) -> list[StreamFrame]:
@@ -330,10 +338,12 @@ class StreamAnimator:
 
     # -- audio in -------------------------------------------------------------------------------
 
-    def _feed(self, x: np.ndarray) -> None:
+    def _feed(self, x: np.ndarray, pcm: np.ndarray | None = None) -> None:
         if not len(x):
             return
-        self._decoder.process_raw((x * 32767.0).astype("<i2").tobytes(), False, False)
+        if pcm is None:
+            pcm = (x * 32767.0).astype(np.int16)
+        self._decoder.process_raw(pcm.astype("<i2", copy=False).tobytes(), False, False)
         self._received += len(x)
         self._gate.measure(x, self._next_frame / self.fps - REACH)
         self._read_hypothesis()
