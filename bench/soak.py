@@ -1,6 +1,7 @@
 """Soak: many WebSocket streams held open at once against one ``visemic serve`` on loopback.
 
-    python bench/soak.py [--streams 20] [--minutes 10] [--ramp 30]
+    python bench/soak.py                 # the target run: 20 streams held 10 minutes together
+    python bench/soak.py --streams 10 --minutes 2     # a shorter look
 
 Starts a server on 127.0.0.1 (a temporary data directory). ``--streams`` clients each open one
 stream (their starts spread over ``--ramp`` seconds) and send speech into it in real time (40 ms
@@ -247,7 +248,8 @@ def _rss_line(rss: dict[int, float], pgid: int) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--streams", type=int, default=20)
     ap.add_argument("--minutes", type=float, default=10.0,
                     help="how long all streams are held open together")

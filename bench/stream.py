@@ -4,7 +4,7 @@
     python bench/stream.py --url ws://127.0.0.1:8000/v1/stream [--streams 20]
         (against `visemic serve --max-streams 20`; its protocol: PCM16 binary messages, "end")
     python bench/stream.py --accuracy          # streamed vs offline shapes on ../shared/eval
-    python bench/stream.py --speed             # one stream's CPU cost (× real time, one core)
+    python bench/stream.py --speed --chunk 0.04 --seconds 60   # one stream's CPU per audio-second
 
 Latency mode: every stream is fed generated speech (espeak-ng sentences with pauses) in real
 time, one ``--chunk`` of audio whenever that much would have arrived from a microphone, all
@@ -275,12 +275,14 @@ def accuracy(fps: float) -> None:
                   f"{np.median(lags) * 1000:+4.0f} ms")
 
 
-def speed(seconds: float, fps: float) -> None:
-    """CPU cost of one stream: × real time on one core (recogniser alone, and the whole engine)."""
+def speed(seconds: float, fps: float, chunk: float) -> None:
+    """CPU cost of one stream per second of audio (machine-independent enough to compare): the
+    recogniser alone, the whole engine, and the engine with each frame's JSON text (what a
+    server's engine process does per stream)."""
     from visemic.stream import StreamAnimator
     from visemic.stream.engine import _decoder
 
-    chunks = _chunks(speech(seconds, 0), 0.02)
+    chunks = _chunks(speech(seconds, 0), chunk)
     dec = _decoder()
     dec.start_utt()
     t0 = time.process_time()
@@ -288,15 +290,21 @@ def speed(seconds: float, fps: float) -> None:
         dec.process_raw(c.tobytes(), False, False)
         dec.hyp()
     decoding = time.process_time() - t0
-    eng = StreamAnimator(fps=fps)
-    t0 = time.process_time()
-    for c in chunks:
-        eng.push(c)
-    eng.flush()
-    total = time.process_time() - t0
-    print(f"one stream, one core: {seconds / total:.1f}× real time "
-          f"(recogniser alone {seconds / decoding:.1f}×); 20 streams need "
-          f"{20 * total / seconds:.2f} cores")
+    costs = []
+    for as_json in (False, True):
+        eng = StreamAnimator(fps=fps)
+        t0 = time.process_time()
+        for c in chunks:
+            frames = eng.push(c)
+            if as_json:
+                texts = [f.to_json() for f in frames]
+                del texts
+        eng.flush()
+        costs.append((time.process_time() - t0) / seconds)
+    print(f"one stream, {chunk * 1000:.0f} ms chunks, {fps:g} fps: CPU s per second of audio: "
+          f"recogniser alone {decoding / seconds:.4f}, engine {costs[0]:.4f}, engine + JSON "
+          f"{costs[1]:.4f} ({1 / costs[1]:.1f}x real time on one core; 20 streams need "
+          f"{20 * costs[1]:.2f} cores)")
 
 
 def main() -> None:
@@ -316,7 +324,7 @@ def main() -> None:
         accuracy(args.fps)
         return
     if args.speed:
-        speed(args.seconds, args.fps)
+        speed(args.seconds, args.fps, args.chunk)
         return
     print(f"generating {args.streams} × {args.seconds:g} s of speech…", file=sys.stderr)
     base = [speech(args.seconds, seed) for seed in range(min(args.streams, 4))]

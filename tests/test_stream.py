@@ -170,6 +170,17 @@ def test_to_dict_is_json():
     assert len(d["head"]) == 3 and d["viseme"] == "X"
 
 
+def test_to_json_is_the_text_of_to_dict(streamed, speech16):
+    # The server sends to_json(): the same text as json.dumps(to_dict()), compact.
+    _, frames, _ = streamed
+    x, _ = speech16
+    engine = StreamAnimator(emotion="happy:0.6,surprised:0.3", head_motion=2.0, seed=3)
+    more, _ = run(engine, x[:3 * 16000], [480])
+    assert any(f.values.max() > 0.2 for f in more) and any(f.head[0] != 0 for f in more)
+    for f in frames + more:
+        assert f.to_json() == json.dumps(f.to_dict(), separators=(",", ":"))
+
+
 @pytest.mark.parametrize("bad", [
     np.zeros((2, 100), np.float32), np.zeros(10, np.int32), np.array([0.0, np.nan], np.float32),
     [0, 1, 2],
@@ -372,6 +383,26 @@ def test_engine_pool_matches_in_process_engines(speech16):
     assert [f.index for f in frames_a] == [f.index for f in alone]
     assert [f.viseme for f in frames_a] == [f.viseme for f in alone]
     assert len(frames_b) == len(alone)
+
+
+def test_engine_pool_answers_json_texts_without_a_waiting_thread(speech16):
+    # What the server uses: submit() returns a future at once; push_json/flush_json answer the
+    # frames' JSON texts, the same frames as an engine in this process.
+    from visemic.stream.pool import EnginePool
+
+    x, _ = speech16
+    pcm = (x[:3 * 16000] * 32767).astype(np.int16)
+    alone, _ = run(StreamAnimator(fps=FPS), pcm, [640])
+    texts: list[str] = []
+    with EnginePool(processes=1) as pool:
+        stream = pool.open(fps=FPS)
+        futures = [stream.submit("push_json", pcm[i:i + 640]) for i in range(0, len(pcm), 640)]
+        futures.append(stream.submit("flush_json"))
+        for future in futures:
+            texts += future.result(timeout=60)
+        with pytest.raises(VisemicError, match="ended"):
+            stream.submit("push_json", pcm[:10]).result(timeout=60)
+    assert texts == [f.to_json() for f in alone]
 
 
 def test_long_stream_keeps_bounded_state(speech16):

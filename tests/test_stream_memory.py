@@ -33,16 +33,16 @@ def _phones(decoder: pocketsphinx.Decoder, pcm: bytes) -> list[tuple[str, int, i
 
 def _with_dictionary(**settings) -> pocketsphinx.Decoder:
     model = os.path.join(pocketsphinx.get_model_path(), "en-us")
+    search = {"beam": 1e-20, "pbeam": 1e-20, "lw": 2.0, "pip": 0.8} | settings
     return pocketsphinx.Decoder(allphone=os.path.join(model, "en-us-phone.lm.bin"), lm=None,
-                                loglevel="FATAL", beam=1e-20, pbeam=1e-20, lw=2.0, pip=0.8,
-                                **settings)
+                                loglevel="FATAL", **search)
 
 
 def test_stream_decoder_has_no_dictionary_and_hears_the_same_phones(spoken):
     pcm = _pcm(spoken)
     lean = engine._decoder()
     assert lean.lookup_word("hello") is None  # pocketsphinx's 134,000 words not loaded
-    full = _with_dictionary(cmninit="50,3,-1")
+    full = _with_dictionary(cmninit="50,3,-1", **engine.DECODER_SEARCH)
     assert full.lookup_word("hello") is not None
     heard = _phones(lean, pcm)
     assert len(heard) > 20 and heard == _phones(full, pcm)

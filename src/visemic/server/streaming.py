@@ -15,8 +15,9 @@ from the first frame not yet computed (frames already computed, sent or queued, 
 emotion); nothing is answered.
 
 Each connection has its own :class:`visemic.stream.StreamAnimator`, hosted in the engine worker
-processes of :class:`visemic.stream.pool.EnginePool` (streams share nothing); its
-pushes run one after another in a thread pool, off the event loop.
+processes of :class:`visemic.stream.pool.EnginePool` (streams share nothing); its pushes go to
+its worker one after another and are awaited on the event loop, and the worker answers the
+frames as JSON texts, ready to send.
 
 Slow clients: outgoing frames wait in a bounded per-connection queue. While it is full the server
 stops reading audio (back-pressure: the client's sends block in TCP); if it stays full for
@@ -304,21 +305,20 @@ class StreamHub:
                         raise _Close(1009, f"the stream is longer than this server's limit of "
                                            f"{self.limits.max_seconds:g} s of audio")
                     started = time.monotonic()
-                    frames = await loop.run_in_executor(self._executor, engine.push, samples)
+                    texts = await asyncio.wrap_future(engine.submit("push_json", samples))
                     self.load.add(time.monotonic() - started)
-                    await self._enqueue(queue, sender, [_frame_text(f) for f in frames])
+                    await self._enqueue(queue, sender, texts)
                 elif message.get("text") is not None:
                     text = message["text"].strip()
                     if text.startswith("{"):
                         mix, ease = _control(text)
-                        await loop.run_in_executor(self._executor, engine.set_emotion, mix, ease)
+                        await asyncio.wrap_future(engine.submit("emotion", (mix, ease)))
                         continue
                     if text.lower() != "end":
                         raise _Close(1003, "unexpected text message: send binary PCM16 audio, "
                                            'a control message such as {"emotion": "happy:0.6"}, '
                                            "then the text 'end'")
-                    frames = await loop.run_in_executor(self._executor, engine.flush)
-                    texts = [_frame_text(f) for f in frames]
+                    texts = await asyncio.wrap_future(engine.submit("flush_json"))
                     await self._enqueue(queue, sender, [*texts, '{"done":true}', None])
                     await self._drain(queue, sender)
                     return _Close(1000, "done")
@@ -332,7 +332,7 @@ class StreamHub:
             await _stop(sender)
             if engine is not None:  # an abandoned stream's engine is freed (a no-op after flush)
                 try:
-                    await loop.run_in_executor(self._executor, engine.close)
+                    await asyncio.wrap_future(engine.submit("close"))
                 except VisemicError:
                     pass
 
@@ -377,10 +377,6 @@ class StreamHub:
                 except TimeoutError:
                     raise _Close(1008, "client is not reading frames (queue full for "
                                        f"{self.limits.stall_timeout:g} s)") from None
-
-
-def _frame_text(frame: Any) -> str:
-    return json.dumps(frame.to_dict(), separators=(",", ":"))
 
 
 async def _send_all(websocket: WebSocket, queue: asyncio.Queue[str | None]) -> None:

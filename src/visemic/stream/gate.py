@@ -52,7 +52,8 @@ class EnergyGate:
         if not n:
             return
         frames = buf[:n * HOP].reshape(n, HOP)
-        db = 20.0 * np.log10(np.sqrt(np.mean(np.square(frames), axis=1) + 1e-12) + 1e-9)
+        # The mean square as np.mean computes it (the same sum, divided by the count).
+        db = 20.0 * np.log10(np.sqrt(np.square(frames).sum(axis=1) / HOP + 1e-12) + 1e-9)
         self._levels.extend(db.tolist())
         self.count += n
         if self.count >= self._next_update:

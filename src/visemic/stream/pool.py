@@ -11,14 +11,20 @@ chunks always to the same worker, in order); :meth:`EnginePool.open` returns a
     frames = stream.push(chunk)
     frames += stream.flush()
     pool.close()
+
+A server on an event loop uses :meth:`RemoteStream.submit` instead: it returns a
+:class:`concurrent.futures.Future` at once (``asyncio.wrap_future`` awaits it), and
+``"push_json"``/``"flush_json"`` answer the frames as JSON texts (:meth:`StreamFrame.to_json`),
+encoded in the worker: no thread waits on the answer and no frame object crosses the pipe.
 """
 
 from __future__ import annotations
 
 import itertools
 import multiprocessing
+import queue
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 import numpy as np
@@ -70,6 +76,8 @@ def _worker(conn: Any) -> None:
                 result: Any = None
             elif op == "push":
                 result = live(sid).push(payload)
+            elif op == "push_json":
+                result = [f.to_json() for f in live(sid).push(payload)]
             elif op == "emotion":
                 live(sid).set_emotion(*payload)
                 result = None
@@ -79,11 +87,13 @@ def _worker(conn: Any) -> None:
             elif op == "close":  # the client went away: drop the engine unflushed
                 engines.pop(sid, None)
                 result = None
-            else:  # flush (also ends the stream)
+            else:  # flush or flush_json (also ends the stream)
                 engine = engines.pop(sid, None)
                 result = engine.flush() if engine is not None else []
+                if op == "flush_json":
+                    result = [f.to_json() for f in result]
             conn.send((rid, True, result))
-            if op in ("close", "flush", "warm"):
+            if op in ("close", "flush", "flush_json", "warm"):
                 # A stream's decoder (~25 MB) is freed: give it back to the system, or the
                 # process's size creeps up with the streams that come and go.
                 engine = None
@@ -95,8 +105,25 @@ def _worker(conn: Any) -> None:
             conn.send((rid, False, internal_error(exc, "stream engine")))
 
 
+def _settle(future: Future, value: Any, ok: bool) -> None:
+    """Give ``future`` its answer, unless its caller has cancelled it (an awaiting connection
+    that closed): the answer is dropped then."""
+    try:
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+    except InvalidStateError:
+        pass
+
+
+_STOP = object()  # tells a worker's sender thread to stop the worker and itself
+
+
 class _Worker:
-    """One worker process and the thread that routes its answers to the waiting callers."""
+    """One worker process, the thread that sends it requests in order (so that callers, an
+    event loop among them, never wait on the pipe) and the one that routes its answers to the
+    callers' futures."""
 
     def __init__(self, ctx: Any, on_exit: Any = None) -> None:
         self.on_exit = on_exit
@@ -108,8 +135,27 @@ class _Worker:
         self.pending: dict[int, Future] = {}
         self.lock = threading.Lock()
         self.ids = itertools.count()
+        self.outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
+        self.sender = threading.Thread(target=self._send, daemon=True)
+        self.sender.start()
+
+    def _send(self) -> None:
+        while True:
+            request = self.outbox.get()
+            try:
+                if request is _STOP:
+                    self.conn.send(None)
+                    return
+                self.conn.send(request)
+            except (OSError, ValueError):  # the process is gone; the reader fails the rest
+                if request is _STOP:
+                    return
+                future = self.pending.pop(request[0], None)
+                if future is not None:
+                    _settle(future, VisemicError("the streaming engine stopped; reconnect"),
+                            False)
 
     def _read(self) -> None:
         while True:
@@ -118,15 +164,12 @@ class _Worker:
             except (EOFError, OSError):
                 break
             future = self.pending.pop(rid)
-            if ok:
-                future.set_result(result)
-            else:
-                future.set_exception(VisemicError(result))
+            _settle(future, result if ok else VisemicError(result), ok)
         with self.lock:
             self.dead = True
             waiting, self.pending = list(self.pending.values()), {}
         for future in waiting:
-            future.set_exception(VisemicError("the streaming engine stopped; reconnect"))
+            _settle(future, VisemicError("the streaming engine stopped; reconnect"), False)
         if self.on_exit is not None:
             self.on_exit(self)
 
@@ -134,19 +177,18 @@ class _Worker:
     def alive(self) -> bool:
         return not self.dead and self.process.is_alive()
 
-    def call(self, sid: int, op: str, payload: Any) -> Any:
+    def submit(self, sid: int, op: str, payload: Any) -> Future:
         future: Future = Future()
         with self.lock:
             if self.dead:
                 raise VisemicError("the streaming engine stopped; reconnect")
             rid = next(self.ids)
             self.pending[rid] = future
-            try:
-                self.conn.send((rid, sid, op, payload))
-            except (OSError, ValueError):  # the process is gone; the reader fails the rest
-                self.pending.pop(rid, None)
-                raise VisemicError("the streaming engine stopped; reconnect") from None
-        return future.result()
+            self.outbox.put((rid, sid, op, payload))
+        return future
+
+    def call(self, sid: int, op: str, payload: Any) -> Any:
+        return self.submit(sid, op, payload).result()
 
 
 class RemoteStream:
@@ -174,6 +216,12 @@ class RemoteStream:
         """Release the engine without flushing (a stream abandoned midway); idempotent."""
         with self._lock:
             self._worker.call(self._sid, "close", None)
+
+    def submit(self, op: str, payload: Any = None) -> Future:
+        """Send ``op`` (``push``, ``push_json``, ``flush``, ``flush_json``, ``emotion`` (payload
+        ``(mix, ease)``) or ``close``) without waiting: the answer comes in the future. The
+        caller keeps one stream's calls in order (awaiting each before the next)."""
+        return self._worker.submit(self._sid, op, payload)
 
 
 class EnginePool:
@@ -232,10 +280,7 @@ class EnginePool:
         with self._lock:
             self._closed = True
         for w in self._workers:
-            try:
-                w.conn.send(None)
-            except OSError:
-                pass
+            w.outbox.put(_STOP)
             w.process.join(timeout=5)
             w.conn.close()
 
