@@ -396,7 +396,9 @@ def test_engine_pool_answers_json_texts_without_a_waiting_thread(speech16):
     texts: list[str] = []
     with EnginePool(processes=1) as pool:
         stream = pool.open(fps=FPS)
-        futures = [stream.submit("push_json", pcm[i:i + 640]) for i in range(0, len(pcm), 640)]
+        # Arrays, or PCM16LE bytes as the server's socket gives them.
+        futures = [stream.submit("push_json", pcm[i:i + 640] if i % 1280 else
+                                 pcm[i:i + 640].tobytes()) for i in range(0, len(pcm), 640)]
         futures.append(stream.submit("flush_json"))
         for future in futures:
             texts += future.result(timeout=60)

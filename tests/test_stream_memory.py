@@ -92,11 +92,14 @@ def _hub(active: int, fresh: int, load_per_stream: float):
 
 
 def test_admission_counts_measured_streams_at_what_they_cost():
-    # 19 streams measured at 0.06 s a second (1.14 s of 2 engines, 57 %): a 20th fits, though
-    # 20 at the floor's 0.1 would not (100 %).
+    # 19 streams measured at 0.06 s a second (1.14 s of 2 engines, 57 %): a 20th fits.
     assert _hub(19, 0, 0.06)._admit()
-    # The same 19 just opened, unmeasured: counted at the floor, 20 would be too many.
-    assert not _hub(19, 19, 0.06)._admit()
+    # Streams just opened, unmeasured, count at the floor (0.06 s a second): 23 fit in 75 %
+    # of 2 engines (69 %), 30 would not (90 %).
+    assert _hub(22, 22, 0.0)._admit()
+    assert not _hub(29, 29, 0.0)._admit()
+    # Measured streams that cost less than the floor count at what they cost.
+    assert _hub(29, 0, 0.03)._admit()
     # Measured streams that cost more than the floor count at what they cost.
     assert not _hub(14, 0, 0.11)._admit()
     assert _hub(12, 0, 0.11)._admit()

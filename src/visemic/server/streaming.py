@@ -48,7 +48,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from visemic.errors import VisemicError
@@ -69,7 +68,9 @@ class StreamLimits:
     max_seconds: float | None = 3600.0   # audio one stream may send (the server's max duration)
     max_load: float = 0.75            # engine busy fraction above which new streams are refused
     load_window: float = 10.0         # seconds over which the load is measured
-    stream_cost: float = 0.1          # engine s per s of audio a stream not yet measured costs
+    # Engine s per s of audio a stream not yet measured is taken to cost: a little above what
+    # one costs (0.04 on an idle core; bench/stream.py --speed).
+    stream_cost: float = 0.06
 
 
 class Load:
@@ -229,8 +230,8 @@ class StreamHub:
         stream and those opened within the last ``load_window`` (not fully in the measure yet,
         so that a burst of connections is judged before its audio arrives) at the cost each of
         the streams already measured, never less than ``stream_cost``. Once measured, streams
-        count at what they really cost: the floor no longer caps how many run (at 0.1 s a
-        second on 2 cores it held every server to 15 streams, whatever they cost)."""
+        count at what they really cost: the floor no longer caps how many run (at 0.06 s a
+        second on 2 cores it would hold every server to 25 streams, whatever they cost)."""
         if not self.active:
             return True
         load = self.load.value
@@ -298,14 +299,14 @@ class StreamHub:
             while True:
                 message = await self._receive(websocket)
                 if message.get("bytes") is not None:
-                    samples = self._samples(message["bytes"])
-                    received += samples.size
+                    pcm = self._pcm(message["bytes"])
+                    received += len(pcm) // 2
                     if self.limits.max_seconds is not None \
                             and received > self.limits.max_seconds * rate:
                         raise _Close(1009, f"the stream is longer than this server's limit of "
                                            f"{self.limits.max_seconds:g} s of audio")
                     started = time.monotonic()
-                    texts = await asyncio.wrap_future(engine.submit("push_json", samples))
+                    texts = await asyncio.wrap_future(engine.submit("push_json", pcm))
                     self.load.add(time.monotonic() - started)
                     await self._enqueue(queue, sender, texts)
                 elif message.get("text") is not None:
@@ -338,7 +339,9 @@ class StreamHub:
 
     async def _receive(self, websocket: WebSocket) -> dict[str, Any]:
         try:
-            message = await asyncio.wait_for(websocket.receive(), self.limits.idle_timeout)
+            # asyncio.timeout, not wait_for: no task made per message (25 a second a stream).
+            async with asyncio.timeout(self.limits.idle_timeout):
+                message = await websocket.receive()
         except TimeoutError:
             raise _Close(1008, f"no message for {self.limits.idle_timeout:g} s") from None
         if message["type"] == "websocket.disconnect":
@@ -356,12 +359,12 @@ class StreamHub:
         if sender.exception() is not None:
             raise WebSocketDisconnect(1006)
 
-    def _samples(self, data: bytes) -> np.ndarray:
+    def _pcm(self, data: bytes) -> bytes:
         if len(data) > self.limits.max_message_bytes:
             raise _Close(1009, f"audio message over {self.limits.max_message_bytes} bytes")
         if len(data) % 2:
             raise _Close(1007, "audio must be PCM16LE: an even number of bytes per message")
-        return np.frombuffer(data, dtype="<i2")
+        return data  # PCM16LE, as the engine worker takes it
 
     async def _enqueue(self, queue: asyncio.Queue[str | None], sender: asyncio.Task[None],
                        items: list[str | None]) -> None:

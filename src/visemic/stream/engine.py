@@ -374,14 +374,12 @@ class StreamAnimator:
             # often adapts a stream to its microphone within a second.
             self._decoder.get_cmn(True)
             self._cmn_at = self._received
-        if self._decoder.hyp() is None:
-            self._current = []
-            return
+        # seg() alone (None before the first path): hyp() would walk the path a second time.
         self._current = self._segments(self._decoder.seg())
 
     def _end_utterance(self) -> None:
         self._decoder.end_utt()
-        if self._decoder.hyp() is not None:
+        if self._decoder.seg() is not None:
             self._current = self._segments(self._decoder.seg())
         self._done.extend(self._current)
         self._current = []
