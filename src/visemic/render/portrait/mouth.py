@@ -36,9 +36,11 @@ INSIDE_FROM_LIPS = 0.8  # the wet inside of the mouth, before its shade
 # the upper lip's shadow) and low down above the tongue, where the light through the opening
 # falls; the corners take less. Real open mouths are dark red inside, not black: the tongue
 # fills most of a wide opening, with a dark band under the upper teeth and in the corners.
-ROOF_LIGHT, FLOOR_LIGHT = 0.28, 0.5
+ROOF_LIGHT, FLOOR_LIGHT = 0.4, 0.62
 TONGUE_FROM_LIPS = 0.82
-TONGUE_FILL = 0.62  # share of the room between the rows of teeth the tongue's back fills
+# The share of the room between the rows of teeth the tongue's back fills, once that room is
+# TONGUE_ROOM eye distances (less in a narrower opening).
+TONGUE_FILL, TONGUE_ROOM = 0.62, 0.12
 # The lips' inner rims: the shadow they cast into the opening (its darkest share and its width
 # in eye distances), and the lower lip's soft shadow just above its edge.
 RIM_SHADE, RIM_WIDTH, LOWER_LIP_SHADE = 0.55, 0.018, 0.25
@@ -227,7 +229,7 @@ class MouthPainter:
         mid = np.abs(s) < 0.8
         if int(mid.sum()) >= 3:
             arch = np.polyval(np.polyfit(s[mid], lip_low[mid], 2), s)
-            edge_low = np.maximum(edge_low, np.minimum(arch, lip_low) - LOWER_CROWN * iod)
+            edge_low = np.maximum(edge_low, arch - LOWER_CROWN * iod)
 
         top = lips_inner[:11]
         lip_up = np.interp(gx, *top[np.argsort(top[:, 0])].T)
@@ -246,7 +248,9 @@ class MouthPainter:
         # as the jaw drops, its back rises into view and fills the lower part of the opening.
         room = np.maximum(edge_low - edge_up, 0.0)
         dome = np.sqrt(np.clip(1.0 - (s / 0.9) ** 2, 0.0, 1.0))
-        tongue_top = edge_low - np.maximum(0.045 * iod, TONGUE_FILL * room) * dome
+        # (a slightly open mouth shows the dark between the teeth; the wider, the more tongue)
+        fill = TONGUE_FILL * np.clip(room / (TONGUE_ROOM * iod), 0.0, 1.0)
+        tongue_top = edge_low - np.maximum(0.045 * iod, fill * room) * dome
         tip = float(np.clip(tongue_out, 0.0, 1.0))
         # How far the tip has come forward between the teeth (0 up to TONGUE_BEHIND: raised
         # behind the upper teeth, /l/; 1 from tongueOut 0.25, /θ ð/).
