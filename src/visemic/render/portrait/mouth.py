@@ -37,10 +37,11 @@ INSIDE_FROM_LIPS = 0.8  # the wet inside of the mouth, before its shade
 # falls; the corners take less. Real open mouths are dark red inside, not black: the tongue
 # fills most of a wide opening, with a dark band under the upper teeth and in the corners.
 ROOF_LIGHT, FLOOR_LIGHT = 0.4, 0.62
+SLIT_LIGHT = 0.35  # … times this where the teeth leave only a slit between them
 TONGUE_FROM_LIPS = 0.82
-# The share of the room between the rows of teeth the tongue's back fills, once that room is
-# TONGUE_ROOM eye distances (less in a narrower opening).
-TONGUE_FILL, TONGUE_ROOM = 0.62, 0.12
+# The share of the room between the rows of teeth the tongue's back fills once the lips are
+# TONGUE_ROOM eye distances further apart than the teeth take (TEETH_SHOW), less before.
+TONGUE_FILL, TONGUE_ROOM, TEETH_SHOW = 0.62, 0.12, 0.1
 # The lips' inner rims: the shadow they cast into the opening (its darkest share and its width
 # in eye distances), and the lower lip's soft shadow just above its edge.
 RIM_SHADE, RIM_WIDTH, LOWER_LIP_SHADE = 0.55, 0.018, 0.25
@@ -223,25 +224,30 @@ class MouthPainter:
         edge_low = np.interp(gx, teeth_lower[order, 0], teeth_lower[order, 1])
         bottom = lips_inner[[0, *range(11, len(lips_inner)), 10]]
         lip_low = np.interp(gx, *bottom[np.argsort(bottom[:, 0])].T)
-        # The lower teeth show their edges just above the lower lip, however far the lip is
-        # pulled down (mouthLowerDown): they do not hang in the opening above it. Their row is
-        # an arch (a parabola through the lip's inner edge), not the lip's kinks.
+        top = lips_inner[:11]
+        lip_up = np.interp(gx, *top[np.argsort(top[:, 0])].T)
+        # How wide the way in for the light is: a slit between the teeth shows the dark inside,
+        # a wide opening lets light onto the tongue and the floor of the mouth.
+        wide = np.clip((lip_low - lip_up - TEETH_SHOW * iod) / (TONGUE_ROOM * iod), 0.0, 1.0)
+        # In a wide opening the lower teeth show their edges just above the lower lip, however
+        # far it is pulled down (mouthLowerDown): they do not hang in the opening above it. In
+        # a narrow one the lip covers them. Their row is an arch (a parabola through the lip's
+        # inner edge), not the lip's kinks.
         mid = np.abs(s) < 0.8
         if int(mid.sum()) >= 3:
             arch = np.polyval(np.polyfit(s[mid], lip_low[mid], 2), s)
-            edge_low = np.maximum(edge_low, arch - LOWER_CROWN * iod)
+            edge_low = np.maximum(edge_low, arch - LOWER_CROWN * iod * wide)
 
-        top = lips_inner[:11]
-        lip_up = np.interp(gx, *top[np.argsort(top[:, 0])].T)
         # Down the opening: 0 at the upper lip's inner edge, 1 at the lower lip's.
         down = np.clip((gy - lip_up[None, :]) / np.maximum(lip_low - lip_up, 1.0)[None, :],
                        0.0, 1.0)
 
         # Cavity: the lips' colour in shade, darkest under the upper teeth (the roof of the
-        # mouth) and in the corners (the cheeks), a little lighter low down towards the tongue,
-        # where the light through the opening falls.
-        corner = np.clip(1.0 - 0.55 * s * s, 0.3, 1.0)[None, :]
-        light = (ROOF_LIGHT + (FLOOR_LIGHT - ROOF_LIGHT) * down) * corner
+        # mouth) and in the corners (the cheeks), lighter low down towards the tongue, where
+        # the light through the opening falls.
+        corner = np.clip(1.0 - 0.55 * s * s, 0.3, 1.0)
+        light = (ROOF_LIGHT + (FLOOR_LIGHT - ROOF_LIGHT) * down) * \
+            (corner * (SLIT_LIGHT + (1.0 - SLIT_LIGHT) * wide))[None, :]
         layer = (self.inside[None, None, :] * light[:, :, None]).astype(np.float32)
 
         # Tongue: it lies on the floor of the mouth behind the lower teeth; seen from the front
@@ -249,7 +255,7 @@ class MouthPainter:
         room = np.maximum(edge_low - edge_up, 0.0)
         dome = np.sqrt(np.clip(1.0 - (s / 0.9) ** 2, 0.0, 1.0))
         # (a slightly open mouth shows the dark between the teeth; the wider, the more tongue)
-        fill = TONGUE_FILL * np.clip(room / (TONGUE_ROOM * iod), 0.0, 1.0)
+        fill = TONGUE_FILL * wide
         tongue_top = edge_low - np.maximum(0.045 * iod, fill * room) * dome
         tip = float(np.clip(tongue_out, 0.0, 1.0))
         # How far the tip has come forward between the teeth (0 up to TONGUE_BEHIND: raised
