@@ -3,17 +3,20 @@
 Painted into the opening between the (warped) inner lips. Everything is computed per pixel of
 the opening's bounding box (NumPy, no per-tooth drawing calls):
 
-- the cavity is the lips' own colour, much darker, and darker still away from the lips towards
-  the throat;
+- the cavity is the lips' own colour in shade, dark red rather than black: darkest under the
+  upper teeth (the roof of the mouth) and in the corners, lighter low down where the light
+  through the opening falls, and darker all over when the lips leave only a slit between the
+  teeth; the lips' rims cast a soft shadow into it;
 - the upper teeth are a row of individual teeth along an arch seen from the front (central and
   lateral incisors, canines, premolars: narrower towards the corners, where the arch turns
   away), each lighter in its middle, with a dark seam between neighbours, rounded corners and a
-  scalloped gum line above; the lower teeth show their edges above the lower lip as the jaw
-  opens, in the upper lip's shade;
-- the tongue lies behind the lower teeth as a mound, lit on top; a little ``tongueOut`` (up to
+  scalloped gum line above; as the lips part wide, the lower teeth show their edges just above
+  the lower lip, in the upper lip's shade;
+- the tongue lies behind the lower teeth, its back filling more of the opening the wider it
+  is, lit at the front; a little ``tongueOut`` (up to
   :data:`~visemic.motion.poses.TONGUE_BEHIND`, /l/) raises its tip behind the upper teeth, more
   brings the tip forward over the lower teeth, between both rows (/θ ð/);
-- colours come from the portrait (its lips and skin); the edges are anti-aliased and blended;
+- colours come from the portrait (its lips and skin); the edges are soft and blended;
   then the painted layer is blurred and grained like the picture around it (its sharpness and
   noise are measured from the image once), so that it does not look pasted on.
 """
