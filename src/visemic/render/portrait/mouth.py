@@ -28,7 +28,6 @@ import numpy as np
 
 from visemic.motion.poses import TONGUE_BEHIND
 from visemic.render.portrait import mesh
-from visemic.render.portrait.rig_tables import LOWER_TEETH
 
 _SHIFT = 4
 _ONE = float(1 << _SHIFT)
@@ -240,8 +239,7 @@ class MouthPainter:
         mid = np.abs(s) < 0.8
         if int(mid.sum()) >= 3:
             arch = np.polyval(np.polyfit(s[mid], lip_low[mid], 2), s)
-            show = np.maximum(LOWER_CROWN * wide, LOWER_TEETH)  # (at least as at rest)
-            edge_low = np.maximum(edge_low, arch - show * iod)
+            edge_low = np.maximum(edge_low, arch - LOWER_CROWN * iod * wide)
 
         # Down the opening: 0 at the upper lip's inner edge, 1 at the lower lip's.
         down = np.clip((gy - lip_up[None, :]) / np.maximum(lip_low - lip_up, 1.0)[None, :],
