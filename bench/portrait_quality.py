@@ -17,6 +17,10 @@ For each portrait in DIR (default ../shared/samples/portraits, if there) and for
   target ≥ 40 dB);
 - lip sync: Pearson r of the inner-lip gap Face Mesh measures on rendered frames against
   jawOpen on a jaw-only curve (target ≥ 0.8);
+- open vowel: the inner-lip gap Face Mesh measures at the widest frame (the stressed /ɑ/,
+  jawOpen about 0.9) of "My father saw a boot." spoken by espeak-ng and animated with its
+  transcript, in eye distances (real talking faces, tracked the same way on the clips of
+  bench/lip_motion.py: widest 0.17-0.48, median speaker 0.28);
 - frames/s of the renderer with the picture scaled to 512×512, on one core (goal ≥ 60), by
   the clock and by the CPU time used;
 - emotions at intensity 0.8, measured by Face Mesh on the rendered frames against neutral:
@@ -57,6 +61,7 @@ POSES: dict[str, dict[str, float]] = {
     "turn": {"headYaw": 15.0, "jawOpen": 0.4},
 }
 INTENSITY = 0.8
+OPEN_VOWEL_TEXT = "My father saw a boot."
 
 
 def frame_of(named: dict[str, float]) -> np.ndarray:
@@ -179,6 +184,20 @@ def lip_sync(renderer: Any, meter: Any) -> float:
             measured.append(m[0])
             used.append(j)
     return float(np.corrcoef(measured, used)[0, 1]) if len(used) > 10 else float("nan")
+
+
+def widest_vowel() -> tuple[np.ndarray, list[str]]:
+    """The curve row (head still) of the widest frame of OPEN_VOWEL_TEXT spoken by espeak-ng,
+    animated with its transcript, and the curves' channels."""
+    import visemic
+    from visemic.phonetics import espeak
+
+    audio, _ = espeak.synthesize(OPEN_VOWEL_TEXT, "en-us")
+    animation = visemic.animate(audio, text=OPEN_VOWEL_TEXT).animation
+    jaw = animation.values[:, animation.channels.index("jawOpen")]
+    row = animation.values[int(np.argmax(jaw))].copy()
+    row[52:] = 0.0
+    return row, list(animation.channels)
 
 
 def fps_512(image: np.ndarray, frames: int) -> tuple[float, float]:
@@ -364,8 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         args.sheets.mkdir(parents=True, exist_ok=True)
     meter = MouthMeter()
     animation = speech_animation()
+    vowel, vowel_channels = widest_vowel()
     print("portrait               face  first frame dB (as rendered / mp4 / mp4 fast-rgb)  "
-          "mp4 kB  still dB (crop, far)  r(jaw)  frames/s 512²")
+          "mp4 kB  still dB (crop, far)  r(jaw)  gap /ɑ/  frames/s 512²")
     table = {}
     for name, picture in pictures.items():
         renderer = PortraitRenderer(picture)
@@ -373,11 +393,13 @@ def main(argv: list[str] | None = None) -> int:
         rendered, decoded, fast, size = first_frame(renderer, image, animation)
         worst_out, worst_far = still_regions(renderer, image, animation)
         r = lip_sync(renderer, meter)
+        measured = meter(renderer.render(vowel, vowel_channels)[:, :, :3])
+        gap = measured[0] if measured else float("nan")
         speed, speed_cpu = fps_512(picture, args.frames)
         face = renderer.rig.iod
         print(f"{name:22s} {face:4.0f}  {rendered:5.1f} / {decoded:4.1f} / {fast:4.1f}"
               f"{'':29s}{size / 1024:6.0f}  {worst_out:5.1f} , {worst_far:5.1f}        "
-              f"{r:5.3f}   {speed:4.0f} "
+              f"{r:5.3f}   {gap:5.3f}   {speed:4.0f} "
               f"({speed_cpu:.0f} cpu)")
         table[name] = emotions(renderer)
         if args.sheets:

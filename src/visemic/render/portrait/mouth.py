@@ -3,17 +3,20 @@
 Painted into the opening between the (warped) inner lips. Everything is computed per pixel of
 the opening's bounding box (NumPy, no per-tooth drawing calls):
 
-- the cavity is the lips' own colour, much darker, and darker still away from the lips towards
-  the throat;
+- the cavity is the lips' own colour in shade, dark red rather than black: darkest under the
+  upper teeth (the roof of the mouth) and in the corners, lighter low down where the light
+  through the opening falls, and darker all over when the lips leave only a slit between the
+  teeth; the lips' rims cast a soft shadow into it;
 - the upper teeth are a row of individual teeth along an arch seen from the front (central and
   lateral incisors, canines, premolars: narrower towards the corners, where the arch turns
   away), each lighter in its middle, with a dark seam between neighbours, rounded corners and a
-  scalloped gum line above; the lower teeth show their edges above the lower lip as the jaw
-  opens, in the upper lip's shade;
-- the tongue lies behind the lower teeth as a mound, lit on top; a little ``tongueOut`` (up to
+  scalloped gum line above; as the lips part wide, the lower teeth show their edges just above
+  the lower lip, in the upper lip's shade;
+- the tongue lies behind the lower teeth, its back filling more of the opening the wider it
+  is, lit at the front; a little ``tongueOut`` (up to
   :data:`~visemic.motion.poses.TONGUE_BEHIND`, /l/) raises its tip behind the upper teeth, more
   brings the tip forward over the lower teeth, between both rows (/θ ð/);
-- colours come from the portrait (its lips and skin); the edges are anti-aliased and blended;
+- colours come from the portrait (its lips and skin); the edges are soft and blended;
   then the painted layer is blurred and grained like the picture around it (its sharpness and
   noise are measured from the image once), so that it does not look pasted on.
 """
@@ -31,18 +34,31 @@ _ONE = float(1 << _SHIFT)
 # Reference enamel (0…1 RGB) before matching to the portrait's light.
 TEETH = np.array([0.95, 0.93, 0.87])
 # Shares of the lip colour.
-CAVITY_FROM_LIPS = 0.45  # the cavity next to the lips
-THROAT_FROM_LIPS = 0.12  # deep inside
-TONGUE_FROM_LIPS = 0.75
+INSIDE_FROM_LIPS = 0.8  # the wet inside of the mouth, before its shade
+# The cavity's light (shares of that colour): under the upper teeth (the roof of the mouth, in
+# the upper lip's shadow) and low down above the tongue, where the light through the opening
+# falls; the corners take less. Real open mouths are dark red inside, not black: the tongue
+# fills most of a wide opening, with a dark band under the upper teeth and in the corners.
+ROOF_LIGHT, FLOOR_LIGHT = 0.4, 0.62
+SLIT_LIGHT = 0.35  # … times this where the teeth leave only a slit between them
+TONGUE_FROM_LIPS = 0.82
+# The share of the room between the rows of teeth the tongue's back fills once the lips are
+# TONGUE_ROOM eye distances further apart than the teeth take (TEETH_SHOW), less before.
+TONGUE_FILL, TONGUE_ROOM, TEETH_SHOW = 0.62, 0.12, 0.1
+# The lips' inner rims: the shadow they cast into the opening (its darkest share and its width
+# in eye distances), and the lower lip's soft shadow just above its edge.
+RIM_SHADE, RIM_WIDTH, LOWER_LIP_SHADE = 0.55, 0.018, 0.25
+EDGE_SOFT = 0.004  # the opening's edge is blurred over at least this much (eye distances)
 GUM_FROM_LIPS = 1.05
 INSIDE_TINT = np.array([1.1, 0.75, 0.8])  # the inside of the mouth is redder than the lips
-LOWER_TEETH_LIGHT = 0.6  # the lower teeth sit in the upper lip's and the tongue's shade
+LOWER_TEETH_LIGHT = 0.8  # the lower teeth sit in the upper lip's and the tongue's shade
 # Teeth widths along the arch from the midline (mm: central and lateral incisor, canine,
 # premolars, molar) and the arch length (mm) seen at the mouth's corners.
 UPPER_WIDTHS = (8.5, 6.5, 7.5, 7.0, 6.5, 10.0)
 LOWER_WIDTHS = (5.4, 5.9, 7.0, 7.0, 7.0, 11.0)
 ARCH_AT_CORNER = 29.0
 TOOTH_HEIGHT = 0.13  # visible crown of an upper central incisor (eye distances)
+LOWER_CROWN = 0.03  # the most of the lower incisors' crowns that shows above the lower lip
 GUM_HEIGHT = 0.05
 # How much the painted layer is blurred to match a picture of a given sharpness (see
 # MouthPainter._match_sharpness): candidate Gaussian sigmas, in pixels.
@@ -110,8 +126,7 @@ class MouthPainter:
             skin = np.array([200.0, 160.0, 140.0])
         if lips is None:
             lips = skin * np.array([0.9, 0.6, 0.6])
-        self.cavity = lips * CAVITY_FROM_LIPS * INSIDE_TINT
-        self.throat = lips * THROAT_FROM_LIPS * INSIDE_TINT
+        self.inside = np.clip(lips * INSIDE_FROM_LIPS * INSIDE_TINT, 0, 255)
         self.tongue = np.clip(lips * TONGUE_FROM_LIPS + 0.12 * skin, 0, 255)
         self.gum = np.clip(lips * GUM_FROM_LIPS + 0.1 * skin, 0, 255)
         # Teeth: about as light as the skin (they sit in the lips' shade), a little of its tint.
@@ -212,15 +227,39 @@ class MouthPainter:
         edge_low = np.interp(gx, teeth_lower[order, 0], teeth_lower[order, 1])
         bottom = lips_inner[[0, *range(11, len(lips_inner)), 10]]
         lip_low = np.interp(gx, *bottom[np.argsort(bottom[:, 0])].T)
+        top = lips_inner[:11]
+        lip_up = np.interp(gx, *top[np.argsort(top[:, 0])].T)
+        # How wide the way in for the light is: a slit between the teeth shows the dark inside,
+        # a wide opening lets light onto the tongue and the floor of the mouth.
+        wide = np.clip((lip_low - lip_up - TEETH_SHOW * iod) / (TONGUE_ROOM * iod), 0.0, 1.0)
+        # In a wide opening the lower teeth show their edges just above the lower lip, however
+        # far it is pulled down (mouthLowerDown): they do not hang in the opening above it. In
+        # a narrow one the lip covers them. Their row is an arch (a parabola through the lip's
+        # inner edge), not the lip's kinks.
+        mid = np.abs(s) < 0.8
+        if int(mid.sum()) >= 3:
+            arch = np.polyval(np.polyfit(s[mid], lip_low[mid], 2), s)
+            edge_low = np.maximum(edge_low, arch - LOWER_CROWN * iod * wide)
 
-        # Cavity: the lips' colour, darker away from the lips (the throat is darkest).
-        depth = cv2.GaussianBlur(a, (0, 0), max(0.06 * iod, 1.0))
-        deep = np.clip(depth * 1.5 - 0.45, 0.0, 1.0)[:, :, None]
-        layer = self.cavity + (self.throat - self.cavity) * deep
-        layer = layer.astype(np.float32)
+        # Down the opening: 0 at the upper lip's inner edge, 1 at the lower lip's.
+        down = np.clip((gy - lip_up[None, :]) / np.maximum(lip_low - lip_up, 1.0)[None, :],
+                       0.0, 1.0)
 
-        # Tongue: a mound behind the lower teeth, its top lit; its tip forward on tongueOut.
-        tongue_top = edge_low - (0.025 + 0.02 * (1 - s * s)) * iod
+        # Cavity: the lips' colour in shade, darkest under the upper teeth (the roof of the
+        # mouth) and in the corners (the cheeks), lighter low down towards the tongue, where
+        # the light through the opening falls.
+        corner = np.clip(1.0 - 0.55 * s * s, 0.3, 1.0)
+        light = (ROOF_LIGHT + (FLOOR_LIGHT - ROOF_LIGHT) * down) * \
+            (corner * (SLIT_LIGHT + (1.0 - SLIT_LIGHT) * wide))[None, :]
+        layer = (self.inside[None, None, :] * light[:, :, None]).astype(np.float32)
+
+        # Tongue: it lies on the floor of the mouth behind the lower teeth; seen from the front
+        # as the jaw drops, its back rises into view and fills the lower part of the opening.
+        room = np.maximum(edge_low - edge_up, 0.0)
+        dome = np.sqrt(np.clip(1.0 - (s / 0.9) ** 2, 0.0, 1.0))
+        # (a slightly open mouth shows the dark between the teeth; the wider, the more tongue)
+        fill = TONGUE_FILL * wide
+        tongue_top = edge_low - np.maximum(0.045 * iod, fill * room) * dome
         tip = float(np.clip(tongue_out, 0.0, 1.0))
         # How far the tip has come forward between the teeth (0 up to TONGUE_BEHIND: raised
         # behind the upper teeth, /l/; 1 from tongueOut 0.25, /θ ð/).
@@ -228,13 +267,17 @@ class MouthPainter:
         if tip > 0.0:
             reach = np.clip(1.0 - (s / 0.45) ** 2, 0.0, 1.0) ** 0.5
             # At tongueOut TONGUE_BEHIND the tip is up behind the upper teeth' edge.
-            rise = np.maximum(edge_low - edge_up, 0.0) + 0.04 * iod
+            rise = np.maximum(tongue_top - edge_up, 0.0) + 0.04 * iod
             tongue_top = tongue_top - min(1.0, tip / TONGUE_BEHIND) * reach * rise
-        tongue_top = tongue_top - 0.02 * iod * (1 - np.clip(np.abs(s) / 0.8, 0, 1))
-        on_tongue = np.clip(gy - tongue_top[None, :] + 0.5, 0.0, 1.0) * \
-            (np.abs(s) < 0.85)[None, :]
-        below = np.clip((gy - tongue_top[None, :]) / max(0.08 * iod, 1.0), 0.0, 1.0)
-        tongue_light = (1.05 - 0.35 * below) * (1.0 - 0.35 * s * s)[None, :]
+        soft = max(0.012 * iod, 0.7)  # the tongue's far edge is round, not cut
+        on_tongue = np.clip((gy - tongue_top[None, :]) / soft + 0.5, 0.0, 1.0) * \
+            np.clip((0.95 - np.abs(s)) * 8.0, 0.0, 1.0)[None, :]
+        # Lit at the front, in shade towards its back (its top edge here) and its sides, with
+        # a faint groove down the middle.
+        depth = np.maximum(edge_low - tongue_top, 1.0)[None, :]
+        front = np.clip((gy - tongue_top[None, :]) / depth, 0.0, 1.0)
+        tongue_light = (0.62 + 0.33 * np.sqrt(front)) * (1.0 - 0.45 * s * s)[None, :]
+        tongue_light = tongue_light * (1.0 - 0.07 * np.exp(-(s / 0.07) ** 2))[None, :]
         if tip > 0.0:  # the raised tip is lit evenly, not shaded towards the throat
             tongue_light = np.maximum(tongue_light, min(1.0, tip / TONGUE_BEHIND) * 0.95)
         tongue_col = self.tongue[None, None, :] * tongue_light[:, :, None]
@@ -244,9 +287,10 @@ class MouthPainter:
         # Lower teeth: edges above the lower lip, shaded; hidden where the tongue comes out.
         k, u = _tooth_map(s, LOWER_WIDTHS)
         low = np.clip(gy - edge_low[None, :] + 0.5, 0.0, 1.0) * (np.abs(s) < 0.97)[None, :]
-        low *= np.clip((edge_low + 0.06 * iod - gy) / 1.0, 0.0, 1.0)
+        low *= np.clip((np.maximum(edge_low + LOWER_CROWN * iod, lip_low + 1.0) - gy), 0.0, 1.0)
         low *= 1.0 - forward
-        tooth = _tooth_shade(u, k)[None, :] * (1.0 - 0.45 * s * s)[None, :]
+        # (seen over the lower lip's rim, the seams between them are faint)
+        tooth = np.sqrt(_tooth_shade(u, k))[None, :] * (1.0 - 0.45 * s * s)[None, :]
         col = self.teeth[None, None, :] * (LOWER_TEETH_LIGHT * tooth)[:, :, None]
         layer += (col - layer) * (low * shown)[:, :, None]
         enamel = low * shown
@@ -278,11 +322,15 @@ class MouthPainter:
             layer += (tongue_col * 1.1 - layer) * front[:, :, None]
             enamel *= 1.0 - front
 
-        # Shade: the lips cast a soft shadow into the opening, the corners are darker.
-        near = cv2.GaussianBlur(a, (0, 0), max(0.03 * iod, 0.8))
-        shade = 0.45 + 0.55 * np.clip(near * 1.7 - 0.45, 0.0, 1.0)
-        shade *= np.clip(1.0 - 0.35 * s * s, 0.55, 1.0)[None, :]
-        shade += (0.86 + 0.14 * shade - shade) * enamel  # enamel takes its own light
+        # Shade: the lips' inner rims curve away into the mouth and cast a soft shadow into
+        # it, deepest under the upper lip, softer along the lower lip; enamel takes its own
+        # light.
+        rim = cv2.GaussianBlur(a, (0, 0), max(RIM_WIDTH * iod, 0.8))
+        rim = np.clip(rim * 2.0 - 0.5, 0.0, 1.0)
+        shade = RIM_SHADE + (1.0 - RIM_SHADE) * rim
+        shade *= 1.0 - LOWER_LIP_SHADE * np.clip((gy - (lip_low[None, :] - 0.03 * iod))
+                                                 / max(0.03 * iod, 1.0), 0.0, 1.0)
+        shade += (0.86 + 0.14 * shade - shade) * enamel
         if tip > 0.0:
             # A raised tip sits right behind the teeth, in the light the gap lets in.
             lit = on_tongue * (1.0 - enamel) * min(1.0, tip / TONGUE_BEHIND)
@@ -295,8 +343,11 @@ class MouthPainter:
             # Grain (measured on the cheeks) scales with the light: the dark cavity less.
             light = np.clip(layer.mean(axis=2, keepdims=True) / 128.0, 0.25, 1.0)
             layer += self.noise * light * self._grain[y0:y1, x0:x1, None]
-        if self.blur > 0.25:
-            a = cv2.GaussianBlur(a, (0, 0), 0.6 * self.blur)
+        # Soft where the lips meet the cavity (the lips' wet rims curve in), however sharp the
+        # picture.
+        edge = max(0.6 * self.blur, EDGE_SOFT * iod)
+        if edge > 0.25:
+            a = cv2.GaussianBlur(a, (0, 0), edge)
         a *= float(opacity)
         patch = image[y0:y1, x0:x1, :3].astype(np.float32)
         patch += (layer - patch) * a[:, :, None]

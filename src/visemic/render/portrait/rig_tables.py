@@ -9,6 +9,15 @@ import numpy as np
 # Lower-lip drop at jawOpen = 1, in eye distances (a wide-open jaw: about 45 mm for a 63 mm
 # eye distance would be 0.7; speech rarely passes half of that).
 JAW_DROP = 0.42
+# How much of that turn a jawOpen value shows (rig_jaw.jaw_turn): JAW_GAIN × (JAW_LINEAR × j +
+# (1 − JAW_LINEAR) × JAW_KNEE × tanh(j / JAW_KNEE)). Fitted to real talking faces: on the
+# tracked clips of bench/lip_motion.py the median speaker's inner-lip gap at the 50th, 90th
+# and 99th percentile of the speech curves' opening (0.14, 0.43, 0.76) is 0.10, 0.18 and 0.27
+# eye distances, its widest 0.28 at 0.85; a linear JAW_DROP rendered 0.12, 0.30 and 0.50
+# (Face Mesh on the rendered frames, both): too wide by a share that grows with the opening.
+# Loud open vowels (jawOpen 0.8-0.9 on clear speech) now open about as far as a real
+# speaker's widest vowels; jawOpen 1 still opens further (the curve never goes flat).
+JAW_GAIN, JAW_LINEAR, JAW_KNEE = 0.7, 0.15, 0.38
 # The jaw hinge: this far behind the lower lip (eye distances) and at the height of the cheeks'
 # widest points (landmarks 234 and 454) plus this much.
 HINGE_DEPTH = 1.1
