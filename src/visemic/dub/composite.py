@@ -61,6 +61,25 @@ class Edit:
     mix: float = 0.0
 
 
+@dataclass
+class Layers:
+    """One frame's edit worked out by :meth:`Compositor.prepare`, in the ``box`` (x0, y0, x1, y1)
+    of the frame it changes: ``base`` the frame's lower face moved (its own open lips painted
+    over), ``mouth`` the atlas mouth warped onto it (float32, its colour not yet matched),
+    ``alpha`` the mouth's mask, ``skin``/``mouth_skin`` the mean colours of the frame and of the
+    mouth in the skin ring around the lips (None: too few pixels), ``keep`` the rows at the
+    box's top left as they are, ``strength`` the edit's."""
+
+    box: tuple[int, int, int, int]
+    base: np.ndarray
+    mouth: np.ndarray
+    alpha: np.ndarray
+    skin: np.ndarray | None
+    mouth_skin: np.ndarray | None
+    keep: int
+    strength: float
+
+
 class Compositor:
     """Edits frames of one video with mouths from one atlas (see the module docstring).
 
@@ -127,13 +146,21 @@ class Compositor:
         return (int(x0), int(y0), int(x1), int(y1)), src, dst
 
     def apply(self, image: np.ndarray, edit: Edit) -> None:
-        """Edit ``image`` (H×W×3 RGB uint8) in place."""
+        """Edit ``image`` (H×W×3 RGB uint8) in place: :meth:`prepare`, then :meth:`finish`."""
         if edit.strength <= 0.0:
             self.reset()
             return
+        layers = self.prepare(image, edit)
+        if layers is not None:
+            self.finish(image, layers)
+
+    def prepare(self, image: np.ndarray, edit: Edit) -> Layers | None:
+        """All of :meth:`apply`'s work on ``image`` (read, not changed) but for the skin colour
+        smoothed over frames: it keeps no state, so frames can be prepared on several threads
+        at once and finished in order (None: the edit changes nothing)."""
         box, src, dst = self._layer_points(edit, image.shape)
         if box is None:
-            return
+            return None
         x0, y0, x1, y1 = box
         cur = edit.current[:, :2]
         new = np.asarray(edit.target, np.float64)
@@ -154,21 +181,31 @@ class Compositor:
             hidden, painted_base = base[..., 6], base[..., 3:6]
             base = np.ascontiguousarray(base[..., :3])
         # The mouth layer.
-        mouth, alpha, base = self.mouth_layer(
+        mouth, alpha, base, skin, mouth_skin = self._mouth_parts(
             base, new[self.layout.paste] - off, iod, edit.entry, edit.second, edit.mix,
             None if hidden is None else (hidden, painted_base))
-        # (OpenCV's per-pixel blend: a third of the time of the same NumPy arithmetic)
-        a = np.ascontiguousarray(alpha * edit.strength, np.float32)
-        out = cv2.blendLinear(base.astype(np.float32), np.ascontiguousarray(mouth, np.float32),
-                              1.0 - a, a)
-        if edit.strength < 1.0:
-            out = cv2.addWeighted(roi.astype(np.float32), 1.0 - edit.strength, out,
-                                  edit.strength, 0.0)
         # Rows above the nose wings' lowest point keep the frame's pixels exactly (see the
         # module docstring): the edit there is at most a sub-pixel shift.
         wings = cur[NOSE_WINGS, 1]
         keep = int(np.floor(np.nanmax(wings))) - y0 if np.isfinite(wings).any() else 0
         keep = min(max(keep, 0), y1 - y0)
+        return Layers(box=box, base=base, mouth=mouth, alpha=alpha, skin=skin,
+                      mouth_skin=mouth_skin, keep=keep, strength=edit.strength)
+
+    def finish(self, image: np.ndarray, layers: Layers) -> None:
+        """Lay the prepared ``layers`` into ``image`` (in place), the mouth's colour matched to
+        the skin colour smoothed over the frames finished so far (call in frame order)."""
+        x0, y0, x1, y1 = layers.box
+        roi = image[y0:y1, x0:x1]
+        mouth = self._matched(layers.mouth, layers.skin, layers.mouth_skin)
+        # (OpenCV's per-pixel blend: a third of the time of the same NumPy arithmetic)
+        a = np.ascontiguousarray(layers.alpha * layers.strength, np.float32)
+        out = cv2.blendLinear(layers.base.astype(np.float32),
+                              np.ascontiguousarray(mouth, np.float32), 1.0 - a, a)
+        if layers.strength < 1.0:
+            out = cv2.addWeighted(roi.astype(np.float32), 1.0 - layers.strength, out,
+                                  layers.strength, 0.0)
+        keep = layers.keep
         roi[keep:] = cv2.convertScaleAbs(out[keep:])  # rounded, saturated
 
     def mouth_layer(self, base: np.ndarray, paste_dst: np.ndarray, iod: float, entry: int,
@@ -181,6 +218,18 @@ class Compositor:
         0…1, the base to lay them over). ``painted`` (where, 0…255, and ``base`` with the
         video's own open lips painted over with skin) hides those lips: inside the paste the
         mouth covers them, under its feather the painted skin shows."""
+        mouth, alpha, base, skin, mouth_skin = self._mouth_parts(base, paste_dst, iod, entry,
+                                                                 second, mix, painted)
+        return self._matched(mouth, skin, mouth_skin), alpha, base
+
+    def _mouth_parts(self, base: np.ndarray, paste_dst: np.ndarray, iod: float, entry: int,
+                     second: int | None = None, mix: float = 0.0,
+                     painted: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None,
+                                np.ndarray | None]:
+        """:meth:`mouth_layer` but for the colour match: (mouth, alpha, base, the frame's mean
+        skin colour in the ring around the lips and the mouth's there; None, None where the
+        ring is too small to say)."""
         size = (base.shape[1], base.shape[0])
         mouth, covered = self._mouth(entry, paste_dst, size)
         if second is not None and mix > 0:
@@ -216,16 +265,24 @@ class Compositor:
             base = (base.astype(np.float32) * (1 - w) + painted_base.astype(np.float32) * w)
         ring = (from_lips > RING[0]) & (from_lips <= RING[1]) & covered
         ring8 = ring.astype(np.uint8)
-        if cv2.countNonZero(ring8) >= 10:
-            # (cv2.mean with a mask: a tenth of the time of NumPy's masked mean)
-            skin = np.array(cv2.mean(np.ascontiguousarray(under), ring8)[:3], np.float32)
-            if self._skin is None:
-                self._skin = skin
-            else:
-                self._skin = COLOUR_MEMORY * self._skin + (1 - COLOUR_MEMORY) * skin
-            gain = (self._skin + 4.0) / (np.array(cv2.mean(mouth, ring8)[:3]) + 4.0)
-            mouth = mouth * np.clip(gain, 0.6, 1.6)
-        return mouth, alpha, base
+        if cv2.countNonZero(ring8) < 10:
+            return mouth, alpha, base, None, None
+        # (cv2.mean with a mask: a tenth of the time of NumPy's masked mean)
+        skin = np.array(cv2.mean(np.ascontiguousarray(under), ring8)[:3], np.float32)
+        return mouth, alpha, base, skin, np.array(cv2.mean(mouth, ring8)[:3])
+
+    def _matched(self, mouth: np.ndarray, skin: np.ndarray | None,
+                 mouth_skin: np.ndarray | None) -> np.ndarray:
+        """``mouth`` with a gain per channel so that its colour in the skin ring matches the
+        frame's ``skin`` there, smoothed over the frames so far (the one stateful step)."""
+        if skin is None or mouth_skin is None:
+            return mouth
+        if self._skin is None:
+            self._skin = skin
+        else:
+            self._skin = COLOUR_MEMORY * self._skin + (1 - COLOUR_MEMORY) * skin
+        gain = (self._skin + 4.0) / (mouth_skin + 4.0)
+        return mouth * np.clip(gain, 0.6, 1.6)
 
     def _mouth(self, entry: int, dst: np.ndarray,
                size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
