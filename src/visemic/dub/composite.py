@@ -65,13 +65,15 @@ class Edit:
 class Layers:
     """One frame's edit worked out by :meth:`Compositor.prepare`, in the ``box`` (x0, y0, x1, y1)
     of the frame it changes: ``base`` the frame's lower face moved (its own open lips painted
-    over), ``mouth`` the atlas mouth warped onto it (float32, its colour not yet matched),
-    ``alpha`` the mouth's mask, ``skin``/``mouth_skin`` the mean colours of the frame and of the
-    mouth in the skin ring around the lips (None: too few pixels), ``keep`` the rows at the
-    box's top left as they are, ``strength`` the edit's."""
+    over), ``mouth`` the atlas mouth warped onto it (float32, its colour not yet matched) and
+    ``alpha`` its mask, both in the box ``sub`` of ``base`` (alpha 0 outside it),
+    ``skin``/``mouth_skin`` the mean colours of the frame and of the mouth in the skin ring
+    around the lips (None: too few pixels), ``keep`` the rows at the top of the box left as
+    they are, ``strength`` the edit's."""
 
     box: tuple[int, int, int, int]
     base: np.ndarray
+    sub: tuple[int, int, int, int]
     mouth: np.ndarray
     alpha: np.ndarray
     skin: np.ndarray | None
@@ -181,7 +183,7 @@ class Compositor:
             hidden, painted_base = base[..., 6], base[..., 3:6]
             base = np.ascontiguousarray(base[..., :3])
         # The mouth layer.
-        mouth, alpha, base, skin, mouth_skin = self._mouth_parts(
+        mouth, alpha, sub, base, skin, mouth_skin = self._mouth_parts(
             base, new[self.layout.paste] - off, iod, edit.entry, edit.second, edit.mix,
             None if hidden is None else (hidden, painted_base))
         # Rows above the nose wings' lowest point keep the frame's pixels exactly (see the
@@ -189,7 +191,7 @@ class Compositor:
         wings = cur[NOSE_WINGS, 1]
         keep = int(np.floor(np.nanmax(wings))) - y0 if np.isfinite(wings).any() else 0
         keep = min(max(keep, 0), y1 - y0)
-        return Layers(box=box, base=base, mouth=mouth, alpha=alpha, skin=skin,
+        return Layers(box=box, base=base, sub=sub, mouth=mouth, alpha=alpha, skin=skin,
                       mouth_skin=mouth_skin, keep=keep, strength=edit.strength)
 
     def finish(self, image: np.ndarray, layers: Layers) -> None:
@@ -197,11 +199,14 @@ class Compositor:
         the skin colour smoothed over the frames finished so far (call in frame order)."""
         x0, y0, x1, y1 = layers.box
         roi = image[y0:y1, x0:x1]
-        mouth = self._matched(layers.mouth, layers.skin, layers.mouth_skin)
-        # (OpenCV's per-pixel blend: a third of the time of the same NumPy arithmetic)
-        a = np.ascontiguousarray(layers.alpha * layers.strength, np.float32)
-        out = cv2.blendLinear(layers.base.astype(np.float32),
-                              np.ascontiguousarray(mouth, np.float32), 1.0 - a, a)
+        shape = roi.shape[:2]
+        mouth = _embedded(self._matched(layers.mouth, layers.skin, layers.mouth_skin),
+                          layers.sub, shape)
+        alpha = _embedded(layers.alpha, layers.sub, shape)
+        # (OpenCV's per-pixel blend: a third of the time of the same NumPy arithmetic; over
+        # the whole box, alpha 0 outside the mouth's, as its rounding is the same there)
+        a = np.ascontiguousarray(alpha * layers.strength, np.float32)
+        out = cv2.blendLinear(layers.base.astype(np.float32), mouth, 1.0 - a, a)
         if layers.strength < 1.0:
             out = cv2.addWeighted(roi.astype(np.float32), 1.0 - layers.strength, out,
                                   layers.strength, 0.0)
@@ -218,18 +223,20 @@ class Compositor:
         0…1, the base to lay them over). ``painted`` (where, 0…255, and ``base`` with the
         video's own open lips painted over with skin) hides those lips: inside the paste the
         mouth covers them, under its feather the painted skin shows."""
-        mouth, alpha, base, skin, mouth_skin = self._mouth_parts(base, paste_dst, iod, entry,
-                                                                 second, mix, painted)
-        return self._matched(mouth, skin, mouth_skin), alpha, base
+        mouth, alpha, box, base, skin, mouth_skin = self._mouth_parts(
+            base, paste_dst, iod, entry, second, mix, painted)
+        mouth = self._matched(mouth, skin, mouth_skin)
+        return _embedded(mouth, box, base.shape[:2]), _embedded(alpha, box, base.shape[:2]), base
 
     def _mouth_parts(self, base: np.ndarray, paste_dst: np.ndarray, iod: float, entry: int,
                      second: int | None = None, mix: float = 0.0,
                      painted: tuple[np.ndarray, np.ndarray] | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None,
-                                np.ndarray | None]:
-        """:meth:`mouth_layer` but for the colour match: (mouth, alpha, base, the frame's mean
-        skin colour in the ring around the lips and the mouth's there; None, None where the
-        ring is too small to say)."""
+                     ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int], np.ndarray,
+                                np.ndarray | None, np.ndarray | None]:
+        """:meth:`mouth_layer` but for the colour match: (mouth and alpha in the box around
+        the mouth, that box (x0, y0, x1, y1) of ``base``, whose alpha is 0 outside it; the
+        base; the frame's mean skin colour in the ring around the lips and the mouth's there:
+        None, None where the ring is too small to say)."""
         h, w = base.shape[:2]
         blur = max(0.5, LIP_MARGIN * iod / 2)
         # Everything below is worked out in the box of the mouth's triangles alone, grown by
@@ -273,19 +280,14 @@ class Compositor:
             whole = base.astype(np.float32)
             whole[sub] = (under.astype(np.float32) * (1 - w_in)
                           + painted_base[sub].astype(np.float32) * w_in)
-        # Back to the whole picture: no mouth (alpha 0) outside the box.
-        mouth_sub, alpha_sub = mouth, alpha
-        mouth = np.zeros((h, w, 3), np.float32)
-        mouth[sub] = mouth_sub
-        alpha = np.zeros((h, w), np.float32)
-        alpha[sub] = alpha_sub
         ring = (from_lips > RING[0]) & (from_lips <= RING[1]) & covered
         ring8 = ring.astype(np.uint8)
+        box = (bx0, by0, bx1, by1)
         if cv2.countNonZero(ring8) < 10:
-            return mouth, alpha, whole, None, None
+            return mouth, alpha, box, whole, None, None
         # (cv2.mean with a mask: a tenth of the time of NumPy's masked mean)
         skin = np.array(cv2.mean(np.ascontiguousarray(under), ring8)[:3], np.float32)
-        return mouth, alpha, whole, skin, np.array(cv2.mean(mouth_sub, ring8)[:3])
+        return mouth, alpha, box, whole, skin, np.array(cv2.mean(mouth, ring8)[:3])
 
     def _matched(self, mouth: np.ndarray, skin: np.ndarray | None,
                  mouth_skin: np.ndarray | None) -> np.ndarray:
@@ -307,6 +309,16 @@ class Compositor:
         pic, covered = warp(self.atlas.crops[entry], src, dst, self.layout.paste_triangles, size,
                             sign, origin=origin, within=False)
         return pic.astype(np.float32), covered
+
+
+def _embedded(part: np.ndarray, box: tuple[int, int, int, int],
+              shape: tuple[int, ...]) -> np.ndarray:
+    """``part`` (float, the pixels of ``box`` (x0, y0, x1, y1)) in a float32 picture of
+    ``shape`` (H, W) that is 0 outside the box."""
+    x0, y0, x1, y1 = box
+    out = np.zeros(tuple(shape[:2]) + part.shape[2:], np.float32)
+    out[y0:y1, x0:x1] = part
+    return out
 
 
 def _grown_box(points: np.ndarray, margin: int, size: tuple[int, int]
