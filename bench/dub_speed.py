@@ -130,6 +130,37 @@ def stages(clip: Path, d: pipeline.Dub, tmp: Path, limit: int) -> dict[str, floa
     return out
 
 
+def report(clips: list[Path], tmp: Path, frames: int = 150, per_stage: bool = True,
+           warm_up: bool = True) -> None:
+    """Print the end-to-end table for ``clips`` and, with ``per_stage``, the stages table."""
+    warm = sorted(SAMPLES.glob(f"*{WARM_UP}*"))
+    if warm and warm_up:
+        visemic.dub(warm[0]).save(tmp / "warm.mp4")
+    print("end to end (re-sync with the clip's own audio; clock figures are lower bounds "
+          "where other work shares the cores)")
+    print(f"{'clip':58s} {'frames':>6s} {'×real':>6s} {'plan s':>7s} {'render s':>8s} "
+          f"{'CPU s/s':>7s} {'×2free':>6s} {'plan ms':>7s} {'render ms':>9s}")
+    planned = {}
+    for clip in clips:
+        m, planned[clip] = end_to_end(clip, tmp)
+        print(f"{clip.name[:58]:58s} {m['frames']:6d} {m['x_realtime']:6.2f} "
+              f"{m['plan_s']:7.2f} {m['render_s']:8.2f} {m['cpu_per_s']:7.2f} "
+              f"{2 / m['cpu_per_s']:6.2f} {m['plan_cpu_ms']:7.1f} {m['render_cpu_ms']:9.1f}")
+        sys.stdout.flush()
+    if not per_stage:
+        return
+    print(f"\nstages alone (first {frames} frames; fps by CPU time, all threads; "
+          "CPU ms a frame in brackets)")
+    names = ("decode", "track", "atlas", "composite", "encode")
+    print(f"{'clip':58s} " + " ".join(f"{n:>15s}" for n in names)
+          + f" {'speech s':>8s} {'learn s':>7s}")
+    for clip in clips:
+        s = stages(clip, planned[clip], tmp, frames)
+        cells = " ".join(f"{1000 / s[n + '_ms']:6.0f} ({s[n + '_ms']:5.1f})" for n in names)
+        print(f"{clip.name[:58]:58s} {cells} {s['speech_cpu_s']:8.2f} {s['learn_cpu_s']:7.2f}")
+        sys.stdout.flush()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", default=DEFAULT_CLIPS,
@@ -145,34 +176,7 @@ def main() -> int:
     chosen = [c for c in clips if args.clips == "all"
               or any(k in c.name for k in args.clips.split(","))]
     with tempfile.TemporaryDirectory(prefix="visemic-dub-speed-") as tmpdir:
-        tmp = Path(tmpdir)
-        warm = [c for c in clips if WARM_UP in c.name]
-        if warm and not args.no_warm_up:
-            visemic.dub(warm[0]).save(tmp / "warm.mp4")
-        print("end to end (re-sync with the clip's own audio; clock figures are lower bounds "
-              "where other work shares the cores)")
-        print(f"{'clip':58s} {'frames':>6s} {'×real':>6s} {'plan s':>7s} {'render s':>8s} "
-              f"{'CPU s/s':>7s} {'×2free':>6s} {'plan ms':>7s} {'render ms':>9s}")
-        planned = {}
-        for clip in chosen:
-            m, planned[clip] = end_to_end(clip, tmp)
-            print(f"{clip.name[:58]:58s} {m['frames']:6d} {m['x_realtime']:6.2f} "
-                  f"{m['plan_s']:7.2f} {m['render_s']:8.2f} {m['cpu_per_s']:7.2f} "
-                  f"{2 / m['cpu_per_s']:6.2f} {m['plan_cpu_ms']:7.1f} {m['render_cpu_ms']:9.1f}")
-            sys.stdout.flush()
-        if args.skip_stages:
-            return 0
-        print(f"\nstages alone (first {args.frames} frames; fps by CPU time, all threads; "
-              "CPU ms a frame in brackets)")
-        names = ("decode", "track", "atlas", "composite", "encode")
-        print(f"{'clip':58s} " + " ".join(f"{n:>15s}" for n in names)
-              + f" {'speech s':>8s} {'learn s':>7s}")
-        for clip in chosen:
-            s = stages(clip, planned[clip], tmp, args.frames)
-            cells = " ".join(f"{1000 / s[n + '_ms']:6.0f} ({s[n + '_ms']:5.1f})" for n in names)
-            print(f"{clip.name[:58]:58s} {cells} {s['speech_cpu_s']:8.2f} "
-                  f"{s['learn_cpu_s']:7.2f}")
-            sys.stdout.flush()
+        report(chosen, Path(tmpdir), args.frames, not args.skip_stages, not args.no_warm_up)
     return 0
 
 
