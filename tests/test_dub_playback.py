@@ -114,7 +114,7 @@ def test_in_order_keeps_the_order_and_hands_on_a_failure():
 
     got = list(playback.in_order(iter(range(20)), slow_then_fast))
     assert got == [(x, x * x) for x in range(20)]
-    assert len(seen) == playback.WORKERS
+    assert len(seen) >= 2  # on worker threads, more than one
 
     def fails_at_7(x: int) -> int:
         if x == 7:

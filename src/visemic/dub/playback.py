@@ -37,8 +37,10 @@ if TYPE_CHECKING:
 Progress = Callable[[float], None]
 
 PREFETCH = 4            # frames decoded ahead
-WORKERS = 2             # threads working out the edits of the frames to come
-AHEAD = 4               # frames whose edits are worked out at once (ahead of the one finished)
+# Threads working out the edits of the frames to come (at least two: they overlap with each
+# other where decoding or encoding waits), and how many frames' edits are worked out at once.
+WORKERS = max(2, min(4, os.cpu_count() or 2))
+AHEAD = WORKERS + 2
 APERTURE_FIX = 0.08     # eye distances the lower lip may be moved to open as asked
 SEALED = 0.02           # eye distances: the opening of lips that seal
 # Pictures held at once when playing backward (each chunk is decoded from the key frame before
