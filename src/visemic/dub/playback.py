@@ -2,9 +2,11 @@
 forward again while the speech lasts), each edited and encoded as a stream.
 
 :func:`schedule` works out which source frame shows at each output frame; :func:`render` decodes
-them (on a thread of its own: :func:`prefetched`), places the chosen real mouth on each
-(:class:`~visemic.dub.composite.Compositor`) and hands the frame to the writer, whose encoder
-runs on its own thread too, so two cores work at once and memory stays flat in the length.
+them (on a thread of its own: :func:`prefetched`), works out the edit that places the chosen
+real mouth on each a few frames ahead on worker threads (:func:`in_order`,
+:meth:`~visemic.dub.composite.Compositor.prepare`), finishes each in order (the one step with
+state, the skin colour smoothed over frames) and hands the frame to the writer, whose encoder
+runs on its own thread too: every core works at once, and memory stays flat in the length.
 """
 
 from __future__ import annotations
