@@ -204,7 +204,7 @@ class Compositor:
                           layers.sub, shape)
         alpha = _embedded(layers.alpha, layers.sub, shape)
         # (OpenCV's per-pixel blend: a third of the time of the same NumPy arithmetic; over
-        # the whole box, alpha 0 outside the mouth's, as its rounding is the same there)
+        # the whole box, alpha 0 outside the mouth's own, so every pixel rounds as it did)
         a = np.ascontiguousarray(alpha * layers.strength, np.float32)
         out = cv2.blendLinear(layers.base.astype(np.float32), mouth, 1.0 - a, a)
         if layers.strength < 1.0:
