@@ -21,9 +21,8 @@ Cross-dub: each clip speaking another clip's speech: r between the dub's measure
 visemic's jawOpen for that speech, and the share of frames in each pause (≥ 300 ms) where the
 mouth is closed and still.
 
-Speed: frames per second and CPU milliseconds a frame of each stage (decode, track, atlas,
-composite, encode) and end to end, on the 700×700 clip and the 1080×1920 one. Clock figures
-measured while other work shares the machine's cores are lower bounds; CPU time is not.
+Speed: bench/dub_speed.py's tables (end to end by the clock and in CPU seconds per second of
+video, and CPU per stage) for the 700×700 clip and the 1080×1920 one.
 
     PYTHONPATH=src python bench/dub_quality.py [--clips NAME,...] [--skip-speed] [--sheets DIR]
         [--skip-self] [--pause-detail]
@@ -37,7 +36,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -49,12 +47,11 @@ import numpy as np
 
 import visemic
 import visemic.audio
-from visemic.dub import pipeline, playback
-from visemic.dub.atlas import MIN_PAUSE, AtlasBuilder, pauses
+from visemic.dub import pipeline
+from visemic.dub.atlas import MIN_PAUSE, pauses
 from visemic.dub.encode import VideoWriter
 from visemic.render.portrait import mesh
 from visemic.video import decode, features, track
-from visemic.video.tracker import Tracker
 
 SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "samples" / "video"
 if not SAMPLES.exists():
@@ -365,87 +362,6 @@ def contact_sheet(source: Path, dubbed: Path, d: pipeline.Dub, path: Path) -> No
         cv2.imwrite(str(path), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
 
 
-def speed(clip: Path, tmp: Path, limit: int = 150) -> dict[str, float]:
-    """Per stage, over the first ``limit`` frames: frames per second by the clock
-    (``STAGE_fps``) and CPU milliseconds a frame, all threads (``STAGE_cpu_ms``); then end to
-    end. Stages run one after another here; in a dub they overlap (speech analysis beside
-    tracking, decoding and encoding beside compositing). CPU time says what the clock figures
-    are worth where others share the cores (there the clock figures are lower bounds)."""
-    out: dict[str, float] = {}
-
-    def timed(name: str, count: int, run) -> None:  # noqa: ANN001
-        t, c = time.perf_counter(), time.process_time()
-        run()
-        wall, cpu = time.perf_counter() - t, time.process_time() - c
-        out[f"{name}_fps"] = count / max(wall, 1e-9)
-        out[f"{name}_cpu_ms"] = 1000 * cpu / max(count, 1)
-
-    # End to end first (it also gives the plan whose edits the composite stage times).
-    t, c = time.perf_counter(), time.process_time()
-    d = visemic.dub(clip)
-    plan_s, plan_cpu = time.perf_counter() - t, time.process_time() - c
-    t, c = time.perf_counter(), time.process_time()
-    d.save(tmp / "speed_e2e.mp4")
-    render_s, render_cpu = time.perf_counter() - t, time.process_time() - c
-    info = d.info
-    i420 = playback.passes_yuv(info, tmp / "speed.mp4")
-    frames: list[tuple[int, np.ndarray]] = []
-
-    def decode_() -> None:
-        for item in playback._source_frames(d, i420):
-            frames.append(item)
-            if len(frames) >= limit:
-                break
-
-    timed("decode", limit, decode_)
-    n = len(frames)
-    rgb = [f.image for _, f in zip(range(n), decode.frames(clip), strict=False)]
-    found: list[np.ndarray | None] = []
-
-    def track_() -> None:
-        with Tracker() as tracker:
-            for k, image in enumerate(rgb):
-                found.append(tracker.update(image, float(d.track.times[k])).landmarks)
-
-    timed("track", n, track_)
-    from visemic.dub import geometry
-
-    first = next(p for p in found if p is not None)
-    builder = AtlasBuilder(kept=geometry.kept_points(first))
-    timed("atlas", n, lambda: [builder.add(image, p, k, float(d.track.times[k]))
-                               for k, (image, p) in enumerate(zip(rgb, found, strict=True))])
-    rgb.clear()
-    edits = playback.Edits(d)
-
-    def composite_() -> None:
-        for i, (k, picture) in enumerate(frames):
-            edit = edits(i, k)
-            if edit is None:
-                edits.compositor.reset()
-            elif i420:
-                playback.apply_i420(edits.compositor, picture, edit)
-            else:
-                edits.compositor.apply(picture, edit)
-
-    timed("composite", n, composite_)
-
-    def encode_() -> None:
-        with VideoWriter(tmp / "speed.mp4", (info.width, info.height), info.fps) as w:
-            for i, (_, picture) in enumerate(frames):
-                w.put(picture, float(d.times[i]), i420=i420)
-
-    timed("encode", n, encode_)
-    duration = float(d.times[-1]) + 1.0 / (info.fps or 25)
-    out["end_to_end_x_realtime"] = duration / (plan_s + render_s)
-    out["plan_s"] = plan_s
-    out["render_s"] = render_s
-    out["cpu_ms_per_frame_plan"] = 1000 * plan_cpu / d.frames
-    out["cpu_ms_per_frame_render"] = 1000 * render_cpu / d.frames
-    # Were every stage perfectly spread over two free cores (an upper bound).
-    out["x_realtime_if_2_cores"] = duration / ((plan_cpu + render_cpu) / 2)
-    return out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", help="comma-separated name fragments (default: all)")
@@ -498,12 +414,11 @@ def main() -> int:
                       f"{m['pause_still_mean']:.2f}")
                 sys.stdout.flush()
         if not args.skip_speed:
-            print("\nspeed (frames per second per stage; lower bounds on a shared machine)")
-            for clip in all_clips:
-                if "700" in clip.name or "1080x1920" in clip.name:
-                    fps = speed(clip, tmp)
-                    print(clip.name, " ".join(f"{k} {v:.1f}" for k, v in fps.items()))
-                    sys.stdout.flush()
+            import dub_speed  # bench/dub_speed.py, beside this file
+
+            print("\nspeed (bench/dub_speed.py)")
+            dub_speed.report([c for c in all_clips if "700" in c.name or "1080x1920" in c.name],
+                             tmp)
     return 0
 
 

@@ -79,3 +79,50 @@ def test_frames_stay_yuv_only_where_the_encoder_takes_them_as_decoded(plan, tmp_
     assert not playback.passes_yuv(plan.info, tmp_path / "frames" / "%05d.png")
     assert not playback.passes_yuv(replace(plan.info, rotation=90), tmp_path / "a.mp4")
     assert not playback.passes_yuv(replace(plan.info, width=225), tmp_path / "a.mp4")
+
+
+def test_render_on_worker_threads_is_the_edit_done_frame_by_frame(plan, tmp_path):
+    """The frames' edits are worked out on worker threads ahead of the one being finished
+    (Compositor.prepare, then finish in order): the PNGs are those of Compositor.apply run on
+    each frame in turn."""
+    out = plan.save(tmp_path / "frames" / "%05d.png")
+    edits = playback.Edits(plan)
+    compositor = edits.compositor
+    compared = 0
+    for i, (k, rgb) in enumerate(playback._source_frames(plan)):
+        edit = edits(i, k)
+        if edit is None:
+            compositor.reset()
+        else:
+            compositor.apply(rgb, edit)
+        got = cv2.cvtColor(cv2.imread(str(out.parent / f"{i:05d}.png")), cv2.COLOR_BGR2RGB)
+        assert np.array_equal(got, rgb), f"frame {i}"
+        compared += 1
+    assert compared == plan.frames
+
+
+def test_in_order_keeps_the_order_and_hands_on_a_failure():
+    import threading
+    import time
+
+    seen: set[str] = set()
+
+    def slow_then_fast(x: int) -> int:
+        seen.add(threading.current_thread().name)
+        time.sleep(0.02 if x % 3 == 0 else 0.0)  # later items finish first
+        return x * x
+
+    got = list(playback.in_order(iter(range(20)), slow_then_fast))
+    assert got == [(x, x * x) for x in range(20)]
+    assert len(seen) >= 2  # on worker threads, more than one
+
+    def fails_at_7(x: int) -> int:
+        if x == 7:
+            raise ValueError("seven")
+        return x
+
+    taken = []
+    with pytest.raises(ValueError, match="seven"):
+        for x, _ in playback.in_order(iter(range(20)), fails_at_7):
+            taken.append(x)
+    assert taken == list(range(7))

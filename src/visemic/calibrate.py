@@ -354,9 +354,12 @@ def fit_openings(bases: Sequence[Basis], prior: dict[str, float], scale: float |
         rows.append(np.diag(lam))
         rhs.append(lam * theta0)
         # The same least squares on the system's triangular factor (classes × classes rows
-        # instead of one per frame): the bounded solver iterates on far less.
+        # instead of one per frame): the bounded solver iterates on far less. The ridge makes
+        # the factor full rank, so the bounded problem has one solution, which BVLS (an active
+        # set, exact) reaches at under half the CPU of the default trust region's iterations
+        # (to 1e-9; a dub learns a profile on every run).
         q, r = np.linalg.qr(np.vstack(rows))
-        sol = lsq_linear(r, q.T @ np.concatenate(rhs), bounds=(lo, hi))
+        sol = lsq_linear(r, q.T @ np.concatenate(rhs), bounds=(lo, hi), method="bvls")
         theta = sol.x
         if scale is None and theta[vowels].mean() > 0:
             theta = np.clip(theta * theta0[vowels].mean() / theta[vowels].mean(), lo, hi)

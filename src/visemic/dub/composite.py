@@ -61,6 +61,27 @@ class Edit:
     mix: float = 0.0
 
 
+@dataclass
+class Layers:
+    """One frame's edit worked out by :meth:`Compositor.prepare`, in the ``box`` (x0, y0, x1, y1)
+    of the frame it changes: ``base`` the frame's lower face moved (its own open lips painted
+    over), ``mouth`` the atlas mouth warped onto it (float32, its colour not yet matched) and
+    ``alpha`` its mask, both in the box ``sub`` of ``base`` (alpha 0 outside it),
+    ``skin``/``mouth_skin`` the mean colours of the frame and of the mouth in the skin ring
+    around the lips (None: too few pixels), ``keep`` the rows at the top of the box left as
+    they are, ``strength`` the edit's."""
+
+    box: tuple[int, int, int, int]
+    base: np.ndarray
+    sub: tuple[int, int, int, int]
+    mouth: np.ndarray
+    alpha: np.ndarray
+    skin: np.ndarray | None
+    mouth_skin: np.ndarray | None
+    keep: int
+    strength: float
+
+
 class Compositor:
     """Edits frames of one video with mouths from one atlas (see the module docstring).
 
@@ -127,13 +148,21 @@ class Compositor:
         return (int(x0), int(y0), int(x1), int(y1)), src, dst
 
     def apply(self, image: np.ndarray, edit: Edit) -> None:
-        """Edit ``image`` (H×W×3 RGB uint8) in place."""
+        """Edit ``image`` (H×W×3 RGB uint8) in place: :meth:`prepare`, then :meth:`finish`."""
         if edit.strength <= 0.0:
             self.reset()
             return
+        layers = self.prepare(image, edit)
+        if layers is not None:
+            self.finish(image, layers)
+
+    def prepare(self, image: np.ndarray, edit: Edit) -> Layers | None:
+        """All of :meth:`apply`'s work on ``image`` (read, not changed) but for the skin colour
+        smoothed over frames: it keeps no state, so frames can be prepared on several threads
+        at once and finished in order (None: the edit changes nothing)."""
         box, src, dst = self._layer_points(edit, image.shape)
         if box is None:
-            return
+            return None
         x0, y0, x1, y1 = box
         cur = edit.current[:, :2]
         new = np.asarray(edit.target, np.float64)
@@ -154,21 +183,34 @@ class Compositor:
             hidden, painted_base = base[..., 6], base[..., 3:6]
             base = np.ascontiguousarray(base[..., :3])
         # The mouth layer.
-        mouth, alpha, base = self.mouth_layer(
+        mouth, alpha, sub, base, skin, mouth_skin = self._mouth_parts(
             base, new[self.layout.paste] - off, iod, edit.entry, edit.second, edit.mix,
             None if hidden is None else (hidden, painted_base))
-        # (OpenCV's per-pixel blend: a third of the time of the same NumPy arithmetic)
-        a = np.ascontiguousarray(alpha * edit.strength, np.float32)
-        out = cv2.blendLinear(base.astype(np.float32), np.ascontiguousarray(mouth, np.float32),
-                              1.0 - a, a)
-        if edit.strength < 1.0:
-            out = cv2.addWeighted(roi.astype(np.float32), 1.0 - edit.strength, out,
-                                  edit.strength, 0.0)
         # Rows above the nose wings' lowest point keep the frame's pixels exactly (see the
         # module docstring): the edit there is at most a sub-pixel shift.
         wings = cur[NOSE_WINGS, 1]
         keep = int(np.floor(np.nanmax(wings))) - y0 if np.isfinite(wings).any() else 0
         keep = min(max(keep, 0), y1 - y0)
+        return Layers(box=box, base=base, sub=sub, mouth=mouth, alpha=alpha, skin=skin,
+                      mouth_skin=mouth_skin, keep=keep, strength=edit.strength)
+
+    def finish(self, image: np.ndarray, layers: Layers) -> None:
+        """Lay the prepared ``layers`` into ``image`` (in place), the mouth's colour matched to
+        the skin colour smoothed over the frames finished so far (call in frame order)."""
+        x0, y0, x1, y1 = layers.box
+        roi = image[y0:y1, x0:x1]
+        shape = roi.shape[:2]
+        mouth = _embedded(self._matched(layers.mouth, layers.skin, layers.mouth_skin),
+                          layers.sub, shape)
+        alpha = _embedded(layers.alpha, layers.sub, shape)
+        # (OpenCV's per-pixel blend: a third of the time of the same NumPy arithmetic; over
+        # the whole box, alpha 0 outside the mouth's own, so every pixel rounds as it did)
+        a = np.ascontiguousarray(alpha * layers.strength, np.float32)
+        out = cv2.blendLinear(layers.base.astype(np.float32), mouth, 1.0 - a, a)
+        if layers.strength < 1.0:
+            out = cv2.addWeighted(roi.astype(np.float32), 1.0 - layers.strength, out,
+                                  layers.strength, 0.0)
+        keep = layers.keep
         roi[keep:] = cv2.convertScaleAbs(out[keep:])  # rounded, saturated
 
     def mouth_layer(self, base: np.ndarray, paste_dst: np.ndarray, iod: float, entry: int,
@@ -181,15 +223,38 @@ class Compositor:
         0…1, the base to lay them over). ``painted`` (where, 0…255, and ``base`` with the
         video's own open lips painted over with skin) hides those lips: inside the paste the
         mouth covers them, under its feather the painted skin shows."""
-        size = (base.shape[1], base.shape[0])
-        mouth, covered = self._mouth(entry, paste_dst, size)
+        mouth, alpha, box, base, skin, mouth_skin = self._mouth_parts(
+            base, paste_dst, iod, entry, second, mix, painted)
+        mouth = self._matched(mouth, skin, mouth_skin)
+        return _embedded(mouth, box, base.shape[:2]), _embedded(alpha, box, base.shape[:2]), base
+
+    def _mouth_parts(self, base: np.ndarray, paste_dst: np.ndarray, iod: float, entry: int,
+                     second: int | None = None, mix: float = 0.0,
+                     painted: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int], np.ndarray,
+                                np.ndarray | None, np.ndarray | None]:
+        """:meth:`mouth_layer` but for the colour match: (mouth and alpha in the box around
+        the mouth, that box (x0, y0, x1, y1) of ``base``, whose alpha is 0 outside it; the
+        base; the frame's mean skin colour in the ring around the lips and the mouth's there:
+        None, None where the ring is too small to say)."""
+        h, w = base.shape[:2]
+        blur = max(0.5, LIP_MARGIN * iod / 2)
+        # Everything below is worked out in the box of the mouth's triangles alone, grown by
+        # what reaches into them (OpenCV's Gaussian kernel for float pictures: 4σ; a pixel of
+        # rasterising, one more for the distance transforms' zero ring): the same numbers as
+        # over the whole picture (outside the triangles the mouth's alpha is 0), at a fraction
+        # of the cost.
+        bx0, by0, bx1, by1 = _grown_box(paste_dst, int(np.ceil(4 * blur)) + 3, (w, h))
+        sub = (slice(by0, by1), slice(bx0, bx1))
+        size = (bx1 - bx0, by1 - by0)
+        mouth, covered = self._mouth(entry, paste_dst, size, (bx0, by0))
         if second is not None and mix > 0:
-            other, _ = self._mouth(second, paste_dst, size)
+            other, _ = self._mouth(second, paste_dst, size, (bx0, by0))
             mouth = mouth * (1 - mix) + other * mix
-        alpha = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
-        alpha = geometry.smoothstep(alpha / max(FEATHER * iod, 1.0)).astype(np.float32)
+        edge = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
+        alpha = geometry.smoothstep(edge / max(FEATHER * iod, 1.0)).astype(np.float32)
         # Colour: gain per channel so the skin ring around the lips matches the frame's.
-        lips = np.round(paste_dst[self.lips_outer]).astype(np.int32)
+        lips = np.round(paste_dst[self.lips_outer]).astype(np.int32) - [bx0, by0]
         near = np.zeros(covered.shape, np.uint8)
         cv2.fillPoly(near, [lips], 1)
         # The lips and the mouth opening are the atlas's whatever the feather: the video's own
@@ -197,9 +262,10 @@ class Compositor:
         # (one distance transform from the lips gives every band around them)
         from_lips = cv2.distanceTransform(1 - near, cv2.DIST_L2, 3) / iod
         solid = (from_lips <= LIP_MARGIN).astype(np.float32)
-        solid = cv2.GaussianBlur(solid, (0, 0), max(0.5, LIP_MARGIN * iod / 2))
+        solid = cv2.GaussianBlur(solid, (0, 0), blur)
         alpha = np.maximum(alpha, solid * covered)
-        under = base  # the frame's own skin, for the colour match
+        under = base[sub]  # the frame's own skin, for the colour match
+        whole = base
         if painted is not None:
             hidden, painted_base = painted
             # The video's own lips, painted over, show nowhere: inside the paste the mouth
@@ -207,33 +273,65 @@ class Compositor:
             # edge; under its feather the painted skin shows, fading in as the mouth does (a
             # quicker fade drew the paste's outline on the cheek); beyond it, the frame as it
             # was (painted skin there would shave a beard).
-            edge = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
-            soft = cv2.GaussianBlur(hidden.astype(np.float32) / 255.0, (0, 0),
-                                    max(0.5, LIP_MARGIN * iod / 2))
+            soft = cv2.GaussianBlur(hidden[sub].astype(np.float32) / 255.0, (0, 0), blur)
             inward = soft * geometry.smoothstep(edge / max(0.5 * FEATHER * iod, 1.0))
             alpha = np.maximum(alpha, inward)
-            w = inward[..., None]
-            base = (base.astype(np.float32) * (1 - w) + painted_base.astype(np.float32) * w)
+            w_in = inward[..., None]
+            whole = base.astype(np.float32)
+            whole[sub] = (under.astype(np.float32) * (1 - w_in)
+                          + painted_base[sub].astype(np.float32) * w_in)
         ring = (from_lips > RING[0]) & (from_lips <= RING[1]) & covered
         ring8 = ring.astype(np.uint8)
-        if cv2.countNonZero(ring8) >= 10:
-            # (cv2.mean with a mask: a tenth of the time of NumPy's masked mean)
-            skin = np.array(cv2.mean(np.ascontiguousarray(under), ring8)[:3], np.float32)
-            if self._skin is None:
-                self._skin = skin
-            else:
-                self._skin = COLOUR_MEMORY * self._skin + (1 - COLOUR_MEMORY) * skin
-            gain = (self._skin + 4.0) / (np.array(cv2.mean(mouth, ring8)[:3]) + 4.0)
-            mouth = mouth * np.clip(gain, 0.6, 1.6)
-        return mouth, alpha, base
+        box = (bx0, by0, bx1, by1)
+        if cv2.countNonZero(ring8) < 10:
+            return mouth, alpha, box, whole, None, None
+        # (cv2.mean with a mask: a tenth of the time of NumPy's masked mean)
+        skin = np.array(cv2.mean(np.ascontiguousarray(under), ring8)[:3], np.float32)
+        return mouth, alpha, box, whole, skin, np.array(cv2.mean(mouth, ring8)[:3])
 
-    def _mouth(self, entry: int, dst: np.ndarray,
-               size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    def _matched(self, mouth: np.ndarray, skin: np.ndarray | None,
+                 mouth_skin: np.ndarray | None) -> np.ndarray:
+        """``mouth`` with a gain per channel so that its colour in the skin ring matches the
+        frame's ``skin`` there, smoothed over the frames so far (the one stateful step)."""
+        if skin is None or mouth_skin is None:
+            return mouth
+        if self._skin is None:
+            self._skin = skin
+        else:
+            self._skin = COLOUR_MEMORY * self._skin + (1 - COLOUR_MEMORY) * skin
+        gain = (self._skin + 4.0) / (mouth_skin + 4.0)
+        return mouth * np.clip(gain, 0.6, 1.6)
+
+    def _mouth(self, entry: int, dst: np.ndarray, size: tuple[int, int],
+               origin: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
         src = self.atlas.points[entry][self.paste_in_atlas].astype(np.float64)
         sign = np.sign(_areas(src[self.layout.paste_triangles]))
         pic, covered = warp(self.atlas.crops[entry], src, dst, self.layout.paste_triangles, size,
-                            sign)
+                            sign, origin=origin, within=False)
         return pic.astype(np.float32), covered
+
+
+def _embedded(part: np.ndarray, box: tuple[int, int, int, int],
+              shape: tuple[int, ...]) -> np.ndarray:
+    """``part`` (float, the pixels of ``box`` (x0, y0, x1, y1)) in a float32 picture of
+    ``shape`` (H, W) that is 0 outside the box."""
+    x0, y0, x1, y1 = box
+    out = np.zeros(tuple(shape[:2]) + part.shape[2:], np.float32)
+    out[y0:y1, x0:x1] = part
+    return out
+
+
+def _grown_box(points: np.ndarray, margin: int, size: tuple[int, int]
+               ) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the box of ``points`` grown by ``margin`` pixels, within a picture of
+    ``size`` (w, h); all of it where a point is not finite."""
+    w, h = size
+    p = np.asarray(points, np.float64)
+    if not np.isfinite(p).all():
+        return 0, 0, w, h
+    x0, y0 = np.floor(p.min(axis=0)).astype(int) - margin
+    x1, y1 = np.ceil(p.max(axis=0)).astype(int) + margin + 1
+    return max(0, int(x0)), max(0, int(y0)), min(w, max(1, int(x1))), min(h, max(1, int(y1)))
 
 
 def differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -304,13 +402,22 @@ def _hide_open_lips(roi: np.ndarray, cur: np.ndarray, new: np.ndarray,
 
 
 def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndarray,
-         size: tuple[int, int], sign: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+         size: tuple[int, int], sign: np.ndarray | None = None,
+         origin: tuple[int, int] = (0, 0), within: bool | None = None
+         ) -> tuple[np.ndarray, np.ndarray]:
     """Piecewise-affine warp of ``image``: triangle vertices at ``src`` (V×2, image pixels) go
-    to ``dst`` (output pixels); the output is ``size`` (w, h). Returns the picture (pixels outside
-    every triangle: the output position read from ``image`` as is) and which pixels a triangle
-    covers. Triangles that turn over (orientation against ``sign``) or collapse are left out,
-    but for slivers that turn over, drawn under the others."""
+    to ``dst`` (output pixels); the output is ``size`` (w, h), the output pixels from ``origin``
+    (x, y) on. Returns the picture (pixels outside every triangle: the output position read
+    from ``image`` as is) and which pixels a triangle covers. Triangles that turn over
+    (orientation against ``sign``) or collapse are left out, but for slivers that turn over,
+    drawn under the others. ``within``: whether ``image`` is warped within itself (output
+    pixels are its pixels; default: when the sizes agree and the origin is 0)."""
     w, h = size
+    ox, oy = origin
+    if within is None:
+        within = image.shape[:2] == (h, w) and origin == (0, 0)
+    if within and origin != (0, 0):
+        raise ValueError("a picture warped within itself starts at its origin")
     tri_d = np.asarray(dst, np.float64)[triangles]
     tri_s = np.asarray(src, np.float64)[triangles]
     coef, ok = _affines(tri_d, tri_s)
@@ -325,7 +432,7 @@ def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndar
         if ok.any():
             small = turned & (np.abs(area) < 0.25 * np.median(np.abs(area[ok])))
             slivers = np.flatnonzero(small)
-    if image.shape[:2] == (h, w):
+    if within:
         # Triangles that do not move are the identity: no need to draw them.
         ok &= np.abs(tri_d - tri_s).max(axis=(1, 2)) > 0.01
     n = len(triangles)
@@ -335,11 +442,13 @@ def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndar
     # (only where the picture is warped within itself: outside every triangle it stays as
     # it is, so the maps are continuous everywhere; a mouth crop's maps are not, around
     # triangles left out)
-    step = 2 if w * h >= COARSE_MAP_PIXELS and image.shape[:2] == (h, w) else 1
+    step = 2 if w * h >= COARSE_MAP_PIXELS and within else 1
     hw, hh = -(-w // step), -(-h // step)
     ids = np.full((hh, hw), n, np.int32)
     # (a coarse pixel's centre is at step·i + (step − 1)/2 in output pixels)
-    fixed = np.round((tri_d - (step - 1) / 2) / step * 16).astype(np.int32)
+    # (an origin moves the fixed-point corners by whole pixels: the same pixels are drawn)
+    fixed = np.round((tri_d - (step - 1) / 2) / step * 16).astype(np.int32) \
+        - np.array([16 * ox, 16 * oy], np.int32)
     # Larger triangles are drawn last: a pixel on the edge between two is the larger one's (a
     # near-degenerate triangle's map, extrapolated half a pixel beyond it, reads far away: a
     # speck of teeth or collar at a lip corner).
@@ -347,8 +456,8 @@ def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndar
     drawn = drawn[np.argsort(np.abs(_areas(tri_d[drawn])), kind="stable")]
     for k in np.r_[slivers, drawn].tolist():
         cv2.fillConvexPoly(ids, fixed[k], k, lineType=cv2.LINE_8, shift=4)
-    gx = (np.arange(hw, dtype=np.float32) * step + (step - 1) / 2)[None, :]
-    gy = (np.arange(hh, dtype=np.float32) * step + (step - 1) / 2)[:, None]
+    gx = (np.arange(hw, dtype=np.float32) * step + (step - 1) / 2 + ox)[None, :]
+    gy = (np.arange(hh, dtype=np.float32) * step + (step - 1) / 2 + oy)[:, None]
     # Per pixel, its triangle's affine map (one coefficient plane at a time).
     map_x = np.take(coef[:, 0], ids) * gx + np.take(coef[:, 1], ids) * gy \
         + np.take(coef[:, 2], ids)
@@ -361,7 +470,7 @@ def warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndar
         gx = np.arange(w, dtype=np.float32)[None, :]
         gy = np.arange(h, dtype=np.float32)[:, None]
     out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    if image.shape[:2] == (h, w):
+    if within:
         # Where the warp does not move anything (pinned triangles), keep the pixels exactly:
         # interpolating at a position a rounding error away would change them by a level.
         still = (np.abs(map_x - gx) < 0.02) & (np.abs(map_y - gy) < 0.02)

@@ -2,19 +2,23 @@
 forward again while the speech lasts), each edited and encoded as a stream.
 
 :func:`schedule` works out which source frame shows at each output frame; :func:`render` decodes
-them (on a thread of its own: :func:`prefetched`), places the chosen real mouth on each
-(:class:`~visemic.dub.composite.Compositor`) and hands the frame to the writer, whose encoder
-runs on its own thread too, so two cores work at once and memory stays flat in the length.
+them (on a thread of its own: :func:`prefetched`), works out the edit that places the chosen
+real mouth on each a few frames ahead on worker threads (:func:`in_order`,
+:meth:`~visemic.dub.composite.Compositor.prepare`), finishes each in order (the one step with
+state, the skin colour smoothed over frames) and hands the frame to the writer, whose encoder
+runs on its own thread too: every core works at once, and memory stays flat in the length.
 """
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +28,7 @@ import numpy as np
 
 from visemic.dub import geometry
 from visemic.dub.atlas import CLASSES, Atlas
-from visemic.dub.composite import Compositor, Edit, differs
+from visemic.dub.composite import Compositor, Edit, Layers, differs
 from visemic.dub.encode import AudioTrack, VideoWriter, output_kind
 from visemic.render.portrait import mesh
 from visemic.video import decode, features
@@ -35,6 +39,10 @@ if TYPE_CHECKING:
 Progress = Callable[[float], None]
 
 PREFETCH = 4            # frames decoded ahead
+# Threads working out the edits of the frames to come (at least two: they overlap with each
+# other where decoding or encoding waits), and how many frames' edits are worked out at once.
+WORKERS = max(2, min(4, os.cpu_count() or 2))
+AHEAD = WORKERS + 2
 APERTURE_FIX = 0.08     # eye distances the lower lip may be moved to open as asked
 SEALED = 0.02           # eye distances: the opening of lips that seal
 # Pictures held at once when playing backward (each chunk is decoded from the key frame before
@@ -149,21 +157,53 @@ def render(d: Dub, path: str | os.PathLike[str], progress: Progress | None) -> P
     i420 = passes_yuv(d.info, path)
     size = (d.info.width, d.info.height)
     step = max(1, n // 200)
+    compositor = edits.compositor
+
+    def prepare(item: tuple[int, tuple[int, np.ndarray]]) -> Any:
+        """Frame ``i``'s edit worked out (on a worker thread; no state is kept)."""
+        i, (k, picture) = item
+        edit = edits(i, k)
+        if edit is None:
+            return None
+        return prepare_i420(compositor, picture, edit) if i420 else \
+            compositor.prepare(picture, edit)
+
     with VideoWriter(path, size, d.info.fps or 25.0, audio) as writer:
-        for i, (k, picture) in enumerate(prefetched(_source_frames(d, i420))):
-            edit = edits(i, k)
-            if edit is None:
-                edits.compositor.reset()
+        frames = enumerate(prefetched(_source_frames(d, i420)))
+        for (i, (k, picture)), work in in_order(frames, prepare):
+            if work is None:
+                if d.track.strength[k] <= 0:  # no edit (Edits gave None): a new start
+                    compositor.reset()
             elif i420:
-                apply_i420(edits.compositor, picture, edit)
+                finish_i420(compositor, picture, work)
             else:
-                edits.compositor.apply(picture, edit)
+                compositor.finish(picture, work)
             writer.put(picture, float(d.times[i]), i420=i420)
             if progress is not None and (i + 1) % step == 0:
                 progress((i + 1) / n)
     if progress is not None:
         progress(1.0)
     return Path(path)
+
+
+def in_order(items: Iterator[Any], work: Callable[[Any], Any], workers: int = WORKERS,
+             ahead: int = AHEAD) -> Iterator[tuple[Any, Any]]:
+    """(item, ``work(item)``) in the order of ``items``, ``work`` running on ``workers``
+    threads for up to ``ahead`` items at once (the edits of the frames to come are worked out
+    while the current one is finished and encoded: OpenCV and NumPy release the GIL)."""
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="visemic-dub-edit")
+    pending: collections.deque[tuple[Any, Future[Any]]] = collections.deque()
+    try:
+        for item in items:
+            pending.append((item, pool.submit(work, item)))
+            if len(pending) >= ahead:
+                first, job = pending.popleft()
+                yield first, job.result()
+        while pending:
+            first, job = pending.popleft()
+            yield first, job.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Edits:
@@ -216,33 +256,69 @@ def passes_yuv(info: decode.VideoInfo, path: str | os.PathLike[str]) -> bool:
             and info.width % 2 == 0 and info.height % 2 == 0)
 
 
+@dataclass
+class YuvWork:
+    """:func:`prepare_i420`'s result: the ``box`` (x0, y0, x1, y1, even) of the YUV picture
+    that may change, as RGB (``rgb``), and the compositor's ``layers`` for that box."""
+
+    box: tuple[int, int, int, int]
+    rgb: np.ndarray
+    layers: Layers
+
+
 def apply_i420(compositor: Compositor, yuv: np.ndarray, edit: Edit) -> None:
     """:meth:`Compositor.apply` on a YUV 4:2:0 picture (planar, (H·3/2)×W uint8, edited in
     place): the box the edit may change goes to RGB, is edited, and only the pixels it changed
-    (and the chroma of their 2×2 blocks) are written back."""
+    (and the chroma of their 2×2 blocks) are written back. :func:`prepare_i420`, then
+    :func:`finish_i420`."""
+    work = prepare_i420(compositor, yuv, edit)
+    if work is not None:
+        finish_i420(compositor, yuv, work)
+
+
+def _planes(yuv: np.ndarray, box: tuple[int, int, int, int]) -> list[np.ndarray]:
+    """The Y, U and V parts (views) of a YUV 4:2:0 picture in an even ``box``."""
     h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
-    box = compositor.region(edit, (h, w))
-    if box is None:
-        return
     x0, y0, x1, y1 = box
-    x0, y0 = x0 - x0 % 2, y0 - y0 % 2
-    x1, y1 = min(w, x1 + x1 % 2), min(h, y1 + y1 % 2)
     flat = yuv.reshape(-1)
     planes = (yuv[:h], flat[h * w:h * w * 5 // 4].reshape(h // 2, w // 2),
               flat[h * w * 5 // 4:].reshape(h // 2, w // 2))
     rows = (slice(y0, y1), slice(y0 // 2, y1 // 2), slice(y0 // 2, y1 // 2))
     cols = (slice(x0, x1), slice(x0 // 2, x1 // 2), slice(x0 // 2, x1 // 2))
-    parts = [p[r, c] for p, r, c in zip(planes, rows, cols, strict=True)]
+    return [p[r, c] for p, r, c in zip(planes, rows, cols, strict=True)]
+
+
+def prepare_i420(compositor: Compositor, yuv: np.ndarray, edit: Edit) -> YuvWork | None:
+    """:meth:`Compositor.prepare` for a YUV 4:2:0 picture (read, not changed; None: nothing
+    changes)."""
+    h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    box = compositor.region(edit, (h, w))
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    x0, y0 = x0 - x0 % 2, y0 - y0 % 2
+    x1, y1 = min(w, x1 + x1 % 2), min(h, y1 + y1 % 2)
+    parts = _planes(yuv, (x0, y0, x1, y1))
     bh, bw = y1 - y0, x1 - x0
     packed = np.concatenate([q.reshape(-1) for q in parts]).reshape(bh * 3 // 2, bw)
     rgb = cv2.cvtColor(packed, cv2.COLOR_YUV2RGB_I420)
-    before = rgb.copy()
     shift = np.array([x0, y0, 0.0])
-    compositor.apply(rgb, replace(edit, current=edit.current - shift,
-                                  target=np.asarray(edit.target) - shift[:2]))
+    layers = compositor.prepare(rgb, replace(edit, current=edit.current - shift,
+                                             target=np.asarray(edit.target) - shift[:2]))
+    return None if layers is None else YuvWork((x0, y0, x1, y1), rgb, layers)
+
+
+def finish_i420(compositor: Compositor, yuv: np.ndarray, work: YuvWork) -> None:
+    """:meth:`Compositor.finish` for a YUV 4:2:0 picture, edited in place (frames in order)."""
+    rgb = work.rgb
+    before = rgb.copy()
+    compositor.finish(rgb, work.layers)
     changed = differs(rgb, before)
     if not changed.any():
         return
+    x0, y0, x1, y1 = work.box
+    parts = _planes(yuv, work.box)
+    bh, bw = y1 - y0, x1 - x0
     back = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
     n = bh * bw
     luma = back[:n].reshape(bh, bw)
