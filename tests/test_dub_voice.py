@@ -79,7 +79,7 @@ def test_too_little_speech_or_no_samples_learns_nothing(reference):
     assert voice.blend(targets, None, res, times[:3]) is targets
 
 
-def test_the_pause_mouth_is_placed_at_the_video_s_rest():
+def test_a_closed_pause_mouth_is_placed_at_the_video_s_rest():
     from visemic.dub import pipeline
     from visemic.dub.atlas import Atlas
 
@@ -101,3 +101,9 @@ def test_the_pause_mouth_is_placed_at_the_video_s_rest():
     assert np.allclose(atlas.full_local(2)[kept], atlas.neutral[kept], atol=1e-6)
     others = [j for j in range(n) if j != 2]
     assert np.array_equal(atlas.local[others], local[others])
+    # A person who rests with parted lips keeps their own rest mouth.
+    atlas.local = local.copy()
+    atlas.features[:, 0] = 0.05
+    atlas.features[2, 0] = 0.2
+    pipeline._rest_at_video_rest(atlas)
+    assert np.array_equal(atlas.local, local)
