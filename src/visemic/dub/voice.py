@@ -35,6 +35,7 @@ MIN_FRAMES = 20             # speech frames of the reference needed to learn any
 # 1.5 s GRID halves (25–28 frames) five folds of five frames chose weights that did not hold
 # on the other half.
 EVIDENCE = 50.0
+SPREAD_GAIN = 3.0           # at most this much the prediction's spread is widened
 
 
 def sound(audio: Audio, times: np.ndarray) -> np.ndarray | None:
@@ -143,6 +144,10 @@ class VoiceModel:
         w *= len(y) / (len(y) + EVIDENCE)
         mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
         coef = _solve((x - mean) / scale, y - y.mean(), best)
+        # The prediction keeps the person's spread (as the shape profile does): a ridge
+        # regression's held-out predictions are shrunk towards the mean, and a mouth that
+        # opens less than the person's reads as mumbling.
+        coef *= min(SPREAD_GAIN, float(y.std()) / max(float(held.std()), 1e-9))
         low, high = np.quantile(y, (0.02, 0.98))
         return cls(mean=mean, scale=scale, coef=coef, offset=float(y.mean()), low=float(low),
                    high=float(high), weight=w, penalty=best, cv_r=float(best_r),
