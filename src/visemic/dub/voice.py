@@ -48,16 +48,19 @@ def sound(audio: Audio, times: np.ndarray) -> np.ndarray | None:
     if win < 16 or len(x) < win:
         return None
     count = (len(x) - win) // hop + 1
-    spectra = np.empty((count, win // 2 + 1))
-    taper = np.hanning(win)
-    for a in range(0, count, 4096):  # in blocks: a long reference's frames at once are large
-        idx = np.arange(win)[None, :] + hop * np.arange(a, min(count, a + 4096))[:, None]
-        spectra[a:a + len(idx)] = np.abs(np.fft.rfft(x[idx] * taper, axis=1)) ** 2
     freq = np.fft.rfftfreq(win, 1.0 / rate)
     edges = np.geomspace(BAND_RANGE[0], min(BAND_RANGE[1], rate / 2 - 1), BANDS + 1)
-    energy = np.stack([spectra[:, (freq >= lo) & (freq < hi)].sum(axis=1)
-                       for lo, hi in zip(edges[:-1], edges[1:], strict=True)], axis=1)
-    total = np.log(spectra.sum(axis=1) + 1e-10)
+    # [bins × BANDS + 1]: which bins each band sums, and all of them (the total)
+    pick = np.stack([(freq >= lo) & (freq < hi)
+                     for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+                    + [np.ones(len(freq), bool)], axis=1).astype(np.float64)
+    summed = np.empty((count, BANDS + 1))
+    taper = np.hanning(win)
+    for a in range(0, count, 2048):  # in blocks: a long clip's spectra at once are gigabytes
+        idx = np.arange(win)[None, :] + hop * np.arange(a, min(count, a + 2048))[:, None]
+        summed[a:a + len(idx)] = (np.abs(np.fft.rfft(x[idx] * taper, axis=1)) ** 2) @ pick
+    energy = summed[:, :BANDS]
+    total = np.log(summed[:, BANDS] + 1e-10)
     loud = float(np.quantile(total, 0.9))
     table = np.concatenate([np.log(energy + 1e-10), total[:, None]], axis=1) - loud
     table = np.maximum(table, np.quantile(table, 0.05, axis=0))
