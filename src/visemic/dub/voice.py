@@ -12,8 +12,8 @@ prediction is not widened to the person's spread (as the profile's is): widened,
 anchor speaking another man's speech followed visemic's jawOpen at r 0.68 instead of 0.73
 (the cross-dub's target is 0.7), and in self-reenactment it changed nothing. Measured on
 the second half of each shared clip (learned on the first), the opening asked for follows the
-real lips at r 0.49 → 0.60
-(German anchor), 0.75 → 0.84 (1080×1920), 0.24 → 0.27 (LRS2), 0.71 → 0.77 (700²).
+real lips at r 0.49 → 0.60 (German anchor), 0.75 → 0.84 (1080×1920), 0.24 → 0.27 (LRS2),
+0.71 → 0.77 (700²).
 """
 
 from __future__ import annotations
