@@ -165,8 +165,12 @@ def test_silence_is_rest_and_still(dubbed):
     x1, y1 = lips.max(0).astype(int) + 4
     still = [np.abs(dub[i + 1][y0:y1, x0:x1].astype(int) - dub[i][y0:y1, x0:x1]).mean()
              for i in range(a, b - 1)]
-    moving = [np.abs(dub[i + 1][y0:y1, x0:x1].astype(int) - dub[i][y0:y1, x0:x1]).mean()
-              for i in range(plan.frames - 1) if not silent[i] and not silent[i + 1]]
+    # ... against how much a speaking mouth changes there: the video's own (the dub's speech
+    # frames are no steady yardstick: the median of their change moved 9.4 -> 7.3 with a
+    # blend of 0.1 of another target, the path through the atlas playing longer real runs).
+    src = frames_of(Path(plan.video))
+    moving = [np.abs(src[k + 1][y0:y1, x0:x1].astype(int) - src[k][y0:y1, x0:x1]).mean()
+              for k in range(len(src) - 1)]
     assert np.median(still) < 0.3 * np.median(moving)
 
 

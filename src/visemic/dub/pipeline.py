@@ -59,6 +59,7 @@ TRACK_SMOOTHING = 2     # passes of centred [1 2 1] over the video's landmarks (
 # context (where the reference has it; the rest from the curves through the shape profile).
 CONTEXT_SHARE = 0.5
 LEARN_FRAMES = 300     # reference frames the motion profile is learned from, at most
+REST_FRAMES = 5        # the video's most closed frames its rest shape is the median of, at least
 
 
 @dataclass
@@ -213,6 +214,7 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
                                                      own_lips)
     rest_local = _rest_shape(track)
     atlas.neutral = _matched_neutral(atlas, track, rest_local)
+    _rest_at_video_rest(atlas)
     stage.report(1.0)
     lost = int((track.strength[plan] <= 0).sum())
     if lost:
@@ -287,6 +289,13 @@ def choose_mouths(atlas: Atlas, shapes: ShapeProfile, speech: Result, times: np.
                                       ref_u, atlas.features, phone_class)
         share = (CONTEXT_SHARE * trust)[:, None]
         targets = (1 - share) * targets + share * seen
+        # The person's opening as their own voice predicts it (learned on the reference, used
+        # as far as it predicted the reference's held-out lips better).
+        from visemic.dub import voice
+
+        gap = atlas.features[:, features.FEATURES.index("inner_aperture")]
+        model = voice.VoiceModel.fit(ref_speech, ref_times, gap, atlas.silent)
+        targets = voice.blend(targets, model, speech, times)
     classes = context(speech.timeline, times)
     silent = pauses(speech.timeline, times, lag=SILENCE_LAG, lead=SILENCE_LEAD,
                     edge_share=SILENCE_EDGE_SHARE, edge_after=SILENCE_EDGE_AFTER)
@@ -489,9 +498,11 @@ def _video_faces(track: FaceTrack) -> tuple[np.ndarray, np.ndarray]:
 
 def _rest_shape(track: FaceTrack) -> np.ndarray:
     """The video's face at rest (478×3 local, NaN where not kept): the median of its most closed
-    frames."""
+    frames (a tenth of them, at least :data:`REST_FRAMES`). A closed rest is shown in pauses
+    as it is (:func:`_rest_at_video_rest`): the most closed quarter's median was parted 0.036
+    eye distances on the older GRID speaker, and Face Mesh read her pauses open."""
     shapes_a, gaps_a = _video_faces(track)
-    closed = gaps_a <= np.quantile(gaps_a, 0.25)
+    closed = np.argsort(gaps_a, kind="stable")[:max(REST_FRAMES, len(gaps_a) // 10)]
     return np.median(shapes_a[closed], axis=0)
 
 
@@ -514,6 +525,19 @@ def _matched_neutral(atlas: Atlas, track: FaceTrack, rest_local: np.ndarray) -> 
     ref_gaps = atlas.features[:, features.FEATURES.index("inner_aperture")].astype(np.float64)
     neutral = _matched(rest_local, vid, vid_gaps, ref, ref_gaps)
     return playback.atlas_neutral(replace(atlas, neutral=None)) if neutral is None else neutral
+
+
+def _rest_at_video_rest(atlas: Atlas) -> None:
+    """Where the atlas rests closed, place its rest mouth exactly at its neutral face, so a
+    pause shows the video's own closed rest shape (a mouth is moved by its difference from
+    the neutral). The rest entry is one frame, and its own difference from the neutral (its
+    pose, its slightly parted or pressed lips) put every pause 0.02–0.05 eye distances from
+    where the video's lips close (GRID halves: LMD in pauses 0.044 → 0.016 on lwbsza,
+    0.020 → 0.014 on lbbc2a)."""
+    if atlas.neutral is None or not _closed_rest(atlas):
+        return  # a parted rest keeps its own shape (people who wait with their lips apart)
+    want = atlas.neutral[atlas.kept]
+    atlas.local[atlas.rest] = np.where(np.isfinite(want), want, atlas.local[atlas.rest])
 
 
 def _matched(rest: np.ndarray, video: np.ndarray, video_gaps: np.ndarray, ref: np.ndarray,
