@@ -232,10 +232,24 @@ def _whisper_model(folder: str, halves: tuple[Path, Path] | None, n_threads: int
     """faster-whisper's model of ``folder``; with ``halves`` (:func:`asr_models.halves`), one
     that holds only the half in use (:class:`Halves`), or the whole one if they don't load."""
     from faster_whisper import WhisperModel
+    from faster_whisper.tokenizer import Tokenizer
 
     def whole(path: str) -> Any:
-        return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=n_threads,
-                            num_workers=1, local_files_only=True)
+        from visemic.phonetics.whisper_tokens import LeanTokenizer
+
+        model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=n_threads,
+                             num_workers=1, local_files_only=True)
+        # Token ids → text from each token's bytes, not the tokenizers library's tables
+        # (15 MB less beside the model; the same text); what recognition encodes (the
+        # suppressed symbols, the prompts) is encoded now, with the library's.
+        lean = LeanTokenizer(model.hf_tokenizer, Path(path) / "tokenizer.json")
+        _ = Tokenizer(lean, model.model.is_multilingual, task="transcribe",
+                      language="en").non_speech_tokens
+        for prompt in PROMPTS.values():
+            lean.encode(" " + prompt.strip(), add_special_tokens=False)
+        lean.done()
+        model.hf_tokenizer = lean
+        return model
 
     if halves is not None:
         try:
