@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from visemic import audio as audio_io
 from visemic.errors import VisemicError
 from visemic.phonetics import asr_models
 from visemic.types import Audio
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MKL_DISABLE_FAST_MM", "1")
+# faster-whisper imports PyAV, never used here: loaded only if something else decodes with it
+# (audio_io.ffmpeg_deferred).
+with audio_io.ffmpeg_deferred():
+    import faster_whisper  # noqa: F401
 
 ENGLISH_MODEL = "tiny.en"
 MULTILINGUAL_MODEL = "base"
