@@ -202,7 +202,8 @@ def test_recognition_leaves_out_what_it_does_not_use(spoken, cache, tmp_path):
     import subprocess
     import sys
 
-    wav = audio_io.save_wav(spoken[0], tmp_path / "spoken.wav")
+    wav = audio_io.save_wav(audio_io.load(spoken[0]), tmp_path / "spoken.wav")  # 16 kHz
+    other = audio_io.save_wav(spoken[0], tmp_path / "spoken-22k.wav")  # resampled by ffmpeg
 
     code = (
         "import sys\n"
@@ -216,12 +217,18 @@ def test_recognition_leaves_out_what_it_does_not_use(spoken, cache, tmp_path):
         "print(heard.text)\n"
         "print(type(model.model).__name__, type(model.hf_tokenizer).__name__)\n"
         "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'scipy', 'num2words', 'cv2', 'mediapipe', 'onnxruntime', 'torch'})) or '-')\n")
+        "{'scipy', 'num2words', 'cv2', 'mediapipe', 'onnxruntime', 'torch', 'av'})) or '-')\n"
+        # PyAV, deferred while faster-whisper was imported, loads where it is needed.
+        f"print(len(audio.load({str(other)!r}).samples), type(sys.modules['av']).__name__)\n"
+        "import faster_whisper.audio\n"
+        f"print(len(faster_whisper.audio.decode_audio({str(wav)!r})))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out[0].strip()
     assert out[1] == "Halves LeanTokenizer"
     assert out[2] == "-"
+    assert out[3] == f"{round(spoken[0].duration * 16000)} module"
+    assert int(out[4]) == len(audio_io.load(wav).samples)
 
 
 def test_long_file_recognised_with_one_model_load(spoken, tmp_path, monkeypatch):
