@@ -377,6 +377,7 @@ def _transcribe(model: Any, samples: np.ndarray, language: str | None,
     # language detection and the first decoding step.
     first = pad_or_trim(features[:, :min(fe.nb_max_frames, features.shape[-1] - 1)])
     encoded = model.encode(first)
+    del first
     probability = 1.0
     if language is None:
         if model.model.is_multilingual:
@@ -399,7 +400,9 @@ def _transcribe(model: Any, samples: np.ndarray, language: str | None,
         hallucination_silence_threshold=None, hotwords=None)
     # Judged a window at a time (a loop comes split into many short segments).
     windows: dict[int, list[Any]] = {}
-    for seg in model.generate_segments(features, tokenizer, options, False, encoded):
+    segments = model.generate_segments(features, tokenizer, options, False, encoded)
+    del encoded  # the first window's, held by the generator only until the second is encoded
+    for seg in segments:
         if seg.text.strip():
             windows.setdefault(seg.seek, []).append(seg)
     kept: list[str] = []
