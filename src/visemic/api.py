@@ -222,6 +222,17 @@ def _animate_long(path: Path, text: str | None, language: str | None, fps: float
     heard: list[str] = []
     reports: list[dict[str, Any]] = []
     total = 0
+    recognised: list[tuple[str | None, Any]] = []
+    if whisper:
+        # Whisper first, over the whole file, while nothing else is resident beside it (the
+        # peak); then a second pass over the same segments aligns its words (issue 22).
+        def first_pass(end: int) -> None:
+            if progress:
+                progress(min(0.5, end / audio_io.RATE / declared / 2))
+
+        recognised = timeline_mod.recognise_segments(
+            segmenter.segments(audio_io.stream(path), bounds=bounds), audio_io.RATE, language,
+            asr_model, first_pass)
     segments = segmenter.segments(audio_io.stream(path), bounds=bounds)
     if words is not None:
         # Each segment gets the words spoken in it, found by matching what is heard against
@@ -232,13 +243,15 @@ def _animate_long(path: Path, text: str | None, language: str | None, fps: float
         shared = longform.share(segments, prons, audio_io.RATE)
     else:
         shared = ((offset, seg, 0, 0) for offset, seg in segments)
-    for offset, seg, first, last in shared:
+    for k, (offset, seg, first, last) in enumerate(shared):
         seg_audio = Audio(samples=seg, sample_rate=audio_io.RATE)
         t0 = offset / audio_io.RATE
         end = t0 + seg_audio.duration
         if whisper:
-            tl, report = timeline_mod.analyse_speech(seg_audio, language=language,
-                                                     asr_model=asr_model)
+            if k >= len(recognised):
+                raise VisemicError(f"{path}: the file changed while it was analysed")
+            tl, report = timeline_mod.words_timeline(seg_audio, *recognised[k])
+            recognised[k] = (None, None)
             reports.append(report)
             if report.get("text"):
                 heard.append(report["text"])
@@ -254,7 +267,7 @@ def _animate_long(path: Path, text: str | None, language: str | None, fps: float
         pros_parts.append(prosody_mod.analyse(seg_audio))
         total = offset + len(seg)
         if progress:
-            progress(min(0.95, end / declared))
+            progress(min(0.95, (0.5 + end / declared / 2) if whisper else end / declared))
     if total == 0:
         raise VisemicError(f"{path}: no audio samples in the file")
     language = language or (parts[0].language if parts else "en")

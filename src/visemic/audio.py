@@ -2,7 +2,9 @@
 
 Everything downstream works on 16 kHz float32 mono, the acoustic model's rate. Decoding is
 streamed frame by frame through ffmpeg's resampler, so only the 16 kHz result is ever held, and
-:func:`stream` yields it in chunks for files too long to hold at all.
+:func:`stream` yields it in chunks for files too long to hold at all. A well-formed WAV of 16-bit
+PCM already at that rate is read without ffmpeg (the same samples, bit for bit): PyAV's libraries
+are 18 MB resident for the rest of the process, beside Whisper's peak (issue 22).
 """
 
 from __future__ import annotations
@@ -10,15 +12,22 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import struct
+import sys
+import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import av
 import numpy as np
 import soxr
 
 from visemic.errors import VisemicError
 from visemic.types import Audio
+
+if TYPE_CHECKING:
+    import av
 
 RATE = 16000
 # Shorter than any speech sound: such a "file" is a broken header, not a recording.
@@ -90,8 +99,118 @@ def from_array(samples: np.ndarray, sample_rate: int, rate: int = RATE,
     return Audio(samples=x, sample_rate=rate, path=path)
 
 
+_ffmpeg_lock = threading.Lock()
+
+
+class _Deferred(types.ModuleType):
+    """Stands in for PyAV in a module that imported it within :func:`ffmpeg_deferred`: PyAV
+    itself is loaded at the stand-in's first use."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_ffmpeg(), name)
+
+
+@contextlib.contextmanager
+def ffmpeg_deferred() -> Iterator[None]:
+    """Within the block, ``import av`` (not yet imported) gives a stand-in that loads PyAV when
+    first used: faster-whisper imports it for files this module decodes itself, and a WAV file
+    analysed never needs it (18 MB resident beside Whisper's peak). Afterwards ``import av``
+    is PyAV again."""
+    with _ffmpeg_lock:
+        placed = "av" not in sys.modules
+        if placed:
+            sys.modules["av"] = _Deferred("av")
+    try:
+        yield
+    finally:
+        with _ffmpeg_lock:
+            if placed and isinstance(sys.modules.get("av"), _Deferred):
+                del sys.modules["av"]
+
+
+def _ffmpeg() -> Any:
+    """PyAV, loaded."""
+    with _ffmpeg_lock:
+        if isinstance(sys.modules.get("av"), _Deferred):
+            del sys.modules["av"]
+        import av
+    return av
+
+
+class PcmWav(NamedTuple):
+    """Where a WAV file's 16-bit PCM samples are."""
+
+    rate: int
+    channels: int
+    offset: int  # of the data, in bytes
+    frames: int
+
+
+WAVE_FORMAT_PCM = 1
+
+
+def pcm_wav(path: str | os.PathLike[str]) -> PcmWav | None:
+    """``path`` as a plain WAV file of 16-bit PCM (format 1, its data chunk whole in the file),
+    else None (anything else, or anything odd, is ffmpeg's to read)."""
+    try:
+        with open(path, "rb") as fp:
+            size = os.fstat(fp.fileno()).st_size
+            head = fp.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+                return None
+            fmt = None
+            while True:
+                chunk = fp.read(8)
+                if len(chunk) < 8:
+                    return None
+                name, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if name == b"fmt ":
+                    if length < 16:
+                        return None
+                    fmt = struct.unpack("<HHIIHH", fp.read(16))
+                    fp.seek(length - 16 + (length & 1), 1)
+                elif name == b"data":
+                    if fmt is None:
+                        return None
+                    tag, channels, rate, _, align, bits = fmt
+                    start = fp.tell()
+                    if (tag != WAVE_FORMAT_PCM or bits != 16 or channels < 1 or rate < 1
+                            or align != 2 * channels or length == 0 or length % align
+                            or start + length > size):
+                        return None
+                    return PcmWav(rate, channels, start, length // align)
+                else:
+                    fp.seek(length + (length & 1), 1)
+    except (OSError, struct.error):
+        return None
+
+
+def _read_pcm_wav(path: Path, wav: PcmWav, chunk_seconds: float) -> Iterator[np.ndarray]:
+    """The samples of a :func:`pcm_wav` file as float32 mono, as ffmpeg gives them (x / 32768,
+    the channels' mean), ``chunk_seconds`` at a time."""
+    step = max(1, int(chunk_seconds * wav.rate))
+    limit = _MAX_SECONDS.get()
+    most = int(limit * wav.rate) if limit is not None else None
+    with open(path, "rb") as fp:
+        fp.seek(wav.offset)
+        for start in range(0, wav.frames, step):
+            if most is not None and start + min(step, wav.frames - start) > most:
+                raise VisemicError(f"{path}: the audio is longer than this server's limit of "
+                                   f"{_duration(limit)}")
+            n = min(step, wav.frames - start)
+            pcm = np.frombuffer(fp.read(n * 2 * wav.channels), "<i2")
+            x = pcm.astype(np.float32) * np.float32(1 / 32768)
+            if wav.channels > 1:
+                x = x.reshape(-1, wav.channels).mean(axis=1, dtype=np.float32)
+            yield x
+
+
 def probe_duration(path: str | os.PathLike[str]) -> float | None:
     """The container's declared duration in seconds, if it states one (cheap: no decoding)."""
+    wav = pcm_wav(path)
+    if wav is not None:
+        return wav.frames / wav.rate
+    av = _ffmpeg()
     try:
         with av.open(str(path)) as container:
             stream_ = container.streams.audio[0]
@@ -118,6 +237,11 @@ def stream(path: str | os.PathLike[str], rate: int = RATE,
         raise VisemicError(f"{path}: is a directory, not an audio file")
     if path.stat().st_size == 0:
         raise VisemicError(f"{path}: file is empty")
+    wav = pcm_wav(path)
+    if wav is not None and wav.rate == rate:
+        yield from _read_pcm_wav(path, wav, chunk_seconds)
+        return
+    av = _ffmpeg()
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
@@ -204,6 +328,8 @@ def _reason(exc: Exception) -> str:
 def save_wav(audio: Audio, path: str | os.PathLike[str]) -> Path:
     """Write ``audio`` as 16-bit PCM mono WAV at its own rate, atomically; returns the path."""
     from visemic.outputs.atomic import atomic_path
+
+    av = _ffmpeg()
 
     pcm = (np.clip(audio.samples, -1, 1) * 32767).astype(np.int16)[None, :]
     path = Path(path)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 from visemic.errors import VisemicError
 from visemic.motion import arkit, brows, curves, eyes, head, speech_events
@@ -116,6 +115,10 @@ def seal_reach(fps: float) -> int:
 def widen_seal(seal: np.ndarray, fps: float) -> np.ndarray:
     """The seal weight held :func:`seal_reach` frames longer each side: the lip-parting
     channels an emotion may hold near 1 then yield in time for a short closure."""
+    # Imported here: scipy.ndimage's 140 modules (11 MB resident) only once the curves are
+    # made, not while Whisper, the heaviest stage, runs (issue 22).
+    from scipy.ndimage import maximum_filter1d
+
     reach = seal_reach(fps)
     return maximum_filter1d(seal, 2 * reach + 1) if reach > 0 and len(seal) > 1 else seal
 

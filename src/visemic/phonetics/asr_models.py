@@ -394,6 +394,61 @@ def int8_folder(resolved: ResolvedModel) -> Path:
     return folder
 
 
+def halves(folder: Path) -> tuple[Path, Path] | None:
+    """The model in ``folder`` (its int8 copy) as two model folders, one with only the
+    encoder's weights and one with only the decoder's (:func:`ct2_int8.write_half`), made once
+    into the cache beside the int8 copy and checked like it; None where they can't be made (a
+    read-only cache, a model that is not Whisper's): the whole model is loaded then."""
+    from visemic.phonetics import ct2_int8
+
+    source = folder / "model.bin"
+    st = source.stat()
+    identity = f"{source.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    tag = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    target = cache_dir() / f"whisper-halves-{tag}"
+    parts = tuple(target / half for half in ct2_int8.HALVES)
+    if target.is_dir():
+        try:
+            check_files({p / "model.bin": (p / "model.bin.sha256").read_text().strip()
+                         for p in parts}, {p / "model.bin": "rebuilding it" for p in parts})
+            return parts[0], parts[1]
+        except (OSError, VisemicError) as e:
+            log.warning("the model halves %s are damaged (%s); writing them again", target,
+                        " ".join(str(e).split())[:120])
+            shutil.rmtree(target, ignore_errors=True)
+    tmp: Path | None = None
+    digests: dict[str, str] = {}
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".tmp-halves-{tag}-"))
+        for half in ct2_int8.HALVES:
+            (tmp / half).mkdir()
+            for f in folder.iterdir():
+                if f.is_file() and not f.name.startswith("model.bin"):
+                    shutil.copyfile(f, tmp / half / f.name)
+            ct2_int8.write_half(source, tmp / half / "model.bin", half)
+            digest = sha256_of(tmp / half / "model.bin")
+            (tmp / half / "model.bin.sha256").write_text(digest + "\n")
+            digests[str((target / half / "model.bin").resolve())] = digest
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not target.is_dir():  # else another process made it meanwhile: use theirs
+                raise
+    except ct2_int8.FormatError as e:
+        log.debug("%s: loaded whole (%s)", source, e)
+        return None
+    except OSError as e:
+        log.warning("cannot write the halves of %s into %s (%s); loading it whole, which takes "
+                    "more memory", folder, target.parent, e.strerror or e)
+        return None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    _remember(digests)
+    return parts[0], parts[1]
+
+
 def _safe(name: str) -> str:
     """A model name or folder as part of a folder name."""
     return "".join(c if c.isalnum() or c in ".-" else "_" for c in Path(name).name)[:40] or "m"

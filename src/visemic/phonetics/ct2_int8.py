@@ -13,6 +13,11 @@ int8 models. Everything else (biases, layer norms, scalars, aliases) is copied b
 CTranslate2 converts those at load exactly as before. The encoder's output from the file written
 here is bit-identical to the one from the float16 file quantised at load (``tests/test_whisper``).
 
+:func:`write_half` writes a Whisper model's encoder or decoder alone (the other half's large
+variables cut to one row): CTranslate2 builds both halves but only reads the weights of the one in
+use, so the encoder runs with only its own weights resident (base: 22 of 75 MB) and the decoder
+with its own; their outputs equal the whole model's bit for bit (``tests/test_whisper_memory``).
+
 The file layout (``ctranslate2/specs/model_spec.py``, ``_serialize``): binary version (u32),
 spec name (string), spec revision (u32), the number of variables (u32), each variable as name,
 rank (u8), dims (u32 each), dtype id (u8), byte count (u32) and data; then the aliases (u32 count,
@@ -34,6 +39,8 @@ FLOATS = (0, 4)  # float32, float16: what can be quantised here (bfloat16 is lef
 # Binary versions this reader knows: 5 and later round before the cast, as done here.
 VERSIONS = (5, 6)
 ROWS = 2048  # rows quantised at a time: a few MB whatever the weight's size
+HALVES = ("encoder", "decoder")  # a Whisper model's variables are named "encoder/…", "decoder/…"
+SMALL = 4096  # bytes: the other half's variables up to this size are kept whole (scalars, flags)
 
 
 class FormatError(ValueError):
@@ -141,6 +148,39 @@ def write_int8(source: Path, target: Path) -> None:
         out.write(fp.read())  # the aliases, as they are
         out.seek(count_at)
         out.write(struct.pack("<I", written))
+
+
+def write_half(source: Path, target: Path, half: str) -> None:
+    """Write ``source`` (a CTranslate2 Whisper model.bin) to ``target`` with ``half`` ("encoder"
+    or "decoder") whole and the other half's variables over SMALL bytes cut to their first row
+    (their rank kept). Raises FormatError for a file that is not a Whisper model's."""
+    if half not in HALVES:
+        raise ValueError(half)
+    other = HALVES[1 - HALVES.index(half)] + "/"
+    with open(source, "rb") as fp, open(target, "wb") as out:
+        version = _u(fp, "I")
+        if version not in VERSIONS:
+            raise FormatError(f"binary version {version} (known: {VERSIONS})")
+        spec, revision = _string(fp), _u(fp, "I")
+        if "whisper" not in spec.lower():
+            raise FormatError(f"not a Whisper model ({spec})")
+        count = _u(fp, "I")
+        out.write(struct.pack("<I", version))
+        _put_string(out, spec)
+        out.write(struct.pack("<I", revision))
+        out.write(struct.pack("<I", count))
+        for _ in range(count):
+            name, shape, dtype, nbytes = _header(fp)
+            size = int(np.prod(shape)) if shape else 1
+            if name.startswith(other) and shape and nbytes > SMALL and nbytes % size == 0:
+                row = nbytes // shape[0]
+                _put_header(out, name, (1, *shape[1:]), dtype, row)
+                _copy(fp, out, row)
+                fp.seek(nbytes - row, 1)
+                continue
+            _put_header(out, name, shape, dtype, nbytes)
+            _copy(fp, out, nbytes)
+        out.write(fp.read())  # the aliases, as they are
 
 
 def quantize_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

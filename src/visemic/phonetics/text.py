@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from num2words import CONVERTER_CLASSES, num2words
-
 from visemic.phonetics import japanese
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
@@ -25,9 +23,13 @@ _NUMBER = re.compile(r"(?P<cur>[$£€])?"
 _CLOCK = re.compile(r"\b(?P<h>[012]?\d):(?P<m>[0-5]\d)\b")
 # Transcription conventions for non-speech events: <vocnoise>, [laughs], [inaudible].
 _ANNOTATION = re.compile(r"<[^<>]*>|\[[^\[\]]*\]")
+_DIGIT = re.compile(r"\d")  # what _NUMBER and _CLOCK need to match
 
 
 def _num_lang(language: str) -> str | None:
+    # num2words is imported where numbers are spelled (its 62 modules: 3 MB resident).
+    from num2words import CONVERTER_CLASSES
+
     code = language.replace("-", "_")
     for cand in (code, code.split("_")[0]):
         if cand in CONVERTER_CLASSES:
@@ -36,6 +38,8 @@ def _num_lang(language: str) -> str | None:
 
 
 def _spell_number(m: re.Match[str], lang: str, spaced: bool = True) -> str:
+    from num2words import num2words
+
     raw = m.group("num").replace(",", "")
     cur, suf = m.group("cur"), (m.group("suf") or "").lower()
     if cur and lang == "en" and "." in raw:
@@ -69,6 +73,8 @@ def _spell_number(m: re.Match[str], lang: str, spaced: bool = True) -> str:
 def _spell_clock(m: re.Match[str]) -> str:
     """English clock times: 3:00 → "three o'clock", 3:05 → "three oh five", 14:30 → "fourteen
     thirty"."""
+    from num2words import num2words
+
     hours, minutes = int(m.group("h")), int(m.group("m"))
     spoken = num2words(hours, lang="en")
     if minutes == 0:
@@ -85,7 +91,7 @@ def normalize(text: str, language: str = "en") -> list[str]:
     """
     text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
     text = _ANNOTATION.sub(" ", text)
-    lang = _num_lang(language)
+    lang = _num_lang(language) if _DIGIT.search(text) else None  # no number: none to spell
     if lang == "en":
         text = _CLOCK.sub(_spell_clock, text)
     # Japanese numerals stay joined to their counter: 3時 → 三時 → さんじ (apart, 時 is "toki").

@@ -9,13 +9,18 @@ its words cannot be aligned, the phone loop stands in, with a warning.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from visemic.errors import VisemicError
 from visemic.phonetics import align, espeak, lexicon, longform, recognize, refine, silence
 from visemic.phonetics import text as text_mod
 from visemic.types import Audio, Timeline
+
+if TYPE_CHECKING:
+    from visemic.phonetics.whisper import Recognition
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +109,70 @@ def recognise_words(audio: Audio, language: str | None = None,
 def _recognise_words(audio: Audio, language: str | None, asr_model: str | None
                      ) -> tuple[Timeline, dict[str, Any], bool]:
     """:func:`recognise_words`, and whether the timeline is refined already."""
+    return _words_timeline(audio, language, hear(audio, language, asr_model))
+
+
+def hear(audio: Audio, language: str | None, asr_model: str | None) -> Recognition | None:
+    """What Whisper heard in ``audio``; None for a language Whisper does not know (but
+    espeak-ng does: the phone loop stands in). Raises VisemicError for one neither knows."""
     from visemic.phonetics import whisper
 
     if language is not None and whisper.whisper_language(language) is None:
         espeak.check_language(language)  # known to neither: a typo, not a reason to guess
+        return None
+    return whisper.recognise(audio, language, asr_model)
+
+
+def recognise_segments(segments: Iterable[tuple[int, np.ndarray]], rate: int,
+                       language: str | None, asr_model: str | None,
+                       progress: Callable[[int], None] | None = None
+                       ) -> list[tuple[str | None, Recognition | None]]:
+    """The first pass over a long file: Whisper's recognition of each ``(offset, samples)``
+    segment (at ``rate`` Hz), with the language to align it in, for :func:`words_timeline` to align
+    in a second pass. The model is loaded once for all of them, and nothing else of the
+    analysis is resident beside it and its encoder (the peak of an analysis without a
+    transcript): aligning as it went, a long file's later segments were recognised with the
+    CMU dictionary and the file's timeline so far beside the model (an hour: +60 MB).
+
+    A language not given is detected in each segment until one has words in a language with
+    pronunciations; that one is then given for the rest (and English picks tiny.en).
+    ``progress`` is called with each segment's end (in samples)."""
+    from visemic.phonetics import whisper
+
+    out: list[tuple[str | None, Recognition | None]] = []
+    with whisper.held():
+        for offset, samples in segments:
+            heard = hear(Audio(samples=samples, sample_rate=rate), language, asr_model)
+            out.append((language, heard))
+            if language is None and heard is not None and heard.text:
+                lang = whisper.espeak_language(heard.language)
+                if lang is not None and text_mod.normalize(heard.text, lang):
+                    language = lang
+            if progress:
+                progress(offset + len(samples))
+    return out
+
+
+def words_timeline(audio: Audio, language: str | None, heard: Recognition | None
+                   ) -> tuple[Timeline, dict[str, Any]]:
+    """:func:`recognise_words` of ``audio`` from what Whisper heard in it (:func:`hear`); what
+    the aligner freed goes back to the system (as :func:`longform.share` does for a transcript's
+    segments: without, glibc kept up to 64 MB of it after Whisper, and 10 minutes peaked at
+    236 MB while aligning, not recognising)."""
+    tl, report, refined = _words_timeline(audio, language, heard)
+    tl = tl if refined else refine.refine(tl, audio)
+    longform.release_freed_memory()
+    return tl, report
+
+
+def _words_timeline(audio: Audio, language: str | None, heard: Recognition | None
+                    ) -> tuple[Timeline, dict[str, Any], bool]:
+    from visemic.phonetics import whisper
+
+    if heard is None:
+        assert language is not None
         return (*_fallback(audio, language, {"recognizer": "whisper"},
                            f"Whisper does not know the language {language!r}"), False)
-    heard = whisper.recognise(audio, language, asr_model)
     report = heard.settings()
     lang = language or whisper.espeak_language(heard.language)
     if lang is None:

@@ -12,24 +12,41 @@ and transcribing share the first window's encoding, so a short clip is encoded o
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ctypes
 import ctypes.util
+import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from visemic import audio as audio_io
 from visemic.errors import VisemicError
 from visemic.phonetics import asr_models
 from visemic.types import Audio
 
+log = logging.getLogger(__name__)
+
 # Before CTranslate2 (and its OpenMP runtime) loads: idle threads sleep instead of spinning, so a
-# finished decode does not keep burning a core; the Hugging Face hub is never asked anything.
+# finished decode does not keep burning a core; the Hugging Face hub is never asked anything;
+# Intel MKL (CTranslate2's kernels) hands freed buffers back instead of caching them (issue 22:
+# -7 MB after an encode). CTranslate2 without MKL (CT2_USE_MKL=0) would hold 26–33 MB less, but
+# base decodes other words then (its encoder's output is the same bit for bit; the decoder's
+# is not): recognition stays as it was.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MKL_DISABLE_FAST_MM", "1")
+# faster-whisper imports PyAV, never used here: loaded only if something else decodes with it
+# (audio_io.ffmpeg_deferred).
+with audio_io.ffmpeg_deferred():
+    import faster_whisper  # noqa: F401
 
 ENGLISH_MODEL = "tiny.en"
 MULTILINGUAL_MODEL = "base"
@@ -75,9 +92,12 @@ FROM_ESPEAK = {"cmn": "zh", "nb": "no", "hbs": "sr"}
 
 _threads: int | None = None
 _keep = False
+# Within held(): the model stays loaded between calls (this context's, not other threads').
+_held: contextvars.ContextVar[bool] = contextvars.ContextVar("visemic_whisper_held",
+                                                             default=False)
 _lock = threading.Lock()
 _loaded: dict[tuple[str, int], Any] = {}
-_resolved: dict[str, tuple[asr_models.ResolvedModel, str]] = {}
+_resolved: dict[str, tuple[asr_models.ResolvedModel, str, tuple[Path, Path] | None]] = {}
 
 
 def threads() -> int:
@@ -149,6 +169,20 @@ def keep_loaded(keep: bool) -> None:
     _keep = keep
 
 
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Within the block the model stays loaded between calls (a long file's segments, all
+    recognised one after another: loaded once, not once a segment); freed at the end unless
+    :func:`keep_loaded` said otherwise."""
+    token = _held.set(True)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        if not _keep and not _held.get():
+            release()
+
+
 def release() -> None:
     """Free the loaded model (a caller still using it keeps it alive until it is done), and hand
     the freed memory back to the system."""
@@ -169,13 +203,12 @@ def load(name: str) -> tuple[Any, asr_models.ResolvedModel]:
             # Loaded from a copy with int8 weights: CTranslate2 quantises float16 weights at
             # load through a float32 copy of each (base, in a bare process: a peak of 326 MB,
             # 217 MB from the int8 copy).
-            known = _resolved[name] = (resolved, str(asr_models.int8_folder(resolved)))
-        resolved, folder = known
+            int8 = asr_models.int8_folder(resolved)
+            known = _resolved[name] = (resolved, str(int8), asr_models.halves(int8))
+        resolved, folder, halves = known
         key = (folder, n_threads)
         model = _loaded.get(key)
         if model is None:
-            from faster_whisper import WhisperModel
-
             from visemic.phonetics.longform import release_freed_memory
 
             # What the stages before freed (a long file's previous segment) goes back first:
@@ -189,9 +222,7 @@ def load(name: str) -> tuple[Any, asr_models.ResolvedModel]:
             _loaded.clear()
 
             try:
-                model = WhisperModel(folder, device="cpu", compute_type="int8",
-                                     cpu_threads=n_threads, num_workers=1,
-                                     local_files_only=True)
+                model = _whisper_model(folder, halves, n_threads)
             except (RuntimeError, ValueError, OSError) as e:
                 raise VisemicError(f"--asr-model {name}: cannot load it as a CTranslate2 Whisper "
                                    f"model ({_one_line(e)})") from None
@@ -200,6 +231,87 @@ def load(name: str) -> tuple[Any, asr_models.ResolvedModel]:
             # in the heap; the encoder's ~100 MB of attention comes next.
             release_freed_memory()
     return model, resolved
+
+
+def _whisper_model(folder: str, halves: tuple[Path, Path] | None, n_threads: int) -> Any:
+    """faster-whisper's model of ``folder``; with ``halves`` (:func:`asr_models.halves`), one
+    that holds only the half in use (:class:`Halves`), or the whole one if they don't load."""
+    from faster_whisper import WhisperModel
+    from faster_whisper.tokenizer import Tokenizer
+
+    def whole(path: str) -> Any:
+        from visemic.phonetics.whisper_tokens import LeanTokenizer
+
+        model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=n_threads,
+                             num_workers=1, local_files_only=True)
+        # Token ids → text from each token's bytes, not the tokenizers library's tables
+        # (15 MB less beside the model; the same text); what recognition encodes (the
+        # suppressed symbols, the prompts) is encoded now, with the library's.
+        lean = LeanTokenizer(model.hf_tokenizer, Path(path) / "tokenizer.json")
+        _ = Tokenizer(lean, model.model.is_multilingual, task="transcribe",
+                      language="en").non_speech_tokens
+        for prompt in PROMPTS.values():
+            lean.encode(" " + prompt.strip(), add_special_tokens=False)
+        lean.done()
+        model.hf_tokenizer = lean
+        return model
+
+    if halves is not None:
+        try:
+            model = whole(str(halves[0]))
+            model.model = Halves(model.model, halves, n_threads)
+            return model
+        except (RuntimeError, ValueError, OSError) as e:
+            log.warning("the halves of %s do not load (%s); loading it whole", folder,
+                        _one_line(e))
+    return whole(folder)
+
+
+class Halves:
+    """A CTranslate2 Whisper model with only the half in use loaded: the encoder's weights
+    while it encodes, the decoder's while it decodes, from the two files
+    :func:`asr_models.halves` writes (a load each time the other half is needed, two per 30 s
+    window: 0.05–0.15 s). The encoder's attention over its window, the peak of an analysis
+    without a transcript (6 or 8 heads × 1500² floats), then comes on top of the encoder's
+    weights alone, not the whole model's (base: 22 of 75 MB; tiny.en: 9 of 39 MB); the outputs
+    are the whole model's, bit for bit. Stands in for faster-whisper's ``model.model``."""
+
+    def __init__(self, encoder: Any, folders: tuple[Path, Path], n_threads: int) -> None:
+        self._folders = {"encoder": str(folders[0]), "decoder": str(folders[1])}
+        self._threads = n_threads
+        self._half, self._model = "encoder", encoder
+        self._lock = threading.Lock()
+        for attribute in ("is_multilingual", "n_mels", "num_languages", "device",
+                          "device_index", "compute_type"):
+            setattr(self, attribute, getattr(encoder, attribute))
+
+    def _use(self, half: str) -> Any:
+        """The loaded half ``half`` (a caller still using the other keeps it until done)."""
+        with self._lock:
+            if self._half != half:
+                import ctranslate2
+
+                from visemic.phonetics.longform import release_freed_memory
+
+                self._model = None
+                release_freed_memory()
+                self._model = ctranslate2.models.Whisper(
+                    self._folders[half], device="cpu", compute_type="int8",
+                    intra_threads=self._threads, inter_threads=1)
+                self._half = half
+            return self._model
+
+    def encode(self, *args: Any, **kwargs: Any) -> Any:
+        return self._use("encoder").encode(*args, **kwargs)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        return self._use("decoder").generate(*args, **kwargs)
+
+    def detect_language(self, *args: Any, **kwargs: Any) -> Any:
+        return self._use("decoder").detect_language(*args, **kwargs)
+
+    def align(self, *args: Any, **kwargs: Any) -> Any:
+        return self._use("decoder").align(*args, **kwargs)
 
 
 def _heap(bounded: bool) -> None:
@@ -245,7 +357,7 @@ def recognise(audio: Audio, language: str | None = None,
         return _transcribe(model, samples, wlang, resolved)
     finally:
         del model
-        if not _keep:
+        if not _keep and not _held.get():
             release()
         _heap(bounded=False)
 
@@ -265,6 +377,7 @@ def _transcribe(model: Any, samples: np.ndarray, language: str | None,
     # language detection and the first decoding step.
     first = pad_or_trim(features[:, :min(fe.nb_max_frames, features.shape[-1] - 1)])
     encoded = model.encode(first)
+    del first
     probability = 1.0
     if language is None:
         if model.model.is_multilingual:
@@ -287,7 +400,9 @@ def _transcribe(model: Any, samples: np.ndarray, language: str | None,
         hallucination_silence_threshold=None, hotwords=None)
     # Judged a window at a time (a loop comes split into many short segments).
     windows: dict[int, list[Any]] = {}
-    for seg in model.generate_segments(features, tokenizer, options, False, encoded):
+    segments = model.generate_segments(features, tokenizer, options, False, encoded)
+    del encoded  # the first window's, held by the generator only until the second is encoded
+    for seg in segments:
         if seg.text.strip():
             windows.setdefault(seg.seek, []).append(seg)
     kept: list[str] = []
