@@ -291,7 +291,7 @@ def stream_target(case: tuple[str, object]) -> str:
             streaming._control(payload) if payload.strip().startswith("{") else None
         elif kind == "audio":
             assert isinstance(payload, bytes)
-            _hub()._samples(payload)
+            _hub()._pcm(payload)
         else:
             streaming._options(payload)
             streaming._emotion(payload)
