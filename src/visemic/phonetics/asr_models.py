@@ -302,11 +302,7 @@ def _joined(model: PackagedModel) -> Path:
             if digest.hexdigest() != model.sha256[name]:
                 raise VisemicError(f"the joined {model.name} {name} is not the expected file; "
                                    f"{_reinstall(model.packages)}")
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            if not folder.is_dir():  # else another process made it meanwhile: use theirs
-                raise
+        _publish(tmp, folder)
     except OSError as e:
         raise VisemicError(f"cannot write the model cache {folder.parent} ({e.strerror or e}); "
                            "set VISEMIC_CACHE to a writable folder") from None
@@ -375,11 +371,7 @@ def int8_folder(resolved: ResolvedModel) -> Path:
         ct2_int8.write_int8(source, tmp / "model.bin")
         digest = sha256_of(tmp / "model.bin")
         (tmp / "model.bin.sha256").write_text(digest + "\n")
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            if not folder.is_dir():  # else another process made it meanwhile: use theirs
-                raise
+        _publish(tmp, folder)
     except ct2_int8.FormatError as e:
         log.debug("%s: loaded as it is (%s)", source, e)
         return resolved.path
@@ -392,6 +384,16 @@ def int8_folder(resolved: ResolvedModel) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
     _remember({str((folder / "model.bin").resolve()): digest})
     return folder
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Moves a cache folder written in full at ``tmp`` to ``target`` in one step; where another
+    process made ``target`` meanwhile, theirs is used."""
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        if not target.is_dir():
+            raise
 
 
 def halves(folder: Path) -> tuple[Path, Path] | None:
@@ -430,11 +432,7 @@ def halves(folder: Path) -> tuple[Path, Path] | None:
             digest = sha256_of(tmp / half / "model.bin")
             (tmp / half / "model.bin.sha256").write_text(digest + "\n")
             digests[str((target / half / "model.bin").resolve())] = digest
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not target.is_dir():  # else another process made it meanwhile: use theirs
-                raise
+        _publish(tmp, target)
     except ct2_int8.FormatError as e:
         log.debug("%s: loaded whole (%s)", source, e)
         return None
