@@ -74,10 +74,11 @@ class StreamLimits:
 
 
 class Load:
-    """How busy the stream engines are: seconds spent in pushes over the last ``window``
-    seconds, per engine process (1.0: every process busy all the time). Measured from the
-    pushes themselves, so it counts a push waiting behind another stream's on the same process:
-    exactly the time by which streams fall behind once the CPU can't keep up."""
+    """How busy the stream engines are: seconds the engine processes spent on streams' requests
+    over the last ``window`` seconds, per process (1.0: every process busy all the time). Each
+    request's time is taken by the clock inside its worker, so CPU taken by other work on the
+    machine counts (the engines slow down) but waiting in line behind another stream's request
+    does not (counted, two requests arriving together would weigh three)."""
 
     def __init__(self, processes: int, window: float) -> None:
         self.processes = max(1, processes)
@@ -210,7 +211,7 @@ class StreamHub:
             if self._pool is None:
                 from visemic.stream.pool import EnginePool
 
-                self._pool = EnginePool()
+                self._pool = EnginePool(on_busy=self.load.add)
             return self._pool
 
     def warm_up(self) -> None:
@@ -305,9 +306,7 @@ class StreamHub:
                             and received > self.limits.max_seconds * rate:
                         raise _Close(1009, f"the stream is longer than this server's limit of "
                                            f"{self.limits.max_seconds:g} s of audio")
-                    started = time.monotonic()
                     texts = await asyncio.wrap_future(engine.submit("push_json", pcm))
-                    self.load.add(time.monotonic() - started)
                     await self._enqueue(queue, sender, texts)
                 elif message.get("text") is not None:
                     text = message["text"].strip()

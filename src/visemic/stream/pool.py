@@ -24,6 +24,8 @@ import itertools
 import multiprocessing
 import queue
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
@@ -51,7 +53,8 @@ def warm_up() -> None:
 
 
 def _worker(conn: Any) -> None:
-    """Serve requests (id, stream, op, payload) until told to stop; answer (id, ok, result)."""
+    """Serve requests (id, stream, op, payload) until told to stop; answer (id, ok, result,
+    seconds the request kept this process busy)."""
     from visemic.phonetics.longform import release_freed_memory
     from visemic.stream.engine import StreamAnimator
 
@@ -70,6 +73,7 @@ def _worker(conn: Any) -> None:
         if request is None:
             return
         rid, sid, op, payload = request
+        started = time.perf_counter()
         try:
             if op == "open":
                 engines[sid] = StreamAnimator(**payload)
@@ -93,17 +97,24 @@ def _worker(conn: Any) -> None:
                 result = engine.flush() if engine is not None else []
                 if op == "flush_json":
                     result = [f.to_json() for f in result]
-            conn.send((rid, True, result))
+            conn.send((rid, True, result, _busy(op, started)))
             if op in ("close", "flush", "flush_json", "warm"):
                 # A stream's decoder (~25 MB) is freed: give it back to the system, or the
                 # process's size creeps up with the streams that come and go.
                 engine = None
                 release_freed_memory()
         except VisemicError as exc:
-            conn.send((rid, False, str(exc)))
+            conn.send((rid, False, str(exc), _busy(op, started)))
         except Exception as exc:  # one broken stream must not take the others down
             engines.pop(sid, None)
-            conn.send((rid, False, internal_error(exc, "stream engine")))
+            conn.send((rid, False, internal_error(exc, "stream engine"), _busy(op, started)))
+
+
+def _busy(op: str, started: float) -> float:
+    """How long a request kept the worker busy, by the clock: time the CPU was taken by other
+    work counts, time spent waiting behind this worker's other requests does not. A server's
+    warm-up is not load."""
+    return 0.0 if op == "warm" else time.perf_counter() - started
 
 
 def _settle(future: Future, value: Any, ok: bool) -> None:
@@ -126,8 +137,10 @@ class _Worker:
     event loop among them, never wait on the pipe) and the one that routes its answers to the
     callers' futures."""
 
-    def __init__(self, ctx: Any, on_exit: Any = None) -> None:
+    def __init__(self, ctx: Any, on_exit: Any = None,
+                 on_busy: Callable[[float], None] | None = None) -> None:
         self.on_exit = on_exit
+        self.on_busy = on_busy
         self.dead = False
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker, args=(child,), daemon=True)
@@ -161,9 +174,11 @@ class _Worker:
     def _read(self) -> None:
         while True:
             try:
-                rid, ok, result = self.conn.recv()
+                rid, ok, result, busy = self.conn.recv()
             except (EOFError, OSError):
                 break
+            if self.on_busy is not None and busy:
+                self.on_busy(busy)
             future = self.pending.pop(rid)
             _settle(future, result if ok else VisemicError(result), ok)
         with self.lock:
@@ -227,14 +242,18 @@ class RemoteStream:
 
 
 class EnginePool:
-    """``processes`` worker processes (default: one per CPU core) hosting stream engines."""
+    """``processes`` worker processes (default: one per CPU core) hosting stream engines;
+    ``on_busy`` is told, after each request, how many seconds it kept its worker busy (a
+    server's measure of load: :class:`visemic.server.streaming.Load`)."""
 
-    def __init__(self, processes: int | None = None) -> None:
+    def __init__(self, processes: int | None = None,
+                 on_busy: Callable[[float], None] | None = None) -> None:
         n = processes or multiprocessing.cpu_count()
+        self._on_busy = on_busy
         self._ctx = multiprocessing.get_context("spawn")  # no forked copies of threads/sockets
         self._lock = threading.Lock()
         self._closed = False
-        self._workers = [_Worker(self._ctx, self._replace) for _ in range(n)]
+        self._workers = [_Worker(self._ctx, self._replace, self._on_busy) for _ in range(n)]
         self._ids = itertools.count()
         self.replaced = 0  # workers that died and were replaced
 
@@ -244,7 +263,8 @@ class EnginePool:
         with self._lock:
             if self._closed or worker not in self._workers:
                 return
-            self._workers[self._workers.index(worker)] = _Worker(self._ctx, self._replace)
+            self._workers[self._workers.index(worker)] = _Worker(self._ctx, self._replace,
+                                                                 self._on_busy)
             self.replaced += 1
 
     @property
