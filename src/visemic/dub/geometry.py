@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from visemic.easing import smoothstep
 from visemic.render.portrait import mesh
 from visemic.video import features
 
@@ -93,11 +94,6 @@ def kept_points(points: np.ndarray) -> np.ndarray:
     keep |= set(RIGID)
     keep &= set(range(mesh.N_SURFACE))
     return np.array(sorted(keep), np.int32)
-
-
-def smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from visemic.easing import smoothstep
 from visemic.errors import VisemicError
 from visemic.motion.arkit import CHANNELS
 from visemic.render.portrait import mesh
@@ -174,10 +175,10 @@ class PortraitRenderer:
         self._t = float(t)
         photo = 0.0
         if t < EASE_IN:
-            ease = np.where(self._mouth_channel, _smoothstep(t / EASE_MOUTH),
-                            _smoothstep(t / EASE_IN))
+            ease = np.where(self._mouth_channel, smoothstep(t / EASE_MOUTH),
+                            smoothstep(t / EASE_IN))
             v = v * ease
-            photo = 1.0 - float(_smoothstep(t / EASE_MOUTH))
+            photo = 1.0 - float(smoothstep(t / EASE_MOUTH))
         return self._render(v, photo)
 
     def render(self, values: np.ndarray, channels: Sequence[str] = CHANNELS) -> np.ndarray:
@@ -338,11 +339,6 @@ def _soften(image: np.ndarray, line: np.ndarray, width: float) -> None:
     soft = cv2.GaussianBlur(patch, (0, 0), 0.6 * width)
     patch += (soft - patch) * np.minimum(mask * 1.5, 1.0)
     image[y0:y1, x0:x1, :3] = np.round(patch).astype(np.uint8)
-
-
-def _smoothstep(x: Any) -> Any:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 def _opening(inner: np.ndarray) -> float:

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from visemic.easing import smoothstep
 from visemic.render.portrait import mesh
 from visemic.render.portrait.rig_tables import (
     HINGE_BELOW_CHEEKS,
@@ -24,11 +25,6 @@ def jaw_turn(jaw_open: float) -> float:
     small openings, bent softly over above about JAW_KNEE (loud open vowels), never flat."""
     j = max(float(jaw_open), 0.0)
     return JAW_GAIN * (JAW_LINEAR * j + (1.0 - JAW_LINEAR) * JAW_KNEE * math.tanh(j / JAW_KNEE))
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 class JawRig:
@@ -95,7 +91,7 @@ class JawRig:
         y_line = np.where(beyond > 0, corner_y + (hinge_y - corner_y) * beyond,
                           np.interp(x, lx, ly))
         band = 0.08 + 0.35 * beyond
-        return _smoothstep((y - y_line) / band + 0.5)
+        return smoothstep((y - y_line) / band + 0.5)
 
     def _set_jaw(self, pts: np.ndarray) -> None:
         f = self.to_face(pts)
