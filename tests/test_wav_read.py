@@ -11,18 +11,24 @@ import pytest
 from visemic import audio as audio_io
 from visemic.errors import VisemicError
 
+WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+
 
 def _wav(path, pcm: np.ndarray, rate: int = 16000, chunks_before: bytes = b"",
          chunks_after: bytes = b"", data_size: int | None = None, bits: int = 16,
-         tag: int = 1) -> None:
+         tag: int = 1, riff_size: int | None = None) -> None:
     channels = pcm.shape[1] if pcm.ndim == 2 else 1
     data = pcm.astype("<i2").tobytes() if bits == 16 else pcm.astype("u1").tobytes()
     align = channels * bits // 8
     fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * align, align, bits)
-    body = (b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + chunks_before + b"data"
+    if tag == WAVE_FORMAT_EXTENSIBLE:  # valid bits, channel mask, sub-format (PCM's GUID)
+        fmt += struct.pack("<HHI", 22, bits, 0) + bytes.fromhex(
+            "0100000000001000800000aa00389b71")
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + chunks_before + b"data"
             + struct.pack("<I", len(data) if data_size is None else data_size) + data
             + chunks_after)
-    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    riff = len(body) if riff_size is None else riff_size
+    path.write_bytes(b"RIFF" + struct.pack("<I", riff) + body)
 
 
 def _by_ffmpeg(path, monkeypatch):
@@ -48,6 +54,11 @@ CASES = {
     "8-bit": dict(pcm=(SPEECH / 256 + 128).clip(0, 255), bits=8),
     "data longer than the file": dict(pcm=SPEECH, data_size=len(SPEECH) * 2 + 4000),
     "streamed (size 0)": dict(pcm=SPEECH, data_size=0),
+    # The RIFF size as streaming writers leave it: ffmpeg (and this reader) go by the chunks.
+    "RIFF size 0": dict(pcm=SPEECH, riff_size=0),
+    "RIFF size too small": dict(pcm=SPEECH, riff_size=1000),
+    "RIFF size unknown": dict(pcm=SPEECH, riff_size=0xFFFFFFFF),
+    "extensible format": dict(pcm=SPEECH, tag=WAVE_FORMAT_EXTENSIBLE),  # ffmpeg's to read
 }
 
 
@@ -58,7 +69,8 @@ def test_wav_read_as_ffmpeg_reads_it(tmp_path, monkeypatch, case):
     expected, declared = _by_ffmpeg(path, monkeypatch)
     direct = audio_io.pcm_wav(path) is not None
     assert direct == (case in ("mono", "extremes", "stereo", "three channels",
-                               "chunks around the data", "44.1 kHz"))
+                               "chunks around the data", "44.1 kHz", "RIFF size 0",
+                               "RIFF size too small", "RIFF size unknown"))
     try:
         got = audio_io.load(path).samples
     except VisemicError as e:

@@ -152,6 +152,9 @@ WAVE_FORMAT_PCM = 1
 def pcm_wav(path: str | os.PathLike[str]) -> PcmWav | None:
     """``path`` as a plain WAV file of 16-bit PCM (format 1, its data chunk whole in the file),
     else None (anything else, or anything odd, is ffmpeg's to read)."""
+    # Not the standard library's wave: it trusts the RIFF size, which streaming writers leave
+    # 0 or wrong (wave then refuses the file, or reads a short one silently where ffmpeg reads
+    # it all), and does not say where the data chunk lies, to check it is whole in the file.
     try:
         with open(path, "rb") as fp:
             size = os.fstat(fp.fileno()).st_size
