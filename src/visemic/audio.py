@@ -9,8 +9,11 @@ are 18 MB resident for the rest of the process, beside Whisper's peak (issue 22)
 
 from __future__ import annotations
 
+import builtins
+import collections
 import contextlib
 import contextvars
+import importlib
 import os
 import struct
 import sys
@@ -99,42 +102,73 @@ def from_array(samples: np.ndarray, sample_rate: int, rate: int = RATE,
     return Audio(samples=x, sample_rate=rate, path=path)
 
 
-_ffmpeg_lock = threading.Lock()
-
-
 class _Deferred(types.ModuleType):
-    """Stands in for PyAV in a module that imported it within :func:`ffmpeg_deferred`: PyAV
-    itself is loaded at the stand-in's first use."""
+    """What ``import av`` gives a thread within :func:`ffmpeg_deferred`: PyAV itself is loaded
+    at the stand-in's first use."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(_ffmpeg(), name)
 
 
+_STAND_IN = _Deferred("av")
+
+
+class _DeferringImport:
+    """``builtins.__import__`` while some thread is within :func:`ffmpeg_deferred`: that thread's
+    ``import av`` (PyAV not yet imported) gives the stand-in; every other import, and every
+    other thread's, is the plain one. The stand-in never enters ``sys.modules``, so a thread
+    importing PyAV meanwhile gets PyAV (a stand-in there raced with it: ``import av.audio``
+    failed, a concurrent first import could be overwritten)."""
+
+    def __init__(self, plain: Any) -> None:
+        self.plain = plain
+        self.threads: collections.Counter[int] = collections.Counter()
+
+    def __call__(self, name: str, globals: Any = None, locals: Any = None,
+                 fromlist: Any = (), level: int = 0) -> Any:
+        if (name == "av" and level == 0 and not fromlist and "av" not in sys.modules
+                and threading.get_ident() in self.threads):
+            return _STAND_IN
+        return self.plain(name, globals, locals, fromlist, level)
+
+
+_defer_lock = threading.Lock()
+_deferring: _DeferringImport | None = None
+
+
 @contextlib.contextmanager
 def ffmpeg_deferred() -> Iterator[None]:
-    """Within the block, ``import av`` (not yet imported) gives a stand-in that loads PyAV when
-    first used: faster-whisper imports it for files this module decodes itself, and a WAV file
-    analysed never needs it (18 MB resident beside Whisper's peak). Afterwards ``import av``
-    is PyAV again."""
-    with _ffmpeg_lock:
-        placed = "av" not in sys.modules
-        if placed:
-            sys.modules["av"] = _Deferred("av")
+    """Within the block, this thread's ``import av`` (not yet imported) gives a stand-in that
+    loads PyAV when first used: faster-whisper imports it for files this module decodes itself,
+    and a WAV file analysed never needs it (18 MB resident beside Whisper's peak). Other threads
+    import PyAV as usual meanwhile."""
+    global _deferring
+    me = threading.get_ident()
+    with _defer_lock:
+        if _deferring is None:
+            _deferring = _DeferringImport(builtins.__import__)
+            builtins.__import__ = _deferring
+        hook = _deferring
+        hook.threads[me] += 1
     try:
         yield
     finally:
-        with _ffmpeg_lock:
-            if placed and isinstance(sys.modules.get("av"), _Deferred):
-                del sys.modules["av"]
+        with _defer_lock:
+            hook.threads[me] -= 1
+            if hook.threads[me] <= 0:
+                del hook.threads[me]
+            if not hook.threads:
+                # Put back only our own hook (another may have been put over it: ours then stays
+                # beneath it, passing every import through).
+                if builtins.__import__ is hook:
+                    builtins.__import__ = hook.plain
+                _deferring = None
 
 
 def _ffmpeg() -> Any:
-    """PyAV, loaded."""
-    with _ffmpeg_lock:
-        if isinstance(sys.modules.get("av"), _Deferred):
-            del sys.modules["av"]
-        import av
-    return av
+    """PyAV, loaded (not through ``__import__``: within :func:`ffmpeg_deferred` that would give
+    the stand-in again)."""
+    return importlib.import_module("av")
 
 
 class PcmWav(NamedTuple):
