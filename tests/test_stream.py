@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -241,33 +242,75 @@ def test_addresses_and_rates():
     assert livelink_udp.rate_of(12.5) == (25, 2)
 
 
-class Listener:
-    """A loopback UDP listener that decodes Live Link packets on a thread."""
+# Linux's SO_TIMESTAMPNS (not in Python's socket module): each datagram carries the time the
+# kernel received it, so arrival times do not depend on when the listener thread gets to run.
+SO_TIMESTAMPNS = 35
 
-    def __init__(self) -> None:
+
+class Listener:
+    """A loopback UDP listener that decodes Live Link packets on a thread.
+
+    Its socket buffer is made to hold ``burst`` packets unread (checked by sending them to it),
+    so a sender that outruns a listener starved of CPU on a busy machine loses nothing: loopback
+    UDP drops a datagram only when the receiver's buffer is full (the default holds ~166).
+    """
+
+    def __init__(self, burst: int = 400) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
+        self._holds(burst)
+        if sys.platform == "linux":
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.settimeout(0.2)
         self.packets: list[livelink_udp.Packet] = []
         self.arrivals: list[float] = []
+        self._got = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def _holds(self, burst: int) -> None:
+        probe = livelink_udp.encode(livelink_udp.Packet(
+            "DEVICE-1", "probe", 0, 0.0, (60, 1), np.zeros(livelink_udp.COUNT, np.float32)))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
+            for _ in range(burst):
+                out.sendto(probe, ("127.0.0.1", self.port))
+        self.sock.settimeout(5.0)  # loopback delivers at once, or (buffer full) never
+        held = 0
+        with contextlib.suppress(TimeoutError):
+            while held < burst:
+                self.sock.recv(4096)
+                held += 1
+        if held < burst:
+            self.sock.close()
+            pytest.skip(f"a UDP socket here holds only {held} of {burst} packets unread "
+                        "(net.core.rmem_max)")
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                data = self.sock.recv(4096)
+                data, ancillary, _, _ = self.sock.recvmsg(4096, 64)
             except TimeoutError:
                 continue
-            self.packets.append(livelink_udp.decode(data))
-            self.arrivals.append(time.monotonic())
+            when = time.monotonic()
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    seconds, nanoseconds = struct.unpack("qq", value[:16])
+                    when = seconds + nanoseconds * 1e-9
+            with self._got:
+                self.packets.append(livelink_udp.decode(data))
+                self.arrivals.append(when)
+                self._got.notify_all()
 
-    def wait(self, count: int, timeout: float = 5.0) -> None:
-        end = time.monotonic() + timeout
-        while len(self.packets) < count and time.monotonic() < end:
-            time.sleep(0.02)
+    def received(self, count: int, timeout: float = 60.0) -> None:
+        """Wait until ``count`` packets have arrived (the timeout only bounds a failure)."""
+        with self._got:
+            self._got.wait_for(lambda: len(self.packets) >= count, timeout)
+
+    def wait(self, count: int, timeout: float = 60.0) -> None:
+        self.received(count, timeout)
         self._stop.set()
         self._thread.join()
         self.sock.close()
@@ -275,12 +318,14 @@ class Listener:
 
 def test_sender_over_loopback_udp(streamed):
     _, frames, _ = streamed
-    listener = Listener()
+    listener = Listener(burst=50)
     with livelink_udp.Sender("127.0.0.1", listener.port, subject="Face", fps=FPS) as sender:
         for f in frames:
             sender.send(f)
-            if f.index % 50 == 0:
-                time.sleep(0.002)  # let the listener keep up on a loaded machine
+            if sender.sent % 50 == 0:
+                # This thread holds the GIL between sends: let the listener drain what was sent
+                # before sending more than its buffer is known to hold.
+                listener.received(sender.sent)
     listener.wait(len(frames))
     got = listener.packets
     assert len(got) == len(frames)
@@ -301,13 +346,13 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 
 
 def test_cli_file_to_livelink_and_jsonl(spoken_wav, tmp_path):
-    listener = Listener()
+    duration = audio_io.load(spoken_wav).duration
+    listener = Listener(burst=round(duration * 60) + 10)  # --no-realtime: all in one burst
     out = tmp_path / "frames.jsonl"
     res = cli(str(spoken_wav), "--no-realtime", "--livelink", f"127.0.0.1:{listener.port}",
               "--subject", "Ada", "-o", str(out))
     assert res.returncode == 0, res.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    duration = audio_io.load(spoken_wav).duration
     assert len(lines) == round(duration * 60)
     assert [d["frame"] for d in lines] == list(range(len(lines)))
     listener.wait(len(lines))
@@ -320,13 +365,14 @@ def test_cli_paces_a_file_in_real_time(tmp_path):
     wav = tmp_path / "tone.wav"
     t = np.arange(16000) / 16000
     audio_io.save_wav(Audio((0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 16000), wav)
-    listener = Listener()
+    listener = Listener(burst=70)
     start = time.monotonic()
     res = cli(str(wav), "--livelink", f"127.0.0.1:{listener.port}", "-q")
     assert res.returncode == 0, res.stderr
     listener.wait(60)
     assert len(listener.packets) == 60
-    # Packets spread over the second of audio instead of arriving in one burst.
+    # Packets spread over the second of audio instead of arriving in one burst (the kernel's
+    # arrival times on Linux: a listener thread starved for a moment would read a burst).
     spread = listener.arrivals[-1] - listener.arrivals[0]
     assert spread >= 0.8
     assert time.monotonic() - start >= 1.0
