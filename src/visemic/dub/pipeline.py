@@ -1,12 +1,12 @@
 """Dubbing, end to end: VIDEO + new speech → the same video, its mouth speaking the speech.
 
 :func:`dub` analyses (the speech with :func:`visemic.animate`, on a thread of its own while the
-video's face is tracked; the mouth atlas from the reference clip; the person's motion profile,
-learned from the reference's tracked lips and its own speech; the choice of a real mouth per
-output frame) and returns a :class:`Dub`; :meth:`Dub.save` renders it as a stream
-(:mod:`visemic.dub.playback`: decode → edit → encode, decoding and encoding on their own
-threads), so memory stays flat in the video's length (per frame only a few kB of tracking and
-choices are held).
+video is decoded, on another, and its face tracked; the mouth atlas from the reference clip; the
+person's motion profile, learned from the reference's tracked lips and its own speech; the
+choice of a real mouth per output frame) and returns a :class:`Dub`; :meth:`Dub.save` renders
+it as a stream (:mod:`visemic.dub.playback`: decode → edit → encode, decoding and encoding on
+their own threads, the edits of the frames to come worked out on worker threads), so memory
+stays flat in the video's length (per frame only a few kB of tracking and choices are held).
 
 Timing: the output's clock starts at the video's first frame. With the video's own audio the
 speech keeps its place in the container; a separate AUDIO starts with the first frame. When the
