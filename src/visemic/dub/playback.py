@@ -229,6 +229,7 @@ class Edits:
         lip_line = float(np.nanmean(d.rest_local[[13, 14], 1]))
         self.lower = geometry.smoothstep(
             (np.nan_to_num(d.rest_local[:, 1], nan=-9) - lip_line) / 0.05)
+        self.anchoring = geometry.anchoring(_sampled_faces(d.track), d.rest_local)
 
     def __call__(self, i: int, k: int) -> Edit | None:
         """Output frame ``i``'s edit of source frame ``k`` (None: shown as it is)."""
@@ -242,8 +243,11 @@ class Edits:
         disp[:, 1] += self.fix[i] * self.lower
         # The new mouth is placed on the head as its rigid points lie in this frame (the head
         # frame alone tilts as the video's own jaw drops).
-        rot, shift = geometry.rigid_fit(d.rest_local, geometry.to_local(current, frame))
-        wanted = geometry.to_image((d.rest_local + disp) @ rot.T + shift, frame)
+        local = geometry.to_local(current, frame)
+        rot, shift = geometry.rigid_fit(d.rest_local, local)
+        wanted = geometry.to_image(
+            geometry.anchored((d.rest_local + disp) @ rot.T + shift, local, self.anchoring),
+            frame)
         target = current + strength * self.follow * (wanted - current)
         target = np.where(np.isfinite(target), target, current)[:, :2]
         return Edit(current=current, target=target, entry=int(d.choice[i]), strength=strength)
@@ -331,6 +335,18 @@ def finish_i420(compositor: Compositor, yuv: np.ndarray, work: YuvWork) -> None:
 def _last(d: Dub) -> float:
     t = d.track.times
     return float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / (d.info.fps or 25)
+
+
+def _sampled_faces(track: Any, count: int = 200) -> np.ndarray:
+    """Head-frame faces (n × 478 × 3) of up to ``count`` of the track's found frames, evenly
+    spread."""
+    found = np.flatnonzero(np.isfinite(track.points[:, :, 0]).all(axis=1))
+    pick = found[np.linspace(0, len(found) - 1, min(len(found), count)).astype(int)]
+    out = np.full((len(pick), mesh.N_REFINED, 3), np.nan)
+    for j, k in enumerate(pick):
+        full = track.full(int(k))
+        out[j] = geometry.to_local(full, geometry.head_frame(np.nan_to_num(full)))
+    return out
 
 
 def _displacement(d: Dub, i: int, atlas_rest: np.ndarray) -> np.ndarray:
