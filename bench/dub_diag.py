@@ -83,7 +83,27 @@ def decompose(test: np.ndarray, real: np.ndarray, ap_test: np.ndarray,
     return out
 
 
-def run(clip: Path, out: Path) -> None:
+def oracle(d: visemic.dub.Dub, real_features: np.ndarray) -> visemic.dub.Dub:
+    """The same plan asked for the real B's own lip features (what rendering alone reaches)."""
+    import copy
+
+    from visemic.dub import select
+
+    o = copy.copy(d)
+    n = min(len(d.plan), len(real_features))
+    want = np.array(d.shapes, np.float64)
+    got = real_features[d.plan[:n]]
+    ok = np.isfinite(got).all(axis=1)
+    want[:n][ok] = got[ok]
+    o.shapes = want
+    from visemic.dub.atlas import context
+
+    classes = context(d.speech.timeline, d.times + d.audio_offset)
+    o.choice = select.choose(d.atlas, want, classes, d.silent)
+    return o
+
+
+def run(clip: Path, out: Path, with_oracle: bool = False) -> None:
     info = decode.probe(clip)
     mid = info.video_start + info.duration / 2
     stem = clip.stem[:24]
@@ -93,6 +113,11 @@ def run(clip: Path, out: Path) -> None:
     dubbed = d.save(out / f"{stem}_dub.mp4")
     still = dq.frozen(d).save(out / f"{stem}_frozen.mp4")
     tr = track(b, landmarks=True)
+    kinds = [("dub", dubbed), ("frozen", still)]
+    if with_oracle:
+        feats = features.lip_features(np.nan_to_num(tr.landmarks))
+        feats[~np.isfinite(tr.landmarks).all(axis=(1, 2))] = np.nan
+        kinds.append(("oracle", oracle(d, feats).save(out / f"{stem}_oracle.mp4")))
     n = tr.frames
     real = tr.landmarks
     np.savez(out / f"{stem}_plan.npz", choice=d.choice, shapes=d.shapes, plan=d.plan,
@@ -101,7 +126,7 @@ def run(clip: Path, out: Path) -> None:
     cols = ("lmd", "bias_only", "-bias", "-bias-open", "shift_x", "shift_y", "width_ratio",
             "height_ratio", "r_width")
     print(f"{'':7s}" + " ".join(f"{c:>10s}" for c in cols))
-    for name, path in (("dub", dubbed), ("frozen", still)):
+    for name, path in kinds:
         tt = track(path, landmarks=True)
         m = min(n, tt.frames)
         np.save(out / f"{stem}_{name}_lm.npy", tt.landmarks[:m])
@@ -110,7 +135,8 @@ def run(clip: Path, out: Path) -> None:
         ap_t = features.lip_features(np.nan_to_num(tt.landmarks[:m]))[:, 0]
         ap_r = features.lip_features(np.nan_to_num(real[:m]))[:, 0]
         res = decompose(lt, lr, ap_t, ap_r)
-        print(f"{name:7s}" + " ".join(f"{res[c]:10.4f}" for c in cols))
+        res["ssim"] = box_ssim(b, path, real[:m])
+        print(f"{name:7s}" + " ".join(f"{res[c]:10.4f}" for c in cols) + f"  SSIM {res['ssim']:.3f}")
         print(f"{'':7s}groups |d|: " + " ".join(f"{g}={res['g_' + g]:.4f}" for g in GROUPS))
         print(f"{'':7s}groups |bias|: " + " ".join(f"{g}={res['gb_' + g]:.4f}" for g in GROUPS))
         print(f"{'':7s}groups bias y: " + " ".join(f"{g}={res['gy_' + g]:+.4f}" for g in GROUPS))
@@ -123,6 +149,25 @@ def run(clip: Path, out: Path) -> None:
               f"{np.nanmean(np.abs(dc[:, 1])):.4f}  r(chin_y) "
               f"{_r(chin_t[:, 1], chin_r[:, 1]):.2f}  r(ap) {_r(ap_t, ap_r):.2f}")
     sys.stdout.flush()
+
+
+def box_ssim(real_path: Path, test_path: Path, landmarks: np.ndarray) -> float:
+    """Mean mouth-box SSIM (as bench/dub_quality.py measures it) over the frames tracked."""
+    import cv2
+
+    out = []
+    for fr, ft in zip(decode.frames(real_path), decode.frames(test_path), strict=False):
+        k = fr.index
+        if k >= len(landmarks) or not np.isfinite(landmarks[k]).all():
+            continue
+        p = landmarks[k]
+        iod = float(features.inter_ocular(p))
+        lips = p[list(mesh.LIPS_OUTER_UPPER + mesh.LIPS_OUTER_LOWER), :2]
+        x0, y0 = np.maximum(0, lips.min(0) - 0.25 * iod).astype(int)
+        x1, y1 = (lips.max(0) + 0.25 * iod).astype(int)
+        grey = [cv2.cvtColor(f.image[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY) for f in (fr, ft)]
+        out.append(dq.ssim(*grey))
+    return float(np.mean(out))
 
 
 def _local_point(p: np.ndarray, f: np.ndarray, i: int) -> np.ndarray:
@@ -142,11 +187,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", required=True, help="comma-separated name fragments")
     ap.add_argument("--out", type=Path, required=True, help="folder the outputs are kept in")
+    ap.add_argument("--oracle", action="store_true",
+                    help="also render with the real B's lip features as the targets")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for clip in dq.clips():
         if any(k in clip.name for k in args.clips.split(",")):
-            run(clip, args.out)
+            run(clip, args.out, args.oracle)
     return 0
 
 

@@ -220,11 +220,16 @@ def anchored(wanted: np.ndarray, current: np.ndarray, how: Anchoring) -> np.ndar
     up = list(UPPER_ANCHOR)
     if not (np.isfinite(out[up]).all() and np.isfinite(cur[up]).all()):
         return out
-    delta = cur[up, :2].mean(axis=0) - out[up, :2].mean(axis=0)
+    # The pose: the whole new mouth moves (its skin, its lips, its chin)
+    out[:, :2] += cur[up, :2].mean(axis=0) - out[up, :2].mean(axis=0)
+    # The lift: the upper lip and what lies below it, fading out up to the nose base (the
+    # skin above a rising lip is squeezed, the nose stays: moving the philtrum and a
+    # moustache with the lip doubled their edges at the paste's feather).
     rise = float(inner_gap(out) - inner_gap(cur))
-    if np.isfinite(rise):
-        delta[1] += how.lift * rise
-    out[:, :2] += delta
+    top, lip = float(out[NOSE_BASE, 1]), float(out[up, 1].mean())
+    if np.isfinite(rise) and np.isfinite(top) and lip > top:
+        w = smoothstep((np.nan_to_num(out[:, 1], nan=top) - top) / (lip - top))
+        out[:, 1] += how.lift * rise * w
     if how.chin is not None and np.isfinite(out[LOWER_LIP]).all() \
             and np.isfinite(cur[LOWER_LIP]).all():
         jaw = cur[:, :2] + how.chin * (out[LOWER_LIP, :2] - cur[LOWER_LIP, :2])
