@@ -136,7 +136,8 @@ def run(clip: Path, out: Path, with_oracle: bool = False) -> None:
         ap_r = features.lip_features(np.nan_to_num(real[:m]))[:, 0]
         res = decompose(lt, lr, ap_t, ap_r)
         res["ssim"] = box_ssim(b, path, real[:m])
-        print(f"{name:7s}" + " ".join(f"{res[c]:10.4f}" for c in cols) + f"  SSIM {res['ssim']:.3f}")
+        print(f"{name:7s}" + " ".join(f"{res[c]:10.4f}" for c in cols)
+              + f"  SSIM {res['ssim']:.3f}")
         print(f"{'':7s}groups |d|: " + " ".join(f"{g}={res['g_' + g]:.4f}" for g in GROUPS))
         print(f"{'':7s}groups |bias|: " + " ".join(f"{g}={res['gb_' + g]:.4f}" for g in GROUPS))
         print(f"{'':7s}groups bias y: " + " ".join(f"{g}={res['gy_' + g]:+.4f}" for g in GROUPS))
