@@ -226,7 +226,7 @@ def anchored(wanted: np.ndarray, current: np.ndarray, how: Anchoring) -> np.ndar
     # skin above a rising lip is squeezed, the nose stays: moving the philtrum and a
     # moustache with the lip doubled their edges at the paste's feather).
     rise = float(inner_gap(out) - inner_gap(cur))
-    top, lip = float(out[NOSE_BASE, 1]), float(out[up, 1].mean())
+    top, lip = float(out[NOSE_BASE, 1]), float(out[up, 1].min())
     if np.isfinite(rise) and np.isfinite(top) and lip > top:
         w = smoothstep((np.nan_to_num(out[:, 1], nan=top) - top) / (lip - top))
         out[:, 1] += how.lift * rise * w
