@@ -143,3 +143,10 @@ def test_a_real_clip_s_new_mouth_sits_where_its_own_does(shared, tmp_path):
     assert len(offset) > 30
     assert abs(offset.mean()) < 0.005
     assert offset.std() < 0.010
+
+
+def test_a_slip_of_the_video_s_lips_moves_the_mouth_only_so_far():
+    how = geometry.Anchoring(lift=0.0, chin=None, jaw=np.zeros(mesh.N_REFINED))
+    new = face(0.1)
+    out = geometry.anchored(new, face(0.1, shift=(0.0, 0.5)), how)
+    assert np.isclose(out[13, 1] - new[13, 1], geometry.ANCHOR_REACH)

@@ -42,6 +42,8 @@ LIPS = tuple(sorted(set(mesh.LIPS_OUTER_UPPER + mesh.LIPS_OUTER_LOWER + mesh.LIP
 # The middle of the upper lip's outer edge: where a new mouth is anchored to the video's own
 # (the upper lip is carried by the skull and hardly moves in speech, :func:`anchored`).
 UPPER_ANCHOR = mesh.LIPS_OUTER_UPPER[3:8]
+# IOD: the most an atlas mouth is moved to the video's upper lip (its pose errors are 0.01–0.05)
+ANCHOR_REACH = 0.12
 LOWER_LIP = 17          # the middle of the lower lip's outer edge
 CHIN = 152
 GAP_UPPER, GAP_LOWER = mesh.LIPS_INNER_UPPER[4:7], mesh.LIPS_INNER_LOWER[4:7]
@@ -220,8 +222,10 @@ def anchored(wanted: np.ndarray, current: np.ndarray, how: Anchoring) -> np.ndar
     up = list(UPPER_ANCHOR)
     if not (np.isfinite(out[up]).all() and np.isfinite(cur[up]).all()):
         return out
-    # The pose: the whole new mouth moves (its skin, its lips, its chin)
-    out[:, :2] += cur[up, :2].mean(axis=0) - out[up, :2].mean(axis=0)
+    # The pose: the whole new mouth moves (its skin, its lips, its chin), by no more than
+    # ANCHOR_REACH (a tracking slip on the video's lips must not carry the mouth off)
+    pose = cur[up, :2].mean(axis=0) - out[up, :2].mean(axis=0)
+    out[:, :2] += pose * min(1.0, ANCHOR_REACH / max(float(np.hypot(*pose)), 1e-9))
     # The lift: the upper lip and what lies below it, fading out up to the nose base (the
     # skin above a rising lip is squeezed, the nose stays: moving the philtrum and a
     # moustache with the lip doubled their edges at the paste's feather).
