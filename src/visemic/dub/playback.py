@@ -226,9 +226,7 @@ class Edits:
         fix[seal] = np.minimum(fix[seal], SEALED - chosen[seal])
         fix[d.silent] = 0.0
         self.fix = fix
-        lip_line = float(np.nanmean(d.rest_local[[13, 14], 1]))
-        self.lower = geometry.smoothstep(
-            (np.nan_to_num(d.rest_local[:, 1], nan=-9) - lip_line) / 0.05)
+        self.lower = lower_jaw(d.rest_local)
         self.anchoring = geometry.anchoring(_sampled_faces(d.track), d.rest_local)
 
     def __call__(self, i: int, k: int) -> Edit | None:
@@ -335,6 +333,24 @@ def finish_i420(compositor: Compositor, yuv: np.ndarray, work: YuvWork) -> None:
 def _last(d: Dub) -> float:
     t = d.track.times
     return float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / (d.info.fps or 25)
+
+
+def lower_jaw(rest_local: np.ndarray) -> np.ndarray:
+    """[478] how far each landmark moves when the mouth opens a little more: the whole lower
+    lip, its inner edge too (fading out towards the corners), and everything below it.
+
+    Weighted by height alone, the lower lip's inner edge (level with the upper lip's in a closed
+    rest) stayed and only its outer edge and the chin moved: the lip grew thicker instead of the
+    mouth opening, the gap changed little, and Face Mesh read the thick lip as open."""
+    r = np.nan_to_num(np.asarray(rest_local, np.float64), nan=-9.0)
+    lip_line = float(np.mean(r[[13, 14], 1]))
+    out = geometry.smoothstep((r[:, 1] - lip_line) / 0.05)
+    lower = list(mesh.LIPS_INNER_LOWER[1:-1] + mesh.LIPS_OUTER_LOWER[1:-1])
+    corners = r[[61, 291], 0]
+    centre, half = float(corners.mean()), max(float(abs(corners[1] - corners[0])) / 2, 1e-3)
+    along = np.abs(r[lower, 0] - centre) / half
+    out[lower] = np.maximum(out[lower], 1.0 - geometry.smoothstep((along - 0.5) / 0.5))
+    return out
 
 
 def _sampled_faces(track: Any, count: int = 200) -> np.ndarray:
