@@ -40,6 +40,14 @@ JAW_REACH = 0.25
 RIGID = (33, 133, 263, 362, 168, 6)
 LIPS = tuple(sorted(set(mesh.LIPS_OUTER_UPPER + mesh.LIPS_OUTER_LOWER + mesh.LIPS_INNER_UPPER
                         + mesh.LIPS_INNER_LOWER)))
+# The middle of the upper lip's outer edge: where a new mouth is anchored to the video's own
+# (the upper lip is carried by the skull and hardly moves in speech, :func:`anchored`).
+UPPER_ANCHOR = mesh.LIPS_OUTER_UPPER[3:8]
+# IOD: the most an atlas mouth is moved to the video's upper lip (its pose errors are 0.01–0.05)
+ANCHOR_REACH = 0.12
+LOWER_LIP = 17          # the middle of the lower lip's outer edge
+CHIN = 152
+GAP_UPPER, GAP_LOWER = mesh.LIPS_INNER_UPPER[4:7], mesh.LIPS_INNER_LOWER[4:7]
 
 
 @dataclass(frozen=True)
@@ -155,3 +163,77 @@ def mouth_layout(rest_local: np.ndarray) -> MouthLayout:
     local_tris = np.array([[where[v] for v in t] for t in tris], np.int32)
     return MouthLayout(follow=follow.astype(np.float32), paste=paste,
                        paste_triangles=local_tris, centre=centre, half_width=half)
+
+
+@dataclass(frozen=True)
+class Anchoring:
+    """How a video's own mouth moves, for placing a new one where it would be
+    (:func:`anchored`): ``lift`` the upper lip's rise (local y) per unit of inner-lip gap;
+    ``chin`` the chin's drop per unit of the lower lip's (None: the new mouth's own chin is
+    kept); ``jaw`` [478] per landmark 0 (at and above the lower lip) … 1 (the chin and below):
+    how far it moves as the video's jaw does rather than as the new mouth's own landmarks."""
+
+    lift: float
+    chin: float | None
+    jaw: np.ndarray
+
+
+def inner_gap(local: np.ndarray) -> np.ndarray:
+    """The inner-lip gap at the middle (…, IOD) of head-frame faces (…×478×3)."""
+    p = np.asarray(local, np.float64)
+    return p[..., list(GAP_LOWER), 1].mean(axis=-1) - p[..., list(GAP_UPPER), 1].mean(axis=-1)
+
+
+def anchoring(faces: np.ndarray, rest_local: np.ndarray) -> Anchoring:
+    """The :class:`Anchoring` of a video from its faces (n × 478 × 3, head frame; rows with NaN
+    in the points used are ignored) and its face at rest: straight lines through the frames,
+    the upper lip against the gap and the chin against the lower lip."""
+    f = np.asarray(faces, np.float64)
+    gap = inner_gap(f)
+    upper = f[:, list(UPPER_ANCHOR), 1].mean(axis=1)
+    lower, chin = f[:, LOWER_LIP, 1], f[:, CHIN, 1]
+    ok = np.isfinite(gap) & np.isfinite(upper) & np.isfinite(lower) & np.isfinite(chin)
+    lift, gain = 0.0, None
+    if ok.sum() >= 8 and float(np.std(gap[ok])) > 0.01:
+        lift = float(np.clip(np.polyfit(gap[ok], upper[ok], 1)[0], -0.5, 0.2))
+        gain = float(np.clip(np.polyfit(lower[ok], chin[ok], 1)[0], 0.3, 1.2))
+    r = np.asarray(rest_local, np.float64)
+    y0, y1 = float(r[LOWER_LIP, 1]), float(r[CHIN, 1])
+    jaw = smoothstep((np.nan_to_num(r[:, 1], nan=-9.0) - y0) / max(y1 - y0, 1e-3))
+    return Anchoring(lift=lift, chin=gain, jaw=jaw)
+
+
+def anchored(wanted: np.ndarray, current: np.ndarray, how: Anchoring) -> np.ndarray:
+    """A new mouth's face ``wanted`` (478×3 head frame) placed on this frame's own ``current``:
+    shifted (x, y) so that its upper lip lies where the video's does in this frame, raised as
+    the video's rises for the new mouth's wider opening; below the lower lip the jaw and chin
+    are the frame's own, moved as the video's chin moves with its lower lip.
+
+    An atlas mouth's head-frame coordinates carry its reference frame's pose error (Face
+    Mesh's depth under a nod or a turn, the head frame's jitter: 0.01–0.02 IOD on the upper
+    lip, and on a turning head a whole mouth 0.05 IOD low); the video's own upper lip, held
+    by the skull, says where the mouth is in this frame."""
+    out = np.array(wanted, np.float64)
+    cur = np.asarray(current, np.float64)
+    up = list(UPPER_ANCHOR)
+    if not (np.isfinite(out[up]).all() and np.isfinite(cur[up]).all()):
+        return out
+    # The pose: the whole new mouth moves (its skin, its lips, its chin), by no more than
+    # ANCHOR_REACH (a tracking slip on the video's lips must not carry the mouth off)
+    pose = cur[up, :2].mean(axis=0) - out[up, :2].mean(axis=0)
+    out[:, :2] += pose * min(1.0, ANCHOR_REACH / max(float(np.hypot(*pose)), 1e-9))
+    # The lift: the upper lip and what lies below it, fading out up to the nose base (the
+    # skin above a rising lip is squeezed, the nose stays: moving the philtrum and a
+    # moustache with the lip doubled their edges at the paste's feather).
+    rise = float(inner_gap(out) - inner_gap(cur))
+    top, lip = float(out[NOSE_BASE, 1]), float(out[up, 1].min())
+    if np.isfinite(rise) and np.isfinite(top) and lip > top:
+        w = smoothstep((np.nan_to_num(out[:, 1], nan=top) - top) / (lip - top))
+        out[:, 1] += how.lift * rise * w
+    if how.chin is not None and np.isfinite(out[LOWER_LIP]).all() \
+            and np.isfinite(cur[LOWER_LIP]).all():
+        jaw = cur[:, :2] + how.chin * (out[LOWER_LIP, :2] - cur[LOWER_LIP, :2])
+        w = how.jaw[:, None]
+        moved = (1 - w) * out[:, :2] + w * jaw
+        out[:, :2] = np.where(np.isfinite(moved), moved, out[:, :2])
+    return out
