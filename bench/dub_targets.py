@@ -66,7 +66,7 @@ def prepare(clip: Path, cache: Path) -> Case:
     path = cache / f"{clip.stem}.pkl"
     if path.exists():
         with open(path, "rb") as f:
-            return pickle.load(f)
+            return Case(**pickle.load(f))
     info = decode.probe(clip)
     mid = info.video_start + info.duration / 2
     a = dub_quality.cut(clip, cache / f"{clip.stem}_A.mp4", info.video_start - 1, mid)
@@ -86,14 +86,15 @@ def prepare(clip: Path, cache: Path) -> Case:
                 ref_speech=ref_speech, speech=speech, track=face, real=real.landmarks,
                 real_features=real.features)
     with open(path, "wb") as f:
-        pickle.dump(case, f)
+        pickle.dump(vars(case), f)  # a dict: this file runs as __main__ or as a module
     return case
 
 
-def plan(case: Case) -> pipeline.Dub:
-    """What ``dub(B, mouth_from=A)`` plans, by the same steps as :func:`visemic.dub.dub`."""
+def plan(case: Case, other: Any = None) -> pipeline.Dub:
+    """What ``dub(B, mouth_from=A)`` plans, by the same steps as :func:`visemic.dub.dub`; with
+    ``other`` (another clip's speech analysis) B speaking that instead (a cross-dub)."""
     atlas = copy.deepcopy(case.atlas)
-    ref_speech, speech = case.ref_speech, case.speech
+    ref_speech, speech = case.ref_speech, case.speech if other is None else other
     start = case.ref_info.audio_start or 0.0
     learned = pipeline._learn_profile(atlas, ref_speech, start, case.name)
     if learned is not None:
@@ -101,8 +102,10 @@ def plan(case: Case) -> pipeline.Dub:
         speech = pipeline._reanimated(speech, learned)
     shapes = pipeline._reference_shapes(atlas, ref_speech, case.ref_info)
     info, track_b = case.info, case.track
-    offset = info.video_start - info.audio_start
-    length = min(speech.audio.duration - offset, playback.video_length(track_b.times, info.fps))
+    offset = info.video_start - info.audio_start if other is None else 0.0
+    length = speech.audio.duration - offset
+    if other is None:
+        length = min(length, playback.video_length(track_b.times, info.fps))
     order, times = playback.schedule(track_b.times, length, info.fps)
     choice, targets, classes, silent = pipeline.choose_mouths(
         atlas, shapes, speech, times + offset, (ref_speech, atlas.times - start))
@@ -138,13 +141,17 @@ def frozen(d: pipeline.Dub) -> pipeline.Dub:
                    silent=np.ones_like(d.silent))
 
 
-def oracle(d: pipeline.Dub, case: Case) -> pipeline.Dub:
-    """The plan with the real B's features as targets (mouths chosen for them)."""
+def oracle(d: pipeline.Dub, case: Case, columns: slice = slice(None)) -> pipeline.Dub:
+    """The plan with the real B's features (``columns`` of them) as targets (mouths chosen for
+    them)."""
     from visemic.dub import select
     from visemic.dub.atlas import context
 
     real = case.real_features[np.minimum(d.plan, len(case.real_features) - 1)].astype(float)
     real = np.where(np.isfinite(real), real, d.shapes)
+    mixed = d.shapes.copy()
+    mixed[:, columns] = real[:, columns]
+    real = mixed
     real[d.silent] = d.atlas.features[d.atlas.rest]
     classes = context(d.speech.timeline, d.times + d.audio_offset)
     choice = select.choose(d.atlas, real, classes, d.silent)
@@ -156,9 +163,26 @@ def score(d: pipeline.Dub, case: Case) -> dict[str, Any]:
     ok = np.isfinite(real).all(axis=1)
     ap = features.FEATURES.index("inner_aperture")
     lmd = placed_lmd(d, case.real)
+    sp = ok & ~d.silent
     return {"r": float(np.corrcoef(d.shapes[ok, ap], real[ok, ap])[0, 1]),
+            "r_speech": float(np.corrcoef(d.shapes[sp, ap], real[sp, ap])[0, 1]),
+            "silent": float(d.silent[ok].mean()),
+            "rs": [float(np.corrcoef(d.shapes[sp, c], real[sp, c])[0, 1]) for c in range(6)],
             "rms": np.sqrt(np.mean((d.shapes[ok] - real[ok]) ** 2, axis=0)),
             "lmd": float(np.nanmean(lmd))}
+
+
+def cross(d: pipeline.Dub) -> tuple[float, float]:
+    """(r of the aperture asked for with the new speech's jawOpen, share of pause frames asked
+    for the rest shape) of a cross-dub plan."""
+    jaw = pipeline._sample(d.speech, d.times + d.audio_offset)[
+        :, d.speech.animation.channels.index("jawOpen")]
+    ap = features.FEATURES.index("inner_aperture")
+    r = float(np.corrcoef(d.shapes[:, ap], jaw)[0, 1])
+    rest = d.atlas.features[d.atlas.rest, ap]
+    held = float(np.mean(np.abs(d.shapes[d.silent, ap] - rest) < 1e-6)) if d.silent.any() \
+        else float("nan")
+    return r, held
 
 
 def main() -> int:
@@ -167,6 +191,9 @@ def main() -> int:
     ap.add_argument("--cache", type=Path,
                     default=Path(tempfile.gettempdir()) / "visemic-dub-targets")
     ap.add_argument("--oracle", action="store_true")
+    ap.add_argument("--cross", action="store_true",
+                    help="also each clip's B speaking the next clip's B speech: r of the "
+                         "aperture asked for with visemic's jawOpen")
     args = ap.parse_args()
     chosen = [c for c in dub_quality.clips()
               if not args.clips or any(k in c.name for k in args.clips.split(","))]
@@ -175,7 +202,8 @@ def main() -> int:
         return 0
     args.cache.mkdir(parents=True, exist_ok=True)
     names = " ".join(f"{f[:6]:>6s}" for f in features.FEATURES)
-    print(f"{'clip':22s} {'kind':7s} {'r':>5s} {'LMD':>6s} {'ratio':>5s}  rms: {names}")
+    print(f"{'clip':22s} {'kind':7s} {'r':>5s} {'r_sp':>5s} {'sil':>4s} {'LMD':>6s} "
+          f"{'ratio':>5s}  rms: {names}")
     totals: dict[str, list[float]] = {}
     for clip in chosen:
         case = prepare(clip, args.cache)
@@ -183,6 +211,10 @@ def main() -> int:
         rows = {"dub": d, "frozen": frozen(d)}
         if args.oracle:
             rows["oracle"] = oracle(d, case)
+            rows["or_ap"] = oracle(d, case, slice(0, 1))
+            rows["or_rest"] = oracle(d, case, slice(1, None))
+            for c in range(1, 6):
+                rows[f"or_{c}"] = oracle(d, case, slice(c, c + 1))
         scores = {k: score(v, case) for k, v in rows.items()}
         base = scores["frozen"]["lmd"]
         for kind, s in scores.items():
@@ -190,9 +222,21 @@ def main() -> int:
             totals.setdefault(kind, []).append(ratio)
             totals.setdefault(kind + " r", []).append(s["r"])
             rms = " ".join(f"{v:6.3f}" for v in s["rms"])
-            print(f"{case.name[:22]:22s} {kind:7s} {s['r']:5.2f} {s['lmd']:6.3f} {ratio:5.2f}"
+            rms += "  r: " + " ".join(f"{v:5.2f}" for v in s["rs"])
+            print(f"{case.name[:22]:22s} {kind:7s} {s['r']:5.2f} {s['r_speech']:5.2f} "
+                  f"{s['silent']:4.2f} {s['lmd']:6.3f} {ratio:5.2f}"
                   f"  rms: {rms}")
         sys.stdout.flush()
+    if args.cross:
+        every = dub_quality.clips()
+        for clip in chosen:
+            other = every[(every.index(clip) + 1) % len(every)]
+            d = plan(prepare(clip, args.cache), prepare(other, args.cache).speech)
+            r, held = cross(d)
+            totals.setdefault("cross", []).append(r)
+            print(f"{clip.stem[:22]:22s} cross   r(aperture asked, jawOpen) {r:.2f}  "
+                  f"pause frames at rest {held:.2f}")
+        print(f"mean cross r {np.mean(totals['cross']):.3f}")
     for kind in ("dub", "oracle"):
         if kind in totals:
             print(f"mean {kind}: LMD ratio {np.mean(totals[kind]):.3f}, "
