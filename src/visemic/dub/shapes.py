@@ -15,6 +15,10 @@ feature's own distribution, which for a speaker whose lips are either shut or wi
 is a step, and a dip of the driver that did not reach the step stayed wide open (r with the real
 lips 0.96 → 0.84 on lbbc2a, 0.73 → 0.65 on swiz3n). A personal profile (issue 17) can be passed
 instead: any object with the same call signature.
+
+:func:`widened` gives the opening asked for over the speech back the spread that the blends
+made after the profile (the reference's lips for the same phone in context, the voice model)
+took from it.
 """
 
 from __future__ import annotations
