@@ -29,14 +29,14 @@ def _opening(text: str) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def person():
     """A speaker who opens wide (0.45 eye distances per unit of the curves' opening) and rests
-    closed, and another utterance asked of them with the opening narrowed to a third about
+    closed, and another utterance asked of them with the opening narrowed to a quarter about
     its mean (as a blend of poorly agreeing predictions narrows it)."""
     ref_gap, ref_speaking = _opening("Bin blue at f two now. Place red with g nine soon.")
     lips = 0.45 * np.clip(ref_gap, 0, None)
     gap, speaking = _opening("Lay green by z four please. Set white in a seven again.")
     full = 0.45 * np.clip(gap, 0, None)
     mean = full[speaking].mean()
-    narrow = np.where(speaking, mean + (full - mean) / 3, 0.0)
+    narrow = np.where(speaking, mean + (full - mean) / 4, 0.0)
     return lips, ref_speaking, narrow, speaking
 
 
@@ -72,7 +72,7 @@ def test_the_gain_is_bounded_and_a_wide_opening_is_not_narrowed(person):
 def test_a_grid_dub_asks_for_an_opening_that_follows_the_real_lips(shared, tmp_path):
     """Self-reenactment of a shared GRID clip (bench/dub_targets.py): the opening asked for
     spreads at least SPREAD_SHARE of the first half's, and follows the second half's real
-    lips at r ≥ 0.6 (0.88 measured; 0.80 before the widening)."""
+    lips at r ≥ 0.6 (0.86 measured; 0.80 before the widening)."""
     import sys
     from pathlib import Path
 
