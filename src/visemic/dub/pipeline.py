@@ -32,7 +32,7 @@ from visemic.dub import geometry, playback, select
 from visemic.dub.atlas import CLASSES, Atlas, AtlasBuilder, context, pauses
 from visemic.dub.encode import output_kind
 from visemic.dub.playback import prefetched
-from visemic.dub.shapes import ReferenceProfile, ShapeProfile
+from visemic.dub.shapes import ReferenceProfile, ShapeProfile, widened
 from visemic.errors import NoFaceError, VisemicError
 from visemic.render.portrait import mesh
 from visemic.result import Result
@@ -299,6 +299,9 @@ def choose_mouths(atlas: Atlas, shapes: ShapeProfile, speech: Result, times: np.
     classes = context(speech.timeline, times)
     silent = pauses(speech.timeline, times, lag=SILENCE_LAG, lead=SILENCE_LEAD,
                     edge_share=SILENCE_EDGE_SHARE, edge_after=SILENCE_EDGE_AFTER)
+    # The blends above narrowed the opening; it spreads as the person's own does.
+    ap = features.FEATURES.index("inner_aperture")
+    targets[:, ap] = widened(targets[:, ap], ~silent, atlas.features[:, ap], ~atlas.silent)
     # In pauses the shape asked for is the person's rest.
     targets[silent] = atlas.features[atlas.rest]
     return select.choose(atlas, targets, classes, silent), targets, classes, silent

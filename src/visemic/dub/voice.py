@@ -14,6 +14,22 @@ anchor speaking another man's speech followed visemic's jawOpen at r 0.68 instea
 the second half of each shared clip (learned on the first), the opening asked for follows the
 real lips at r 0.49 → 0.60 (German anchor), 0.75 → 0.84 (1080×1920), 0.24 → 0.27 (LRS2),
 0.71 → 0.77 (700²).
+
+Tried with bench/dub_targets.py and left out. The ridge alone, learned on A, predicting B's
+opening over B's speech frames (r per clip: anchor, 3/4 view, swiz3n, LRS2, 1080×1920,
+lbbc2a, 700², lwbsza; these inputs 0.64 0.52 0.51 0.51 0.84 −0.54 0.56 0.58, lbbc2a's B
+has 14 speech frames): MFCCs with deltas (40 mel bands → 13) in place of the bands,
+0.61 0.63 0.47 0.49 0.83 −0.40 0.56 0.38; Whisper tiny.en's encoder states (PCA to 16) beside
+them, 0.52 0.58 0.31 0.60 0.74 0.10 0.56 0.62 (mixed, lower on the long clips, and a second
+model pass); the mean lips of the 15 nearest reference frames in these inputs (on 20 principal
+components), 0.60 0.50 −0.28 0.43 0.76 0.19 0.60 0.23. The plan's
+lip landmarks against the real B's (LMD ÷ frozen over the 8 clips, 0.838 with this model):
+the model for all six lip features, blended as the opening or stacked by least squares with
+the profile (RMS per feature down, LMD 0.878 / 0.872); a least-squares stack for the opening
+alone, which shrinks towards the mean where the cross-validation is poor (0.849, r with the
+real opening 0.661 → 0.648); all targets shrunk towards the person's mean speech shape by
+0.8 / 0.6 (0.839 / 0.866: the amplitude that minimises LMD is not below the full one here,
+and r falls); :data:`EVIDENCE` 0 / 20 / 150 (0.838 / 0.834 / 0.840, within the spread).
 """
 
 from __future__ import annotations
