@@ -12,9 +12,11 @@ Each frame's lip landmarks of the output and of the real B are put into the real
 
 LMD is reported whole and with each part taken away in turn (``-bias``, ``-bias-open``), with
 the mean bias split into the lips' centroid shift (x, y), their scale (width, height ratio)
-and by landmark group. The outputs are kept in ``--out`` (for contact sheets).
+and by landmark group; the chin's offset and correlation; the mouth-box SSIM. ``--oracle``
+also renders the plan asked for the real B's own lip features (what rendering alone reaches).
+The outputs are kept in ``--out`` (for contact sheets; never commit them).
 
-    PYTHONPATH=src python bench/dub_diag.py --clips lbbc2a,anchor --out /tmp/diag
+    PYTHONPATH=src python bench/dub_diag.py --clips lbbc2a,anchor --out /tmp/diag [--oracle]
 """
 
 from __future__ import annotations
