@@ -80,7 +80,8 @@ def check_input(path: str, what: str = "audio file") -> None:
     if not p.exists():
         raise VisemicError(f"{path}: no such file")
     if p.is_dir():
-        raise VisemicError(f"{path}: is a directory, not an {what}")
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise VisemicError(f"{path}: is a directory, not {article} {what}")
     if not os.access(p, os.R_OK):
         raise VisemicError(f"{path}: permission denied")
 
