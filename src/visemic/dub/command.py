@@ -94,13 +94,21 @@ def run_dub(args: argparse.Namespace) -> int:
         from visemic.motion.emotion import parse_mix
 
         emotion = parse_mix(args.emotion)
-    bar = None if args.quiet else Progress("dubbing", stream=sys.stderr)
+    bar = None if args.quiet else Progress("dubbing: tracking", stream=sys.stderr)
     try:
         plan = visemic.dub(args.video, args.audio, text=text, language=args.language,
                            mouth_from=args.mouth_from, mouth_language=args.mouth_language,
                            face=args.face, emotion=emotion,
                            profile=profile, progress=(lambda f: bar(0.3 * f)) if bar else None)
-        plan.save(args.output, progress=(lambda f: bar(0.3 + 0.7 * f)) if bar else None)
+        saving = None
+        if bar is not None:
+            frames = plan.frames
+
+            def saving(f: float) -> None:  # the bar counts the frames written
+                bar.label = f"dubbing: frame {min(frames, round(f * frames))}/{frames}"
+                bar(0.3 + 0.7 * f)
+
+        plan.save(args.output, progress=saving)
     finally:
         if bar is not None:
             bar.close()
