@@ -72,6 +72,25 @@ def test_frames_need_a_number_pattern_and_folders_say_what_they_are(clips, tmp_p
     assert "%d" in run_cli("--help").stdout  # --help says what a frames name needs
 
 
+def test_a_failed_dub_says_one_line_and_a_done_one_its_warnings(clips, tmp_path):
+    # The landscape has no audio track: the plan warns that its mouths go by shape only, then
+    # finds no face. Only the error is said.
+    done = run_cli(str(clips / "landscape.mp4"), str(clips / "line.wav"), "-o",
+                   str(tmp_path / "o.mp4"), "-q")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"error: no face found in {clips / 'landscape.mp4'}"]
+    assert not list(tmp_path.iterdir())
+    # The same warning, for a dub that succeeds, is shown.
+    silent = tmp_path / "silent.mp4"
+    with VideoWriter(silent, SIZE, 25) as writer:
+        for frame in decode.frames(clips / "talking.mp4"):
+            writer.put(frame.image, frame.time)
+    done = run_cli(str(silent), str(clips / "line.wav"), "-o", str(tmp_path / "o.mp4"), "-q")
+    assert done.returncode == 0, done.stderr
+    assert f"warning: {silent} has no audio" in done.stderr
+    assert (tmp_path / "o.mp4").is_file()
+
+
 def test_serve_help_names_the_dub_endpoint():
     done = subprocess.run([sys.executable, "-m", "visemic", "serve", "--help"],
                           capture_output=True, text=True, timeout=120)

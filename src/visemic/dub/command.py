@@ -76,7 +76,13 @@ def add_dub(sub: Any) -> None:
 
 def run_dub(args: argparse.Namespace) -> int:
     import visemic
-    from visemic.commandline import check_input, check_output_dir, load_profile, read_transcript
+    from visemic.commandline import (
+        check_input,
+        check_output_dir,
+        load_profile,
+        read_transcript,
+        warnings_held,
+    )
     from visemic.progress import Progress
 
     check_input(args.video, "video file")
@@ -96,10 +102,12 @@ def run_dub(args: argparse.Namespace) -> int:
         emotion = parse_mix(args.emotion)
     bar = None if args.quiet else Progress("dubbing: tracking", stream=sys.stderr)
     try:
-        plan = visemic.dub(args.video, args.audio, text=text, language=args.language,
-                           mouth_from=args.mouth_from, mouth_language=args.mouth_language,
-                           face=args.face, emotion=emotion,
-                           profile=profile, progress=(lambda f: bar(0.3 * f)) if bar else None)
+        # The plan's warnings wait for it to succeed: a failure says one line, its error.
+        with warnings_held():
+            plan = visemic.dub(args.video, args.audio, text=text, language=args.language,
+                               mouth_from=args.mouth_from, mouth_language=args.mouth_language,
+                               face=args.face, emotion=emotion, profile=profile,
+                               progress=(lambda f: bar(0.3 * f)) if bar else None)
         saving = None
         if bar is not None:
             frames = plan.frames
