@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from test_server import ServerProcess
 
@@ -33,13 +34,25 @@ def test_dub_panel_uploads_follows_the_job_and_shows_the_video(tmp_path):
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(server.url + "/")
+            page.wait_for_function("document.querySelectorAll('#emotion option').length > 1")
             page.click("#tab-dub")
             assert page.is_visible("#pane-dub") and not page.is_visible("#pane-file")
+            page.select_option("#emotion", "happy")  # the emotion control applies to the dub
             page.set_input_files("#dub-video", str(video))
             page.set_input_files("#dub-audio", str(wav))
+            page.select_option("#dub-format", "webm")
             page.click("#dub-btn")
             page.wait_for_selector("#dub-download a[download]", timeout=300_000)
             assert page.get_attribute("#dub-download a", "href").startswith("blob:")
+            assert page.get_attribute("#dub-download a", "download") == "v.dubbed.webm"
+            # The request: no language (the server detects it, as visemic dub does), the
+            # format and the emotion chosen above.
+            asked = httpx.get(server.url + "/v1/jobs").json()["jobs"][0]["request"]
+            assert asked["kind"] == "dub" and asked["language"] is None
+            assert (asked["format"], asked["emotion"], asked["face"]) == ("webm", "happy:0.7", 0)
+            # Progress was followed and shown (as a percentage, in the status line).
+            progress = page.evaluate("window.visemicState.dubProgress")
+            assert len(progress) >= 2 and progress == sorted(progress) and progress[-1] == 1
             duration = page.evaluate("""() => new Promise((done) => {
                 const v = document.getElementById('dub-result');
                 if (v.readyState >= 1) done(v.duration);

@@ -9,10 +9,12 @@ The command modules (:mod:`visemic.cli` and the ``command.py`` of ``batch``, ``s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -80,7 +82,8 @@ def check_input(path: str, what: str = "audio file") -> None:
     if not p.exists():
         raise VisemicError(f"{path}: no such file")
     if p.is_dir():
-        raise VisemicError(f"{path}: is a directory, not an {what}")
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise VisemicError(f"{path}: is a directory, not {article} {what}")
     if not os.access(p, os.R_OK):
         raise VisemicError(f"{path}: permission denied")
 
@@ -152,6 +155,45 @@ def show_warnings() -> None:
     # Propagation stays on: with a handler found here, Python's last-resort handler (which would
     # print the bare message a second time) is not used.
     logger.setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def warnings_held() -> Iterator[None]:
+    """Hold the library's warnings while the block runs: shown once it succeeds, dropped when it
+    fails, so that a failed command says one line, its error (a warning about a run that then
+    failed, e.g. "VIDEO has no audio" before "no face found in VIDEO", is noise)."""
+    logger = logging.getLogger("visemic")
+    shown = [h for h in logger.handlers if isinstance(h, _WarningLines)]
+    if not shown:
+        yield
+        return
+    held = _Held(logging.WARNING)
+    for handler in shown:
+        logger.removeHandler(handler)
+    logger.addHandler(held)
+    succeeded = False
+    try:
+        yield
+        succeeded = True
+    finally:
+        logger.removeHandler(held)
+        for handler in shown:
+            logger.addHandler(handler)
+        if succeeded:
+            for record in held.records:
+                for handler in shown:
+                    handler.handle(record)
+
+
+class _Held(logging.Handler):
+    """Keeps the records it is given (for :func:`warnings_held`)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 class Terminated(BaseException):

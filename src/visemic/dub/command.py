@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+from pathlib import Path
 from typing import Any
+
+from visemic.errors import VisemicError
 
 DUB_EPILOG = """\
 AUDIO is the new speech (any audio or video file); without it the video's own audio is used
@@ -22,7 +27,11 @@ unchanged (a warning counts them); profile views fade the edit out.
 output (-o, by extension):
   OUT.mp4             H.264 CRF 18, yuv420p, AAC
   OUT.webm            VP9, Opus
-  frames/%05d.png     PNG pictures numbered from 0 (no sound)
+  frames/%05d.png     PNG pictures numbered from 0 (no sound); the name needs a %d
+  FOLDER/             PNG pictures 00000.png, 00001.png ... in FOLDER (so does an existing
+                      folder given without the slash)
+OUT is written only once the dub succeeded (never partly); it may not be VIDEO, AUDIO or the
+--mouth-from clip itself.
 
 examples:
   visemic dub talk.mp4 new_line.wav -o dubbed.mp4
@@ -67,8 +76,13 @@ def add_dub(sub: Any) -> None:
 
 def run_dub(args: argparse.Namespace) -> int:
     import visemic
-    from visemic.commandline import check_input, check_output_dir, load_profile, read_transcript
-    from visemic.dub.encode import output_kind
+    from visemic.commandline import (
+        check_input,
+        check_output_dir,
+        load_profile,
+        read_transcript,
+        warnings_held,
+    )
     from visemic.progress import Progress
 
     check_input(args.video, "video file")
@@ -76,7 +90,8 @@ def run_dub(args: argparse.Namespace) -> int:
         check_input(args.audio)
     if args.mouth_from is not None:
         check_input(args.mouth_from, "video file")
-    output_kind(args.output)
+    check_output(args.output, {"VIDEO": args.video, "AUDIO": args.audio,
+                               "the --mouth-from clip": args.mouth_from})
     check_output_dir(args.output)
     text = read_transcript(args.text, args.text_file)
     profile = load_profile(args.profile)
@@ -85,14 +100,42 @@ def run_dub(args: argparse.Namespace) -> int:
         from visemic.motion.emotion import parse_mix
 
         emotion = parse_mix(args.emotion)
-    bar = None if args.quiet else Progress("dubbing", stream=sys.stderr)
+    bar = None if args.quiet else Progress("dubbing: tracking", stream=sys.stderr)
     try:
-        plan = visemic.dub(args.video, args.audio, text=text, language=args.language,
-                           mouth_from=args.mouth_from, mouth_language=args.mouth_language,
-                           face=args.face, emotion=emotion,
-                           profile=profile, progress=(lambda f: bar(0.3 * f)) if bar else None)
-        plan.save(args.output, progress=(lambda f: bar(0.3 + 0.7 * f)) if bar else None)
+        # The plan's warnings wait for it to succeed: a failure says one line, its error.
+        with warnings_held():
+            plan = visemic.dub(args.video, args.audio, text=text, language=args.language,
+                               mouth_from=args.mouth_from, mouth_language=args.mouth_language,
+                               face=args.face, emotion=emotion, profile=profile,
+                               progress=(lambda f: bar(0.3 * f)) if bar else None)
+        saving = None
+        if bar is not None:
+            frames = plan.frames
+
+            def saving(f: float) -> None:  # the bar counts the frames written
+                bar.label = f"dubbing: frame {min(frames, round(f * frames))}/{frames}"
+                bar(0.3 + 0.7 * f)
+
+        plan.save(args.output, progress=saving)
     finally:
         if bar is not None:
             bar.close()
     return 0
+
+
+def check_output(out: str, inputs: dict[str, str | None]) -> None:
+    """Refuse, before any work, an OUT that is not a video path (saying what a frames pattern
+    needs) or that is one of the inputs: the finished dub would replace the source."""
+    from visemic.dub.encode import output_kind
+
+    path = Path(out)
+    if path.suffix.lower() == ".png" and not re.search(r"%0?\d*d", path.name):
+        raise VisemicError(f"{out}: PNG frames need a frame number in the name, "
+                           f"e.g. {path.parent / '%05d.png'}")
+    output_kind(out)
+    if not path.is_file():
+        return
+    for role, given in inputs.items():
+        if given is not None and Path(given).is_file() and os.path.samefile(out, given):
+            raise VisemicError(f"-o {out} is {role}: write the dub to another file (it would "
+                               "replace its own source)")

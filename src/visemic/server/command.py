@@ -9,8 +9,8 @@ import sys
 from typing import Any
 
 SERVE_EPILOG = """\
-The web page is at http://HOST:PORT/ ; the API at /v1/animate, /v1/jobs, /v1/stream
-(WebSocket) and /health; OpenAPI at /openapi.json and /docs.
+The web page is at http://HOST:PORT/ ; the API at /v1/animate, /v1/dub (dub a video),
+/v1/jobs, /v1/stream (WebSocket) and /health; OpenAPI at /openapi.json and /docs.
 
 examples:
   visemic serve                                   # http://127.0.0.1:8000/
@@ -19,6 +19,7 @@ examples:
   curl -F audio=@speech.wav -F text="Go forward ten meters." -F format=rhubarb-tsv \\
        http://127.0.0.1:8000/v1/animate
   curl -F audio=@speech.wav -F format=mp4 'http://127.0.0.1:8000/v1/animate?async=1'
+  curl -F video=@talk.mp4 -F audio=@new_line.wav http://127.0.0.1:8000/v1/dub    # a job
 
 Jobs and their results are kept in DATA_DIR (an SQLite database and result files) and survive a
 restart; jobs still running when the server stopped are marked failed.

@@ -34,7 +34,9 @@ _FORM_SCHEMA = uploads.openapi_form("video", {
     "mouth_from": {"type": "string", "format": "binary",
                    "description": "take the mouths from this clip of the person"},
     "text": {"type": "string", "description": "transcript of the speech"},
-    "language": {"type": "string", "default": "en"},
+    "language": {"type": "string",
+                 "description": "language of the speech, e.g. en or de (default: detected from "
+                                "the speech, as visemic dub does)"},
     "mouth_language": {"type": "string",
                        "description": "the language spoken in the mouth clip (default: language)"},
     "emotion": {"type": "string", "example": "happy:0.5"},
@@ -52,7 +54,7 @@ class DubRequest:
     kind: str = "dub"
     format: str = "mp4"
     text: str | None = None
-    language: str = "en"
+    language: str | None = None  # None: detected from each clip's speech
     emotion: str | None = None
     face: int = 0
     mouth_language: str | None = None  # spoken in the mouth clip (None: ``language``)
@@ -84,13 +86,18 @@ def parse_request(fields: dict[str, str], audio: bool, mouth_from: bool) -> DubR
         if not text.isdigit() or len(text) > 3:
             raise VisemicError(f"face {text[:40]!r} is not a face number (0 the largest)")
         face = int(text)
+    # Blank: detected, as on the command line (a fixed "en" labelled a German clip's mouths
+    # with the phones of English recognition).
+    language = None
+    if (fields.get("language") or "").strip():
+        language = base.language
     mouth_language = None
     if (fields.get("mouth_language") or "").strip():
         try:
             mouth_language = analysis.language_code(fields.get("mouth_language"))
         except VisemicError as e:
             raise VisemicError(f"mouth_language: {e}") from None
-    return DubRequest(format=fmt, text=base.text, language=base.language, emotion=base.emotion,
+    return DubRequest(format=fmt, text=base.text, language=language, emotion=base.emotion,
                       face=face, mouth_language=mouth_language, audio=audio,
                       mouth_from=mouth_from)
 

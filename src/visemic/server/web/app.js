@@ -13,6 +13,7 @@ const state = {
   lastTime: 0, done: false, downloads: [], error: null, lastFrameTime: -1, outOfOrder: 0,
   emotion: "", analysedEmotion: null, smile: 0, emotionMessages: 0,
   vrmModel: false, vrmAnimated: false, vrmWeights: {}, vrmHead: null, vrmTime: -1,
+  dubProgress: [],
 };
 window.visemicState = state;
 window.visemicAvatar = avatar;
@@ -46,8 +47,9 @@ $("api-key").addEventListener("change", () => {
   localStorage.setItem("visemic-api-key", $("api-key").value.trim());
 });
 
-// Submit a form as a job, follow its progress on `bar`, and return the result as a Blob.
-async function runJob(url, body, bar) {
+// Submit a form as a job, follow its progress on `bar` (and `onProgress(fraction)`), and
+// return the result as a Blob.
+async function runJob(url, body, bar, onProgress = () => {}) {
   const submitted = await fetch(url, { method: "POST", body, headers: authHeaders() });
   if (!submitted.ok) throw new Error(await errorText(submitted));
   let job = await submitted.json();
@@ -57,6 +59,7 @@ async function runJob(url, body, bar) {
     if (!polled.ok) throw new Error(await errorText(polled));
     job = await polled.json();
     bar.value = job.progress;
+    onProgress(job.progress);
   }
   if (job.status !== "done") throw new Error(job.error || job.status);
   const got = await fetch(job.result, { headers: authHeaders() });
@@ -109,25 +112,41 @@ $("dub-video").addEventListener("change", () => {
   $("dub-btn").disabled = !$("dub-video").files.length;
 });
 $("dub-btn").addEventListener("click", async () => {
+  const video = $("dub-video").files[0];
+  const format = $("dub-format").value;
   const body = new FormData();
-  body.append("video", $("dub-video").files[0]);
+  body.append("video", video);
   if ($("dub-audio").files.length) body.append("audio", $("dub-audio").files[0]);
+  if ($("dub-mouth").files.length) body.append("mouth_from", $("dub-mouth").files[0]);
   if ($("dub-text").value.trim()) body.append("text", $("dub-text").value.trim());
-  body.append("language", $("dub-language").value.trim() || "en");
+  // empty: the server detects the language from the speech, as `visemic dub` does
+  if ($("dub-language").value.trim()) body.append("language", $("dub-language").value.trim());
+  body.append("face", String(Math.max(0, Math.floor(Number($("dub-face").value) || 0))));
+  body.append("format", format);
+  const emotion = emotionMix(); // the emotion control above applies to the dub's mouth too
+  if (emotion) body.append("emotion", emotion);
   const bar = $("dub-progress");
   bar.hidden = false;
   bar.value = 0;
   $("dub-btn").disabled = true;
   $("dub-download").textContent = "";
-  status("dubbing…");
+  $("dub-result").hidden = true;
+  if ($("dub-result").src.startsWith("blob:")) URL.revokeObjectURL($("dub-result").src);
+  state.dubProgress = [];
+  status("dubbing… 0 %");
   try {
-    const url = URL.createObjectURL(await runJob("/v1/dub", body, bar));
+    const blob = await runJob("/v1/dub", body, bar, (p) => {
+      state.dubProgress.push(p);
+      status(`dubbing… ${Math.round(p * 100)} %`);
+    });
+    const url = URL.createObjectURL(blob);
     $("dub-result").src = url;
     $("dub-result").hidden = false;
+    const name = `${video.name.replace(/\.[^.]*$/, "") || "video"}.dubbed.${format}`;
     const a = document.createElement("a");
     a.href = url;
-    a.download = "dubbed.mp4";
-    a.textContent = "Download dubbed.mp4";
+    a.download = name;
+    a.textContent = `Download ${name}`;
     $("dub-download").append(a);
     status("dubbed");
   } catch (err) {
