@@ -16,6 +16,7 @@ import pytest
 import visemic
 from visemic.audio import save_wav
 from visemic.dub.encode import VideoWriter
+from visemic.errors import VisemicError
 from visemic.video import decode
 
 SIZE = (192, 192)
@@ -226,3 +227,34 @@ def test_command_line_cross_dub_of_a_shared_clip(shared, tmp_path):
     assert abs(dubbed.duration - speech_length) <= 1.5 / source.fps
     times = [f.time for f in decode.frames(out)]
     assert np.allclose(np.diff(times), 1 / source.fps, atol=1e-3)
+
+
+def test_the_api_plan_is_readable_and_will_not_replace_its_source(clips, tmp_path):
+    import inspect
+
+    source, mouths = tmp_path / "talk.mp4", tmp_path / "mouths.mp4"
+    source.write_bytes((clips / "talking.mp4").read_bytes())
+    mouths.write_bytes(source.read_bytes())
+    before = source.read_bytes()
+    d = visemic.dub(source, clips / "line.wav", language="en", mouth_from=mouths)
+    text = repr(d)
+    assert text.startswith("Dub(") and "talk.mp4" in text and len(text) < 300
+    assert "mouth_from" in inspect.signature(visemic.dub).parameters
+    with pytest.raises(VisemicError, match="is the video"):
+        d.save(source)
+    with pytest.raises(VisemicError, match="is the mouths' clip"):
+        d.save(mouths)
+    assert source.read_bytes() == before == mouths.read_bytes()
+
+
+def test_png_frames_of_a_shorter_dub_leave_no_frames_of_a_longer_one(clips, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(400):  # an earlier, longer run's frames, and a file that is not a frame
+        (folder / f"{i:05d}.png").write_bytes(b"old")
+    (folder / "notes.txt").write_text("mine")
+    d = visemic.dub(clips / "talking.mp4", clips / "line.wav", language="en")
+    d.save(folder / "%05d.png")
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [f"{i:05d}.png" for i in range(d.frames)] + ["notes.txt"]
+    assert all((folder / n).read_bytes() != b"old" for n in names if n.endswith(".png"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
@@ -126,16 +125,11 @@ def run_dub(args: argparse.Namespace) -> int:
 def check_output(out: str, inputs: dict[str, str | None]) -> None:
     """Refuse, before any work, an OUT that is not a video path (saying what a frames pattern
     needs) or that is one of the inputs: the finished dub would replace the source."""
-    from visemic.dub.encode import output_kind
+    from visemic.dub.encode import output_kind, refuse_inputs
 
     path = Path(out)
     if path.suffix.lower() == ".png" and not re.search(r"%0?\d*d", path.name):
         raise VisemicError(f"{out}: PNG frames need a frame number in the name, "
                            f"e.g. {path.parent / '%05d.png'}")
     output_kind(out)
-    if not path.is_file():
-        return
-    for role, given in inputs.items():
-        if given is not None and Path(given).is_file() and os.path.samefile(out, given):
-            raise VisemicError(f"-o {out} is {role}: write the dub to another file (it would "
-                               "replace its own source)")
+    refuse_inputs(out, inputs, label="-o ")

@@ -16,9 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import re
 import shutil
-import tempfile
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +27,7 @@ import cv2
 import numpy as np
 
 from visemic.errors import VisemicError
+from visemic.outputs import frame_files
 from visemic.outputs.atomic import atomic_path
 from visemic.outputs.video import hand_over, raise_encoder_error
 
@@ -42,7 +41,6 @@ CRF = 18
 PRESETS = ((1280 * 720, "superfast"), (1 << 40, "ultrafast"))
 VP9_CRF = 24
 AUDIO_RATE = 48000
-_PATTERN = re.compile(r"%0?(\d*)d")
 
 
 def output_kind(path: str | os.PathLike[str]) -> str:
@@ -53,10 +51,23 @@ def output_kind(path: str | os.PathLike[str]) -> str:
         return "mp4"
     if suffix == ".webm":
         return "webm"
-    if (suffix == ".png" and _PATTERN.search(Path(text).name)) or text.endswith(("/", os.sep)) \
+    if frame_files.is_pattern(text) or text.endswith(("/", os.sep)) \
             or Path(text).is_dir():
         return "png"
     raise VisemicError(f"not a video path: {text} (use .mp4, .webm or frames/%05d.png)")
+
+
+def refuse_inputs(path: str | os.PathLike[str], inputs: dict[str, str | None],
+                  label: str = "") -> None:
+    """A :class:`VisemicError` when ``path`` is one of ``inputs`` (role → path; None skipped):
+    the finished dub would replace its own source. ``label`` starts the message (``"-o "``)."""
+    out = os.fspath(path)
+    if not Path(out).is_file():
+        return
+    for role, given in inputs.items():
+        if given and Path(given).is_file() and os.path.samefile(out, given):
+            raise VisemicError(f"{label}{out} is {role}: write the dub to another file (it would "
+                               "replace its own source)")
 
 
 class AudioTrack:
@@ -219,21 +230,9 @@ class VideoWriter:
     # ---------------------------------------------------------------- PNG frames
 
     def _open_png(self) -> None:
-        text = os.fspath(self.path)
-        name = Path(text).name
-        if _PATTERN.search(name) and text.lower().endswith(".png"):
-            self.folder, self.pattern = Path(text).parent, name
-        else:
-            self.folder, self.pattern = Path(text), "%05d.png"
+        self.folder, self.pattern = frame_files.split(self.path)
         self.created = not self.folder.exists()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name or 'frames'}.",
-                                         suffix=".part", dir=self.folder))
-
-    def _png_name(self, i: int) -> str:
-        m = _PATTERN.search(self.pattern)
-        width = int(m.group(1) or 0) if m else 5
-        return _PATTERN.sub(f"{i:0{width}d}", self.pattern, count=1)
+        self.tmp = frame_files.staging(self.folder)
 
     # ---------------------------------------------------------------- frames
 
@@ -248,7 +247,7 @@ class VideoWriter:
         else:
             pic = image[:self.height, :self.width]  # (no copy: 6 ms a frame at 1080×1920)
         if self.kind == "png":
-            path = self.tmp / self._png_name(self.count)
+            path = self.tmp / frame_files.name(self.pattern, self.count)
             if not cv2.imwrite(str(path), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR)):
                 raise VisemicError(f"cannot write {path}")
             self.count += 1
@@ -263,9 +262,7 @@ class VideoWriter:
         if self.kind == "png":
             try:
                 if exc is None:
-                    for i in range(self.count):
-                        name = self._png_name(i)
-                        os.replace(self.tmp / name, self.folder / name)
+                    frame_files.publish(self.tmp, self.folder, self.pattern, self.count)
                 elif self.created:
                     shutil.rmtree(self.folder, ignore_errors=True)
             finally:

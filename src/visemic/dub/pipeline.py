@@ -30,7 +30,7 @@ import numpy as np
 
 from visemic.dub import geometry, playback, select
 from visemic.dub.atlas import CLASSES, Atlas, AtlasBuilder, context, pauses
-from visemic.dub.encode import output_kind
+from visemic.dub.encode import output_kind, refuse_inputs
 from visemic.dub.playback import prefetched
 from visemic.dub.shapes import ReferenceProfile, ShapeProfile, widened
 from visemic.errors import NoFaceError, VisemicError
@@ -103,14 +103,26 @@ class Dub:
     shapes: np.ndarray
     classes: np.ndarray
     stats: dict[str, Any] = field(default_factory=dict)
+    reference: str = ""
 
     @property
     def frames(self) -> int:
         return len(self.plan)
 
+    def __repr__(self) -> str:
+        # The dataclass's own repr prints every array: tens of kilobytes for a short clip.
+        return (f"Dub(video={self.video!r}, audio={self.audio_path!r}, "
+                f"frames={self.frames}, fps={float(self.info.fps):g}, "
+                f"size={self.info.width}x{self.info.height}, "
+                f"pause_frames={int(np.count_nonzero(self.silent))})")
+
     def save(self, path: str | os.PathLike[str], progress: Progress | None = None) -> Path:
-        """Render to ``path`` (.mp4, .webm or frames/%05d.png) and return it."""
+        """Render to ``path`` (.mp4, .webm or frames/%05d.png) and return it. Raises
+        :class:`VisemicError` for a path that is not a video path or is one of the dub's own
+        inputs (the video, the audio, the mouths' clip)."""
         output_kind(path)
+        refuse_inputs(path, {"the video": self.video, "the audio": self.audio_path,
+                             "the mouths' clip": self.reference})
         return playback.render(self, path, progress)
 
 
@@ -228,7 +240,7 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     return Dub(video=video, info=info, speech=speech, audio_path=audio_path,
                audio_offset=offset, track=track, atlas=atlas, rest_local=rest_local, plan=plan,
                times=times, choice=choice, silent=silent, shapes=targets,
-               classes=classes[:, 1].copy(), stats=stats)
+               classes=classes[:, 1].copy(), stats=stats, reference=reference)
 
 
 def reference_mouths(clip: str | os.PathLike[str], *, language: str | None = None,

@@ -17,9 +17,7 @@ import contextlib
 import math
 import os
 import queue
-import re
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
@@ -29,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from visemic.errors import VisemicError
+from visemic.outputs import frame_files
 from visemic.outputs.atomic import atomic_path
 from visemic.types import Animation, Audio
 
@@ -43,7 +42,6 @@ Progress = Callable[[float], None]
 # Sample rates each audio encoder takes; anything else is resampled to 48 kHz.
 _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 _OPUS_RATES = (48000, 24000, 16000, 12000, 8000)
-_PATTERN = re.compile(r"%0?(\d*)d")
 
 # H.264 pictures: BT.709 (what players assume for unlabelled HD video), limited range, and
 # labelled so. The chroma is each 2×2 block's average, which sits at the block's centre: it is
@@ -63,7 +61,7 @@ def video_format(path: str | os.PathLike[str], format: str | None = None) -> str
         fmt = format.lower().lstrip(".")
         return fmt if fmt in VIDEO_FORMATS else None
     text = os.fspath(path)
-    if _PATTERN.search(Path(text).name) and text.lower().endswith(".png"):
+    if frame_files.is_pattern(text):
         return "png"
     suffix = Path(text).suffix.lower().lstrip(".")
     if suffix in ("mp4", "m4v", "mov"):
@@ -421,23 +419,9 @@ def _write_png_sequence(frames: Iterator[np.ndarray], path: str | os.PathLike[st
     """Frames as RGBA PNGs; written into a hidden folder first, then moved into place."""
     import skia
 
-    text = os.fspath(path)
-    name = Path(text).name
-    if _PATTERN.search(name) and text.lower().endswith(".png"):
-        folder, pattern = Path(text).parent, name
-    else:
-        folder, pattern = Path(text), "%05d.png"
-    digits = _PATTERN.search(pattern)
-    assert digits is not None
-    width = int(digits.group(1) or 0)
-
-    def filename(i: int) -> str:
-        return _PATTERN.sub(f"{i:0{width}d}", pattern, count=1)
-
+    folder, pattern = frame_files.split(path)
     created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name or 'frames'}.", suffix=".part",
-                                dir=folder))
+    tmp = frame_files.staging(folder)
     try:
         for i, frame in enumerate(frames):
             image = skia.Image.fromarray(np.ascontiguousarray(frame),
@@ -446,17 +430,9 @@ def _write_png_sequence(frames: Iterator[np.ndarray], path: str | os.PathLike[st
             data = image.encodeToData(skia.kPNG, 100)
             if data is None:
                 raise VisemicError("PNG encoding failed")
-            (tmp / filename(i)).write_bytes(bytes(data))
-        # All frames rendered: move them into place, then drop frames a longer earlier run left.
-        for i in range(count):
-            os.replace(tmp / filename(i), folder / filename(i))
-        regex = re.compile("^" + _PATTERN.sub(r"(\\d+)", re.escape(pattern).replace(r"\%", "%"),
-                                              count=1) + "$")
-        for entry in folder.iterdir():
-            m = regex.match(entry.name)
-            if m and int(m.group(1)) >= count and entry.is_file():
-                with contextlib.suppress(OSError):
-                    entry.unlink()
+            (tmp / frame_files.name(pattern, i)).write_bytes(bytes(data))
+        # All frames rendered: into place, and a longer earlier run's extra frames gone.
+        frame_files.publish(tmp, folder, pattern, count)
     except BaseException:
         if created:
             shutil.rmtree(folder, ignore_errors=True)
