@@ -128,11 +128,11 @@ def test_in_order_keeps_the_order_and_hands_on_a_failure():
     assert taken == list(range(7))
 
 
-def test_the_mouth_fades_in_on_the_skin_above_the_upper_lip(plan):
-    """The pasted mouth's mask reaches into the philtrum: over the middle of the upper lip it
-    rises gradually on the skin and is whole at the lip's top edge. (Its top edge was the upper
-    lip's own outline: the atlas lip cut there hard, its light border a bright line against the
-    video's own lip edge.)"""
+def test_the_mouth_fades_in_at_the_top_of_the_upper_lip(plan):
+    """Where the pasted area ends at the upper lip's own outline (its middle) the mouth's mask
+    fades in over the lip's top rows, whole a little inside the lip, rather than jumping from
+    the frame to the mouth between two rows (that cut showed the atlas lip's light border as a
+    thin bright line over the video's own lip edge)."""
     edits = playback.Edits(plan)
     compositor = edits.compositor
     steps = []
@@ -143,16 +143,14 @@ def test_the_mouth_fades_in_on_the_skin_above_the_upper_lip(plan):
         layers = compositor.prepare(picture, edit)
         assert layers is not None
         x0, y0 = layers.box[:2]
-        sx0, sy0, sx1, sy1 = layers.sub
+        sx0, sy0 = layers.sub[:2]
         top = np.asarray(edit.target)[0] - (x0 + sx0, y0 + sy0)  # the lip's top, middle
         column = layers.alpha[:, int(round(top[0]))]
-        row = int(np.floor(top[1])) + 1  # the first row wholly inside the lip
-        assert column[row] > 0.9
-        assert column[:row + 1].min() == 0.0
-        steps.append(float(np.abs(np.diff(column[:row + 1])).max()))
+        row = int(np.floor(top[1]))
+        assert column[:row].max() < 0.05  # the frame above the lip
+        assert column[row + 2] > 0.9      # the atlas's lip inside it
+        steps.append(float(np.abs(np.diff(column[:row + 4])).max()))
     assert len(steps) > 10
-    # No jump from the frame to the mouth between two rows above the lip (the cut one jumped
-    # 0 → 0.97 in every frame); on this small drawn face (40 px between the eyes) Face Mesh
-    # puts the philtrum's middle close above the lip, so the fade is a few rows at most.
-    assert max(steps) < 0.9
-    assert np.median(steps) < 0.6
+    # (the cut jumped 0 → 0.97 in every frame; at this face's 40 px between the eyes the fade
+    # is two rows)
+    assert max(steps) < 0.75

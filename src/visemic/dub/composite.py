@@ -263,7 +263,10 @@ class Compositor:
         from_lips = cv2.distanceTransform(1 - near, cv2.DIST_L2, 3) / iod
         solid = (from_lips <= LIP_MARGIN).astype(np.float32)
         solid = cv2.GaussianBlur(solid, (0, 0), blur)
-        alpha = np.maximum(alpha, solid * covered)
+        # (fading in over LIP_MARGIN from the paste's edge: where that edge is the lip's own
+        # outline, at the top of the upper lip, a hard cut there showed the atlas lip's light
+        # border as a thin bright line over the video's own lip edge)
+        alpha = np.maximum(alpha, solid * geometry.smoothstep(edge / max(LIP_MARGIN * iod, 1.0)))
         under = base[sub]  # the frame's own skin, for the colour match
         whole = base
         if painted is not None:

@@ -44,12 +44,6 @@ LIPS = tuple(sorted(set(mesh.LIPS_OUTER_UPPER + mesh.LIPS_OUTER_LOWER + mesh.LIP
 UPPER_ANCHOR = mesh.LIPS_OUTER_UPPER[3:8]
 # IOD: the most an atlas mouth is moved to the video's upper lip (its pose errors are 0.01–0.05)
 ANCHOR_REACH = 0.12
-# Share of the philtrum above the upper lip the pasted area reaches: far enough to take in
-# Face Mesh's row of points across its middle (164, 167, 393), so that the paste's feather
-# lies on skin. At 0.45 the paste's top edge was the upper lip's own outline: the atlas lip
-# was cut there hard (no room for a feather), and between it and the skin showed its own
-# light lip border and the video's lip edge (a thin bright outline on a rounded vowel).
-PASTE_UP = 0.75
 LOWER_LIP = 17          # the middle of the lower lip's outer edge
 CHIN = 152
 GAP_UPPER, GAP_LOWER = mesh.LIPS_INNER_UPPER[4:7], mesh.LIPS_INNER_LOWER[4:7]
@@ -160,9 +154,8 @@ def mouth_layout(rest_local: np.ndarray) -> MouthLayout:
     follow *= smoothstep((r[:, 1] - nose - 0.4 * philtrum) / (0.4 * philtrum))
     follow[mesh.N_SURFACE:] = 0.0
     follow = np.nan_to_num(follow, nan=0.0)  # points not kept
-    # Paste: the lips and the skin around them, up into the philtrum and down to halfway to
-    # the chin's edge.
-    inside = rho(half + 0.2, centre[1] - top + PASTE_UP * philtrum,
+    # Paste: the lips and the skin around them, down to halfway to the chin's edge.
+    inside = rho(half + 0.2, centre[1] - top + 0.45 * philtrum,
                  bottom - centre[1] + 0.55 * (chin - bottom)) <= 1.0
     inside &= np.isfinite(r[:, 0])
     inside[mesh.N_SURFACE:] = False
