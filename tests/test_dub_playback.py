@@ -126,3 +126,31 @@ def test_in_order_keeps_the_order_and_hands_on_a_failure():
         for x, _ in playback.in_order(iter(range(20)), fails_at_7):
             taken.append(x)
     assert taken == list(range(7))
+
+
+def test_the_mouth_fades_in_at_the_top_of_the_upper_lip(plan):
+    """Where the pasted area ends at the upper lip's own outline (its middle) the mouth's mask
+    fades in over the lip's top rows, whole a little inside the lip, rather than jumping from
+    the frame to the mouth between two rows (that cut showed the atlas lip's light border as a
+    thin bright line over the video's own lip edge)."""
+    edits = playback.Edits(plan)
+    compositor = edits.compositor
+    steps = []
+    for i, (k, picture) in enumerate(playback._source_frames(plan)):
+        edit = edits(i, k)
+        if edit is None or i % 3:
+            continue
+        layers = compositor.prepare(picture, edit)
+        assert layers is not None
+        x0, y0 = layers.box[:2]
+        sx0, sy0 = layers.sub[:2]
+        top = np.asarray(edit.target)[0] - (x0 + sx0, y0 + sy0)  # the lip's top, middle
+        column = layers.alpha[:, int(round(top[0]))]
+        row = int(np.floor(top[1]))
+        assert column[:row].max() < 0.05  # the frame above the lip
+        assert column[row + 2] > 0.9      # the atlas's lip inside it
+        steps.append(float(np.abs(np.diff(column[:row + 4])).max()))
+    assert len(steps) > 10
+    # (the cut jumped 0 → 0.97 in every frame; at this face's 40 px between the eyes the fade
+    # is two rows)
+    assert max(steps) < 0.75

@@ -263,7 +263,14 @@ class Compositor:
         from_lips = cv2.distanceTransform(1 - near, cv2.DIST_L2, 3) / iod
         solid = (from_lips <= LIP_MARGIN).astype(np.float32)
         solid = cv2.GaussianBlur(solid, (0, 0), blur)
-        alpha = np.maximum(alpha, solid * covered)
+        # (fading in over LIP_MARGIN from the paste's edge: where that edge is the lip's own
+        # outline, at the top of the upper lip, a hard cut there showed the atlas lip's light
+        # border as a thin bright line over the video's own lip edge)
+        # (a smoothstep written out: np.clip takes twice the time)
+        fade = np.minimum(edge * np.float32(1.0 / max(LIP_MARGIN * iod, 1.0)), np.float32(1.0))
+        fade *= fade * (np.float32(3.0) - 2 * fade)
+        fade *= solid
+        alpha = np.maximum(alpha, fade)
         under = base[sub]  # the frame's own skin, for the colour match
         whole = base
         if painted is not None:
