@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from pathlib import Path
 from typing import Any
-
-from visemic.errors import VisemicError
 
 DUB_EPILOG = """\
 AUDIO is the new speech (any audio or video file); without it the video's own audio is used
@@ -127,9 +123,5 @@ def check_output(out: str, inputs: dict[str, str | None]) -> None:
     needs) or that is one of the inputs: the finished dub would replace the source."""
     from visemic.dub.encode import output_kind, refuse_inputs
 
-    path = Path(out)
-    if path.suffix.lower() == ".png" and not re.search(r"%0?\d*d", path.name):
-        raise VisemicError(f"{out}: PNG frames need a frame number in the name, "
-                           f"e.g. {path.parent / '%05d.png'}")
     output_kind(out)
     refuse_inputs(out, inputs, label="-o ")

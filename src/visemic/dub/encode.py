@@ -54,6 +54,9 @@ def output_kind(path: str | os.PathLike[str]) -> str:
     if frame_files.is_pattern(text) or text.endswith(("/", os.sep)) \
             or Path(text).is_dir():
         return "png"
+    if suffix == ".png":
+        raise VisemicError(f"{text}: PNG frames need a frame number in the name, "
+                           f"e.g. {Path(text).parent / '%05d.png'}")
     raise VisemicError(f"not a video path: {text} (use .mp4, .webm or frames/%05d.png)")
 
 

@@ -77,6 +77,17 @@ class FaceTrack:
         out[self.kept] = self.points[k]
         return out
 
+    def head_faces(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(source frame indices, their faces in the head frame [n × 478 × 3], NaN where not
+        kept) of up to ``count`` frames where the face was found, evenly spread."""
+        found = np.flatnonzero(np.isfinite(self.points[:, :, 0]).all(axis=1))
+        pick = found[np.linspace(0, len(found) - 1, min(len(found), count)).astype(int)]
+        faces = np.full((len(pick), mesh.N_REFINED, 3), np.nan)
+        for j, k in enumerate(pick):
+            full = self.full(int(k))
+            faces[j] = geometry.to_local(full, geometry.head_frame(np.nan_to_num(full)))
+        return pick, faces
+
 
 @dataclass
 class Dub:
@@ -499,16 +510,9 @@ def _strength(points: np.ndarray, kept: np.ndarray) -> np.ndarray:
 def _video_faces(track: FaceTrack) -> tuple[np.ndarray, np.ndarray]:
     """(head-frame faces [n × 478 × 3], NaN where not kept; inner-lip gaps [n]) of up to 400
     found frames of the video, evenly spread."""
-    found = np.flatnonzero(np.isfinite(track.points[:, :, 0]).all(axis=1))
-    pick = found[np.linspace(0, len(found) - 1, min(len(found), 400)).astype(int)]
-    shapes = []
-    gaps = []
-    for k in pick:
-        full = track.full(int(k))
-        frame = geometry.head_frame(np.nan_to_num(full))
-        shapes.append(geometry.to_local(full, frame))
-        gaps.append(features.lip_features(np.nan_to_num(full))[0])
-    return np.stack(shapes), np.asarray(gaps)
+    pick, faces = track.head_faces(400)
+    gaps = [features.lip_features(np.nan_to_num(track.full(int(k))))[0] for k in pick]
+    return faces, np.asarray(gaps)
 
 
 def _rest_shape(track: FaceTrack) -> np.ndarray:

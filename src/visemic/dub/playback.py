@@ -232,7 +232,7 @@ class Edits:
         fix[d.silent] = 0.0
         self.fix = fix
         self.lower = lower_jaw(d.rest_local)
-        self.anchoring = geometry.anchoring(_sampled_faces(d.track), d.rest_local)
+        self.anchoring = geometry.anchoring(d.track.head_faces(200)[1], d.rest_local)
 
     def __call__(self, i: int, k: int) -> Edit | None:
         """Output frame ``i``'s edit of source frame ``k`` (None: shown as it is)."""
@@ -357,18 +357,6 @@ def lower_jaw(rest_local: np.ndarray) -> np.ndarray:
     along = np.abs(r[lower, 0] - centre) / half
     taper = 1.0 - geometry.smoothstep((along - 0.5) / 0.5)
     out[lower] = np.maximum(out[lower], INNER_OPEN * taper)
-    return out
-
-
-def _sampled_faces(track: Any, count: int = 200) -> np.ndarray:
-    """Head-frame faces (n × 478 × 3) of up to ``count`` of the track's found frames, evenly
-    spread."""
-    found = np.flatnonzero(np.isfinite(track.points[:, :, 0]).all(axis=1))
-    pick = found[np.linspace(0, len(found) - 1, min(len(found), count)).astype(int)]
-    out = np.full((len(pick), mesh.N_REFINED, 3), np.nan)
-    for j, k in enumerate(pick):
-        full = track.full(int(k))
-        out[j] = geometry.to_local(full, geometry.head_frame(np.nan_to_num(full)))
     return out
 
 
