@@ -226,15 +226,12 @@ class Edits:
         chosen = d.atlas.features[d.choice, aperture].astype(np.float64)
         chosen = np.convolve(np.pad(chosen, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
         fix = np.clip(d.shapes[:, aperture] - chosen, -APERTURE_FIX, APERTURE_FIX)
-        # Lips that must seal (/p b m/) close whatever the mouth chosen and the opening asked
-        # (a 40 ms /b/ between two vowels was asked 0.07–0.1 eye distances open: teeth showed).
-        seal = d.classes == CLASSES.index("bilabial")
+        # Lips that must seal (/p b m/ asked closed) close whatever the mouth chosen.
+        seal = (d.classes == CLASSES.index("bilabial")) & (d.shapes[:, aperture] < SEALED)
         fix[seal] = np.minimum(fix[seal], SEALED - chosen[seal])
         fix[d.silent] = 0.0
         self.fix = fix
         self.lower = lower_jaw(d.rest_local)
-        # Closing, the lower lip's inner edge moves all the way (half would leave lips apart).
-        self.closing = lower_jaw(d.rest_local, inner=1.0)
         self.anchoring = geometry.anchoring(d.track.head_faces(200)[1], d.rest_local)
 
     def __call__(self, i: int, k: int) -> Edit | None:
@@ -246,7 +243,7 @@ class Edits:
         current = d.track.full(k)
         disp = _displacement(d, i, self.atlas_rest)
         frame = geometry.head_frame(np.nan_to_num(current))
-        disp[:, 1] += self.fix[i] * (self.lower if self.fix[i] >= 0 else self.closing)
+        disp[:, 1] += self.fix[i] * self.lower
         # The new mouth is placed on the head as its rigid points lie in this frame (the head
         # frame alone tilts as the video's own jaw drops).
         local = geometry.to_local(current, frame)
@@ -343,10 +340,10 @@ def _last(d: Dub) -> float:
     return float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / (d.info.fps or 25)
 
 
-def lower_jaw(rest_local: np.ndarray, inner: float = INNER_OPEN) -> np.ndarray:
+def lower_jaw(rest_local: np.ndarray) -> np.ndarray:
     """[478] how far each landmark moves when the mouth opens a little more: the lower lip's
-    outer edge and everything below it, its inner edge ``inner`` of that (fading out towards
-    the corners).
+    outer edge and everything below it, its inner edge :data:`INNER_OPEN` of that (fading out
+    towards the corners).
 
     Weighted by height alone, the lower lip's inner edge (level with the upper lip's in a closed
     rest) stayed and only its outer edge and the chin moved: the lip grew thicker instead of the
@@ -359,7 +356,7 @@ def lower_jaw(rest_local: np.ndarray, inner: float = INNER_OPEN) -> np.ndarray:
     centre, half = float(corners.mean()), max(float(abs(corners[1] - corners[0])) / 2, 1e-3)
     along = np.abs(r[lower, 0] - centre) / half
     taper = 1.0 - geometry.smoothstep((along - 0.5) / 0.5)
-    out[lower] = np.maximum(out[lower], inner * taper)
+    out[lower] = np.maximum(out[lower], INNER_OPEN * taper)
     return out
 
 
