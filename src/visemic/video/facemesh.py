@@ -9,33 +9,11 @@ quality meter and the video tracker (:mod:`visemic.video.tracker`) all go throug
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from collections.abc import Iterator
 from types import TracebackType
 
 import numpy as np
 
-
-@contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """MediaPipe's C++ core logs to file descriptor 2 (TensorFlow Lite delegates, absl
-    warnings); keep that off the user's terminal, where errors are one line."""
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+from visemic.video import native_log
 
 
 class FaceMesh:
@@ -52,18 +30,25 @@ class FaceMesh:
                  min_confidence: float = 0.4) -> None:
         from mediapipe.python.solutions import face_mesh
 
-        with native_stderr_silenced():
+        # MediaPipe's native log lines are kept off stderr while the graph lives (its threads
+        # log after the calls that start them return).
+        native_log.hold()
+        self._held = True
+        try:
             self._graph = face_mesh.FaceMesh(static_image_mode=not tracking,
                                              refine_landmarks=True, max_num_faces=max_faces,
                                              min_detection_confidence=min_confidence,
                                              min_tracking_confidence=0.5)
+        except BaseException:
+            self._held = False
+            native_log.release()
+            raise
 
     def __call__(self, rgb: np.ndarray) -> list[np.ndarray]:
         """Landmarks (478×3, pixels) of each face in an H×W×3 RGB uint8 picture."""
         rgb = np.ascontiguousarray(rgb[:, :, :3])
         h, w = rgb.shape[:2]
-        with native_stderr_silenced():
-            result = self._graph.process(rgb)
+        result = self._graph.process(rgb)
         faces = []
         scale = np.array([w, h, w], np.float64)
         for lm in result.multi_face_landmarks or []:
@@ -72,7 +57,12 @@ class FaceMesh:
         return faces
 
     def close(self) -> None:
-        self._graph.close()
+        try:
+            self._graph.close()
+        finally:
+            if self._held:
+                self._held = False
+                native_log.release()
 
     def __enter__(self) -> FaceMesh:
         return self

@@ -23,7 +23,8 @@ import numpy as np
 from visemic.errors import NoFaceError, VisemicError
 from visemic.outputs.atomic import write_text
 from visemic.render.portrait import mesh
-from visemic.video.facemesh import FaceMesh, native_stderr_silenced
+from visemic.video import native_log
+from visemic.video.facemesh import FaceMesh
 
 # Faces smaller than this share of the image's short side are found through a face-detector
 # crop (Face Mesh's own detector only sees faces that fill a fair part of the image).
@@ -32,7 +33,7 @@ _CROP_MARGIN = 0.8  # extra room around a detector box before running Face Mesh 
 
 def detect_faces(image: np.ndarray, max_faces: int = 6) -> list[np.ndarray]:
     """Every face MediaPipe finds in an H×W×3 RGB uint8 image, largest first (478×3 each)."""
-    with native_stderr_silenced():
+    with native_log.filtered():  # the face detector's graph logs too
         return _detect(np.ascontiguousarray(image[:, :, :3]), max_faces)
 
 

@@ -1,0 +1,124 @@
+"""Keep MediaPipe's native log lines off the user's terminal, and nothing else.
+
+MediaPipe's C++ core (absl logging, TensorFlow Lite) writes lines such as ``W0000 00:00:…
+inference_feedback_manager.cc:114] Feedback manager requires …`` straight to file descriptor
+2. visemic's errors are one ``error:`` line, so those lines must not reach stderr. They come
+from the graph's own threads, sometimes after the call that started them has returned (about
+one dub in 30 printed one when only the calls were silenced), so file descriptor 2 is filtered
+for as long as any Face Mesh graph is alive: it points at a pipe, and a reader thread copies
+every line to the real stderr except MediaPipe's. Everything else written meanwhile — Python's
+own ``sys.stderr`` from any thread (the dub analyses its speech on another thread while Face
+Mesh tracks), other libraries' native messages, a progress bar's ``\\r`` updates — passes
+through unchanged and in order. Holds nest and may come from several threads; the last
+:func:`release` puts the real stderr back and drains the pipe first, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator
+
+# absl's native prefix (severity letter, MMDD, time) and the two lines TF Lite and absl print
+# before logging is initialised.
+NATIVE = re.compile(rb"^(?:[IWEF]\d{4} \d\d:\d\d:[\d.]+ |WARNING: All log messages before "
+                    rb"absl::InitializeLog|INFO: Created TensorFlow Lite)")
+# A partial line that could be the start of a native one (its first letter, and short) waits
+# for the rest of its line; anything else is passed on at once (a progress bar's "\r…").
+_NATIVE_FIRST, _PARTIAL_MAX = b"IWEF", 256
+DRAIN_SECONDS = 2.0  # a child process still holding the pipe open must not hang the caller
+
+_lock = threading.Lock()
+_holders = 0
+_saved: int | None = None
+_reader: threading.Thread | None = None
+
+
+def _pump(pipe: int, out: int) -> None:
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(pipe, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        kept = b"".join(line + b"\n" for line in lines if not NATIVE.match(line))
+        if pending and (pending[:1] not in _NATIVE_FIRST or len(pending) > _PARTIAL_MAX):
+            kept, pending = kept + pending, b""
+        if kept:
+            _write(out, kept)
+    if pending and not NATIVE.match(pending):
+        _write(out, pending)
+    os.close(pipe)
+    os.close(out)  # here, not in release(): a forked child may hold the pipe open longer
+
+
+def _write(fd: int, data: bytes) -> None:
+    with contextlib.suppress(OSError):
+        while data:
+            data = data[os.write(fd, data):]
+
+
+def hold() -> None:
+    """Start filtering file descriptor 2 (or count one more holder)."""
+    global _holders, _saved, _reader
+    with _lock:
+        _holders += 1
+        if _holders > 1:
+            return
+        sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+            read_end, write_end = os.pipe()
+        except OSError:
+            return  # no file descriptor 2 to filter: nothing reaches a terminal anyway
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        _saved = saved
+        _reader = threading.Thread(target=_pump, args=(read_end, saved), daemon=True,
+                                   name="visemic-native-log")
+        _reader.start()
+
+
+def release() -> None:
+    """End one :func:`hold`; the last one restores the real stderr after draining the pipe."""
+    global _holders, _saved, _reader
+    with _lock:
+        if _holders == 0:
+            return
+        _holders -= 1
+        if _holders or _saved is None:
+            return
+        sys.stderr.flush()
+        os.dup2(_saved, 2)  # the pipe's last write end closes: the reader sees its end
+        if _reader is not None:
+            _reader.join(DRAIN_SECONDS)
+        _saved, _reader = None, None
+
+
+@contextlib.contextmanager
+def filtered() -> Iterator[None]:
+    """MediaPipe's native log lines dropped from stderr while inside."""
+    hold()
+    try:
+        yield
+    finally:
+        release()
+
+
+@atexit.register
+def _restore() -> None:
+    # A graph never closed must not keep the interpreter's last words in the pipe.
+    global _holders
+    with _lock:
+        if not _holders:
+            return
+        _holders = 1
+    release()
