@@ -320,6 +320,15 @@ def test_a_real_clip_is_dubbed_at_its_size(shared, tmp_path):
     assert np.corrcoef(asked[:n], got[:n])[0, 1] > 0.7
 
 
+def test_the_plan_reports_progress_as_it_scans_and_listens(talking, new_speech):
+    seen: list[float] = []
+    visemic.dub(talking, new_speech, progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    # The video's scan moves the bar on its own while the speech is analysed beside it.
+    assert len({round(p, 2) for p in seen if p < 0.45}) >= 5, seen
+    assert max(np.diff([0.0, *seen])) <= 0.45, seen
+
+
 def test_http_dub_job_with_progress(tmp_path, talking, new_speech):
     import time
 

@@ -59,6 +59,9 @@ TRACK_SMOOTHING = 2     # passes of centred [1 2 1] over the video's landmarks (
 # context (where the reference has it; the rest from the curves through the shape profile).
 CONTEXT_SHARE = 0.5
 LEARN_FRAMES = 300     # reference frames the motion profile is learned from, at most
+# The plan's progress: the video's scan and the speech's analysis (at once) end at PLAN_SHARE,
+# the speech counting SPEECH_SHARE of it; reported at least every PROGRESS_EVERY seconds.
+PLAN_SHARE, SPEECH_SHARE, PROGRESS_EVERY = 0.9, 0.5, 0.25
 REST_FRAMES = 5        # the video's most closed frames its rest shape is the median of, at least
 
 
@@ -169,7 +172,6 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     if audio is None and not info.has_audio:
         raise VisemicError(f"{video} has no audio track: give the new speech as AUDIO")
     audio_path = os.fspath(audio) if audio is not None else video
-    stage = _Stages(progress)
     if profile is not None:
         from visemic.motion.profile import resolve
 
@@ -181,12 +183,28 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     ref_info = info if same else decode.probe(reference)
     ref_language = mouth_language if mouth_language is not None else language
 
+    # Each analysis's own 0…1 (the new speech's, the reference's), written by its thread.
+    heard = [0.0, 1.0 if same and audio is None else 0.0]
+
+    def hearing(k: int) -> Progress:
+        return lambda fraction: heard.__setitem__(k, max(heard[k], fraction))
+
     def analyse() -> tuple[Result, Result | None]:
         new = api.animate(audio_path, text, language=language, fps=CURVE_FPS, emotion=emotion,
-                          profile=profile)
+                          profile=profile, progress=hearing(0))
+        heard[0] = 1.0
         own = new if same and audio is None else _own_speech(reference, ref_info, ref_language,
-                                                               profile)
+                                                               profile, hearing(1))
+        heard[1] = 1.0
         return new, own
+
+    def planned(seen: float) -> None:
+        # Both run at once, so the plan's progress counts the video's scan and the speech's
+        # analysis half each (a bar that waited at the scan's end for the speech jumped).
+        if progress is not None:
+            progress(PLAN_SHARE * ((1 - SPEECH_SHARE) * seen + SPEECH_SHARE * sum(heard) / 2))
+
+    scanning = _Stages(planned)
 
     # The speech is analysed on a thread of its own while the video is decoded and tracked
     # (recognition, decoding and Face Mesh all release the GIL: both cores work).
@@ -195,24 +213,30 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
         try:
             kept = None
             if same:
-                stage.begin("track", 0.45)
+                scanning.begin("track", 1.0)
                 builder = AtlasBuilder(kept=np.zeros(0, np.int32), stride=_stride(info))
-                track = _scan(video, info, face, builder, stage.report)
+                track = _scan(video, info, face, builder, scanning.report)
                 atlas_builder = builder
             else:
-                stage.begin("atlas", 0.30)
+                scanning.begin("atlas", 0.6)
                 atlas_builder = AtlasBuilder(kept=np.zeros(0, np.int32),
                                              stride=_stride(ref_info))
-                _scan(reference, ref_info, 0, atlas_builder, stage.report, reference=True)
+                _scan(reference, ref_info, 0, atlas_builder, scanning.report, reference=True)
                 kept = atlas_builder.kept
-                stage.begin("track", 0.50)
-                track = _scan(video, info, face, None, stage.report, kept=kept)
+                scanning.begin("track", 1.0)
+                track = _scan(video, info, face, None, scanning.report, kept=kept)
+            while True:
+                try:
+                    speech, ref_speech = analysis.result(timeout=PROGRESS_EVERY)
+                    break
+                except TimeoutError:
+                    planned(1.0)
         except BaseException:
             analysis.cancel()
             raise
-        speech, ref_speech = analysis.result()
     atlas = _finish_atlas(atlas_builder, ref_speech, ref_info, reference, ref_language)
     timeline = ref_speech.timeline if ref_speech is not None else None
+    stage = _Stages(progress, start=PLAN_SHARE)
     stage.begin("select", 1.0)
     learned = None
     if profile is None and ref_speech is not None:
@@ -336,10 +360,10 @@ def choose_mouths(atlas: Atlas, shapes: ShapeProfile, speech: Result, times: np.
 class _Stages:
     """Maps each stage's own 0…1 onto its share of the whole."""
 
-    def __init__(self, progress: Progress | None) -> None:
+    def __init__(self, progress: Progress | None, start: float = 0.0) -> None:
         self.progress = progress
-        self.start = 0.0
-        self.end = 0.0
+        self.start = start
+        self.end = start
 
     def begin(self, name: str, end: float) -> None:
         self.start, self.end = self.end, end
@@ -358,14 +382,15 @@ def _stride(info: decode.VideoInfo) -> int:
 
 
 def _own_speech(path: str, info: decode.VideoInfo, language: str | None,
-                profile: Any = None) -> Result | None:
+                profile: Any = None, progress: Progress | None = None) -> Result | None:
     """visemic's analysis of a clip's own audio (its phones label the atlas); None without one."""
     from visemic import api
 
     if not info.has_audio:
         log.warning("%s has no audio: its mouths are chosen by shape only", path)
         return None
-    return api.animate(path, language=language, fps=CURVE_FPS, profile=profile)
+    return api.animate(path, language=language, fps=CURVE_FPS, profile=profile,
+                       progress=progress)
 
 
 def _learn_profile(atlas: Atlas, speech: Result, audio_start: float, name: str) -> Any:
