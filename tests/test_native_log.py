@@ -69,3 +69,24 @@ def test_a_face_mesh_graph_prints_nothing_of_its_own(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, str(script)], capture_output=True, env=env,
                          timeout=120, check=True)
     assert run.stderr.decode().splitlines() == ["between frames", "between frames", "done"]
+
+
+def test_stderr_taken_over_meanwhile_is_filtered_again_and_left_to_its_owner(tmp_path) -> None:
+    # As pytest's fd capture does between tests while a long-lived graph holds the filter.
+    original = os.dup(2)
+    try:
+        native_log.hold()
+        taken = tmp_path / "taken.txt"
+        fd = os.open(taken, os.O_WRONLY | os.O_CREAT)
+        os.dup2(fd, 2)
+        os.close(fd)
+        native_log.hold()  # a new graph: the filter goes in front of the new stderr
+        os.write(2, NATIVE_LINE)
+        os.write(2, b"kept\n")
+        native_log.release()
+        native_log.release()
+        os.write(2, b"after\n")  # stderr is still the file its owner put there
+        assert taken.read_bytes() == b"kept\nafter\n"
+    finally:
+        os.dup2(original, 2)
+        os.close(original)

@@ -34,11 +34,13 @@ DRAIN_SECONDS = 2.0  # a child process still holding the pipe open must not hang
 
 _lock = threading.Lock()
 _holders = 0
-_saved: int | None = None
+_pipe: int | None = None       # the pipe's write end, kept open while held
+_out: int | None = None        # where the lines go: what file descriptor 2 was
+_out_lock = threading.Lock()   # the reader writes to _out; hold() may swap it
 _reader: threading.Thread | None = None
 
 
-def _pump(pipe: int, out: int) -> None:
+def _pump(pipe: int) -> None:
     pending = b""
     while True:
         try:
@@ -53,54 +55,74 @@ def _pump(pipe: int, out: int) -> None:
         if pending and (pending[:1] not in _NATIVE_FIRST or len(pending) > _PARTIAL_MAX):
             kept, pending = kept + pending, b""
         if kept:
-            _write(out, kept)
+            _write(kept)
     if pending and not NATIVE.match(pending):
-        _write(out, pending)
+        _write(pending)
     os.close(pipe)
-    os.close(out)  # here, not in release(): a forked child may hold the pipe open longer
 
 
-def _write(fd: int, data: bytes) -> None:
-    with contextlib.suppress(OSError):
-        while data:
-            data = data[os.write(fd, data):]
+def _write(data: bytes) -> None:
+    with _out_lock, contextlib.suppress(OSError):
+        while data and _out is not None:
+            data = data[os.write(_out, data):]
+
+
+def _is_ours() -> bool:
+    """Whether file descriptor 2 is still the pipe (a test harness, say, may have replaced
+    it meanwhile: then it is theirs to restore)."""
+    try:
+        a, b = os.fstat(2), os.fstat(_pipe)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def hold() -> None:
-    """Start filtering file descriptor 2 (or count one more holder)."""
-    global _holders, _saved, _reader
+    """Filter file descriptor 2 (again, if something else took it over since), one holder more."""
+    global _holders, _pipe, _out, _reader
     with _lock:
         _holders += 1
-        if _holders > 1:
+        if _pipe is not None and _is_ours():
             return
         sys.stderr.flush()
         try:
-            saved = os.dup(2)
-            read_end, write_end = os.pipe()
+            out = os.dup(2)
+            if _pipe is None:
+                read_end, _pipe = os.pipe()
+                _reader = threading.Thread(target=_pump, args=(read_end,), daemon=True,
+                                           name="visemic-native-log")
+                _reader.start()
         except OSError:
             return  # no file descriptor 2 to filter: nothing reaches a terminal anyway
-        os.dup2(write_end, 2)
-        os.close(write_end)
-        _saved = saved
-        _reader = threading.Thread(target=_pump, args=(read_end, saved), daemon=True,
-                                   name="visemic-native-log")
-        _reader.start()
+        with _out_lock:
+            if _out is not None:
+                os.close(_out)
+            _out = out
+        os.dup2(_pipe, 2)
 
 
 def release() -> None:
-    """End one :func:`hold`; the last one restores the real stderr after draining the pipe."""
-    global _holders, _saved, _reader
+    """End one :func:`hold`; the last one puts stderr back (unless something else took it over
+    meanwhile) and drains the pipe first."""
+    global _holders, _pipe, _out, _reader
     with _lock:
         if _holders == 0:
             return
         _holders -= 1
-        if _holders or _saved is None:
+        if _holders or _pipe is None:
             return
         sys.stderr.flush()
-        os.dup2(_saved, 2)  # the pipe's last write end closes: the reader sees its end
+        if _is_ours():
+            os.dup2(_out, 2)  # type: ignore[arg-type]
+        os.close(_pipe)  # the reader sees the pipe's end once nothing else holds it open
         if _reader is not None:
             _reader.join(DRAIN_SECONDS)
-        _saved, _reader = None, None
+        if _reader is None or not _reader.is_alive():  # else a forked child still writes there
+            with _out_lock:
+                if _out is not None:
+                    os.close(_out)
+                _out = None
+        _pipe, _reader = None, None
 
 
 @contextlib.contextmanager
