@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from visemic.phonetics import espeak, silence
-from visemic.types import Audio
+from visemic.types import Audio, Timeline
 
 RATE = 16000
 
@@ -88,3 +88,71 @@ def test_without_the_voicing_rule_the_stream_would_pause_in_the_murmur(monkeypat
     audio, murmur, _ = _scene(STREAM_MURMUR)
     monkeypatch.setattr(silence, "MIN_VOICED", 10.0)
     assert _paused(_streamed_pauses(audio), murmur) > 0.5
+
+
+def _hesitant(middle: str) -> tuple[Audio, Timeline, tuple[float, float]]:
+    """ "So." and "I thought so." spoken by espeak-ng with ``middle`` between them ("uh": a
+    filled pause; "breath": an inhalation, loud unvoiced noise; "": nothing; "murmur": a hum
+    far quieter than speech), each apart from
+    the words by 0.2 s of quiet noise. The timeline has the words' phones only (as Whisper's
+    words give them) and the middle's span is returned."""
+    from visemic.types import Timeline
+
+    rng = np.random.default_rng(2)
+    so, so_tl = espeak.synthesize("So.", "en-us")
+    rest, rest_tl = espeak.synthesize("I thought so.", "en-us")
+    sr = so.sample_rate
+    scale = 0.5 / max(np.abs(so.samples).max(), np.abs(rest.samples).max())
+    gap = int(0.2 * sr)
+    if middle == "breath":
+        mid = rng.normal(0.0, 0.05, int(0.35 * sr))  # about 20 dB below the speech, unvoiced
+    elif middle == "murmur":
+        t = np.arange(int(0.35 * sr)) / sr  # a quiet hum, 40 dB below the speech: "mm"
+        mid = sum(np.sin(2 * np.pi * 110.0 * k * t) / k ** 2 for k in range(1, 8)) * 0.005
+    elif middle:
+        mid = espeak.synthesize(middle, "en-us")[0].samples * scale
+    else:
+        mid = np.zeros(0)
+    parts = [so.samples * scale, np.zeros(gap), mid, np.zeros(gap), rest.samples * scale]
+    x = np.concatenate(parts)
+    x = (x + rng.normal(0.0, 0.002, len(x))).astype(np.float32)
+    start = (len(so.samples) + gap) / sr
+    end = start + len(mid) / sr
+    tl = Timeline("en-us", words=so_tl.words, phones=so_tl.phones, source="recognised")
+    later = rest_tl.shifted(end + gap / sr, len(tl.words))
+    tl = Timeline("en-us", words=tl.words + later.words, phones=tl.phones + later.phones,
+                  source="recognised")
+    return Audio(x, sr), tl, (start, end)
+
+
+def _added(tl: Timeline, filled: Timeline) -> list:
+    return [p for p in filled.phones if p not in tl.phones]
+
+
+def test_a_filled_pause_left_out_between_words_gets_the_hesitation_vowel():
+    audio, tl, (start, end) = _hesitant("uh")
+    added = _added(tl, silence.fill_hesitations(tl, audio))
+    assert len(added) == 1
+    p = added[0]
+    assert p.symbol == silence.HESITATION and p.word == -1
+    assert start - 0.02 <= p.start and p.end <= end + 0.02
+    assert p.end - p.start >= 0.6 * (end - start)
+
+
+def test_a_breath_a_murmur_or_nothing_between_words_stays_a_gap():
+    for middle in ("breath", "murmur", ""):
+        audio, tl, _ = _hesitant(middle)
+        assert silence.fill_hesitations(tl, audio) is tl
+
+
+def test_voicing_running_on_from_a_word_is_that_word_s():
+    # The aligner ended "So" 0.15 s early: its vowel's voicing touches the gap's start.
+    from visemic.types import Phone
+
+    audio, tl, _ = _hesitant("")
+    last = max(i for i, p in enumerate(tl.phones) if p.word == 0)
+    p = tl.phones[last]
+    short = Phone(p.symbol, p.start, p.end - 0.15, p.word, p.stress)
+    tl = Timeline(tl.language, words=tl.words,
+                  phones=tl.phones[:last] + [short] + tl.phones[last + 1:], source=tl.source)
+    assert silence.fill_hesitations(tl, audio) is tl

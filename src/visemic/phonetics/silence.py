@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from visemic.prosody import F0_MAX, F0_MIN, RATE, level_db, pitch, speech_range
-from visemic.types import Audio, Timeline
+from visemic.types import Audio, Phone, Timeline
 
 ABSOLUTE_FLOOR_DB = -60.0
 ABOVE_NOISE_DB = 6.0
@@ -88,4 +88,47 @@ def drop_silent_phones(timeline: Timeline, audio: Audio) -> Timeline:
         if not silent[i]:
             keep.append(p)
     return Timeline(timeline.language, words=timeline.words, phones=keep,
+                    source=timeline.source)
+
+
+# Voiced sound the recogniser left between its words (Whisper drops most "uh"s and "um"s, even
+# with its disfluent prompt: en_man_3q's "so, um, I thought" came back without the "um", and the
+# dub showed a still, closed mouth through 0.2 s of loud voicing with the lips 0.17 eye
+# distances apart). Such a stretch gets the recogniser's own hesitation vowel. Only stretches
+# apart from the words on both sides count (a dip in level or voicing between): voicing that
+# runs on from a word is that word's, placed a little short by the aligner.
+HESITATION = "ʌ"  # as :data:`visemic.phonetics.recognize.HESITATION` (a filled pause: "uh")
+MIN_HESITATION = 0.1  # seconds of steady voicing
+HESITATION_BELOW_PEAK_DB = 20.0  # as loud as speech, not a murmur of the room
+
+
+def fill_hesitations(timeline: Timeline, audio: Audio) -> Timeline:
+    """``timeline`` with a :data:`HESITATION` phone (outside any word) on each stretch of steady,
+    speech-loud voicing of :data:`MIN_HESITATION` or more that lies between its phones and
+    touches neither neighbour."""
+    x, sr = audio.samples, audio.sample_rate
+    if len(x) == 0:
+        return timeline
+    db = level_db(x, sr, RATE)
+    _, peak = speech_range(db)
+    loud = db > max(ABSOLUTE_FLOOR_DB, peak - HESITATION_BELOW_PEAK_DB)
+    phones = sorted(timeline.phones, key=lambda p: p.start)
+    edges = [0.0] + [t for p in phones for t in (p.start, p.end)] + [audio.duration]
+    hop = sr / RATE
+    n = int(round(MIN_HESITATION * RATE))
+    added: list[Phone] = []
+    for gap_start, gap_end in zip(edges[::2], edges[1::2], strict=True):
+        a, b = int(np.ceil(gap_start * RATE)), min(len(db), int(gap_end * RATE))
+        if b - a < n + 2:
+            continue
+        voiced = steady_voicing(x[int(a * hop):int(b * hop)], sr)[:b - a] & loud[a:b]
+        for va, vb in _runs(voiced):
+            # Touching the gap's edge: the neighbour's voicing (or, at the audio's ends, a
+            # sound cut off whose nature is unknown).
+            if vb - va >= n and va > 0 and vb < b - a:
+                added.append(Phone(HESITATION, (a + va) / RATE, (a + vb) / RATE, -1, 0))
+    if not added:
+        return timeline
+    return Timeline(timeline.language, words=timeline.words,
+                    phones=sorted(phones + added, key=lambda p: p.start),
                     source=timeline.source)

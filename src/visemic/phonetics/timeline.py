@@ -187,7 +187,7 @@ def _words_timeline(audio: Audio, language: str | None, heard: Recognition | Non
         # aligned whole: +130 MB).
         tl = longform.align_pieces(audio, words, pronunciations(words, lang), lang)
         tl.source = "recognised"
-        return tl, report, True
+        return silence.fill_hesitations(tl, audio), report, True
     try:
         tl = align.align(audio, pronunciations(words, lang), lang)
     except align.AlignmentError as exc:
@@ -200,7 +200,7 @@ def _words_timeline(audio: Audio, language: str | None, heard: Recognition | Non
         if failed:
             report = {**report, "fallback": f"{failed} of {len(heard.segments)} stretches"}
     tl.source = "recognised"
-    return tl, report, False
+    return silence.fill_hesitations(tl, audio), report, False
 
 
 def _align_stretches(audio: Audio, segments: list[tuple[float, float, str]],
