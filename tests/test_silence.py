@@ -92,12 +92,9 @@ def test_without_the_voicing_rule_the_stream_would_pause_in_the_murmur(monkeypat
 
 def _hesitant(middle: str) -> tuple[Audio, Timeline, tuple[float, float]]:
     """ "So." and "I thought so." spoken by espeak-ng with ``middle`` between them ("uh": a
-    filled pause; "breath": an inhalation, loud unvoiced noise; "": nothing; "murmur": a hum
-    far quieter than speech), each apart from
-    the words by 0.2 s of quiet noise. The timeline has the words' phones only (as Whisper's
-    words give them) and the middle's span is returned."""
-    from visemic.types import Timeline
-
+    filled pause; "breath": an inhalation, loud unvoiced noise; "murmur": a hum far quieter
+    than speech; "": nothing), each apart from the words by 0.2 s of quiet noise. The timeline
+    has the words' phones only (as Whisper's words give them); the middle's span is returned."""
     rng = np.random.default_rng(2)
     so, so_tl = espeak.synthesize("So.", "en-us")
     rest, rest_tl = espeak.synthesize("I thought so.", "en-us")
