@@ -153,3 +153,50 @@ def test_voicing_running_on_from_a_word_is_that_word_s():
     tl = Timeline(tl.language, words=tl.words,
                   phones=tl.phones[:last] + [short] + tl.phones[last + 1:], source=tl.source)
     assert silence.fill_hesitations(tl, audio) is tl
+
+
+def _two_phrases() -> tuple[Audio, Timeline]:
+    """ "So." then "I thought so." by espeak-ng, 0.5 s of quiet noise between, and their exact
+    timeline."""
+    rng = np.random.default_rng(3)
+    so, so_tl = espeak.synthesize("So.", "en-us")
+    rest, rest_tl = espeak.synthesize("Thought so.", "en-us")
+    sr = so.sample_rate
+    x = np.concatenate([so.samples, np.zeros(int(0.5 * sr)), rest.samples])
+    x = (x / np.abs(x).max() * 0.5 + rng.normal(0.0, 0.002, len(x))).astype(np.float32)
+    later = rest_tl.shifted(so.duration + 0.5, len(so_tl.words))
+    return Audio(x, sr), Timeline("en-us", words=so_tl.words + later.words,
+                                  phones=so_tl.phones + later.phones, source="aligned")
+
+
+def _moved(tl: Timeline, index: int, start: float, end: float) -> Timeline:
+    from visemic.types import Phone
+
+    p = tl.phones[index]
+    phones = list(tl.phones)
+    phones[index] = Phone(p.symbol, start, end, p.word, p.stress)
+    return Timeline(tl.language, words=tl.words, phones=phones, source=tl.source)
+
+
+def test_a_word_s_first_phone_stretched_back_over_a_pause_starts_after_it():
+    audio, tl = _two_phrases()
+    k = next(i for i, p in enumerate(tl.phones) if p.word == 1)  # "thought"'s /θ/
+    before = tl.phones[k - 1].end
+    trimmed = silence.trim_to_speech(_moved(tl, k, before, tl.phones[k].end), audio)
+    assert abs(trimmed.phones[k].start - tl.phones[k].start) < 0.05
+    assert abs(trimmed.words[1].start - tl.phones[k].start) < 0.05
+    assert trimmed.phones[:k] == tl.phones[:k] and trimmed.phones[k + 1:] == tl.phones[k + 1:]
+
+
+def test_a_word_s_last_phone_stretched_on_over_a_pause_ends_before_it():
+    audio, tl = _two_phrases()
+    k = max(i for i, p in enumerate(tl.phones) if p.word == 0)  # "so"'s vowel
+    after = tl.phones[k + 1].start
+    trimmed = silence.trim_to_speech(_moved(tl, k, tl.phones[k].start, after), audio)
+    assert abs(trimmed.phones[k].end - tl.phones[k].end) < 0.05
+    assert abs(trimmed.words[0].end - tl.phones[k].end) < 0.05
+
+
+def test_phones_clear_of_the_pauses_are_left_alone():
+    audio, tl = _two_phrases()
+    assert silence.trim_to_speech(tl, audio) is tl

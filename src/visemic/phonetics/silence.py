@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from visemic.prosody import F0_MAX, F0_MIN, RATE, level_db, pitch, speech_range
-from visemic.types import Audio, Phone, Timeline
+from visemic.types import Audio, Phone, Timeline, Word
 
 ABSOLUTE_FLOOR_DB = -60.0
 ABOVE_NOISE_DB = 6.0
@@ -132,3 +132,37 @@ def fill_hesitations(timeline: Timeline, audio: Audio) -> Timeline:
     return Timeline(timeline.language, words=timeline.words,
                     phones=sorted(phones + added, key=lambda p: p.start),
                     source=timeline.source)
+
+
+def trim_to_speech(timeline: Timeline, audio: Audio) -> Timeline:
+    """``timeline`` with each phone that spans a whole pause (:func:`pauses`) cut back to the
+    side its word is on: the aligner sometimes stretches a word's first phone back over the
+    silence before it (en_man_3q: "thought"'s /θ/ over 0.3 s of silence, the lips closed, that
+    the dub then showed as speech, not rest), or its last phone on over the silence after it.
+    A phone that only runs into a pause stays: the quiet end of a weak /f/ reads as silence by
+    level (trimming those too cost a labiodental on bench/accuracy.py)."""
+    silent = pauses(audio)
+    if not silent.any() or not timeline.phones:
+        return timeline
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], silent.astype(np.int8), [0]])))
+    runs = [(a / RATE, b / RATE) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    first = {p.word: i for i, p in reversed(list(enumerate(timeline.phones)))}
+    phones = []
+    for i, p in enumerate(timeline.phones):
+        start, end = p.start, p.end
+        for a, b in runs:
+            if start < a and b < end:
+                if first.get(p.word) == i and p.word >= 0:
+                    start = b
+                else:
+                    end = a
+        phones.append(p if (start, end) == (p.start, p.end) else
+                      Phone(p.symbol, start, end, p.word, p.stress))
+    if phones == timeline.phones:
+        return timeline
+    words = list(timeline.words)
+    for k, w in enumerate(words):
+        mine = [p for p in phones if p.word == k]
+        if mine:
+            words[k] = Word(w.text, min(p.start for p in mine), max(p.end for p in mine))
+    return Timeline(timeline.language, words=words, phones=phones, source=timeline.source)
