@@ -136,6 +136,16 @@ def test_a_filled_pause_left_out_between_words_gets_the_hesitation_vowel():
     assert p.end - p.start >= 0.6 * (end - start)
 
 
+def test_an_um_closes_on_its_m():
+    audio, tl, (start, end) = _hesitant("um")
+    vowel, hum = _added(tl, silence.fill_hesitations(tl, audio))
+    assert (vowel.symbol, hum.symbol) == (silence.HESITATION, silence.NASAL)
+    assert vowel.end == hum.start
+    # espeak-ng's "um": 0.19 s of /ʌ/, then 0.13 s of /m/.
+    assert abs(hum.start - (start + 0.186)) < 0.04
+    assert start - 0.02 <= vowel.start and hum.end <= end + 0.02
+
+
 def test_a_breath_a_murmur_or_nothing_between_words_stays_a_gap():
     for middle in ("breath", "murmur", ""):
         audio, tl, _ = _hesitant(middle)
