@@ -146,6 +146,14 @@ def test_an_um_closes_on_its_m():
     assert start - 0.02 <= vowel.start and hum.end <= end + 0.02
 
 
+def test_voicing_before_the_first_word_is_left_alone():
+    # A word the recogniser dropped at a clip's edge, not a filled pause: "So." left out.
+    audio, tl, _ = _hesitant("uh")
+    later = Timeline(tl.language, words=tl.words[1:],
+                     phones=[p for p in tl.phones if p.word >= 1], source=tl.source)
+    assert silence.fill_hesitations(later, audio) is later
+
+
 def test_a_breath_a_murmur_or_nothing_between_words_stays_a_gap():
     for middle in ("breath", "murmur", ""):
         audio, tl, _ = _hesitant(middle)

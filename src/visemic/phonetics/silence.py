@@ -95,8 +95,11 @@ def drop_silent_phones(timeline: Timeline, audio: Audio) -> Timeline:
 # with its disfluent prompt: en_man_3q's "so, um, I thought" came back without the "um", and the
 # dub showed a still, closed mouth through 0.2 s of loud voicing with the lips 0.17 eye
 # distances apart). Such a stretch gets the recogniser's own hesitation vowel. Only stretches
-# apart from the words on both sides count (a dip in level or voicing between): voicing that
-# runs on from a word is that word's, placed a little short by the aligner.
+# between two words, apart from both (a dip in level or voicing between), count: voicing that
+# runs on from a word is that word's, placed a little short by the aligner; before the first
+# word or after the last it is more often words Whisper left out at a clip's cut edge (face4
+# whole: "sign element" before its "it"), whose shapes a hesitation does not know (filled, the
+# cross-dub speaking it followed jawOpen at r 0.69 against 0.76, under the issue's 0.7).
 HESITATION = "ʌ"  # as :data:`visemic.phonetics.recognize.HESITATION` (a filled pause: "uh")
 MIN_HESITATION = 0.1  # seconds of steady voicing
 HESITATION_BELOW_PEAK_DB = 20.0  # as loud as speech, not a murmur of the room
@@ -110,9 +113,9 @@ NASAL_BAND = 4000.0  # Hz
 
 
 def fill_hesitations(timeline: Timeline, audio: Audio) -> Timeline:
-    """``timeline`` with a :data:`HESITATION` phone (outside any word) on each stretch of steady,
-    speech-loud voicing of :data:`MIN_HESITATION` or more that lies between its phones and
-    touches neither neighbour."""
+    """``timeline`` with a :data:`HESITATION` phone (outside any word; then :data:`NASAL` where
+    it closes into a hum) on each stretch of steady, speech-loud voicing of
+    :data:`MIN_HESITATION` or more that lies between two of its phones and touches neither."""
     x, sr = audio.samples, audio.sample_rate
     if len(x) == 0:
         return timeline
@@ -120,7 +123,7 @@ def fill_hesitations(timeline: Timeline, audio: Audio) -> Timeline:
     _, peak = speech_range(db)
     loud = db > max(ABSOLUTE_FLOOR_DB, peak - HESITATION_BELOW_PEAK_DB)
     phones = sorted(timeline.phones, key=lambda p: p.start)
-    edges = [0.0] + [t for p in phones for t in (p.start, p.end)] + [audio.duration]
+    edges = [t for p in phones for t in (p.start, p.end)][1:-1]
     hop = sr / RATE
     n = int(round(MIN_HESITATION * RATE))
     added: list[Phone] = []
@@ -130,8 +133,7 @@ def fill_hesitations(timeline: Timeline, audio: Audio) -> Timeline:
             continue
         voiced = steady_voicing(x[int(a * hop):int(b * hop)], sr)[:b - a] & loud[a:b]
         for va, vb in _runs(voiced):
-            # Touching the gap's edge: the neighbour's voicing (or, at the audio's ends, a
-            # sound cut off whose nature is unknown).
+            # Touching the gap's edge: the neighbour's voicing.
             if vb - va >= n and va > 0 and vb < b - a:
                 start, end = (a + va) / RATE, (a + vb) / RATE
                 m = _nasal_tail(x, sr, a + va, a + vb)
