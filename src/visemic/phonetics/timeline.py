@@ -65,8 +65,8 @@ def analyse_speech(audio: Audio, text: str | None = None, language: str | None =
             raise VisemicError("the transcript has no words to align")
         if audio.duration > longform.PIECE_LONGEST + longform.PIECE_SHORTEST:
             # In pieces (already refined): the aligner's memory grows with the length.
-            tl = longform.align_pieces(audio, words, pronunciations(words, language), language,
-                                       method)
+            tl = silence.trim_to_speech(longform.align_pieces(
+                audio, words, pronunciations(words, language), language, method), audio)
             if progress:
                 progress(0.8)
             return tl, report
@@ -187,7 +187,7 @@ def _words_timeline(audio: Audio, language: str | None, heard: Recognition | Non
         # aligned whole: +130 MB).
         tl = longform.align_pieces(audio, words, pronunciations(words, lang), lang)
         tl.source = "recognised"
-        return tl, report, True
+        return _heard(tl, audio), report, True
     try:
         tl = align.align(audio, pronunciations(words, lang), lang)
     except align.AlignmentError as exc:
@@ -200,7 +200,13 @@ def _words_timeline(audio: Audio, language: str | None, heard: Recognition | Non
         if failed:
             report = {**report, "fallback": f"{failed} of {len(heard.segments)} stretches"}
     tl.source = "recognised"
-    return tl, report, False
+    return _heard(tl, audio), report, False
+
+
+def _heard(tl: Timeline, audio: Audio) -> Timeline:
+    """Whisper's words as aligned, their phones kept out of the pauses and the filled pauses
+    Whisper left out put back (:mod:`visemic.phonetics.silence`)."""
+    return silence.fill_hesitations(silence.trim_to_speech(tl, audio), audio)
 
 
 def _align_stretches(audio: Audio, segments: list[tuple[float, float, str]],
@@ -242,7 +248,7 @@ def _fallback(audio: Audio, language: str, report: dict[str, Any],
 def _align_or_recognise(audio: Audio, words: list[str], language: str, method: str) -> Timeline:
     prons = pronunciations(words, language)
     try:
-        return align.align(audio, prons, language)
+        return silence.trim_to_speech(align.align(audio, prons, language), audio)
     except align.AlignmentError as exc:
         # Speech that does not fit the text at all: animate what is heard rather than fail.
         log.warning("transcript could not be aligned (%s); recognising instead", exc)
