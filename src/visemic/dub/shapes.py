@@ -231,9 +231,19 @@ def coupled(targets: np.ndarray, reference: np.ndarray, reference_speaking: np.n
     Measured with bench/dub_targets.py (planned lip landmarks, LMD ÷ frozen, per clip: anchor,
     3/4 view, swiz3n, LRS2, 1080×1920, lbbc2a, 700², lwbsza): 0.864 0.945 0.684 0.723 0.747
     0.765 0.723 0.453 (mean 0.738) → 0.858 0.946 0.609 0.724 0.707 0.765 0.714 0.452 (0.722).
-    Taking the outer aperture (0.716, lwbsza 0.466), the protrusion (0.733, the 3/4 view
-    0.957) or the jaw the same way, or fitting each on the gap and its driver together
-    (0.736), did not help as much or as evenly."""
+    With bench/dub_quality.py (rendered, re-tracked; before → after): LMD ÷ frozen 0.901 →
+    0.896, 0.897 → 0.888, 0.635 → 0.629, 1080×1920 0.662 → 0.631, lbbc2a 0.832 (same), 700²
+    0.820 → 0.798, lwbsza 0.428 → 0.425; mouth SSIM the same or higher (swiz3n 0.829 →
+    0.838); r with the real B −0.01…−0.04 on the anchor, 3/4 view, swiz3n and lwbsza (0.814 →
+    0.772 on its 37 frames), +0.003 on 700²; cross-dub r with jawOpen 0.719 → 0.749 on the
+    anchor (the lowest), 0.72–0.95 → 0.75–0.92 on all 8, pauses as still.
+    Tried and left out (planned LMD ÷ frozen, mean over the 8 clips, against 0.722): the outer
+    aperture coupled too (0.716, but the anchor 0.863 and lwbsza 0.466), the protrusion
+    (0.733; its driver, rounding, follows the real protrusion at r −0.86…0.80 because Face
+    Mesh's protrusion rises with the opening, r 0.26–0.75 on six clips, not with rounding,
+    but LMD is measured in the picture's plane), the jaw (0.728), the mouth width (0.740),
+    the corner keeping the phones-in-context share (0.722); all five fitted on the gap and
+    their drivers together, without this (0.736 against 0.738)."""
     out = np.array(targets, np.float64, copy=True)
     ref = np.asarray(reference, np.float64)
     pool = ref[np.asarray(reference_speaking, bool)]
