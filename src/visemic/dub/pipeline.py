@@ -32,7 +32,7 @@ from visemic.dub import geometry, playback, select
 from visemic.dub.atlas import CLASSES, Atlas, AtlasBuilder, context, pauses
 from visemic.dub.encode import output_kind, refuse_inputs
 from visemic.dub.playback import prefetched
-from visemic.dub.shapes import ReferenceProfile, ShapeProfile, widened
+from visemic.dub.shapes import ReferenceProfile, ShapeProfile, coupled, widened
 from visemic.errors import NoFaceError, VisemicError
 from visemic.render.portrait import mesh
 from visemic.result import Result
@@ -349,6 +349,8 @@ def choose_mouths(atlas: Atlas, shapes: ShapeProfile, speech: Result, times: np.
     # The blends above narrowed the opening; it spreads as the person's own does.
     ap = features.FEATURES.index("inner_aperture")
     targets[:, ap] = widened(targets[:, ap], ~silent, atlas.features[:, ap], ~atlas.silent)
+    # The features that follow the opening, as the person's own lips make them follow it.
+    targets = coupled(targets, atlas.features, ~atlas.silent)
     # In pauses the shape asked for is the person's rest.
     targets[silent] = atlas.features[atlas.rest]
     return select.choose(atlas, targets, classes, silent), targets, classes, silent
