@@ -49,7 +49,6 @@ APERTURE_FIX = 0.08     # eye distances the lower lip may be moved to open as as
 # where the targets do (German anchor speaking English: r 0.73 → 0.69, target 0.7); half keeps
 # that and nearly all of the gain in LMD.
 INNER_OPEN = 0.5
-SEALED = 0.02           # eye distances: the opening of lips that seal
 # Pictures held at once when playing backward (each chunk is decoded from the key frame before
 # it, and a clip may have one key frame in 250 or only one: bigger chunks, less decoding again).
 BACKWARD_BYTES = 96 << 20
@@ -226,12 +225,14 @@ class Edits:
         chosen = d.atlas.features[d.choice, aperture].astype(np.float64)
         chosen = np.convolve(np.pad(chosen, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
         fix = np.clip(d.shapes[:, aperture] - chosen, -APERTURE_FIX, APERTURE_FIX)
-        # Lips that must seal (/p b m/ asked closed) close whatever the mouth chosen.
-        seal = (d.classes == CLASSES.index("bilabial")) & (d.shapes[:, aperture] < SEALED)
-        fix[seal] = np.minimum(fix[seal], SEALED - chosen[seal])
         fix[d.silent] = 0.0
         self.fix = fix
+        # Lips that must seal (/p b m/) are not opened by the fix, nor placed wider open than
+        # the real mouth shown (a 40 ms /b/ between two vowels was asked 0.07–0.1 eye distances
+        # open, and teeth showed): see :func:`seal`.
+        self.seal = (d.classes == CLASSES.index("bilabial")) & ~d.silent
         self.lower = lower_jaw(d.rest_local)
+        self.closing = lower_jaw(d.rest_local, inner=1.0)
         self.anchoring = geometry.anchoring(d.track.head_faces(200)[1], d.rest_local)
 
     def __call__(self, i: int, k: int) -> Edit | None:
@@ -243,7 +244,12 @@ class Edits:
         current = d.track.full(k)
         disp = _displacement(d, i, self.atlas_rest)
         frame = geometry.head_frame(np.nan_to_num(current))
-        disp[:, 1] += self.fix[i] * self.lower
+        if self.seal[i]:
+            disp[:, 1] += min(self.fix[i], 0.0) * self.lower
+            own = d.atlas.full_local(int(d.choice[i])) - self.atlas_rest
+            disp[:, 1] += seal(d.rest_local, disp, own) * self.closing
+        else:
+            disp[:, 1] += self.fix[i] * self.lower
         # The new mouth is placed on the head as its rigid points lie in this frame (the head
         # frame alone tilts as the video's own jaw drops).
         local = geometry.to_local(current, frame)
@@ -340,10 +346,31 @@ def _last(d: Dub) -> float:
     return float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / (d.info.fps or 25)
 
 
-def lower_jaw(rest_local: np.ndarray) -> np.ndarray:
+def seal(rest_local: np.ndarray, placed: np.ndarray, own: np.ndarray) -> float:
+    """How far (IOD, local y; ≤ 0) a /p b m/ frame's lower lip moves up, whole (its inner edge
+    too: half left the lips apart), so that the mouth ``placed`` (478×3 displacement from
+    ``rest_local``: the chosen mouths blended over neighbouring frames, closed as asked) is
+    no wider open than the real mouth pasted there (``own``: the chosen entry's displacement),
+    and never up past lips already together.
+
+    The blend with open neighbours and the opening asked are what parted a closed mouth's
+    lips (face4 speaking GRID's "lay blue": a closed mouth placed 0.04–0.07 IOD open, the
+    dark between its lips stretched into a slit of teeth). A mouth Face Mesh measured open
+    stays as open: on GRID's swiz3n a /b/ mouth measured 0.11 IOD open is closed in its pixels
+    (the lower inner-lip landmarks lie on the red of the lip), and a seal to the rest opening
+    worked out from the measured one (commit a5409a0, reverted) pushed its lower lip that far
+    over the upper."""
+    shown = float(geometry.inner_gap(rest_local + placed))
+    real = float(geometry.inner_gap(rest_local + own))
+    if not (np.isfinite(shown) and np.isfinite(real)):
+        return 0.0
+    return max(min(0.0, real - shown), min(shown, 0.0) - shown)
+
+
+def lower_jaw(rest_local: np.ndarray, inner: float = INNER_OPEN) -> np.ndarray:
     """[478] how far each landmark moves when the mouth opens a little more: the lower lip's
-    outer edge and everything below it, its inner edge :data:`INNER_OPEN` of that (fading out
-    towards the corners).
+    outer edge and everything below it, its inner edge ``inner`` of that (fading out towards
+    the corners).
 
     Weighted by height alone, the lower lip's inner edge (level with the upper lip's in a closed
     rest) stayed and only its outer edge and the chin moved: the lip grew thicker instead of the
@@ -356,7 +383,7 @@ def lower_jaw(rest_local: np.ndarray) -> np.ndarray:
     centre, half = float(corners.mean()), max(float(abs(corners[1] - corners[0])) / 2, 1e-3)
     along = np.abs(r[lower, 0] - centre) / half
     taper = 1.0 - geometry.smoothstep((along - 0.5) / 0.5)
-    out[lower] = np.maximum(out[lower], INNER_OPEN * taper)
+    out[lower] = np.maximum(out[lower], inner * taper)
     return out
 
 
