@@ -152,44 +152,33 @@ def test_a_slip_of_the_video_s_lips_moves_the_mouth_only_so_far():
     assert np.isclose(out[13, 1] - new[13, 1], geometry.ANCHOR_REACH)
 
 
-def test_opening_a_little_more_moves_the_lower_lip_s_inner_edge_too():
-    from visemic.dub import playback
-
-    rest = face(0.0)
-    rest[[13, 14], 1] = rest[list(geometry.GAP_UPPER), 1].mean()  # closed: 13 and 14 level
-    w = playback.lower_jaw(rest)
-    assert w[13] == 0.0 and w[0] == 0.0           # the upper lip stays
-    assert w[14] == playback.INNER_OPEN > 0 and w[17] == 1.0 and w[geometry.CHIN] == 1.0
-    assert w[61] < 0.5 and w[291] < 0.5           # the corners hardly
-    opened = rest.copy()
-    opened[:, 1] += 0.05 * w
-    # The gap opens (by height alone the inner edge stayed: the lip only thickened).
-    assert np.isclose(geometry.inner_gap(opened) - geometry.inner_gap(rest),
-                      0.05 * playback.INNER_OPEN, atol=0.004)
-
-
 def closed_rest() -> np.ndarray:
     rest = face(0.0)
     rest[[13, 14], 1] = rest[list(geometry.GAP_UPPER), 1].mean()  # closed: 13 and 14 level
     return rest
 
 
-def test_a_closing_lower_lip_can_move_its_inner_edge_all_the_way():
+def test_moving_the_lower_lip_moves_its_inner_edge_too():
     from visemic.dub import playback
 
     rest = closed_rest()
-    w = playback.lower_jaw(rest, inner=1.0)
-    assert w[14] == 1.0 and w[13] == 0.0
-    closed = rest.copy()
+    w = playback.lower_jaw(rest)
+    assert w[13] == 0.0 and w[0] == 0.0           # the upper lip stays
+    assert w[14] == 1.0 and w[17] == 1.0 and w[geometry.CHIN] == 1.0
+    assert w[61] < 0.5 and w[291] < 0.5           # the corners hardly
+    # The gap closes as far as the lip moves (by height alone the inner edge stayed: the lip
+    # only thinned).
+    opened = rest + face(0.05) - face(0.0)
+    closed = opened.copy()
     closed[:, 1] -= 0.05 * w
-    assert np.isclose(geometry.inner_gap(closed) - geometry.inner_gap(rest), -0.05, atol=0.002)
+    assert np.isclose(geometry.inner_gap(closed) - geometry.inner_gap(opened), -0.05, atol=0.002)
 
 
 def test_a_bilabial_closes_to_the_real_mouth_shown_and_no_further():
     from visemic.dub import playback
 
     rest = closed_rest()
-    closing = playback.lower_jaw(rest, inner=1.0)
+    closing = playback.lower_jaw(rest)
 
     def sealed(placed_gap: float, own_gap: float) -> float:
         """The inner gap after the seal, of a mouth placed ``placed_gap`` open (the chosen
