@@ -324,3 +324,24 @@ def test_http_dub_form_takes_the_mouth_clip_s_language():
     assert stored == request
     with pytest.raises(VisemicError, match="^mouth_language: language"):
         dubbing.parse_request({"mouth_language": "../../etc"}, True, True)
+
+
+def test_a_bilabial_asked_open_is_shown_a_closed_mouth():
+    from visemic.dub import select
+    from visemic.dub.atlas import CLASSES, closed_gap
+    from visemic.video import features
+
+    ap = features.FEATURES.index("inner_aperture")
+    atlas = _atlas_with_pause(0)
+    atlas.features[:, ap] = np.linspace(0.0, 0.3, atlas.size)
+    atlas.source = np.arange(atlas.size) * 2  # no real motion to follow: every change a jump
+    # /b/ between two vowels: the curves ask it 0.15 eye distances open (the jaw between them).
+    asked = np.tile(atlas.features[atlas.size // 2], (3, 1))
+    asked[:, ap] = 0.15
+    other, bilabial = CLASSES.index("other"), CLASSES.index("bilabial")
+    classes = np.array([[other, other, bilabial], [other, bilabial, other],
+                        [bilabial, other, other]])
+    chosen = select.choose(atlas, asked, classes, np.zeros(3, bool))
+    gaps = atlas.features[chosen, ap]
+    assert gaps[1] <= closed_gap(atlas)
+    assert abs(gaps[0] - 0.15) < 0.02 and abs(gaps[2] - 0.15) < 0.02

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from visemic.dub.atlas import SIL, Atlas
+from visemic.dub.atlas import CLASSES, SIL, Atlas, closed_gap
 from visemic.video import features
 
 CANDIDATES = 40
@@ -30,11 +30,20 @@ TEETH_WEIGHT = 1.0      # × change in the teeth-bright share
 
 
 def target_costs(atlas: Atlas, shapes: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """[frames × entries] target costs."""
+    """[frames × entries] target costs.
+
+    A /p b m/ frame looks for a mouth no more open than the person's closed ones whatever
+    opening its target asks (the lips seal; a 40 ms /b/ between two vowels is asked 0.07–0.15
+    eye distances open by the coarticulated jaw, and face4 speaking GRID's "lay blue" was shown
+    an open mouth with its teeth there, which no warp closes cleanly)."""
     w = np.array([FEATURE_WEIGHTS[f] for f in features.FEATURES])
     spread = atlas.features.std(axis=0) + 1e-6
     a = atlas.features / spread * np.sqrt(w)
-    s = np.asarray(shapes, np.float64) / spread * np.sqrt(w)
+    shapes = np.array(shapes, np.float64)
+    ap = features.FEATURES.index("inner_aperture")
+    seal = classes[:, 1] == CLASSES.index("bilabial")
+    shapes[seal, ap] = np.minimum(shapes[seal, ap], closed_gap(atlas))
+    s = shapes / spread * np.sqrt(w)
     cost = ((s ** 2).sum(1)[:, None] + (a ** 2).sum(1)[None, :] - 2 * s @ a.T)
     cost = np.maximum(cost, 0.0)
     ac = atlas.classes
