@@ -370,9 +370,9 @@ def lower_jaw(rest_local: np.ndarray) -> np.ndarray:
     rest) stayed and only its outer edge and the chin moved: the lip grew thicker or thinner
     instead of the mouth closing. Moving the inner edge half as far (as when the lower lip was
     also moved down to open a mouth) left a /b/'s lips apart, and Face Mesh read the lip as
-    moved whole anyway: the rendered inner edge moved 0.8–1.1 times the outer edge's move, and
-    moving it whole brought the lips of swiz3n's self-reenactment 0.002 IOD closer to the real
-    ones (face4, lbbc2a, anchor: 0.000–0.0003)."""
+    moved whole anyway (the rendered inner edge moved 0.8–1.1 times the outer edge's move on
+    face4 and the anchor); moving it whole brought the lips of swiz3n's self-reenactment 0.002
+    IOD closer to the real ones (face4, lbbc2a, anchor: 0.000–0.0003)."""
     r = np.nan_to_num(np.asarray(rest_local, np.float64), nan=-9.0)
     lip_line = float(np.mean(r[[13, 14], 1]))
     out = geometry.smoothstep((r[:, 1] - lip_line) / 0.05)
