@@ -14,9 +14,16 @@ LMD is reported whole and with each part taken away in turn (``-bias``, ``-bias-
 the mean bias split into the lips' centroid shift (x, y), their scale (width, height ratio)
 and by landmark group; the chin's offset and correlation; the mouth-box SSIM. ``--oracle``
 also renders the plan asked for the real B's own lip features (what rendering alone reaches).
+``--plan`` also compares each output's re-tracked lips with the landmarks the edit placed them
+at (:class:`visemic.dub.playback.Edits`, what bench/dub_targets.py scores): LMD plan/real,
+picture/real and picture/plan, by landmark group and lip feature (the picture's mean offset
+from the plan and r), by kind of frame (pause, /p b m/, open, half open, closed), and ``pull``:
+the share of the plan's error towards the real B that re-tracking the picture took back
+(Face Mesh reading the unchanged face around the paste).
 The outputs are kept in ``--out`` (for contact sheets; never commit them).
 
     PYTHONPATH=src python bench/dub_diag.py --clips lbbc2a,anchor --out /tmp/diag [--oracle]
+        [--plan]
 """
 
 from __future__ import annotations
@@ -105,7 +112,72 @@ def oracle(d: visemic.dub.Dub, real_features: np.ndarray) -> visemic.dub.Dub:
     return o
 
 
-def run(clip: Path, out: Path, with_oracle: bool = False) -> None:
+def placed(d: visemic.dub.Dub) -> np.ndarray:
+    """[frames × 478 × 2] where the edit places each output frame's landmarks (pixels; NaN
+    where a frame is not edited)."""
+    from visemic.dub import playback
+
+    edits = playback.Edits(d)
+    out = np.full((d.frames, mesh.N_REFINED, 2), np.nan)
+    for i in range(d.frames):
+        e = edits(i, int(d.plan[i]))
+        if e is not None:
+            out[i] = e.target
+    return out
+
+
+def plan_vs_picture(d: visemic.dub.Dub, plan: np.ndarray, picture: np.ndarray,
+                    real: np.ndarray) -> None:
+    """Print where the re-tracked ``picture`` (frames × 478 × 3) differs from the landmarks
+    placed (``plan``) and from the ``real`` B (both per output frame)."""
+    from visemic.dub.atlas import CLASSES
+
+    n = min(len(plan), len(picture), len(real))
+    # (the plan is placed in the image plane: its depth is the frame's own)
+    depth = np.stack([d.track.full(int(k))[:, 2] for k in d.plan[:n]])
+    plan3, picture3, real3 = np.dstack([plan[:n], depth]), picture[:n], real[:n]
+    plan, picture, real = plan[:n], picture[:n, :, :2], real[:n, :, :2]
+    lips = dq.LIP_POINTS
+    ok = np.isfinite(plan[:, lips]).all(axis=(1, 2)) & np.isfinite(picture[:, lips]).all(
+        axis=(1, 2)) & np.isfinite(real[:, lips]).all(axis=(1, 2))
+    iod = features.inter_ocular(np.nan_to_num(real))
+
+    def lmd(a: np.ndarray, b: np.ndarray, pts: tuple[int, ...] = tuple(lips)) -> np.ndarray:
+        return np.linalg.norm(a[:, list(pts)] - b[:, list(pts)], axis=2).mean(1) / iod
+
+    e = (real - plan)[ok][:, lips]
+    m = (picture - plan)[ok][:, lips]
+    pull = float((e * m).sum() / max(float((e * e).sum()), 1e-12))
+    print(f"{'':7s}plan/real {lmd(plan, real)[ok].mean():.4f} picture/real "
+          f"{lmd(picture, real)[ok].mean():.4f} picture/plan {lmd(picture, plan)[ok].mean():.4f}"
+          f"  pull {pull:+.3f}")
+    print(f"{'':7s}groups (plan/real picture/real, picture − plan y):", end="")
+    for name, pts in GROUPS.items():
+        dy = ((picture[:, list(pts), 1] - plan[:, list(pts), 1]).mean(1) / iod)[ok].mean()
+        before, after = lmd(plan, real, pts)[ok].mean(), lmd(picture, real, pts)[ok].mean()
+        print(f" {name} {before:.4f} {after:.4f} {dy:+.4f}", end="")
+    print()
+    full = [features.lip_features(np.nan_to_num(p)) for p in (plan3, picture3, real3)]
+    fp, fc, fr = (f[ok] for f in full)
+    print(f"{'':7s}features (picture − plan mean, r picture/plan, r plan/real, r picture/real):")
+    for c, name in enumerate(features.FEATURES):
+        print(f"{'':9s}{name:15s} {np.mean(fc[:, c] - fp[:, c]):+.4f} {_r(fc[:, c], fp[:, c]):5.2f}"
+              f" {_r(fp[:, c], fr[:, c]):5.2f} {_r(fc[:, c], fr[:, c]):5.2f}")
+    ap = full[0][:, 0]
+    cls, quiet = d.classes[:n], d.silent[:n]
+    kinds = {"pause": quiet, "p b m": (cls == CLASSES.index("bilabial")) & ~quiet,
+             "open": (ap > 0.1) & ~quiet, "half": (ap > 0.03) & (ap <= 0.1) & ~quiet,
+             "closed": (ap <= 0.03) & ~quiet}
+    print(f"{'':7s}frames (n, LMD plan/real picture/real):", end="")
+    for name, m in kinds.items():
+        m = m & ok
+        if m.any():
+            print(f" {name} {m.sum()} {lmd(plan, real)[m].mean():.4f} "
+                  f"{lmd(picture, real)[m].mean():.4f}", end="")
+    print()
+
+
+def run(clip: Path, out: Path, with_oracle: bool = False, with_plan: bool = False) -> None:
     info = decode.probe(clip)
     mid = info.video_start + info.duration / 2
     stem = clip.stem[:24]
@@ -116,10 +188,12 @@ def run(clip: Path, out: Path, with_oracle: bool = False) -> None:
     still = dq.frozen(d).save(out / f"{stem}_frozen.mp4")
     tr = track(b, landmarks=True)
     kinds = [("dub", dubbed), ("frozen", still)]
+    plans = {"dub": d, "frozen": dq.frozen(d)}
     if with_oracle:
         feats = features.lip_features(np.nan_to_num(tr.landmarks))
         feats[~np.isfinite(tr.landmarks).all(axis=(1, 2))] = np.nan
-        kinds.append(("oracle", oracle(d, feats).save(out / f"{stem}_oracle.mp4")))
+        plans["oracle"] = oracle(d, feats)
+        kinds.append(("oracle", plans["oracle"].save(out / f"{stem}_oracle.mp4")))
     n = tr.frames
     real = tr.landmarks
     np.savez(out / f"{stem}_plan.npz", choice=d.choice, shapes=d.shapes, plan=d.plan,
@@ -151,6 +225,9 @@ def run(clip: Path, out: Path, with_oracle: bool = False) -> None:
         print(f"{'':7s}chin y: bias {np.nanmean(dc[:, 1]):+.4f} |d| "
               f"{np.nanmean(np.abs(dc[:, 1])):.4f}  r(chin_y) "
               f"{_r(chin_t[:, 1], chin_r[:, 1]):.2f}  r(ap) {_r(ap_t, ap_r):.2f}")
+        if with_plan:
+            p = plans[name]
+            plan_vs_picture(p, placed(p), tt.landmarks[:m], real[np.minimum(p.plan, n - 1)])
     sys.stdout.flush()
 
 
@@ -192,11 +269,13 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True, help="folder the outputs are kept in")
     ap.add_argument("--oracle", action="store_true",
                     help="also render with the real B's lip features as the targets")
+    ap.add_argument("--plan", action="store_true",
+                    help="also compare the re-tracked lips with the landmarks the edit placed")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for clip in dq.clips():
         if any(k in clip.name for k in args.clips.split(",")):
-            run(clip, args.out, args.oracle)
+            run(clip, args.out, args.oracle, args.plan)
     return 0
 
 

@@ -152,17 +152,49 @@ def test_a_slip_of_the_video_s_lips_moves_the_mouth_only_so_far():
     assert np.isclose(out[13, 1] - new[13, 1], geometry.ANCHOR_REACH)
 
 
-def test_opening_a_little_more_moves_the_lower_lip_s_inner_edge_too():
-    from visemic.dub import playback
-
+def closed_rest() -> np.ndarray:
     rest = face(0.0)
     rest[[13, 14], 1] = rest[list(geometry.GAP_UPPER), 1].mean()  # closed: 13 and 14 level
+    return rest
+
+
+def test_moving_the_lower_lip_moves_its_inner_edge_too():
+    from visemic.dub import playback
+
+    rest = closed_rest()
     w = playback.lower_jaw(rest)
     assert w[13] == 0.0 and w[0] == 0.0           # the upper lip stays
-    assert w[14] == playback.INNER_OPEN > 0 and w[17] == 1.0 and w[geometry.CHIN] == 1.0
+    assert w[14] == 1.0 and w[17] == 1.0 and w[geometry.CHIN] == 1.0
     assert w[61] < 0.5 and w[291] < 0.5           # the corners hardly
-    opened = rest.copy()
-    opened[:, 1] += 0.05 * w
-    # The gap opens (by height alone the inner edge stayed: the lip only thickened).
-    assert np.isclose(geometry.inner_gap(opened) - geometry.inner_gap(rest),
-                      0.05 * playback.INNER_OPEN, atol=0.004)
+    # The gap closes as far as the lip moves (by height alone the inner edge stayed: the lip
+    # only thinned).
+    opened = rest + face(0.05) - face(0.0)
+    closed = opened.copy()
+    closed[:, 1] -= 0.05 * w
+    assert np.isclose(geometry.inner_gap(closed) - geometry.inner_gap(opened), -0.05, atol=0.002)
+
+
+def test_a_bilabial_closes_to_the_real_mouth_shown_and_no_further():
+    from visemic.dub import playback
+
+    rest = closed_rest()
+    closing = playback.lower_jaw(rest)
+
+    def sealed(placed_gap: float, own_gap: float) -> float:
+        """The inner gap after the seal, of a mouth placed ``placed_gap`` open (the chosen
+        mouths blended with open neighbours) whose pasted entry is ``own_gap`` open."""
+        placed, own = face(placed_gap) - face(0.0), face(own_gap) - face(0.0)
+        move = playback.seal(rest, placed, own)
+        assert move <= 0.0
+        out = rest + placed
+        out[:, 1] += move * closing
+        return float(geometry.inner_gap(out))
+
+    # A closed mouth placed open by the blend: closed again, to the mouth pasted.
+    assert np.isclose(sealed(0.06, 0.0), sealed(0.0, 0.0), atol=0.002)
+    assert sealed(0.06, 0.0) < 0.01
+    # A mouth measured open (on GRID's swiz3n: closed in its pixels) is not pushed any further.
+    assert np.isclose(sealed(0.08, 0.1), sealed(0.08, 0.2))
+    assert np.isclose(sealed(0.08, 0.1), float(geometry.inner_gap(rest + face(0.08) - face(0.0))))
+    # Lips already together are not pushed past each other.
+    assert np.isclose(playback.seal(rest, face(0.0) - face(0.0), face(-0.02) - face(0.0)), 0.0)

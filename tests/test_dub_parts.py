@@ -324,3 +324,24 @@ def test_http_dub_form_takes_the_mouth_clip_s_language():
     assert stored == request
     with pytest.raises(VisemicError, match="^mouth_language: language"):
         dubbing.parse_request({"mouth_language": "../../etc"}, True, True)
+
+
+def test_a_bilabial_is_not_shown_teeth():
+    from visemic.dub import select
+    from visemic.dub.atlas import CLASSES
+    from visemic.video import features
+
+    ap = features.FEATURES.index("inner_aperture")
+    atlas = _atlas_with_pause(0)
+    atlas.features[:, ap] = np.linspace(0.0, 0.3, atlas.size)
+    # Two mouths of the same shape, one showing its teeth.
+    k = atlas.size // 2
+    atlas.features[k + 1] = atlas.features[k]
+    atlas.teeth[k + 1] = 0.4
+    # /b/ between two vowels: the curves ask it open (the jaw between them).
+    asked = np.tile(atlas.features[k], (2, 1))
+    other, bilabial = CLASSES.index("other"), CLASSES.index("bilabial")
+    classes = np.array([[other, bilabial, other], [other, other, other]])
+    cost = select.target_costs(atlas, asked, classes)
+    assert cost[0, k + 1] > cost[0, k] + 0.5      # on the /b/ the teeth cost
+    assert np.isclose(cost[1, k + 1], cost[1, k])  # elsewhere they do not

@@ -43,13 +43,12 @@ PREFETCH = 4            # frames decoded ahead
 # other where decoding or encoding waits), and how many frames' edits are worked out at once.
 WORKERS = max(2, min(4, os.cpu_count() or 2))
 AHEAD = WORKERS + 2
-APERTURE_FIX = 0.08     # eye distances the lower lip may be moved to open as asked
-# Share of that move the lower lip's inner edge makes (the outer edge and the chin: all of it).
-# All of it followed the targets so closely that a cross-dub's opening left visemic's jawOpen
-# where the targets do (German anchor speaking English: r 0.73 → 0.69, target 0.7); half keeps
-# that and nearly all of the gain in LMD.
-INNER_OPEN = 0.5
-SEALED = 0.02           # eye distances: the opening of lips that seal
+# Eye distances the lower lip and jaw may be moved up where the chosen mouths are open wider
+# than asked (they are never stretched open: opening them up to 0.08 IOD as asked made the
+# self-reenactment's lips 0.004 IOD further from the real ones on face4 and 0.001–0.002 on
+# swiz3n and the anchor, and was no better even asked for the real B's own openings; the
+# cross-dubs' r with jawOpen were unchanged).
+APERTURE_FIX = 0.08
 # Pictures held at once when playing backward (each chunk is decoded from the key frame before
 # it, and a clip may have one key frame in 250 or only one: bigger chunks, less decoding again).
 BACKWARD_BYTES = 96 << 20
@@ -219,18 +218,17 @@ class Edits:
         self.compositor = Compositor(d.atlas, d.rest_local)
         self.follow = self.compositor.layout.follow.astype(np.float64)[:, None]
         self.atlas_rest = atlas_neutral(d.atlas)
-        # The chosen mouths open about as asked; the rest of the way is a small move of the
-        # lower lip and jaw (at most APERTURE_FIX eye distances), so the opening follows the
-        # request.
+        # The chosen mouths open about as asked; where they are open wider, the lower lip and
+        # jaw move up the rest of the way (at most APERTURE_FIX eye distances).
         aperture = features.FEATURES.index("inner_aperture")
         chosen = d.atlas.features[d.choice, aperture].astype(np.float64)
         chosen = np.convolve(np.pad(chosen, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
-        fix = np.clip(d.shapes[:, aperture] - chosen, -APERTURE_FIX, APERTURE_FIX)
-        # Lips that must seal (/p b m/ asked closed) close whatever the mouth chosen.
-        seal = (d.classes == CLASSES.index("bilabial")) & (d.shapes[:, aperture] < SEALED)
-        fix[seal] = np.minimum(fix[seal], SEALED - chosen[seal])
+        fix = np.clip(d.shapes[:, aperture] - chosen, -APERTURE_FIX, 0.0)
         fix[d.silent] = 0.0
         self.fix = fix
+        # Lips that must seal (/p b m/) are not placed wider open than the real mouth shown (a
+        # 40 ms /b/ between two vowels showed a slit of teeth): see :func:`seal`.
+        self.seal = (d.classes == CLASSES.index("bilabial")) & ~d.silent
         self.lower = lower_jaw(d.rest_local)
         self.anchoring = geometry.anchoring(d.track.head_faces(200)[1], d.rest_local)
 
@@ -244,6 +242,9 @@ class Edits:
         disp = _displacement(d, i, self.atlas_rest)
         frame = geometry.head_frame(np.nan_to_num(current))
         disp[:, 1] += self.fix[i] * self.lower
+        if self.seal[i]:
+            own = d.atlas.full_local(int(d.choice[i])) - self.atlas_rest
+            disp[:, 1] += seal(d.rest_local, disp, own) * self.lower
         # The new mouth is placed on the head as its rigid points lie in this frame (the head
         # frame alone tilts as the video's own jaw drops).
         local = geometry.to_local(current, frame)
@@ -340,14 +341,38 @@ def _last(d: Dub) -> float:
     return float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / (d.info.fps or 25)
 
 
+def seal(rest_local: np.ndarray, placed: np.ndarray, own: np.ndarray) -> float:
+    """How far (IOD, local y; ≤ 0) a /p b m/ frame's lower lip moves up (:func:`lower_jaw`) so
+    that the mouth ``placed`` (478×3 displacement from ``rest_local``: the chosen mouths
+    blended over neighbouring frames, closed as asked) is no wider open than the real mouth
+    pasted there (``own``: the chosen entry's displacement), and never up past lips already
+    together.
+
+    The blend with open neighbours and the opening asked are what parted a closed mouth's
+    lips (face4 speaking GRID's "lay blue": a closed mouth placed 0.04–0.07 IOD open, the
+    dark between its lips stretched into a slit of teeth). A mouth Face Mesh measured open
+    stays as open: on GRID's swiz3n a /b/ mouth measured 0.11 IOD open is closed in its pixels
+    (the lower inner-lip landmarks lie on the red of the lip), and a seal to the rest opening
+    worked out from the measured one (commit a5409a0, reverted) pushed its lower lip that far
+    over the upper."""
+    shown = float(geometry.inner_gap(rest_local + placed))
+    real = float(geometry.inner_gap(rest_local + own))
+    if not (np.isfinite(shown) and np.isfinite(real)):
+        return 0.0
+    return max(min(0.0, real - shown), min(shown, 0.0) - shown)
+
+
 def lower_jaw(rest_local: np.ndarray) -> np.ndarray:
-    """[478] how far each landmark moves when the mouth opens a little more: the lower lip's
-    outer edge and everything below it, its inner edge :data:`INNER_OPEN` of that (fading out
-    towards the corners).
+    """[478] how far each landmark moves when the lower lip moves up or down: the whole lower
+    lip (its inner edge fading out towards the corners) and everything below it.
 
     Weighted by height alone, the lower lip's inner edge (level with the upper lip's in a closed
-    rest) stayed and only its outer edge and the chin moved: the lip grew thicker instead of the
-    mouth opening, the gap changed little, and Face Mesh read the thick lip as open."""
+    rest) stayed and only its outer edge and the chin moved: the lip grew thicker or thinner
+    instead of the mouth closing. Moving the inner edge half as far (as when the lower lip was
+    also moved down to open a mouth) left a /b/'s lips apart, and Face Mesh read the lip as
+    moved whole anyway (the rendered inner edge moved 0.8–1.1 times the outer edge's move on
+    face4 and the anchor); moving it whole brought the lips of swiz3n's self-reenactment 0.002
+    IOD closer to the real ones (face4, lbbc2a, anchor: 0.000–0.0003)."""
     r = np.nan_to_num(np.asarray(rest_local, np.float64), nan=-9.0)
     lip_line = float(np.mean(r[[13, 14], 1]))
     out = geometry.smoothstep((r[:, 1] - lip_line) / 0.05)
@@ -356,7 +381,7 @@ def lower_jaw(rest_local: np.ndarray) -> np.ndarray:
     centre, half = float(corners.mean()), max(float(abs(corners[1] - corners[0])) / 2, 1e-3)
     along = np.abs(r[lower, 0] - centre) / half
     taper = 1.0 - geometry.smoothstep((along - 0.5) / 0.5)
-    out[lower] = np.maximum(out[lower], INNER_OPEN * taper)
+    out[lower] = np.maximum(out[lower], taper)
     return out
 
 
