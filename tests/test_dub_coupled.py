@@ -82,6 +82,10 @@ def test_the_corner_is_asked_where_the_person_s_lips_put_it_at_the_opening_asked
     few = np.zeros(len(speaking), bool)
     few[:2] = True
     assert np.array_equal(shapes.coupled(asked, ref, few), asked)
+    # a person whose corners do not follow their opening: as asked
+    loose = ref.copy()
+    loose[:, CORNER] = 0.02 + rng.normal(0, 0.02, len(lips))
+    assert np.array_equal(shapes.coupled(asked, loose, speaking), asked)
 
 
 def test_a_grid_dub_plans_lips_closer_to_the_real_ones(shared, tmp_path):

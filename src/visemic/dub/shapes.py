@@ -216,6 +216,10 @@ def context_targets(out_phones: Sequence[str], out_index: np.ndarray, out_pos: n
 # reference's speech frames it follows the inner-lip gap at r −0.16…0.87, while its driver
 # (smile − frown) followed the real lips at r −0.06…0.53. See :func:`coupled` for the figures.
 COUPLED = ("corner_height",)
+# Coupled only where the opening explains the feature on the person's own speech: the anchor's
+# corner follows its gap at r 0.40, and asked from that weak line its dub's opening followed the
+# opening asked at r 0.82 (0.88 from the driver); the clips that gained follow at r 0.59–0.87.
+COUPLED_MIN_R = 0.5
 
 
 def coupled(targets: np.ndarray, reference: np.ndarray, reference_speaking: np.ndarray,
@@ -223,7 +227,8 @@ def coupled(targets: np.ndarray, reference: np.ndarray, reference_speaking: np.n
     """``targets`` [frames × 6] with the features ``names`` replaced by the straight line
     (least squares over the ``reference_speaking`` entries of ``reference`` [entries × 6], the
     reference's lip features) of each against the inner-lip gap, read at the gap asked for,
-    held within the feature's range (its :data:`SPAN`).
+    held within the feature's range (its :data:`SPAN`); a feature that follows the gap there
+    at r below :data:`COUPLED_MIN_R` stays as asked.
 
     Why: a target should be a shape the person makes. The corner height asked from its driver
     disagreed with the opening asked (an open vowel asked with the corners of a closed mouth),
@@ -254,6 +259,8 @@ def coupled(targets: np.ndarray, reference: np.ndarray, reference_speaking: np.n
         return out
     for name in names:
         k = features.FEATURES.index(name)
+        if not pool[:, k].std() > 1e-9 or np.corrcoef(gap, pool[:, k])[0, 1] < COUPLED_MIN_R:
+            continue
         slope, offset = np.polyfit(gap, pool[:, k], 1)
         lo, hi = np.quantile(pool[:, k], SPAN)
         out[:, k] = np.clip(offset + slope * out[:, ap], lo, hi)
