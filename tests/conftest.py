@@ -86,3 +86,19 @@ def face():
     from visemic.render import AvatarRenderer
 
     return np.ascontiguousarray(AvatarRenderer((512, 512)).rest[:, :, :3])
+
+
+@pytest.fixture(scope="session")
+def grid_dub_plan(shared, tmp_path_factory):
+    """bench/dub_targets.py's self-reenactment plan of the shared GRID clip swiz3n: (the case,
+    the dub planned for its second half with mouths from its first)."""
+    import sys
+
+    clip = shared / "samples" / "video" / "en_man_frontal_teeth_360x288_25fps_mpeg1_grid_swiz3n.mpg"
+    if not clip.exists():
+        pytest.skip(f"{clip.name} is not in ../shared")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import dub_targets
+
+    case = dub_targets.prepare(clip, tmp_path_factory.mktemp("grid_dub_plan"))
+    return case, dub_targets.plan(case)

@@ -88,21 +88,13 @@ def test_the_corner_is_asked_where_the_person_s_lips_put_it_at_the_opening_asked
     assert np.array_equal(shapes.coupled(asked, loose, speaking), asked)
 
 
-def test_a_grid_dub_plans_lips_closer_to_the_real_ones(shared, tmp_path):
+def test_a_grid_dub_plans_lips_closer_to_the_real_ones(grid_dub_plan):
     """Self-reenactment of a shared GRID clip (bench/dub_targets.py): the lip landmarks the
     dub plans are at most 0.65 × the frozen mouth's distance from the real B's (0.61 measured
     with the corner height coupled to the opening, 0.68 without)."""
-    import sys
-    from pathlib import Path
-
-    clip = shared / "samples" / "video" / "en_man_frontal_teeth_360x288_25fps_mpeg1_grid_swiz3n.mpg"
-    if not clip.exists():
-        pytest.skip(f"{clip.name} is not in ../shared")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     import dub_targets
 
-    case = dub_targets.prepare(clip, tmp_path)
-    d = dub_targets.plan(case)
+    case, d = grid_dub_plan
     ratio = dub_targets.score(d, case)["lmd"] / dub_targets.score(
         dub_targets.frozen(d), case)["lmd"]
     assert ratio <= 0.65

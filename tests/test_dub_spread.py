@@ -69,21 +69,13 @@ def test_the_gain_is_bounded_and_a_wide_opening_is_not_narrowed(person):
     assert np.array_equal(shapes.widened(narrow, few, lips, ref_speaking), narrow)
 
 
-def test_a_grid_dub_asks_for_an_opening_that_follows_the_real_lips(shared, tmp_path):
+def test_a_grid_dub_asks_for_an_opening_that_follows_the_real_lips(grid_dub_plan):
     """Self-reenactment of a shared GRID clip (bench/dub_targets.py): the opening asked for
     spreads at least SPREAD_SHARE of the first half's, and follows the second half's real
     lips at r ≥ 0.6 (0.86 measured; 0.80 before the widening)."""
-    import sys
-    from pathlib import Path
-
-    clip = shared / "samples" / "video" / "en_man_frontal_teeth_360x288_25fps_mpeg1_grid_swiz3n.mpg"
-    if not clip.exists():
-        pytest.skip(f"{clip.name} is not in ../shared")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     import dub_targets
 
-    case = dub_targets.prepare(clip, tmp_path)
-    d = dub_targets.plan(case)
+    case, d = grid_dub_plan
     ap = 0
     ref = case.atlas.features[~case.atlas.silent, ap]
     speaking = ~d.silent
