@@ -78,6 +78,42 @@ def test_a_new_mouth_lands_on_the_frame_s_upper_lip_and_the_chin_follows_the_low
     assert np.isclose(out[geometry.NOSE_BASE, 1], new[geometry.NOSE_BASE, 1] + pose)
 
 
+def test_a_new_mouth_lands_at_the_upper_lip_s_depth_too():
+    """On a turned head the picture mixes depth into x: a mouth placed at the video's x and y
+    but deeper lands beside the video's lips. Its depth moves as its x and y do."""
+    how = geometry.Anchoring(lift=0.0, chin=None, jaw=np.zeros(mesh.N_REFINED))
+    current = face(0.1)
+    new = face(0.1)
+    new[:, 2] += 0.05
+    out = geometry.anchored(new, current, how)
+    assert np.allclose(out, current, equal_nan=True)
+    # Turned 25° about the vertical, the upper lip lands where the video's does in the picture.
+    a = np.radians(25)
+    turn = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    up = list(geometry.UPPER_ANCHOR)
+    assert np.allclose((out[up] @ turn.T)[:, :2], (current[up] @ turn.T)[:, :2])
+    assert not np.allclose((new[up] @ turn.T)[:, 0], (current[up] @ turn.T)[:, 0], atol=0.01)
+    # A depth slip moves it only so far.
+    far = geometry.anchored(new, face(0.1) + (0.0, 0.0, -0.5), how)
+    assert np.isclose(far[13, 2] - new[13, 2], -geometry.ANCHOR_REACH)
+
+
+def test_a_new_mouth_is_centred_on_the_video_s_lips_across_the_face():
+    """Across the face the whole lips say where the mouth is (they open and round about their
+    centre); down it the upper lip's middle does (the lower lip drops as a mouth opens)."""
+    how = geometry.Anchoring(lift=0.0, chin=None, jaw=np.zeros(mesh.N_REFINED))
+    current = face(0.1, shift=(0.02, 0.0))
+    new = face(0.1)
+    lower = list(mesh.LIPS_OUTER_LOWER + mesh.LIPS_INNER_LOWER)
+    new[lower, 0] += 0.03           # its lower lip to one side of its upper lip's middle
+    out = geometry.anchored(new, current, how)
+    lips = list(geometry.LIPS)
+    assert np.isclose(out[lips, 0].mean(), current[lips, 0].mean())
+    up = list(geometry.UPPER_ANCHOR)
+    assert np.isclose(out[up, 1].mean(), current[up, 1].mean())
+    assert not np.isclose(out[up, 0].mean(), current[up, 0].mean(), atol=0.005)
+
+
 def test_a_mouth_already_in_place_stays_where_it_is():
     how = geometry.Anchoring(lift=0.0, chin=None, jaw=np.zeros(mesh.N_REFINED))
     new = face(0.1)

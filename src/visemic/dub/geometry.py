@@ -205,23 +205,35 @@ def anchoring(faces: np.ndarray, rest_local: np.ndarray) -> Anchoring:
 
 def anchored(wanted: np.ndarray, current: np.ndarray, how: Anchoring) -> np.ndarray:
     """A new mouth's face ``wanted`` (478×3 head frame) placed on this frame's own ``current``:
-    shifted (x, y) so that its upper lip lies where the video's does in this frame, raised as
-    the video's rises for the new mouth's wider opening; below the lower lip the jaw and chin
-    are the frame's own, moved as the video's chin moves with its lower lip.
+    shifted so that its upper lip lies where the video's does in this frame (down the face; its
+    lips centred on the video's across it and in depth), raised as the video's rises for the
+    new mouth's wider opening; below the lower lip the jaw and chin are the frame's own, moved
+    as the video's chin moves with its lower lip.
 
     An atlas mouth's head-frame coordinates carry its reference frame's pose error (Face
     Mesh's depth under a nod or a turn, the head frame's jitter: 0.01–0.02 IOD on the upper
     lip, and on a turning head a whole mouth 0.05 IOD low); the video's own upper lip, held
-    by the skull, says where the mouth is in this frame."""
+    by the skull, says where the mouth is in this frame. The depth counts on a turned head:
+    the image shows x, y and depth mixed (a three-quarter view's upper lip, placed at the
+    video's x and y but 0.04–0.05 IOD deeper, landed 0.03–0.05 IOD beside it in the picture)."""
     out = np.array(wanted, np.float64)
     cur = np.asarray(current, np.float64)
     up = list(UPPER_ANCHOR)
     if not (np.isfinite(out[up]).all() and np.isfinite(cur[up]).all()):
         return out
     # The pose: the whole new mouth moves (its skin, its lips, its chin), by no more than
-    # ANCHOR_REACH (a tracking slip on the video's lips must not carry the mouth off)
-    pose = cur[up, :2].mean(axis=0) - out[up, :2].mean(axis=0)
-    out[:, :2] += pose * min(1.0, ANCHOR_REACH / max(float(np.hypot(*pose)), 1e-9))
+    # ANCHOR_REACH across the face and in depth (a tracking slip on the video's lips must not
+    # carry the mouth off). Down the face by the upper lip's middle (the lower lip drops as a
+    # mouth opens); across it and in depth by the centre of all the lips, which open and
+    # round about it (the upper lip's middle alone left the lower lip and the corners
+    # 0.01–0.015 IOD to one side on the three-quarter view).
+    pose = cur[up].mean(axis=0) - out[up].mean(axis=0)
+    lips = list(LIPS)
+    if np.isfinite(out[lips]).all() and np.isfinite(cur[lips]).all():
+        pose[[0, 2]] = cur[lips][:, [0, 2]].mean(axis=0) - out[lips][:, [0, 2]].mean(axis=0)
+    pose[:2] *= min(1.0, ANCHOR_REACH / max(float(np.hypot(*pose[:2])), 1e-9))
+    pose[2] = np.clip(pose[2], -ANCHOR_REACH, ANCHOR_REACH)
+    out += pose
     # The lift: the upper lip and what lies below it, fading out up to the nose base (the
     # skin above a rising lip is squeezed, the nose stays: moving the philtrum and a
     # moustache with the lip doubled their edges at the paste's feather).
