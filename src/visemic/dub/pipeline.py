@@ -187,7 +187,9 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     heard = [0.0, 1.0 if same and audio is None else 0.0]
 
     def hearing(k: int) -> Progress:
-        return lambda fraction: heard.__setitem__(k, max(heard[k], fraction))
+        def report(fraction: float) -> None:
+            heard[k] = max(heard[k], fraction)
+        return report
 
     def analyse() -> tuple[Result, Result | None]:
         new = api.animate(audio_path, text, language=language, fps=CURVE_FPS, emotion=emotion,

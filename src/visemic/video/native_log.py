@@ -87,13 +87,17 @@ def hold() -> None:
         sys.stderr.flush()
         try:
             out = os.dup(2)
-            if _pipe is None:
-                read_end, _pipe = os.pipe()
-                _reader = threading.Thread(target=_pump, args=(read_end,), daemon=True,
-                                           name="visemic-native-log")
-                _reader.start()
         except OSError:
             return  # no file descriptor 2 to filter: nothing reaches a terminal anyway
+        if _pipe is None:
+            try:
+                read_end, _pipe = os.pipe()
+            except OSError:
+                os.close(out)
+                return  # out of file descriptors: the lines show rather than fail the caller
+            _reader = threading.Thread(target=_pump, args=(read_end,), daemon=True,
+                                       name="visemic-native-log")
+            _reader.start()
         with _out_lock:
             if _out is not None:
                 os.close(_out)
