@@ -130,6 +130,7 @@ def frozen(d: pipeline.Dub) -> pipeline.Dub:
     # Asked for the rest shape everywhere (as in a pause), nothing moves the lips.
     f.shapes = np.tile(d.atlas.features[d.atlas.rest], (len(d.choice), 1))
     f.silent = np.ones_like(d.silent)
+    f.edit = None  # pasted in every frame, pauses the video rests in too
     return f
 
 
@@ -237,7 +238,8 @@ def compare(real: Path, test: Path, requested: np.ndarray | None = None,
     out = {"lmd": float(np.nanmean(lmd[ok])), "ssim": float(np.mean(ssims)),
            "r_real": _r(at[ok], ar[ok]), "psnr_mean": float(np.mean(psnrs)),
            "psnr_min": float(np.min(psnrs)),
-           "flicker": float(np.mean(change_test) / max(np.mean(change_real), 1e-9))}
+           "flicker": float(np.mean(change_test) / max(np.mean(change_real), 1e-9)),
+           "lmd_frames": np.where(ok, lmd, np.nan)}
     out["offset_ms"], out["offset_rival"] = av_offset(tt, expect)
     out["source_offset_ms"], out["source_offset_rival"] = av_offset(tr, expect)
     if requested is not None:
@@ -276,6 +278,15 @@ def self_reenactment(clip: Path, tmp: Path, sheets: Path | None) -> dict[str, di
     expect = expectation(b, _language(clip))
     result = {"dub": compare(b, dubbed, requested, expect),
               "plain": compare(b, plain, None, expect), "frozen": compare(b, still, None, expect)}
+    # The same ratio over the frames the dub edited: where B's own pauses rest as the dub's
+    # rest would, the dub leaves them as they are (visemic.dub.untouched), the frozen mouth not.
+    edited = np.ones(d.frames, bool) if d.edit is None else d.edit > 0
+    lmd_d, lmd_f = result["dub"]["lmd_frames"], result["frozen"]["lmd_frames"]
+    m = min(len(edited), len(lmd_d), len(lmd_f))
+    both = edited[:m] & np.isfinite(lmd_d[:m]) & np.isfinite(lmd_f[:m])
+    result["dub"]["lmd_edited"] = float(np.mean(lmd_d[:m][both]))
+    result["dub"]["lmd_edited_frozen"] = float(np.mean(lmd_f[:m][both]))
+    result["dub"]["left"] = int(m - edited[:m].sum())
     if sheets is not None:
         contact_sheet(b, dubbed, d, sheets / f"{clip.stem}_self.png")
     return result
@@ -404,7 +415,11 @@ def main() -> int:
                           f"{_ms(m['source_offset_ms'], m['source_offset_rival'])}")
                 print(f"{clip.name[:58]:58s} LMD dub / frozen {res['dub']['lmd']:.4f} / "
                       f"{res['frozen']['lmd']:.4f} = "
-                      f"{res['dub']['lmd'] / res['frozen']['lmd']:.3f} (target 0.75)")
+                      f"{res['dub']['lmd'] / res['frozen']['lmd']:.3f} (target 0.75); over the "
+                      f"frames edited {res['dub']['lmd_edited']:.4f} / "
+                      f"{res['dub']['lmd_edited_frozen']:.4f} = "
+                      f"{res['dub']['lmd_edited'] / res['dub']['lmd_edited_frozen']:.3f} "
+                      f"({res['dub']['left']} frames left as they are)")
                 sys.stdout.flush()
             print("\ncross-dub (each clip speaks the next clip's speech)")
             for clip in chosen:

@@ -122,10 +122,12 @@ def plan(case: Case, other: Any = None) -> pipeline.Dub:
     rest_local = pipeline._rest_shape(track_b)
     atlas.neutral = pipeline._matched_neutral(atlas, track_b, rest_local)
     pipeline._rest_at_video_rest(atlas)
-    return pipeline.Dub(video="", info=info, speech=speech, audio_path="", audio_offset=offset,
-                        track=track_b, atlas=atlas, rest_local=rest_local, plan=order,
-                        times=times, choice=choice, silent=silent, shapes=targets,
-                        classes=classes[:, 1].copy())
+    d = pipeline.Dub(video="", info=info, speech=speech, audio_path="", audio_offset=offset,
+                     track=track_b, atlas=atlas, rest_local=rest_local, plan=order,
+                     times=times, choice=choice, silent=silent, shapes=targets,
+                     classes=classes[:, 1].copy())
+    pipeline.leave_resting(d)
+    return d
 
 
 def placed_lmd(d: pipeline.Dub, real: np.ndarray) -> np.ndarray:
@@ -138,17 +140,19 @@ def placed_lmd(d: pipeline.Dub, real: np.ndarray) -> np.ndarray:
         if k >= len(real) or not np.isfinite(real[k, LIP_POINTS]).all():
             continue
         e = edits(i, k)
-        if e is None:
+        # No edit: the video's own lips, as tracked for the dub, where it found them.
+        placed = e.target if e is not None else d.track.full(k)[:, :2]
+        if not np.isfinite(placed[LIP_POINTS]).all():
             continue
         iod = float(features.inter_ocular(real[k]))
-        out[i] = np.linalg.norm(e.target[LIP_POINTS] - real[k, LIP_POINTS, :2], axis=1).mean() / iod
+        out[i] = np.linalg.norm(placed[LIP_POINTS] - real[k, LIP_POINTS, :2], axis=1).mean() / iod
     return out
 
 
 def frozen(d: pipeline.Dub) -> pipeline.Dub:
     return replace(d, choice=np.full_like(d.choice, d.atlas.rest),
                    shapes=np.tile(d.atlas.features[d.atlas.rest], (d.frames, 1)),
-                   silent=np.ones_like(d.silent))
+                   silent=np.ones_like(d.silent), edit=None)
 
 
 def oracle(d: pipeline.Dub, case: Case, columns: slice = slice(None)) -> pipeline.Dub:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from visemic.dub import geometry, playback, select
+from visemic.dub import geometry, playback, select, untouched
 from visemic.dub.atlas import CLASSES, Atlas, AtlasBuilder, context, pauses
 from visemic.dub.encode import output_kind, refuse_inputs
 from visemic.dub.playback import prefetched
@@ -99,7 +99,9 @@ class Dub:
     ``speech`` is visemic's analysis of the new speech (a :class:`~visemic.Result`); ``plan``
     [frames] the source frame shown at each output frame (ping-pong or trimmed), ``times`` their
     output times; ``choice`` the atlas entry per output frame; ``silent`` the pause frames;
-    ``shapes`` the lip features asked for; ``classes`` the phone class per frame.
+    ``shapes`` the lip features asked for; ``classes`` the phone class per frame; ``edit``
+    [frames] how much of each frame's edit is applied (0 where a pause is left as the video has
+    it, :mod:`visemic.dub.untouched`; None: all of it everywhere).
     """
 
     video: str
@@ -118,6 +120,7 @@ class Dub:
     classes: np.ndarray
     stats: dict[str, Any] = field(default_factory=dict)
     reference: str = ""
+    edit: np.ndarray | None = None
 
     @property
     def frames(self) -> int:
@@ -274,10 +277,25 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
              "profile": "given" if profile is not None else
              "learned" if learned is not None else "generic",
              "jumps": int((np.diff(atlas.source[choice]) != 1).sum()) if len(choice) > 1 else 0}
-    return Dub(video=video, info=info, speech=speech, audio_path=audio_path,
-               audio_offset=offset, track=track, atlas=atlas, rest_local=rest_local, plan=plan,
-               times=times, choice=choice, silent=silent, shapes=targets,
-               classes=classes[:, 1].copy(), stats=stats, reference=reference)
+    d = Dub(video=video, info=info, speech=speech, audio_path=audio_path,
+            audio_offset=offset, track=track, atlas=atlas, rest_local=rest_local, plan=plan,
+            times=times, choice=choice, silent=silent, shapes=targets,
+            classes=classes[:, 1].copy(), stats=stats, reference=reference)
+    leave_resting(d)
+    return d
+
+
+def leave_resting(d: Dub) -> None:
+    """Set ``d.edit``: the pauses where the video's own mouth already rests as the dub would
+    show it are left as they are (:mod:`visemic.dub.untouched`); counted in ``d.stats``."""
+    step = float(np.median(np.diff(d.times))) if d.frames > 1 else 1.0 / (d.info.fps or 25)
+    d.edit = untouched.edit_weights(d.silent, playback.rest_distances(d), step)
+    d.stats["untouched"] = int((d.edit <= 0).sum())
+    # What those frames show is the video's own lips: that is the shape asked for there.
+    for i in np.flatnonzero(d.edit < 1):
+        own = features.lip_features(np.nan_to_num(d.track.full(int(d.plan[i]))))
+        if np.isfinite(own).all():
+            d.shapes[i] = d.edit[i] * d.shapes[i] + (1 - d.edit[i]) * own
 
 
 def reference_mouths(clip: str | os.PathLike[str], *, language: str | None = None,

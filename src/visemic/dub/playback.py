@@ -236,8 +236,16 @@ class Edits:
         """Output frame ``i``'s edit of source frame ``k`` (None: shown as it is)."""
         d = self.d
         strength = float(d.track.strength[k])
+        if d.edit is not None:
+            strength *= float(d.edit[i])
         if strength <= 0:
             return None
+        return self.placed(i, k, strength)
+
+    def placed(self, i: int, k: int, strength: float = 1.0) -> Edit:
+        """Output frame ``i``'s edit of source frame ``k`` at ``strength``, however the plan
+        weighs it."""
+        d = self.d
         current = d.track.full(k)
         disp = _displacement(d, i, self.atlas_rest)
         frame = geometry.head_frame(np.nan_to_num(current))
@@ -255,6 +263,30 @@ class Edits:
         target = current + strength * self.follow * (wanted - current)
         target = np.where(np.isfinite(target), target, current)[:, :2]
         return Edit(current=current, target=target, entry=int(d.choice[i]), strength=strength)
+
+
+def rest_distances(d: Dub) -> np.ndarray:
+    """[frames] for each pause frame, how far (eye distances) the video's lips shown there are
+    from where the edit places the rest: the larger of their mean landmark distance and the
+    difference in the opening between the lips; NaN elsewhere and where unknown."""
+    edits = Edits(d)
+    lips = list(geometry.LIPS)
+    gap = features.FEATURES.index("inner_aperture")
+    out = np.full(d.frames, np.nan)
+    for i in np.flatnonzero(d.silent):
+        k = int(d.plan[i])
+        if d.track.strength[k] <= 0:
+            continue
+        e = edits.placed(int(i), k)
+        iod = float(features.inter_ocular(np.nan_to_num(e.current)))
+        if not iod > 0:
+            continue
+        placed = e.current.copy()
+        placed[:, :2] = e.target
+        opening = features.lip_features(np.stack([e.current, placed]))[:, gap]
+        out[i] = max(np.linalg.norm(e.target[lips] - e.current[lips, :2], axis=1).mean() / iod,
+                     abs(float(opening[0] - opening[1])))
+    return out
 
 
 def passes_yuv(info: decode.VideoInfo, path: str | os.PathLike[str]) -> bool:

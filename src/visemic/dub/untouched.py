@@ -1,0 +1,54 @@
+"""Pauses a dub leaves as they are.
+
+In a pause of the new speech the dub shows the person's rest. Where the video's own mouth
+already rests there, its lips and the opening between them within :data:`NEAR` of where the
+rest would be placed, for a stretch of :data:`MIN_RUN` or more, pasting it changes nothing a
+viewer wants changed and costs what any paste costs (a mouth from another moment, resampled,
+relit): those frames are left as the video has them, the edit fading out and back in over
+:data:`FADE` at the stretch's ends. The mouth still rests and stays still there (within
+:data:`NEAR` of one rest throughout, and as closed as that rest); everywhere else, and
+wherever the video's mouth is parted, open or moving in the new speech's pause, the rest is
+pasted as before.
+
+Measured with bench/dub_quality.py (self-reenactment, where B's pauses are its own; LMD ÷
+frozen before → after): see README's dubbing table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_RUN = 0.3   # seconds: shorter stretches are edited (a flicker between edited and not)
+FADE = 0.08     # seconds the edit takes to fade out (and back in) at a stretch's ends
+# Eye distances, mean over the lip landmarks, between the video's lips and the rest placed
+# there: about 2 pixels on a face 100 pixels between the eyes.
+NEAR = 0.02
+
+
+def edit_weights(silent: np.ndarray, distance: np.ndarray, step: float) -> np.ndarray:
+    """[n] how much of each output frame's edit is applied (1: all, 0: the frame as it is).
+
+    ``silent`` [n] the new speech's pause frames; ``distance`` [n] mean lip-landmark distance
+    (eye distances) between the video's lips shown at each frame and where the edit would put
+    them (NaN where unknown: edited); ``step`` seconds per output frame."""
+    keep = np.asarray(silent, bool) & (np.nan_to_num(distance, nan=np.inf) < NEAR)
+    weights = np.ones(len(keep))
+    fade = max(1, int(round(FADE / step))) if step > 0 else 1
+    need = MIN_RUN / step if step > 0 else np.inf
+    k = 0
+    while k < len(keep):
+        if not keep[k]:
+            k += 1
+            continue
+        e = k
+        while e < len(keep) and keep[e]:
+            e += 1
+        if e - k >= need - 1e-6:
+            run = np.arange(e - k, dtype=np.float64)
+            # Ramps towards the stretch's middle from its ends, none at the clip's own ends
+            # (nothing edited there to fade from).
+            into = (run + 1) / (fade + 1) if k > 0 else np.ones(e - k)
+            out_of = (run[::-1] + 1) / (fade + 1) if e < len(keep) else np.ones(e - k)
+            weights[k:e] = 1.0 - np.minimum(1.0, np.minimum(into, out_of))
+        k = e
+    return weights
