@@ -11,6 +11,21 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SENTENCE = "Mom bought five blue boxes. Please wait. Then we all go home for supper."
 
 
+def spoken_with_pause(first: str, second: str, pause: float, path: Path) -> Path:
+    """A WAV at ``path`` of espeak-ng saying ``first``, ``pause`` seconds of silence, then
+    ``second``."""
+    import numpy as np
+
+    import visemic
+    from visemic.audio import save_wav
+    from visemic.types import Audio
+
+    a, b = visemic.say(first), visemic.say(second)
+    gap = np.zeros(int(pause * a.audio.sample_rate), np.float32)
+    return save_wav(Audio(np.concatenate([a.audio.samples, gap, b.audio.samples]),
+                          a.audio.sample_rate), path)
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     if not SHARED.is_dir():

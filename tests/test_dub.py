@@ -9,9 +9,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import spoken_with_pause
 
 import visemic
-from visemic.audio import save_wav
 from visemic.dub import playback
 from visemic.dub.encode import VideoWriter
 from visemic.errors import NoFaceError, VisemicError
@@ -56,13 +56,8 @@ def talking(tmp_path_factory) -> Path:
 def new_speech(tmp_path_factory) -> Path:
     """Other speech, with a long pause in the middle (rest), longer than the video."""
     folder = tmp_path_factory.mktemp("speech")
-    a = visemic.say("Open the box.")
-    b = visemic.say("Move along, please, move along now.")
-    gap = np.zeros(int(0.8 * a.audio.sample_rate), np.float32)
-    samples = np.concatenate([a.audio.samples, gap, b.audio.samples])
-    from visemic.types import Audio
-
-    return save_wav(Audio(samples, a.audio.sample_rate), folder / "speech.wav")
+    return spoken_with_pause("Open the box.", "Move along, please, move along now.", 0.8,
+                             folder / "speech.wav")
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import spoken_with_pause
 
 import visemic
-from visemic.audio import save_wav
 from visemic.dub import untouched
-from visemic.types import Audio
 from visemic.video import decode
 
 STEP = 0.04
@@ -55,11 +54,8 @@ def test_a_stretch_at_the_clip_s_start_needs_no_fade():
 def resting(tmp_path_factory) -> Path:
     """The built-in avatar speaking, resting through a second of silence, speaking again."""
     folder = tmp_path_factory.mktemp("resting")
-    a = visemic.say("Open the box.")
-    b = visemic.say("Move along, please.")
-    gap = np.zeros(int(1.0 * a.audio.sample_rate), np.float32)
-    speech = save_wav(Audio(np.concatenate([a.audio.samples, gap, b.audio.samples]),
-                            a.audio.sample_rate), folder / "speech.wav")
+    speech = spoken_with_pause("Open the box.", "Move along, please.", 1.0,
+                               folder / "speech.wav")
     return visemic.animate(speech, still=True, seed=1).save(folder / "resting.mp4",
                                                             size=(256, 256), fps=25)
 
