@@ -267,7 +267,6 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     rest_local = _rest_shape(track)
     atlas.neutral = _matched_neutral(atlas, track, rest_local)
     _rest_at_video_rest(atlas)
-    stage.report(1.0)
     lost = int((track.strength[plan] <= 0).sum())
     if lost:
         log.warning("%d of %d frames passed through unchanged (face lost, too small, turned "
@@ -282,6 +281,7 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
             times=times, choice=choice, silent=silent, shapes=targets,
             classes=classes[:, 1].copy(), stats=stats, reference=reference)
     leave_resting(d)
+    stage.report(1.0)
     return d
 
 
