@@ -461,3 +461,21 @@ def test_the_mouths_are_labelled_in_the_reference_s_own_language(talking, new_sp
     assert english.speech.timeline.language == german.speech.timeline.language == "en"
     assert not np.array_equal(english.atlas.classes, german.atlas.classes)
     assert (german.atlas.classes[:, 1] != CLASSES.index("sil")).mean() > 0.3
+
+
+def test_a_reference_in_another_language_than_assumed_is_detected(shared, new_speech, caplog):
+    # The German anchor given an English line, the mouths' language not said: Whisper's English
+    # model hears no word in his 20 s, so the clip's own language is detected and its mouths
+    # get German phones, as if mouth_language="de" had been given (before, every mouth was
+    # labelled by the phone loop, with its warning).
+    anchor = (shared / "samples" / "video"
+              / "de_man_newsanchor_frontal_512_25fps_mimictalk_german20s.mp4")
+    if not anchor.exists():
+        pytest.skip("the German anchor clip is not in ../shared")
+    with caplog.at_level("WARNING", logger="visemic"):
+        guessed = visemic.dub(anchor, new_speech, language="en")
+    said = visemic.dub(anchor, new_speech, language="en", mouth_language="de")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("language is detected instead" in m for m in messages)
+    assert not any("phone loop" in m for m in messages)
+    assert np.array_equal(guessed.atlas.classes, said.atlas.classes)

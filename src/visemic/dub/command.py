@@ -56,7 +56,8 @@ def add_dub(sub: Any) -> None:
                    help="take the mouths from this clip of the person (default: VIDEO itself)")
     p.add_argument("--mouth-language", metavar="L",
                    help="language spoken in the mouths' clip (--mouth-from, or VIDEO's own "
-                        "audio when AUDIO is new), when it is not the new speech's")
+                        "audio when AUDIO is new), when it is not the new speech's "
+                        "(default: --language, or detected where none of it is heard there)")
     p.add_argument("--face", type=face_number, default=0, metavar="N",
                    help="which face to dub: 0 the largest where one is first found (default), "
                         "1 the next …")

@@ -17,10 +17,12 @@ cut where the speech ends.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -154,9 +156,10 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
     ``text``/``language`` as in :func:`visemic.animate` (no language: detected from each
     clip's speech); ``mouth_from`` a clip whose mouths are
     used (default: ``video``'s own); ``mouth_language`` the language of the speech heard in that
-    reference clip, whose phones label its mouths (default: ``language``; give it when the
-    reference speaks another language than the new speech: a German clip labelled with English
-    phones picks the wrong mouths); ``face`` which face (0: the largest); ``emotion`` an
+    reference clip, whose phones label its mouths (default: ``language``, or the clip's own
+    detected where no word of ``language`` is heard in it; give it when the reference speaks
+    another language than the new speech: a German clip labelled with English phones picks the
+    wrong mouths); ``face`` which face (0: the largest); ``emotion`` an
     emotion mix for the curves; ``profile`` a personal motion profile (``visemic profile``; a
     path or :class:`~visemic.motion.profile.Profile`) that makes the curves move like this
     person's mouth; ``shapes`` maps visemic's curves to this person's lip features in the
@@ -198,8 +201,9 @@ def dub(video: str | os.PathLike[str], audio: str | os.PathLike[str] | None = No
         new = api.animate(audio_path, text, language=language, fps=CURVE_FPS, emotion=emotion,
                           profile=profile, progress=hearing(0))
         heard[0] = 1.0
-        own = new if same and audio is None else _own_speech(reference, ref_info, ref_language,
-                                                               profile, hearing(1))
+        own = new if same and audio is None else _own_speech(
+            reference, ref_info, ref_language, profile, hearing(1),
+            assumed=mouth_language is None)
         heard[1] = 1.0
         return new, own
 
@@ -404,15 +408,54 @@ def _stride(info: decode.VideoInfo) -> int:
 
 
 def _own_speech(path: str, info: decode.VideoInfo, language: str | None,
-                profile: Any = None, progress: Progress | None = None) -> Result | None:
-    """visemic's analysis of a clip's own audio (its phones label the atlas); None without one."""
+                profile: Any = None, progress: Progress | None = None,
+                assumed: bool = False) -> Result | None:
+    """visemic's analysis of a clip's own audio (its phones label the atlas); None without one.
+
+    ``assumed``: ``language`` is the new speech's, not known to be the clip's. Where no word
+    of it is heard and aligned there (a German presenter given an English line without
+    ``mouth_language``: Whisper's English model heard nothing, or English words that could not
+    be aligned, and every mouth was labelled by the phone loop), the clip's language is
+    detected instead, and the phone loop's warning is not shown."""
     from visemic import api
 
     if not info.has_audio:
         log.warning("%s has no audio: its mouths are chosen by shape only", path)
         return None
-    return api.animate(path, language=language, fps=CURVE_FPS, profile=profile,
-                       progress=progress)
+    if not assumed or language is None:
+        return api.animate(path, language=language, fps=CURVE_FPS, profile=profile,
+                           progress=progress)
+    with _held_warnings("visemic.phonetics.timeline") as held:
+        own = api.animate(path, language=language, fps=CURVE_FPS, profile=profile,
+                          progress=progress)
+    if own.timeline.words:  # Whisper's words, aligned: the language was the clip's
+        for record in held:
+            logging.getLogger(record.name).handle(record)
+        return own
+    log.warning("no %s words heard in %s, the mouths' clip: its language is detected instead "
+                "(give it with --mouth-language)", language, path)
+    return api.animate(path, language=None, fps=CURVE_FPS, profile=profile, progress=progress)
+
+
+@contextlib.contextmanager
+def _held_warnings(name: str) -> Iterator[list[logging.LogRecord]]:
+    """The records logger ``name`` logs on this thread while the block runs, held back (the
+    caller re-emits them or not)."""
+    held: list[logging.LogRecord] = []
+    me = threading.get_ident()
+
+    def hold(record: logging.LogRecord) -> bool:
+        if record.thread == me:
+            held.append(record)
+            return False
+        return True
+
+    logger = logging.getLogger(name)
+    logger.addFilter(hold)
+    try:
+        yield held
+    finally:
+        logger.removeFilter(hold)
 
 
 def _learn_profile(atlas: Atlas, speech: Result, audio_start: float, name: str) -> Any:
