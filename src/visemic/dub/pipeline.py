@@ -297,7 +297,7 @@ def leave_resting(d: Dub) -> None:
     d.stats["untouched"] = int((d.edit <= 0).sum())
     # What those frames show is the video's own lips: that is the shape asked for there.
     for i in np.flatnonzero(d.edit < 1):
-        own = features.lip_features(np.nan_to_num(d.track.full(int(d.plan[i]))))
+        own = features.lip_features(d.track.full(int(d.plan[i])))
         if np.isfinite(own).all():
             d.shapes[i] = d.edit[i] * d.shapes[i] + (1 - d.edit[i]) * own
 
