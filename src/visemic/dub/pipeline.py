@@ -296,10 +296,12 @@ def leave_resting(d: Dub) -> None:
     d.edit = untouched.edit_weights(d.silent, playback.rest_distances(d), step)
     d.stats["untouched"] = int((d.edit <= 0).sum())
     # What those frames show is the video's own lips: that is the shape asked for there.
-    for i in np.flatnonzero(d.edit < 1):
-        own = features.lip_features(d.track.full(int(d.plan[i])))
-        if np.isfinite(own).all():
-            d.shapes[i] = d.edit[i] * d.shapes[i] + (1 - d.edit[i]) * own
+    left = np.flatnonzero(d.edit < 1)
+    if len(left):
+        own = features.lip_features(np.stack([d.track.full(int(d.plan[i])) for i in left]))
+        ok = np.isfinite(own).all(axis=1)
+        w = d.edit[left[ok], None]
+        d.shapes[left[ok]] = w * d.shapes[left[ok]] + (1 - w) * own[ok]
 
 
 def reference_mouths(clip: str | os.PathLike[str], *, language: str | None = None,

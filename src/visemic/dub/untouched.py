@@ -23,37 +23,34 @@ from __future__ import annotations
 
 import numpy as np
 
+from visemic.masks import runs
+
 MIN_RUN = 0.3   # seconds: shorter stretches are edited (a flicker between edited and not)
 FADE = 0.08     # seconds the edit takes to fade out (and back in) at a stretch's ends
-# Eye distances, mean over the lip landmarks, between the video's lips and the rest placed
-# there: about 2 pixels on a face 100 pixels between the eyes.
+# Eye distances between the video's lips and the rest placed there, on the lip landmarks'
+# mean and on the opening between the lips: about 2 pixels on a face 100 pixels between the eyes.
 NEAR = 0.02
 
 
 def edit_weights(silent: np.ndarray, distance: np.ndarray, step: float) -> np.ndarray:
     """[n] how much of each output frame's edit is applied (1: all, 0: the frame as it is).
 
-    ``silent`` [n] the new speech's pause frames; ``distance`` [n] mean lip-landmark distance
-    (eye distances) between the video's lips shown at each frame and where the edit would put
-    them (NaN where unknown: edited); ``step`` seconds per output frame."""
+    ``silent`` [n] the new speech's pause frames; ``distance`` [n] how far (eye distances) the
+    video's lips shown at each frame are from where the edit would put them
+    (:func:`visemic.dub.playback.rest_distances`; NaN where unknown: edited); ``step`` seconds
+    per output frame."""
     keep = np.asarray(silent, bool) & (np.nan_to_num(distance, nan=np.inf) < NEAR)
     weights = np.ones(len(keep))
-    fade = max(1, int(round(FADE / step))) if step > 0 else 1
-    need = MIN_RUN / step if step > 0 else np.inf
-    k = 0
-    while k < len(keep):
-        if not keep[k]:
-            k += 1
+    if step <= 0:
+        return weights
+    fade = max(1, int(round(FADE / step)))
+    for a, b in runs(keep):
+        if (b - a) * step < MIN_RUN - 1e-6:
             continue
-        e = k
-        while e < len(keep) and keep[e]:
-            e += 1
-        if e - k >= need - 1e-6:
-            run = np.arange(e - k, dtype=np.float64)
-            # Ramps towards the stretch's middle from its ends, none at the clip's own ends
-            # (nothing edited there to fade from).
-            into = (run + 1) / (fade + 1) if k > 0 else np.ones(e - k)
-            out_of = (run[::-1] + 1) / (fade + 1) if e < len(keep) else np.ones(e - k)
-            weights[k:e] = 1.0 - np.minimum(1.0, np.minimum(into, out_of))
-        k = e
+        run = np.arange(b - a, dtype=np.float64)
+        # Ramps towards the stretch's middle from its ends, none at the clip's own ends
+        # (nothing edited there to fade from).
+        into = (run + 1) / (fade + 1) if a > 0 else np.ones(b - a)
+        out_of = (run[::-1] + 1) / (fade + 1) if b < len(keep) else np.ones(b - a)
+        weights[a:b] = 1.0 - np.minimum(1.0, np.minimum(into, out_of))
     return weights

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from visemic.masks import runs
 from visemic.prosody import F0_MAX, F0_MIN, RATE, frame_signal, level_db, pitch, speech_range
 from visemic.types import Audio, Phone, Timeline, Word
 
@@ -31,12 +32,6 @@ def _levels(audio: Audio) -> tuple[np.ndarray, float, float]:
     db = level_db(audio.samples, audio.sample_rate, RATE)
     floor, peak = speech_range(db)
     return db, floor, max(ABSOLUTE_FLOOR_DB, floor + ABOVE_NOISE_DB, peak - BELOW_PEAK_DB)
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) index pairs of the True stretches of ``mask``."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 def steady_voicing(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -62,16 +57,16 @@ def pauses(audio: Audio, min_pause: float = MIN_PAUSE) -> np.ndarray:
     n = int(round(min_pause * RATE))
     m = int(round(MIN_VOICED * RATE))
     hop = sr / RATE
-    for a, b in _runs(db <= threshold):
+    for a, b in runs(db <= threshold):
         if b - a < n:
             continue
         voiced = steady_voicing(x[int(a * hop):int(b * hop)], sr)[:b - a]
         voiced &= db[a:a + len(voiced)] > max(ABSOLUTE_FLOOR_DB, floor + ABOVE_FLOOR_VOICED_DB)
         quiet = np.ones(b - a, bool)
-        for va, vb in _runs(voiced):
+        for va, vb in runs(voiced):
             if vb - va >= m:
                 quiet[va:vb] = False
-        for qa, qb in _runs(quiet):
+        for qa, qb in runs(quiet):
             if qb - qa >= n:
                 out[a + qa:a + qb] = True
     return out
@@ -132,7 +127,7 @@ def fill_hesitations(timeline: Timeline, audio: Audio) -> Timeline:
         if b - a < n + 2:
             continue
         voiced = steady_voicing(x[int(a * hop):int(b * hop)], sr)[:b - a] & loud[a:b]
-        for va, vb in _runs(voiced):
+        for va, vb in runs(voiced):
             # Touching the gap's edge: the neighbour's voicing.
             if vb - va >= n and va > 0 and vb < b - a:
                 start, end = (a + va) / RATE, (a + vb) / RATE
@@ -177,13 +172,12 @@ def trim_to_speech(timeline: Timeline, audio: Audio) -> Timeline:
     silent = pauses(audio)
     if not silent.any() or not timeline.phones:
         return timeline
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], silent.astype(np.int8), [0]])))
-    runs = [(a / RATE, b / RATE) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    quiet = [(a / RATE, b / RATE) for a, b in runs(silent)]
     first = {p.word: i for i, p in reversed(list(enumerate(timeline.phones)))}
     phones = []
     for i, p in enumerate(timeline.phones):
         start, end = p.start, p.end
-        for a, b in runs:
+        for a, b in quiet:
             if start < a and b < end:
                 if first.get(p.word) == i and p.word >= 0:
                     start = b
